@@ -1,0 +1,145 @@
+// Package plan holds the desired-vs-actual changes bind computes, in the order and with the dependencies in
+// which they must be applied, and applies them: independent changes in parallel, dependants after.
+package plan
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// Action says what applying a change does.
+type Action string
+
+// The actions a change can have.
+const (
+	Create    Action = "create"
+	Update    Action = "update"
+	Unchanged Action = "unchanged"
+)
+
+// Change is one resource's difference between what is and what should be.
+type Change struct {
+	ID     string // unique in the plan; what Deps refer to
+	Kind   string // e.g. "IAM role", "ServiceAccount"
+	Name   string // the resource's name or ARN
+	Action Action
+	// Before and After are the managed part of the resource as text (canonical JSON for IAM documents, YAML
+	// for Kubernetes objects); Before is empty for a create. Format is "json" or "yaml".
+	Before, After, Format string
+	Notes             []string // one line each, e.g. "adds client ID sts.amazonaws.com"
+	Deps              []string // IDs of changes that must be applied first
+	Apply             func(ctx context.Context) error
+}
+
+// Plan is every change bind considered, in display order.
+type Plan struct {
+	Changes []*Change
+}
+
+// Counts returns how many changes create, update and leave resources unchanged.
+func (p *Plan) Counts() (create, update, unchanged int) {
+	for _, c := range p.Changes {
+		switch c.Action {
+		case Create:
+			create++
+		case Update:
+			update++
+		default:
+			unchanged++
+		}
+	}
+	return
+}
+
+// HasChanges reports whether applying the plan would write anything.
+func (p *Plan) HasChanges() bool {
+	c, u, _ := p.Counts()
+	return c+u > 0
+}
+
+// Outcome is how applying one change ended.
+type Outcome struct {
+	Change *Change
+	Err    error // nil: applied
+	// Skipped: not attempted because a change it depends on failed.
+	Skipped bool
+}
+
+// Result is the outcome of Apply, in plan order.
+type Result struct {
+	Outcomes []Outcome
+}
+
+// Failed returns the changes that failed or were skipped.
+func (r Result) Failed() []Outcome {
+	var out []Outcome
+	for _, o := range r.Outcomes {
+		if o.Err != nil || o.Skipped {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// Err is nil when every change was applied.
+func (r Result) Err() error {
+	for _, o := range r.Outcomes {
+		if o.Err != nil {
+			return fmt.Errorf("%s %s: %w", o.Change.Kind, o.Change.Name, o.Err)
+		}
+	}
+	return nil
+}
+
+// Apply applies every change that is not Unchanged, each as soon as the changes it depends on are done,
+// independent ones in parallel. A change whose dependency failed is skipped, not attempted. Unchanged
+// changes count as done immediately. Unknown dependency IDs are an error before anything is applied.
+func (p *Plan) Apply(ctx context.Context) (Result, error) {
+	byID := map[string]int{}
+	for i, c := range p.Changes {
+		if _, dup := byID[c.ID]; dup {
+			return Result{}, fmt.Errorf("plan: duplicate change ID %q", c.ID)
+		}
+		byID[c.ID] = i
+	}
+	for _, c := range p.Changes {
+		for _, d := range c.Deps {
+			if _, ok := byID[d]; !ok {
+				return Result{}, fmt.Errorf("plan: change %q depends on unknown %q", c.ID, d)
+			}
+		}
+	}
+	out := make([]Outcome, len(p.Changes))
+	done := make([]chan struct{}, len(p.Changes))
+	for i := range done {
+		done[i] = make(chan struct{})
+	}
+	var wg sync.WaitGroup
+	for i, c := range p.Changes {
+		out[i].Change = c
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(done[i])
+			for _, d := range c.Deps {
+				j := byID[d]
+				<-done[j]
+				if out[j].Err != nil || out[j].Skipped {
+					out[i].Skipped = true
+					return
+				}
+			}
+			if c.Action == Unchanged || c.Apply == nil {
+				return
+			}
+			if err := ctx.Err(); err != nil {
+				out[i].Skipped = true
+				return
+			}
+			out[i].Err = c.Apply(ctx)
+		}()
+	}
+	wg.Wait()
+	return Result{Outcomes: out}, nil
+}
