@@ -1,0 +1,102 @@
+package render
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/aymanbagabas/go-udiff"
+
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/plan"
+)
+
+// Fact is one labelled line of a plan's header, e.g. {"Cluster", "sandbox (us-west-2) ..."}.
+type Fact struct{ Label, Value string }
+
+// Plan writes the facts, every change with its symbol and word (`+ create`, `~ update`, `= unchanged`), a
+// unified diff of the managed document for every create and update, and the summary line.
+func Plan(w io.Writer, th *Theme, facts []Fact, p *plan.Plan) error {
+	var b strings.Builder
+	width := 0
+	for _, f := range facts {
+		width = max(width, len(f.Label))
+	}
+	for _, f := range facts {
+		fmt.Fprintf(&b, "%s  %s\n", th.Bold.Render(pad(f.Label, width)), f.Value)
+	}
+	if len(facts) > 0 {
+		b.WriteString("\n")
+	}
+	for _, c := range p.Changes {
+		writeChange(&b, th, c)
+	}
+	b.WriteString(Summary(th, p))
+	b.WriteString("\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// Summary is the plan's last line: "Plan: 3 to create, 1 to update, 4 unchanged."
+func Summary(th *Theme, p *plan.Plan) string {
+	c, u, n := p.Counts()
+	if c+u == 0 {
+		return th.Bold.Render(fmt.Sprintf("No changes: %d unchanged.", n))
+	}
+	return th.Bold.Render(fmt.Sprintf("Plan: %d to create, %d to update, %d unchanged.", c, u, n))
+}
+
+func writeChange(b *strings.Builder, th *Theme, c *plan.Change) {
+	sym, style := "=", th.Unchanged
+	switch c.Action {
+	case plan.Create:
+		sym, style = "+", th.Create
+	case plan.Update:
+		sym, style = "~", th.Update
+	}
+	fmt.Fprintf(b, "%s %s\n", style.Render(sym+" "+pad(string(c.Action), 9)), th.Bold.Render(c.Kind)+" "+c.Name)
+	for _, n := range c.Notes {
+		fmt.Fprintf(b, "    %s\n", th.Dim.Render(n))
+	}
+	if c.Action == plan.Unchanged || c.Before == c.After {
+		return
+	}
+	b.WriteString(Diff(th, c.Kind+" (current)", c.Kind+" (planned)", c.Before, c.After, "    "))
+}
+
+// Diff renders a colored unified diff of before and after, every line prefixed with indent.
+func Diff(th *Theme, fromLabel, toLabel, before, after, indent string) string {
+	d := udiff.Unified(fromLabel, toLabel, ensureNewline(before), ensureNewline(after))
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(d, "\n") {
+		if line == "" {
+			continue
+		}
+		text := strings.TrimRight(line, "\n")
+		switch {
+		case strings.HasPrefix(text, "---"), strings.HasPrefix(text, "+++"):
+			text = th.Bold.Render(text)
+		case strings.HasPrefix(text, "@@"):
+			text = th.Hunk.Render(text)
+		case strings.HasPrefix(text, "+"):
+			text = th.Create.Render(text)
+		case strings.HasPrefix(text, "-"):
+			text = th.Delete.Render(text)
+		}
+		b.WriteString(indent + text + "\n")
+	}
+	return b.String()
+}
+
+func ensureNewline(s string) string {
+	if s == "" || strings.HasSuffix(s, "\n") {
+		return s
+	}
+	return s + "\n"
+}
+
+func pad(s string, n int) string {
+	if len(s) >= n {
+		return s
+	}
+	return s + strings.Repeat(" ", n-len(s))
+}
