@@ -48,6 +48,13 @@ func (k Kind) MaxSize() int {
 	return MaxManagedPolicySize
 }
 
+func (k Kind) withArticle() string {
+	if k == Inline {
+		return "an " + k.String()
+	}
+	return "a " + k.String()
+}
+
 func (k Kind) limitName() string {
 	switch k {
 	case Inline:
@@ -81,8 +88,8 @@ type SizeError struct {
 
 // Error names the size, the limit and the constant that holds it.
 func (e *SizeError) Error() string {
-	return fmt.Sprintf("policy document is %d characters without whitespace, over the %d-character limit for a %s (%s): "+
-		"split its statements into more than one policy or shorten them", e.Size, e.Limit, e.Kind, e.Kind.limitName())
+	return fmt.Sprintf("policy document is %d characters without whitespace, over the %d-character limit for %s (%s): "+
+		"split its statements into more than one policy or shorten them", e.Size, e.Limit, e.Kind.withArticle(), e.Kind.limitName())
 }
 
 func errf(path, format string, args ...any) error {
@@ -105,10 +112,10 @@ func (p *Policy) Validate(kind Kind) error {
 		switch kind {
 		case Identity, Inline:
 			if s.Principal != nil || s.NotPrincipal != nil {
-				errs = append(errs, errf(path, "a %s must not name a Principal or NotPrincipal: remove it (principals belong in trust policies)", kind))
+				errs = append(errs, errf(path, "%s must not name a Principal or NotPrincipal: remove it (principals belong in trust policies)", kind.withArticle()))
 			}
 			if len(s.Resource) == 0 && len(s.NotResource) == 0 {
-				errs = append(errs, errf(path, "a %s statement needs Resource or NotResource: add \"Resource\": \"*\" or the ARNs it covers", kind))
+				errs = append(errs, errf(path, "%s statement needs Resource or NotResource: add \"Resource\": \"*\" or the ARNs it covers", kind.withArticle()))
 			}
 		case Trust:
 			if s.Principal == nil && s.NotPrincipal == nil {

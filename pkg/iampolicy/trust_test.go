@@ -1,0 +1,127 @@
+package iampolicy
+
+import (
+	"testing"
+)
+
+const (
+	providerA = "arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/AAAA"
+	issuerA   = "oidc.eks.us-west-2.amazonaws.com/id/AAAA"
+	providerB = "arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/BBBB"
+	issuerB   = "oidc.eks.us-west-2.amazonaws.com/id/BBBB"
+)
+
+func TestWebIdentityStatement(t *testing.T) {
+	t.Parallel()
+	trust := NewPolicy(WebIdentityStatement(providerA, "https://"+issuerA+"/", "streamsets", "sdc", ""))
+	sub := ServiceAccountSubject("streamsets", "sdc")
+	tests := []struct {
+		name string
+		req  Request
+		want Effect
+	}{
+		{"matching service account and audience", WebIdentityRequest(providerA, issuerA, sub, DefaultAudience), Allow},
+		{"issuer given with https:// to the request too", WebIdentityRequest(providerA, "https://"+issuerA, sub, DefaultAudience), Allow},
+		{"another namespace", WebIdentityRequest(providerA, issuerA, ServiceAccountSubject("default", "sdc"), DefaultAudience), ImplicitDeny},
+		{"another service account", WebIdentityRequest(providerA, issuerA, ServiceAccountSubject("streamsets", "other"), DefaultAudience), ImplicitDeny},
+		{"another audience", WebIdentityRequest(providerA, issuerA, sub, "vault"), ImplicitDeny},
+		{"another provider", WebIdentityRequest(providerB, issuerB, sub, DefaultAudience), ImplicitDeny},
+		{"right provider ARN but keys of another issuer", WebIdentityRequest(providerA, issuerB, sub, DefaultAudience), ImplicitDeny},
+		{"another action", func() Request {
+			r := WebIdentityRequest(providerA, issuerA, sub, DefaultAudience)
+			r.Action = "sts:AssumeRole"
+			return r
+		}(), ImplicitDeny},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := Evaluate(tt.req, trust); got.Effect != tt.want {
+				t.Errorf("Evaluate = %s, want %s\ntrust: %s", got, tt.want, trust.Compact())
+			}
+		})
+	}
+	if err := trust.Validate(Trust); err != nil {
+		t.Errorf("Validate(Trust): %v", err)
+	}
+	want := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"` + providerA + `"},` +
+		`"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"` + issuerA + `:aud":"sts.amazonaws.com","` + issuerA + `:sub":"system:serviceaccount:streamsets:sdc"}}}]}`
+	if got := string(trust.Compact()); got != want {
+		t.Errorf("Compact:\n got %s\nwant %s", got, want)
+	}
+	custom := NewPolicy(WebIdentityStatement(providerA, issuerA, "streamsets", "sdc", "vault"))
+	if !Evaluate(WebIdentityRequest(providerA, issuerA, sub, "vault"), custom).Allowed() {
+		t.Errorf("custom audience vault is not allowed by %s", custom.Compact())
+	}
+}
+
+func TestMergeStatement(t *testing.T) {
+	t.Parallel()
+	existing := mustParse(t, `{"Version":"2012-10-17","Statement":[
+		{"Sid":"EC2","Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"},
+		{"Sid":"Other","Effect":"Allow","Principal":{"Federated":"`+providerB+`"},"Action":"sts:AssumeRoleWithWebIdentity",
+		 "Condition":{"StringLike":{"`+issuerB+`:sub":"system:serviceaccount:team:*"}}}]}`)
+	before := existing.Clone()
+	s := WebIdentityStatement(providerA, issuerA, "streamsets", "sdc", "")
+
+	merged, changed := MergeStatement(existing, s)
+	if !changed {
+		t.Fatalf("MergeStatement did not add the statement to %s", existing.Compact())
+	}
+	if !existing.Equal(before) {
+		t.Errorf("MergeStatement modified its input:\n%s", existing.Compact())
+	}
+	if len(merged.Statements) != 3 {
+		t.Fatalf("merged has %d statements, want 3", len(merged.Statements))
+	}
+	for i := range existing.Statements {
+		if a, b := merged.Statements[i].appendCanonical(nil), existing.Statements[i].appendCanonical(nil); string(a) != string(b) {
+			t.Errorf("statement %d changed:\n got %s\nwant %s", i, a, b)
+		}
+	}
+	if got := Evaluate(WebIdentityRequest(providerA, issuerA, ServiceAccountSubject("streamsets", "sdc"), DefaultAudience), merged); got.StatementIndex != 2 || !got.Allowed() {
+		t.Errorf("new statement does not allow the service account: %s", got)
+	}
+	if got := Evaluate(WebIdentityRequest(providerB, issuerB, ServiceAccountSubject("team", "x"), DefaultAudience), merged); got.StatementIndex != 1 || !got.Allowed() {
+		t.Errorf("old statement no longer allows its service account: %s", got)
+	}
+
+	again, changed := MergeStatement(merged, s)
+	if changed || !again.Equal(merged) {
+		t.Errorf("second merge changed the policy (changed=%v):\n%s", changed, again.Compact())
+	}
+	withSid := s
+	withSid.Sid = "KubectlSdc"
+	if _, changed := MergeStatement(merged, withSid); changed {
+		t.Errorf("a statement differing only in Sid was added again")
+	}
+	// Reordered and repeated values are the same statement.
+	reordered := s.clone()
+	reordered.Action = Values{"sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithWebIdentity"}
+	if _, changed := MergeStatement(merged, reordered); changed {
+		t.Errorf("an equivalent statement with repeated values was added again")
+	}
+
+	clash := WebIdentityStatement(providerA, issuerA, "streamsets", "other", "")
+	clash.Sid = "EC2"
+	withClash, changed := MergeStatement(merged, clash)
+	if !changed {
+		t.Fatalf("a new statement was not added")
+	}
+	if got := withClash.Statements[3].Sid; got != "EC22" {
+		t.Errorf("clashing Sid became %q, want EC22", got)
+	}
+	if err := withClash.Validate(Trust); err != nil {
+		t.Errorf("merged policy is not a valid trust policy: %v", err)
+	}
+
+	fresh, changed := MergeStatement(nil, s)
+	if !changed || !fresh.Equal(NewPolicy(s)) {
+		t.Errorf("MergeStatement(nil) = %s, %v", fresh.Compact(), changed)
+	}
+	// The result shares no memory with the input.
+	merged.Statements[0].Principal.Values["Service"][0] = "changed"
+	if existing.Statements[0].Principal.Values["Service"][0] != "ec2.amazonaws.com" {
+		t.Errorf("changing the merged policy changed the input")
+	}
+}
