@@ -1,0 +1,192 @@
+package awsfront
+
+import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Real IAM replicates new entities for seconds after it acknowledged them. The front imitates that for
+// roles, managed policies and OIDC providers created through it while consistency_delay_ms is set: reads,
+// attachments, updates and STS do not see them yet; creates and deletes reach the primary at once.
+
+// entity keys in Front.created.
+func roleKey(name string) string  { return "role:" + strings.ToLower(name) } // role names are case-insensitive
+func policyKey(arn string) string { return "policy:" + arn }
+func oidcKey(arn string) string   { return "oidc:" + arn }
+
+// createdForget bounds the memory of creations; no sensible window is this long.
+const createdForget = time.Hour
+
+// remember records that an entity was created now.
+func (f *Front) remember(key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Now()
+	for k, t := range f.created {
+		if now.Sub(t) > createdForget {
+			delete(f.created, k)
+		}
+	}
+	f.created[key] = now
+}
+
+// hidden tells whether an entity is still inside the consistency window.
+func (f *Front) hidden(key string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.created[key]
+	if !ok || f.faults.ConsistencyDelayMS <= 0 {
+		return false
+	}
+	return time.Since(t) < time.Duration(f.faults.ConsistencyDelayMS)*time.Millisecond
+}
+
+// listContainers are the list elements of IAM's List* answers that the window filters.
+var listContainers = map[string]string{
+	"ListRoles":                  "Roles",
+	"ListPolicies":               "Policies",
+	"ListOpenIDConnectProviders": "OpenIDConnectProviderList",
+}
+
+// serveIAM forwards an IAM call, applying the consistency window.
+func (f *Front) serveIAM(w http.ResponseWriter, r *http.Request, c *call) {
+	if e, ok := f.invisible(c); ok {
+		e.write(w, r, c.Service)
+		return
+	}
+	container, isList := listContainers[c.Action]
+	isCreate := c.Action == "CreateRole" || c.Action == "CreatePolicy" || c.Action == "CreateOpenIDConnectProvider"
+	if !isList && !isCreate {
+		f.proxy(w, r, c)
+		return
+	}
+	resp, body, err := f.fetch(r, c)
+	if err != nil {
+		f.motoUnreachable(w, r, c, err)
+		return
+	}
+	if resp.StatusCode == http.StatusOK {
+		switch c.Action {
+		case "CreateRole":
+			f.remember(roleKey(c.Params.Get("RoleName")))
+		case "CreatePolicy":
+			if arn := xmlText(body, "Arn"); arn != "" {
+				f.remember(policyKey(arn))
+			}
+		case "CreateOpenIDConnectProvider":
+			if arn := xmlText(body, "OpenIDConnectProviderArn"); arn != "" {
+				f.remember(oidcKey(arn))
+			}
+		default:
+			body = f.filterList(body, container)
+		}
+	}
+	reply(w, resp, body)
+}
+
+// invisible answers NoSuchEntity when the call names an entity still inside the consistency window.
+func (f *Front) invisible(c *call) (awsError, bool) {
+	if strings.HasPrefix(c.Action, "Create") || strings.HasPrefix(c.Action, "Delete") {
+		return awsError{}, false
+	}
+	if name := c.Params.Get("RoleName"); name != "" && f.hidden(roleKey(name)) {
+		return noSuchEntity(fmt.Sprintf("The role with name %s cannot be found.", name)), true
+	}
+	if arn := c.Params.Get("PolicyArn"); arn != "" && f.hidden(policyKey(arn)) {
+		return noSuchEntity(fmt.Sprintf("Policy %s was not found.", arn)), true
+	}
+	if arn := c.Params.Get("OpenIDConnectProviderArn"); arn != "" && f.hidden(oidcKey(arn)) {
+		return noSuchEntity(fmt.Sprintf("OpenIDConnect Provider not found for arn %s", arn)), true
+	}
+	return awsError{}, false
+}
+
+func noSuchEntity(msg string) awsError {
+	return awsError{Status: http.StatusNotFound, Code: "NoSuchEntity", Message: msg, Sender: true}
+}
+
+// filterList removes from an IAM List* answer the members of container that are still hidden. It cuts
+// byte ranges out of moto's answer, so everything else stays exactly as moto wrote it.
+func (f *Front) filterList(body []byte, container string) []byte {
+	type span struct{ from, to int64 }
+	var cut []span
+	dec := xml.NewDecoder(bytes.NewReader(body))
+	var path []string
+	var memberStart int64
+	var memberHidden bool
+	var field string
+	for {
+		before := dec.InputOffset()
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return body // not what we expected: leave it alone
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			path = append(path, t.Name.Local)
+			n := len(path)
+			if n >= 2 && t.Name.Local == "member" && path[n-2] == container {
+				memberStart, memberHidden = before, false
+			}
+			if n >= 3 && path[n-2] == "member" && path[n-3] == container {
+				field = t.Name.Local
+			}
+		case xml.CharData:
+			v := strings.TrimSpace(string(t))
+			switch field {
+			case "RoleName":
+				memberHidden = memberHidden || f.hidden(roleKey(v))
+			case "Arn":
+				memberHidden = memberHidden || f.hidden(policyKey(v)) || f.hidden(oidcKey(v))
+			}
+		case xml.EndElement:
+			n := len(path)
+			if n >= 2 && t.Name.Local == "member" && path[n-2] == container && memberHidden {
+				cut = append(cut, span{memberStart, dec.InputOffset()})
+			}
+			field = ""
+			path = path[:n-1]
+		}
+	}
+	if len(cut) == 0 {
+		return body
+	}
+	var out bytes.Buffer
+	var at int64
+	for _, s := range cut {
+		out.Write(body[at:s.from])
+		at = s.to
+	}
+	out.Write(body[at:])
+	return out.Bytes()
+}
+
+// xmlText returns the text of the first element named local in an XML document.
+func xmlText(body []byte, local string) string {
+	dec := xml.NewDecoder(bytes.NewReader(body))
+	in := false
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			in = t.Name.Local == local
+		case xml.CharData:
+			if in {
+				return strings.TrimSpace(string(t))
+			}
+		case xml.EndElement:
+			in = false
+		}
+	}
+}

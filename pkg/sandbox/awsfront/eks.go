@@ -1,0 +1,99 @@
+package awsfront
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+)
+
+// serveEKS answers for the sandbox cluster and forwards everything else to moto, whose clusters have
+// invented endpoints and issuers.
+func (f *Front) serveEKS(w http.ResponseWriter, r *http.Request, c *call) {
+	cl := f.cfg.EKS
+	if cl == nil {
+		f.proxy(w, r, c)
+		return
+	}
+	switch c.Action {
+	case "DescribeCluster":
+		if segs := splitPath(r.URL.EscapedPath()); len(segs) == 2 && segs[1] == cl.Name {
+			f.describeSandboxCluster(w, r)
+			return
+		}
+	case "ListClusters":
+		if r.URL.Query().Get("nextToken") == "" {
+			f.listClusters(w, r, c)
+			return
+		}
+	}
+	f.proxy(w, r, c)
+}
+
+// listClusters merges the sandbox cluster into the first page of moto's list.
+func (f *Front) listClusters(w http.ResponseWriter, r *http.Request, c *call) {
+	resp, body, err := f.fetch(r, c)
+	if err != nil {
+		f.motoUnreachable(w, r, c, err)
+		return
+	}
+	if resp.StatusCode != http.StatusOK {
+		reply(w, resp, body)
+		return
+	}
+	var page map[string]any
+	if err := json.Unmarshal(body, &page); err != nil {
+		reply(w, resp, body)
+		return
+	}
+	names, _ := page["clusters"].([]any)
+	if !slices.Contains(names, any(f.cfg.EKS.Name)) {
+		names = append([]any{f.cfg.EKS.Name}, names...)
+	}
+	page["clusters"] = names
+	body, _ = json.Marshal(page)
+	reply(w, resp, body)
+}
+
+// describeSandboxCluster answers DescribeCluster for the sandbox cluster with its real endpoint, CA and issuer.
+func (f *Front) describeSandboxCluster(w http.ResponseWriter, r *http.Request) {
+	cl := f.cfg.EKS
+	account := f.accountID()
+	version := cl.Version
+	if version == "" {
+		version = "1.34"
+	}
+	doc := map[string]any{"cluster": map[string]any{
+		"name":      cl.Name,
+		"arn":       "arn:aws:eks:" + f.cfg.Region + ":" + account + ":cluster/" + cl.Name,
+		"createdAt": float64(f.started.UnixMilli()) / 1000,
+		"version":   version,
+		"endpoint":  cl.Endpoint,
+		"roleArn":   "arn:aws:iam::" + account + ":role/sandbox-cluster",
+		"resourcesVpcConfig": map[string]any{
+			"subnetIds": []string{}, "securityGroupIds": []string{}, "endpointPublicAccess": true,
+			"endpointPrivateAccess": false, "publicAccessCidrs": []string{"0.0.0.0/0"},
+		},
+		"kubernetesNetworkConfig": map[string]any{"serviceIpv4Cidr": "10.0.0.0/24", "ipFamily": "ipv4"},
+		"identity":                map[string]any{"oidc": map[string]any{"issuer": cl.Issuer}},
+		"status":                  "ACTIVE",
+		"certificateAuthority":    map[string]any{"data": base64.StdEncoding.EncodeToString(cl.CAData)},
+		"platformVersion":         "eks.1",
+		"tags":                    map[string]string{},
+		"accessConfig":            map[string]any{"authenticationMode": "API_AND_CONFIG_MAP"},
+	}}
+	body, _ := json.Marshal(doc)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("x-amzn-RequestId", requestID())
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+func (f *Front) accountID() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.admin.AccountID
+}

@@ -1,0 +1,162 @@
+package awsfront
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+)
+
+func TestAssumeRoleWithWebIdentity(t *testing.T) {
+	integration(t)
+	t.Parallel()
+	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ns, sa, aud = "streamsets", "sdc", "sts.amazonaws.com"
+	cases := []struct {
+		name       string
+		noProvider bool
+		clientIDs  []string                                         // default: aud
+		thumbprint func(is *issuer) string                          // default: the CA's
+		noRole     bool                                             // the role is never created
+		trustOp    string                                           // default StringEquals
+		trustSub   string                                           // default system:serviceaccount:ns:sa
+		claims     func(map[string]any)                             // changes to the default claims
+		sign       func(*testing.T, *issuer, map[string]any) string // default: the issuer's key
+		wantCode   string                                           // "" means accepted
+		wantMsg    string
+		wantStatus int
+	}{
+		{name: "accepted"},
+		{name: "StringLike wildcard trust accepted", trustOp: "StringLike", trustSub: "system:serviceaccount:" + ns + ":*"},
+		{name: "audience list with one known audience accepted", claims: func(c map[string]any) { c["aud"] = []string{"other", aud} }},
+		{name: "provider missing", noProvider: true, wantCode: "InvalidIdentityToken", wantMsg: "No OpenIDConnect provider found in your account for https://127.0.0.1:", wantStatus: 400},
+		{name: "audience not in the provider", clientIDs: []string{"some-other-client"}, wantCode: "InvalidIdentityToken", wantMsg: "Incorrect token audience", wantStatus: 400},
+		{name: "token audience wrong", claims: func(c map[string]any) { c["aud"] = []string{"sts.amazon.com"} }, wantCode: "InvalidIdentityToken", wantMsg: "Incorrect token audience", wantStatus: 400},
+		{name: "bad thumbprint", thumbprint: func(*issuer) string { return "0123456789abcdef0123456789abcdef01234567" }, wantCode: "InvalidIdentityToken", wantMsg: "OpenIDConnect provider's HTTPS certificate doesn't match configured thumbprint", wantStatus: 400},
+		{name: "leaf thumbprint is not the top of the chain", thumbprint: func(is *issuer) string { return is.LeafThumbprint }, wantCode: "InvalidIdentityToken", wantMsg: "doesn't match configured thumbprint", wantStatus: 400},
+		{name: "upper-case thumbprint accepted", thumbprint: func(is *issuer) string { return strings.ToUpper(is.CAThumbprint) }},
+		{name: "wrong signing key", sign: func(t *testing.T, is *issuer, c map[string]any) string { return signToken(t, otherKey, is.kid, c) }, wantCode: "InvalidIdentityToken", wantStatus: 400},
+		{name: "unknown key id", sign: func(t *testing.T, is *issuer, c map[string]any) string {
+			return signToken(t, otherKey, "no-such-kid", c)
+		}, wantCode: "InvalidIdentityToken", wantStatus: 400},
+		{name: "not a JWT", sign: func(*testing.T, *issuer, map[string]any) string { return "not.a-jwt-at-all" }, wantCode: "InvalidIdentityToken", wantMsg: "not a valid JWT", wantStatus: 400},
+		{name: "expired", claims: func(c map[string]any) {
+			c["iat"], c["nbf"], c["exp"] = time.Now().Add(-2*time.Hour).Unix(), time.Now().Add(-2*time.Hour).Unix(), time.Now().Add(-time.Hour).Unix()
+		}, wantCode: "ExpiredTokenException", wantMsg: "Token expired", wantStatus: 400},
+		{name: "not yet valid", claims: func(c map[string]any) { c["nbf"] = time.Now().Add(time.Hour).Unix() }, wantCode: "ExpiredTokenException", wantStatus: 400},
+		{name: "role missing", noRole: true, wantCode: "AccessDenied", wantMsg: "Not authorized to perform sts:AssumeRoleWithWebIdentity", wantStatus: 403},
+		{name: "trust for another subject", trustSub: "system:serviceaccount:" + ns + ":someone-else", wantCode: "AccessDenied", wantMsg: "Not authorized to perform sts:AssumeRoleWithWebIdentity", wantStatus: 403},
+		{name: "wrong namespace", claims: func(c map[string]any) { c["sub"] = "system:serviceaccount:default:" + sa }, wantCode: "AccessDenied", wantStatus: 403},
+	}
+	admin := newClients(adminConfig(shared.url))
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			is := newIssuer(t)
+			if !tc.noProvider {
+				ids := tc.clientIDs
+				if ids == nil {
+					ids = []string{aud}
+				}
+				tp := is.CAThumbprint
+				if tc.thumbprint != nil {
+					tp = tc.thumbprint(is)
+				}
+				createProvider(t, admin.iam, is, ids, []string{tp})
+			}
+			roleName := uniqueName("irsa")
+			roleARN := "arn:aws:iam::" + shared.creds.AccountID + ":role/" + roleName
+			if !tc.noRole {
+				op, sub := "StringEquals", "system:serviceaccount:"+ns+":"+sa
+				if tc.trustOp != "" {
+					op = tc.trustOp
+				}
+				if tc.trustSub != "" {
+					sub = tc.trustSub
+				}
+				roleARN = createRole(t, admin.iam, roleName, trustPolicy(shared.creds.AccountID, is.Host, op, sub, aud))
+			}
+			claims := is.claims(ns, sa, aud)
+			if tc.claims != nil {
+				tc.claims(claims)
+			}
+			tok := ""
+			if tc.sign != nil {
+				tok = tc.sign(t, is, claims)
+			} else {
+				tok = is.token(t, claims)
+			}
+
+			anon := sts.NewFromConfig(awsConfig(shared.url, aws.AnonymousCredentials{}))
+			out, err := anon.AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{
+				RoleArn: aws.String(roleARN), RoleSessionName: aws.String("test-session"), WebIdentityToken: aws.String(tok),
+			})
+			if tc.wantCode != "" {
+				code, msg, status := apiError(t, err)
+				if code != tc.wantCode || !strings.Contains(msg, tc.wantMsg) || status != tc.wantStatus {
+					t.Fatalf("got %s %q (HTTP %d); want %s containing %q (HTTP %d)", code, msg, status, tc.wantCode, tc.wantMsg, tc.wantStatus)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("AssumeRoleWithWebIdentity refused a valid token: %v", err)
+			}
+			// The minted credentials work and belong to the role.
+			sess := sts.NewFromConfig(awsConfig(shared.url, credentials.NewStaticCredentialsProvider(
+				aws.ToString(out.Credentials.AccessKeyId), aws.ToString(out.Credentials.SecretAccessKey), aws.ToString(out.Credentials.SessionToken))))
+			id, err := sess.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+			if err != nil {
+				t.Fatalf("GetCallerIdentity with the session: %v", err)
+			}
+			if want := ":assumed-role/" + roleName + "/test-session"; !strings.HasSuffix(aws.ToString(id.Arn), want) {
+				t.Fatalf("session ARN %s; want it to end in %s", aws.ToString(id.Arn), want)
+			}
+		})
+	}
+}
+
+// TestAssumeRoleWithWebIdentityQueryGET checks the unsigned GET form of the call (query parameters), which
+// moto alone would route to S3.
+func TestAssumeRoleWithWebIdentityQueryGET(t *testing.T) {
+	integration(t)
+	t.Parallel()
+	admin := newClients(adminConfig(shared.url))
+	is := newIssuer(t)
+	createProvider(t, admin.iam, is, []string{"sts.amazonaws.com"}, []string{is.CAThumbprint})
+	roleName := uniqueName("irsa-get")
+	roleARN := createRole(t, admin.iam, roleName, trustPolicy(shared.creds.AccountID, is.Host, "StringEquals", "system:serviceaccount:a:b", "sts.amazonaws.com"))
+	for _, tc := range []struct {
+		name, sub string
+		want      int
+		wantBody  string
+	}{
+		{"accepted", "system:serviceaccount:a:b", http.StatusOK, "<AccessKeyId>"},
+		{"refused", "system:serviceaccount:a:c", http.StatusForbidden, "<Code>AccessDenied</Code>"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := is.claims("a", "b", "sts.amazonaws.com")
+			c["sub"] = tc.sub
+			q := "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleSessionName=s1&RoleArn=" + roleARN + "&WebIdentityToken=" + is.token(t, c)
+			resp, err := http.Get(shared.url + "/?" + q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body := readAll(t, resp)
+			if resp.StatusCode != tc.want || !strings.Contains(body, tc.wantBody) {
+				t.Fatalf("HTTP %d %s; want %d with %s", resp.StatusCode, body, tc.want, tc.wantBody)
+			}
+		})
+	}
+}
