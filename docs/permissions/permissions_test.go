@@ -1,0 +1,294 @@
+// Package permissions holds no code: its test checks that the permission documents beside it grant what
+// kubectl sdc bind and doctor call, and nothing they should not, with the same IAM evaluation the plugin
+// uses (pkg/iampolicy) and the Kubernetes rbac/v1 types.
+package permissions
+
+import (
+	"bytes"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+)
+
+// Representative resources of the names bind creates (sdc-<cluster>-<namespace>-<serviceaccount>).
+const (
+	account   = "arn:aws:iam::123456789012:"
+	cluster   = "arn:aws:eks:us-west-2:123456789012:cluster/prod"
+	provider  = account + "oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B716D3041E"
+	sdcRole   = account + "role/sdc-prod-ns1-sdc"
+	sdcPolicy = account + "policy/sdc-prod-ns1-sdc"
+	otherRole = account + "role/admin"
+	otherPol  = account + "policy/team-s3"
+	adminAWS  = "arn:aws:iam::aws:policy/AdministratorAccess"
+)
+
+// request is one IAM call, with the condition keys IAM sets for it.
+type request struct {
+	action, resource string
+	context          map[string][]string
+}
+
+func loadPolicy(t *testing.T, file string) *iampolicy.Policy {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := iampolicy.Parse(data)
+	if err != nil {
+		t.Fatalf("%s does not parse as an IAM policy: %v", file, err)
+	}
+	if err := p.Validate(iampolicy.Identity); err != nil {
+		t.Fatalf("%s is not a valid managed policy: %v", file, err)
+	}
+	return p
+}
+
+func checkRequests(t *testing.T, p *iampolicy.Policy, allowed bool, reqs []request) {
+	t.Helper()
+	for _, r := range reqs {
+		d := iampolicy.Evaluate(iampolicy.Request{Action: r.action, Resource: r.resource, Context: r.context}, p)
+		if d.Allowed() != allowed {
+			t.Errorf("%s on %s %v: %s; want allowed=%v", r.action, r.resource, r.context, d, allowed)
+		}
+	}
+}
+
+func TestBindPolicy(t *testing.T) {
+	t.Parallel()
+	p := loadPolicy(t, "bind-policy.json")
+	attachSDC := map[string][]string{"iam:PolicyARN": {sdcPolicy}}
+	checkRequests(t, p, true, []request{
+		{"sts:GetCallerIdentity", "*", nil},
+		{"eks:ListClusters", "*", nil},
+		{"eks:DescribeCluster", cluster, nil},
+		{"iam:ListOpenIDConnectProviders", "*", nil},
+		{"iam:GetOpenIDConnectProvider", provider, nil},
+		{"iam:CreateOpenIDConnectProvider", provider, nil},
+		{"iam:AddClientIDToOpenIDConnectProvider", provider, nil},
+		{"iam:TagOpenIDConnectProvider", provider, nil},
+		{"iam:GetPolicy", sdcPolicy, nil},
+		{"iam:GetPolicyVersion", sdcPolicy, nil},
+		{"iam:ListPolicyVersions", sdcPolicy, nil},
+		{"iam:CreatePolicy", sdcPolicy, nil},
+		{"iam:CreatePolicyVersion", sdcPolicy, nil},
+		{"iam:DeletePolicyVersion", sdcPolicy, nil},
+		{"iam:TagPolicy", sdcPolicy, nil},
+		{"iam:GetRole", sdcRole, nil},
+		{"iam:CreateRole", sdcRole, nil},
+		{"iam:UpdateAssumeRolePolicy", sdcRole, nil},
+		{"iam:TagRole", sdcRole, nil},
+		{"iam:AttachRolePolicy", sdcRole, attachSDC},
+		{"iam:ListAttachedRolePolicies", sdcRole, nil},
+	})
+	// The scoping: bind can neither touch roles and policies it does not name, nor give its roles more
+	// than its own policies, nor do what it never does.
+	checkRequests(t, p, false, []request{
+		{"iam:CreateRole", otherRole, nil},
+		{"iam:UpdateAssumeRolePolicy", otherRole, nil},
+		{"iam:CreatePolicyVersion", otherPol, nil},
+		{"iam:AttachRolePolicy", sdcRole, map[string][]string{"iam:PolicyARN": {adminAWS}}},
+		{"iam:AttachRolePolicy", otherRole, attachSDC},
+		{"iam:PutRolePolicy", sdcRole, nil},
+		{"iam:DeleteRole", sdcRole, nil},
+		{"iam:PassRole", sdcRole, nil},
+		{"iam:CreateOpenIDConnectProvider", account + "oidc-provider/token.actions.githubusercontent.com", nil},
+		{"iam:CreateUser", account + "user/sdc-prod", nil},
+	})
+}
+
+// writeActions are calls that change something, on resources the doctor policy can read: none may be
+// allowed to it.
+var writeActions = []request{
+	{"iam:CreateOpenIDConnectProvider", provider, nil},
+	{"iam:AddClientIDToOpenIDConnectProvider", provider, nil},
+	{"iam:TagOpenIDConnectProvider", provider, nil},
+	{"iam:DeleteOpenIDConnectProvider", provider, nil},
+	{"iam:CreatePolicy", sdcPolicy, nil},
+	{"iam:CreatePolicyVersion", sdcPolicy, nil},
+	{"iam:DeletePolicyVersion", sdcPolicy, nil},
+	{"iam:SetDefaultPolicyVersion", sdcPolicy, nil},
+	{"iam:TagPolicy", sdcPolicy, nil},
+	{"iam:CreateRole", sdcRole, nil},
+	{"iam:UpdateAssumeRolePolicy", sdcRole, nil},
+	{"iam:TagRole", sdcRole, nil},
+	{"iam:AttachRolePolicy", sdcRole, map[string][]string{"iam:PolicyARN": {sdcPolicy}}},
+	{"iam:PutRolePolicy", sdcRole, nil},
+	{"iam:DeleteRole", sdcRole, nil},
+	{"iam:PassRole", sdcRole, nil},
+	{"eks:UpdateClusterConfig", cluster, nil},
+	{"eks:CreatePodIdentityAssociation", cluster, nil},
+	{"sts:AssumeRole", sdcRole, nil},
+	{"s3:PutObject", "arn:aws:s3:::sdc-ingest-bucket/marker", nil},
+}
+
+func TestDoctorPolicy(t *testing.T) {
+	t.Parallel()
+	p := loadPolicy(t, "doctor-policy.json")
+	checkRequests(t, p, true, []request{
+		{"sts:GetCallerIdentity", "*", nil},
+		{"eks:ListClusters", "*", nil},
+		{"eks:DescribeCluster", cluster, nil},
+		{"iam:ListOpenIDConnectProviders", "*", nil},
+		{"iam:GetOpenIDConnectProvider", provider, nil},
+		// doctor follows whatever role a ServiceAccount is annotated with, made by bind or not.
+		{"iam:GetRole", sdcRole, nil},
+		{"iam:GetRole", otherRole, nil},
+		{"iam:ListAttachedRolePolicies", otherRole, nil},
+		{"iam:ListRolePolicies", otherRole, nil},
+		{"iam:GetRolePolicy", otherRole, nil},
+		{"iam:GetPolicy", sdcPolicy, nil},
+		{"iam:GetPolicyVersion", otherPol, nil},
+		{"iam:ListPolicyVersions", sdcPolicy, nil},
+		{"iam:GetPolicy", adminAWS, nil},
+		{"iam:GetPolicyVersion", adminAWS, nil},
+	})
+	checkRequests(t, p, false, writeActions)
+	// And by construction: every action it names reads.
+	for _, s := range p.Statements {
+		for _, a := range s.Action {
+			_, verb, _ := strings.Cut(a, ":")
+			if !strings.HasPrefix(verb, "Get") && !strings.HasPrefix(verb, "List") && !strings.HasPrefix(verb, "Describe") {
+				t.Errorf("doctor-policy.json grants %s, which is not a read (Get, List or Describe)", a)
+			}
+		}
+		if len(s.NotAction) > 0 || s.Effect != iampolicy.Allow {
+			t.Errorf("statement %q: use plain Allow statements with Action lists, so the read-only promise can be checked", s.Sid)
+		}
+	}
+}
+
+// loadRoles reads every ClusterRole of a multi-document YAML file, strictly.
+func loadRoles(t *testing.T, file string) map[string]rbacv1.ClusterRole {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles := map[string]rbacv1.ClusterRole{}
+	for i, doc := range bytes.Split(data, []byte("\n---\n")) {
+		var r rbacv1.ClusterRole
+		if err := yaml.UnmarshalStrict(doc, &r); err != nil {
+			t.Fatalf("%s document %d is not a ClusterRole: %v", file, i, err)
+		}
+		if r.APIVersion != "rbac.authorization.k8s.io/v1" || r.Kind != "ClusterRole" || r.Name == "" {
+			t.Fatalf("%s document %d: apiVersion %q, kind %q, name %q; want a named rbac.authorization.k8s.io/v1 ClusterRole",
+				file, i, r.APIVersion, r.Kind, r.Name)
+		}
+		for j, rule := range r.Rules {
+			if len(rule.Verbs) == 0 || (len(rule.Resources) == 0) == (len(rule.NonResourceURLs) == 0) {
+				t.Errorf("%s %s rule %d: want verbs and either resources or nonResourceURLs", file, r.Name, j)
+			}
+		}
+		roles[r.Name] = r
+	}
+	return roles
+}
+
+// access is one Kubernetes request: a resource (with its API group) or a non-resource URL.
+type access struct{ group, resource, verb string }
+
+// allows reports whether any rule grants a, with RBAC's "*" meaning everything.
+func allows(rules []rbacv1.PolicyRule, a access) bool {
+	match := func(list []string, v string) bool { return slices.Contains(list, v) || slices.Contains(list, "*") }
+	for _, r := range rules {
+		if !match(r.Verbs, a.verb) {
+			continue
+		}
+		if strings.HasPrefix(a.resource, "/") {
+			if match(r.NonResourceURLs, a.resource) {
+				return true
+			}
+			continue
+		}
+		if match(r.APIGroups, a.group) && match(r.Resources, a.resource) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestRBAC(t *testing.T) {
+	t.Parallel()
+	discovery := []access{{"", "/.well-known/openid-configuration", "get"}, {"", "/openid/v1/jwks", "get"}}
+	tests := []struct {
+		file, role string
+		allowed    []access
+		denied     []access
+	}{
+		{
+			file: "bind-rbac.yaml", role: "kubectl-sdc-bind",
+			allowed: append([]access{
+				{"", "namespaces", "get"}, {"", "namespaces", "create"}, {"", "namespaces", "patch"},
+				{"", "serviceaccounts", "get"}, {"", "serviceaccounts", "create"}, {"", "serviceaccounts", "patch"},
+				{"apps", "deployments", "get"}, {"apps", "deployments", "create"}, {"apps", "deployments", "patch"},
+				{"", "pods", "list"}, {"", "pods", "get"},
+			}, discovery...),
+			denied: []access{
+				{"", "namespaces", "delete"}, {"", "serviceaccounts", "delete"}, {"apps", "deployments", "delete"},
+				{"", "pods", "delete"}, {"", "secrets", "get"}, {"", "serviceaccounts/token", "create"},
+				{"rbac.authorization.k8s.io", "clusterroles", "create"},
+			},
+		},
+		{
+			file: "doctor-rbac.yaml", role: "kubectl-sdc-doctor",
+			allowed: append([]access{
+				{"", "serviceaccounts", "list"}, {"apps", "deployments", "list"}, {"", "pods", "list"},
+				{"admissionregistration.k8s.io", "mutatingwebhookconfigurations", "list"}, {"", "namespaces", "list"},
+			}, discovery...),
+			denied: []access{
+				{"", "serviceaccounts/token", "create"}, {"", "serviceaccounts", "patch"}, {"apps", "deployments", "patch"},
+				{"", "secrets", "list"}, {"admissionregistration.k8s.io", "mutatingwebhookconfigurations", "patch"},
+			},
+		},
+		{
+			file: "doctor-rbac.yaml", role: "kubectl-sdc-doctor-probe",
+			allowed: []access{{"", "serviceaccounts/token", "create"}},
+			denied:  []access{{"", "serviceaccounts", "create"}, {"", "secrets", "get"}},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.role, func(t *testing.T) {
+			t.Parallel()
+			role, ok := loadRoles(t, tc.file)[tc.role]
+			if !ok {
+				t.Fatalf("%s has no ClusterRole %s", tc.file, tc.role)
+			}
+			for _, a := range tc.allowed {
+				if !allows(role.Rules, a) {
+					t.Errorf("%s does not allow %s on %q %s", tc.role, a.verb, a.group, a.resource)
+				}
+			}
+			for _, a := range tc.denied {
+				if allows(role.Rules, a) {
+					t.Errorf("%s allows %s on %q %s, which it should not", tc.role, a.verb, a.group, a.resource)
+				}
+			}
+		})
+	}
+}
+
+// The doctor's roles write nothing but the probe's token request.
+func TestDoctorRBACIsReadOnly(t *testing.T) {
+	t.Parallel()
+	reads := []string{"get", "list", "watch"}
+	for name, role := range loadRoles(t, "doctor-rbac.yaml") {
+		for _, rule := range role.Rules {
+			for _, verb := range rule.Verbs {
+				if slices.Contains(reads, verb) {
+					continue
+				}
+				if name == "kubectl-sdc-doctor-probe" && verb == "create" && slices.Equal(rule.Resources, []string{"serviceaccounts/token"}) {
+					continue
+				}
+				t.Errorf("%s grants %s on %v%v", name, verb, rule.Resources, rule.NonResourceURLs)
+			}
+		}
+	}
+}
