@@ -27,10 +27,11 @@ import (
 //
 // Left out, because moto does not evaluate them as IAM does:
 //   - NotResource: moto ignores it and treats a statement without Resource as
-//     a trust statement, PERMITTED even when its Effect is Deny.
-//   - Condition: moto evaluates conditions only for trust relationships, and
-//     a condition that does not hold makes it return DENIED rather than
-//     "statement does not apply".
+//     a trust statement: PERMITTED when the action matches, even for Deny.
+//   - Condition: moto knows only StringEquals (moto/iam/policy_conditions.py)
+//     and ignores every other operator, skips keys the request lacks, and
+//     answers DENIED, not "statement does not apply", when a condition of an
+//     Allow statement fails.
 //   - Principal and NotPrincipal: moto knows only "*" and AWS principals.
 //   - Policy variables (${...}), which moto does not substitute.
 
@@ -97,8 +98,12 @@ func TestDifferentialAgainstMoto(t *testing.T) {
 	}
 	if err := json.Unmarshal(lines.Bytes(), &hello); err != nil || !hello.Ready {
 		_ = cmd.Wait()
-		t.Fatalf("moto is not usable from python3 (%s%v): install it with pip install 'moto[server]==5.2.1'; stderr: %s",
-			hello.Fatal, err, stderr.String())
+		reason := hello.Fatal
+		if err != nil {
+			reason = fmt.Sprintf("unreadable first line %q: %v", lines.Text(), err)
+		}
+		t.Fatalf("moto is not usable from %s (%s): install it with pip install 'moto[server]==5.2.1'; stderr: %s",
+			python, reason, stderr.String())
 	}
 	t.Logf("comparing %d cases with moto %s", len(cases), hello.Moto)
 
