@@ -33,6 +33,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 	"github.com/go-jose/go-jose/v4"
@@ -161,6 +162,9 @@ func newClients(cfg aws.Config) clients {
 		s3:  s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }),
 	}
 }
+
+// usWest2 is the bucket configuration S3 wants for a bucket outside us-east-1.
+var usWest2 = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraintUsWest2}
 
 // apiError returns the AWS error code, message and HTTP status of err, or fails the test.
 func apiError(t *testing.T, err error) (code, msg string, status int) {
