@@ -99,6 +99,7 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	g.ConfigFlags.AddFlags(root.PersistentFlags())
 	root.PersistentFlags().Var(&g.Color, "color", "Color the output: auto (when a terminal and NO_COLOR is unset), always or never")
 	root.AddCommand(newVersionCmd(g))
+	root.AddCommand(newStagesCmd(g))
 	registerGlobalCompletions(root, g)
 	return root
 }
