@@ -27,9 +27,9 @@ type Change struct {
 	// Before and After are the managed part of the resource as text (canonical JSON for IAM documents, YAML
 	// for Kubernetes objects); Before is empty for a create. Format is "json" or "yaml".
 	Before, After, Format string
-	Notes             []string // one line each, e.g. "adds client ID sts.amazonaws.com"
-	Deps              []string // IDs of changes that must be applied first
-	Apply             func(ctx context.Context) error
+	Notes                 []string // one line each, e.g. "adds client ID sts.amazonaws.com"
+	Deps                  []string // IDs of changes that must be applied first
+	Apply                 func(ctx context.Context) error
 }
 
 // Plan is every change bind considered, in display order.
