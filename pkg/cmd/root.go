@@ -100,6 +100,7 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	root.PersistentFlags().Var(&g.Color, "color", "Color the output: auto (when a terminal and NO_COLOR is unset), always or never")
 	root.AddCommand(newVersionCmd(g))
 	root.AddCommand(newStagesCmd(g))
+	root.AddCommand(newBindCmd(g))
 	registerGlobalCompletions(root, g)
 	return root
 }

@@ -1,0 +1,98 @@
+package bind
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// IAM's limits on names (see IAM quotas).
+const (
+	MaxRoleName   = 64
+	MaxPolicyName = 128
+)
+
+var (
+	iamNameRE = regexp.MustCompile(`^[\w+=,.@-]+$`)
+	// Customer managed policies in any partition, and AWS managed policies (account "aws"), with paths.
+	policyARNRE = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}|aws):policy/([\w+=,.@-]+/)*[\w+=,.@-]{1,128}$`)
+)
+
+// DefaultName is sdc-<cluster>-<namespace>-<serviceaccount>, shortened to limit with a stable hash of the
+// full name so that two long names never collide and the same input always gives the same name.
+func DefaultName(cluster, namespace, serviceAccount string, limit int) string {
+	return shorten(fmt.Sprintf("sdc-%s-%s-%s", cluster, namespace, serviceAccount), limit)
+}
+
+func shorten(name string, limit int) string {
+	if len(name) <= limit {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	return strings.TrimRight(name[:limit-9], "-.") + "-" + hex.EncodeToString(sum[:])[:8]
+}
+
+// FlagError is bad input: which flag, which value, and the rule it breaks. It is reported before anything
+// is written.
+type FlagError struct {
+	Flag, Value, Rule string
+}
+
+func (e *FlagError) Error() string {
+	if e.Value == "" {
+		return fmt.Sprintf("%s: %s", e.Flag, e.Rule)
+	}
+	return fmt.Sprintf("%s %q: %s", e.Flag, e.Value, e.Rule)
+}
+
+// ValidateNamespace checks a namespace name (a DNS-1123 label).
+func ValidateNamespace(flag, v string) error {
+	if errs := validation.IsDNS1123Label(v); len(errs) > 0 {
+		return &FlagError{flag, v, "not a valid namespace name: " + strings.Join(errs, "; ")}
+	}
+	return nil
+}
+
+// ValidateObjectName checks a ServiceAccount or Deployment name (a DNS-1123 subdomain).
+func ValidateObjectName(flag, v string) error {
+	if errs := validation.IsDNS1123Subdomain(v); len(errs) > 0 {
+		return &FlagError{flag, v, "not a valid Kubernetes object name: " + strings.Join(errs, "; ")}
+	}
+	return nil
+}
+
+// ValidateIAMName checks a role or policy name against IAM's rules.
+func ValidateIAMName(flag, v string, limit int) error {
+	switch {
+	case v == "":
+		return &FlagError{flag, v, "must not be empty"}
+	case len(v) > limit:
+		return &FlagError{flag, v, fmt.Sprintf("IAM allows at most %d characters here, this has %d", limit, len(v))}
+	case !iamNameRE.MatchString(v):
+		return &FlagError{flag, v, "IAM names may contain only letters, digits and +=,.@_-"}
+	}
+	return nil
+}
+
+// ValidatePolicyARN checks the form of a managed policy ARN.
+func ValidatePolicyARN(flag, v string) error {
+	if !policyARNRE.MatchString(v) {
+		return &FlagError{flag, v, "not a managed policy ARN: want arn:<partition>:iam::<account or aws>:policy/[path/]<name>, e.g. arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"}
+	}
+	return nil
+}
+
+// ValidateImage checks a container image reference enough to catch typos; the registry decides the rest.
+func ValidateImage(flag, v string) error {
+	if v == "" {
+		return &FlagError{flag, v, "is required with --create-deployment (an SDC image, e.g. streamsets/datacollector:5.11.0)"}
+	}
+	if strings.ContainsAny(v, " \t\n") || strings.HasPrefix(v, "-") || strings.HasSuffix(v, ":") {
+		return &FlagError{flag, v, "not an image reference: want [registry/]repository[:tag][@digest]"}
+	}
+	return nil
+}

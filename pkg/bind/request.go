@@ -1,0 +1,135 @@
+// Package bind computes and applies what `kubectl sdc bind` makes true: the IAM OIDC provider, the policy,
+// the role and its trust, the namespace, the annotated ServiceAccount and the Deployment settings, creating
+// or changing only what is not already so.
+package bind
+
+import (
+	"errors"
+
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+)
+
+// Kubernetes and IAM facts the binding is made of.
+const (
+	FieldManager            = "kubectl-sdc"
+	RoleARNAnnotation       = "eks.amazonaws.com/role-arn"
+	RegionalSTSAnnotation   = "eks.amazonaws.com/sts-regional-endpoints"
+	AudienceAnnotation      = "eks.amazonaws.com/audience"
+	ManagedByKey            = "app.kubernetes.io/managed-by"
+	ManagedByValue          = "kubectl-sdc"
+	TagCluster              = "kubectl-sdc/cluster"
+	TagNamespace            = "kubectl-sdc/namespace"
+	TagServiceAccount       = "kubectl-sdc/service-account"
+	TagStages               = "kubectl-sdc/stages"
+	RestartedAtAnnotation   = "kubectl.kubernetes.io/restartedAt"
+	DefaultFSGroup          = int64(65534)
+	LeaveFSGroup            = int64(-1)
+	DefaultServiceAccount   = "sdc"
+	DefaultAudience         = iampolicy.DefaultAudience
+	roleDescriptionTemplate = "IRSA role of ServiceAccount %s/%s on cluster %s, made by kubectl-sdc"
+)
+
+// Request is what the user asked bind for, after flag parsing.
+type Request struct {
+	Namespace      string
+	ServiceAccount string
+	// Deployment, when set, is made to run under the ServiceAccount with FSGroup.
+	Deployment string
+	// CreateDeployment creates Deployment in the original guide's shape when it does not exist.
+	CreateDeployment bool
+	Image            string
+	FSGroup          int64 // LeaveFSGroup leaves the pod security context alone
+	Restart          bool  // restart pods that predate the role annotation
+	// RoleName and PolicyName override the default names.
+	RoleName, PolicyName string
+	RegionalSTS          bool
+	Audience             string
+	// Permissions: catalog stages and parameters, or a policy document, and/or policies to attach.
+	Catalog          *catalog.Catalog
+	Selection        catalog.Selection
+	PolicyDocument   *iampolicy.Policy
+	AttachPolicyARNs []string
+}
+
+// Validate checks everything that can be checked without calling anything, so bad input fails before any
+// read or write. Catalog parameters are checked by rendering against a placeholder account.
+func (r *Request) Validate() error {
+	if err := ValidateNamespace("--namespace", r.Namespace); err != nil {
+		return err
+	}
+	if err := ValidateObjectName("--service-account", r.ServiceAccount); err != nil {
+		return err
+	}
+	if r.Deployment != "" {
+		if err := ValidateObjectName("--deployment", r.Deployment); err != nil {
+			return err
+		}
+	}
+	if r.CreateDeployment {
+		if r.Deployment == "" {
+			return &FlagError{Flag: "--create-deployment", Rule: "needs --deployment NAME (the Deployment to create)"}
+		}
+		if err := ValidateImage("--image", r.Image); err != nil {
+			return err
+		}
+	} else if r.Image != "" {
+		return &FlagError{Flag: "--image", Value: r.Image, Rule: "is only used with --create-deployment"}
+	}
+	if r.FSGroup < LeaveFSGroup || r.FSGroup > 2147483647 {
+		return &FlagError{Flag: "--fs-group", Rule: "must be a group ID from 0 to 2147483647, or -1 to leave the pod's fsGroup alone"}
+	}
+	if r.RoleName != "" {
+		if err := ValidateIAMName("--role-name", r.RoleName, MaxRoleName); err != nil {
+			return err
+		}
+	}
+	if r.PolicyName != "" {
+		if err := ValidateIAMName("--policy-name", r.PolicyName, MaxPolicyName); err != nil {
+			return err
+		}
+	}
+	for _, a := range r.AttachPolicyARNs {
+		if err := ValidatePolicyARN("--attach-policy-arn", a); err != nil {
+			return err
+		}
+	}
+	hasStages := len(r.Selection.Stages) > 0
+	switch {
+	case hasStages && r.PolicyDocument != nil:
+		return &FlagError{Flag: "--policy-file", Rule: "cannot be combined with --stage/--bucket: give the permissions one way"}
+	case !hasStages && len(r.Selection.Params) > 0:
+		return &FlagError{Flag: "--set", Rule: "parameters need a --stage (see `kubectl sdc stages`)"}
+	case !hasStages && r.PolicyDocument == nil && len(r.AttachPolicyARNs) == 0:
+		return errors.New("no permissions given: use --stage NAME (see `kubectl sdc stages`), --bucket BUCKET, --policy-file FILE or --attach-policy-arn ARN")
+	case r.PolicyName != "" && !hasStages && r.PolicyDocument == nil:
+		return &FlagError{Flag: "--policy-name", Value: r.PolicyName, Rule: "names the policy made from --stage or --policy-file, and there is none"}
+	}
+	if hasStages {
+		if r.Catalog == nil {
+			return errors.New("internal: no catalog")
+		}
+		doc, _, err := r.Catalog.Render(r.Selection, catalog.Target{Partition: "aws", Region: "us-east-1", Account: "000000000000"})
+		if err != nil {
+			return err
+		}
+		p, err := iampolicy.Parse(doc)
+		if err != nil {
+			return err
+		}
+		if err := p.Validate(iampolicy.Identity); err != nil {
+			return &FlagError{Flag: "--stage", Rule: err.Error()}
+		}
+	}
+	if r.PolicyDocument != nil {
+		if err := r.PolicyDocument.Validate(iampolicy.Identity); err != nil {
+			return &FlagError{Flag: "--policy-file", Rule: err.Error()}
+		}
+	}
+	return nil
+}
+
+// ownPolicy reports whether bind makes a customer managed policy (from stages or a policy file).
+func (r *Request) ownPolicy() bool {
+	return len(r.Selection.Stages) > 0 || r.PolicyDocument != nil
+}

@@ -1,0 +1,325 @@
+package cmd
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/bind"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/plan"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/render"
+)
+
+const bindLong = `Give a ServiceAccount (and the Deployment running SDC under it) AWS permissions through IRSA, in one step.
+
+bind makes all of this true, creating or changing only what is not already so:
+  1. an IAM OIDC identity provider for the cluster's service-account issuer, audience sts.amazonaws.com
+  2. a customer managed IAM policy with the permissions asked for (--stage/--bucket, or --policy-file)
+  3. the namespace and the ServiceAccount
+  4. an IAM role that trusts exactly this ServiceAccount through the provider, with the policies attached
+  5. the eks.amazonaws.com/role-arn annotation on the ServiceAccount
+  6. with --deployment: the Deployment runs under the ServiceAccount with securityContext.fsGroup
+
+It always shows the plan first: + create, ~ update or = unchanged for each resource, with a diff of every
+IAM document and Kubernetes object it would change. Then it asks (on a terminal), or applies with --yes.
+A second run on an unchanged system changes nothing.`
+
+const bindExample = `  # The original guide: namespace ns1, ServiceAccount sdc, the S3 bucket's policy, and a Deployment
+  kubectl sdc bind -n ns1 --bucket sdc-ingest-bucket --deployment sdc --create-deployment \
+      --image streamsets/datacollector:5.11.0 --yes
+
+  # Stages from the catalog (kubectl sdc stages), parameters with --set
+  kubectl sdc bind -n etl --stage kinesis-consumer --set stream=orders --set application=orders-sdc
+
+  # Only show what would change; exit 2 when something would
+  kubectl sdc bind -n ns1 --bucket sdc-ingest-bucket --dry-run --exit-code`
+
+// BindOptions are bind's flags.
+type BindOptions struct {
+	*Globals
+	aws   awsFlags
+	perms permissionFlags
+
+	ServiceAccount   string
+	Deployment       string
+	CreateDeployment bool
+	Image            string
+	FSGroup          int64
+	Restart          bool
+	Wait             bool
+	Timeout          time.Duration
+	RoleName         string
+	PolicyName       string
+	PolicyFile       string
+	AttachPolicyARNs []string
+	RegionalSTS      bool
+	DryRun           bool
+	ExitCode         bool
+	Yes              bool
+	Output           string
+	Verbose          int
+
+	req *bind.Request
+}
+
+func newBindCmd(g *Globals) *cobra.Command {
+	o := &BindOptions{Globals: g}
+	c := &cobra.Command{
+		Use:     "bind",
+		Short:   "Create or update everything IRSA needs for a ServiceAccount (plan first, idempotent)",
+		Long:    bindLong,
+		Example: bindExample,
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := o.Complete(c); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(c.Context())
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.ServiceAccount, "service-account", bind.DefaultServiceAccount, "ServiceAccount to bind")
+	f.StringVar(&o.Deployment, "deployment", "", "Deployment to run under the ServiceAccount with the fsGroup")
+	f.BoolVar(&o.CreateDeployment, "create-deployment", false, "Create --deployment in the original guide's shape when it does not exist (needs --image)")
+	f.StringVar(&o.Image, "image", "", "SDC image for --create-deployment, e.g. streamsets/datacollector:5.11.0")
+	f.Int64Var(&o.FSGroup, "fs-group", bind.DefaultFSGroup, "Pod securityContext.fsGroup for --deployment; -1 leaves it alone")
+	f.BoolVar(&o.Restart, "restart", true, "Restart the Deployment's pods that started before the role annotation (they have no AWS identity)")
+	f.BoolVar(&o.Wait, "wait", false, "Follow the Deployment's rollout until it is ready or --timeout passes")
+	f.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "How long --wait waits")
+	f.StringVar(&o.RoleName, "role-name", "", "IAM role name (default sdc-<cluster>-<namespace>-<serviceaccount>, shortened to 64)")
+	f.StringVar(&o.PolicyName, "policy-name", "", "IAM policy name (default like the role's, up to 128)")
+	f.StringVar(&o.PolicyFile, "policy-file", "", "IAM policy document (JSON) to grant instead of catalog stages")
+	f.StringArrayVar(&o.AttachPolicyARNs, "attach-policy-arn", nil, "Also attach this managed policy to the role (repeatable)")
+	f.BoolVar(&o.RegionalSTS, "sts-regional-endpoints", true, "Annotate eks.amazonaws.com/sts-regional-endpoints=\"true\" (pods use their region's STS)")
+	f.BoolVar(&o.DryRun, "dry-run", false, "Print the plan and change nothing")
+	f.BoolVar(&o.ExitCode, "exit-code", false, "With --dry-run: exit 2 when there are changes, 0 when none (like kubectl diff)")
+	f.BoolVarP(&o.Yes, "yes", "y", false, "Apply without asking")
+	f.StringVarP(&o.Output, "output", "o", "", "Print the result as json or yaml instead of prose")
+	f.CountVarP(&o.Verbose, "verbose", "v", "Say more: how the cluster's issuer was found, and what was tried")
+	o.aws.add(f)
+	o.perms.add(f)
+	_ = c.RegisterFlagCompletionFunc("service-account", completeServiceAccounts(g))
+	_ = c.RegisterFlagCompletionFunc("deployment", completeDeployments(g))
+	_ = c.RegisterFlagCompletionFunc("stage", completeStages(g))
+	_ = c.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
+	return c
+}
+
+// Complete turns the flags into a bind request.
+func (o *BindOptions) Complete(c *cobra.Command) error {
+	ns, _, err := o.Namespace()
+	if err != nil {
+		return fmt.Errorf("kube context: %w", err)
+	}
+	sel, err := o.perms.selection()
+	if err != nil {
+		return err
+	}
+	r := &bind.Request{
+		Namespace: ns, ServiceAccount: o.ServiceAccount, Deployment: o.Deployment,
+		CreateDeployment: o.CreateDeployment, Image: o.Image, FSGroup: o.FSGroup, Restart: o.Restart,
+		RoleName: o.RoleName, PolicyName: o.PolicyName, RegionalSTS: o.RegionalSTS,
+		Selection: sel, AttachPolicyARNs: o.AttachPolicyARNs,
+	}
+	if len(sel.Stages) > 0 {
+		if r.Catalog, err = o.perms.catalog(); err != nil {
+			return err
+		}
+	}
+	if o.PolicyFile != "" {
+		data, err := os.ReadFile(o.PolicyFile)
+		if err != nil {
+			return fmt.Errorf("--policy-file: %w", err)
+		}
+		if r.PolicyDocument, err = iampolicy.Parse(data); err != nil {
+			return fmt.Errorf("--policy-file %s: not a valid IAM policy document: %w", o.PolicyFile, err)
+		}
+	}
+	o.req = r
+	return nil
+}
+
+// Validate checks every flag before anything is read or written.
+func (o *BindOptions) Validate() error {
+	switch o.Output {
+	case "", "json", "yaml":
+	default:
+		return fmt.Errorf("--output %q is not supported: use json or yaml", o.Output)
+	}
+	if o.ExitCode && !o.DryRun {
+		return errors.New("--exit-code needs --dry-run")
+	}
+	if o.Wait && o.Deployment == "" {
+		return errors.New("--wait needs --deployment (it follows that Deployment's rollout)")
+	}
+	if o.Timeout <= 0 {
+		return fmt.Errorf("--timeout %s: must be positive", o.Timeout)
+	}
+	return o.req.Validate()
+}
+
+// Run plans, shows the plan, asks, applies and reports.
+func (o *BindOptions) Run(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	s, err := o.session(ctx, o.aws)
+	if err != nil {
+		return err
+	}
+	b := &bind.Binder{AWS: s.AWS, Core: s.Core, Apps: s.Apps, Resolver: s.Resolver}
+	res, err := b.Plan(ctx, o.req)
+	if err != nil {
+		return err
+	}
+	th := o.Theme()
+	if o.Verbose > 0 {
+		o.explainCluster(res)
+	}
+	prose := o.Output == ""
+	if prose {
+		if err := render.Plan(o.Out, th, o.facts(res), res.Plan); err != nil {
+			return err
+		}
+		for _, n := range res.Notes {
+			fmt.Fprintf(o.Out, "%s %s\n", th.Warn.Render("note:"), n)
+		}
+	}
+	if o.DryRun || !res.Plan.HasChanges() {
+		if err := o.printOutput(res.Output(o.DryRun, nil)); err != nil {
+			return err
+		}
+		if o.DryRun && o.ExitCode && res.Plan.HasChanges() {
+			return &ExitError{Code: ExitChanges}
+		}
+		if !o.DryRun && o.Wait {
+			return o.wait(ctx, b)
+		}
+		return nil
+	}
+	if !o.Yes {
+		if err := o.confirm(res); err != nil {
+			return err
+		}
+	}
+	applied, applyErr := b.Apply(ctx, res)
+	if err := o.printOutput(res.Output(false, &applied)); err != nil {
+		return err
+	}
+	if applyErr != nil {
+		return applyErr
+	}
+	if prose {
+		created, updated, _ := res.Plan.Counts()
+		fmt.Fprintf(o.Out, "%s %d created, %d updated.\n", th.Pass.Render("Applied:"), created, updated)
+		fmt.Fprintf(o.Out, "Check the whole chain: kubectl sdc doctor -n %s --service-account %s --probe\n", o.req.Namespace, o.req.ServiceAccount)
+	}
+	if o.Wait {
+		return o.wait(ctx, b)
+	}
+	return nil
+}
+
+func (o *BindOptions) facts(res *bind.Result) []render.Fact {
+	c := res.Cluster
+	where := c.Name
+	if c.Region != "" {
+		where += " (" + c.Region + ")"
+	}
+	return []render.Fact{
+		{Label: "Cluster", Value: where},
+		{Label: "Issuer", Value: fmt.Sprintf("%s (found by %s)", c.Issuer, c.Source)},
+		{Label: "Account", Value: fmt.Sprintf("%s as %s", res.Identity.Account, res.Identity.ARN)},
+		{Label: "Binding", Value: fmt.Sprintf("ServiceAccount %s/%s -> role %s", o.req.Namespace, o.req.ServiceAccount, res.Names.RoleARN)},
+	}
+}
+
+// explainCluster says, on standard error, how each issuer source answered.
+func (o *BindOptions) explainCluster(res *bind.Result) {
+	fmt.Fprintf(o.ErrOut, "cluster: context %q, kubeconfig cluster %q, server %s\n", res.Cluster.Context, res.Cluster.KubeCluster, res.Cluster.Endpoint)
+	for _, a := range res.Cluster.Tried {
+		fmt.Fprintf(o.ErrOut, "  %-18s %s\n", a.Source+":", a.Detail)
+	}
+	for _, w := range res.Cluster.Warnings {
+		fmt.Fprintf(o.ErrOut, "  warning: %s\n", w)
+	}
+}
+
+// confirm asks on a terminal; without one it refuses, since nothing may change unseen.
+func (o *BindOptions) confirm(res *bind.Result) error {
+	if !render.IsTerminal(o.In) {
+		return errors.New("refusing to change anything without confirmation: standard input is not a terminal; re-run with --yes to apply, or --dry-run to only see the plan")
+	}
+	if o.Output != "" {
+		// The plan was not printed as prose: show it where the prompt is.
+		_ = render.Plan(o.ErrOut, o.ErrTheme(), o.facts(res), res.Plan)
+	}
+	fmt.Fprint(o.ErrOut, "Apply these changes? [y/N] ")
+	answer, _ := bufio.NewReader(o.In).ReadString('\n')
+	switch strings.ToLower(strings.TrimSpace(answer)) {
+	case "y", "yes":
+		return nil
+	}
+	return errors.New("nothing changed: not confirmed")
+}
+
+func (o *BindOptions) printOutput(out bind.Output) error {
+	switch o.Output {
+	case "json":
+		b, err := json.MarshalIndent(out, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(o.Out, "%s\n", b)
+		return err
+	case "yaml":
+		b, err := yaml.Marshal(out)
+		if err != nil {
+			return err
+		}
+		_, err = o.Out.Write(b)
+		return err
+	}
+	return nil
+}
+
+// wait follows the Deployment's rollout with a progress line.
+func (o *BindOptions) wait(ctx context.Context, b *bind.Binder) error {
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	tty := render.IsTerminal(o.ErrOut)
+	last := ""
+	err := b.WaitRollout(ctx, o.req.Namespace, o.req.Deployment, func(p bind.Progress) {
+		line := p.String()
+		if line == last {
+			return
+		}
+		last = line
+		if tty {
+			fmt.Fprintf(o.ErrOut, "\r\033[K%s", line)
+		} else {
+			fmt.Fprintln(o.ErrOut, line)
+		}
+	})
+	if tty {
+		fmt.Fprintln(o.ErrOut)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("deployment %s/%s did not finish rolling out within --timeout %s: %s", o.req.Namespace, o.req.Deployment, o.Timeout, last)
+	}
+	return err
+}
+
+var _ = plan.Create

@@ -1,0 +1,129 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/pflag"
+	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+
+	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/cluster"
+)
+
+// awsFlags are the AWS side of bind and doctor.
+type awsFlags struct {
+	Profile, Region, EKSCluster string
+}
+
+func (f *awsFlags) add(fs *pflag.FlagSet) {
+	fs.StringVar(&f.Profile, "profile", "", "AWS profile to use (default: the usual chain: environment, AWS_PROFILE, default profile, SSO)")
+	fs.StringVar(&f.Region, "region", "", "AWS region (default: the AWS configuration's, else the cluster's)")
+	fs.StringVar(&f.EKSCluster, "eks-cluster", "", "Name of the EKS cluster, when it cannot be found from the kube context (kubectl's --cluster keeps its meaning: a kubeconfig cluster)")
+}
+
+// permissionFlags say which permissions the ServiceAccount needs: catalog stages and parameters.
+type permissionFlags struct {
+	Stages      []string
+	Sets        []string
+	Bucket      string
+	Prefix      string
+	CatalogFile string
+}
+
+func (f *permissionFlags) add(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&f.Stages, "stage", nil, "SDC stage whose IAM permissions to grant (repeatable; see `kubectl sdc stages`)")
+	fs.StringArrayVar(&f.Sets, "set", nil, "Stage parameter as key=value, e.g. --set bucket=my-bucket (repeatable)")
+	fs.StringVar(&f.Bucket, "bucket", "", "S3 bucket: shorthand for --set bucket=...; alone it means --stage s3 (the original guide's policy)")
+	fs.StringVar(&f.Prefix, "prefix", "", "S3 key prefix: shorthand for --set prefix=...")
+	fs.StringVar(&f.CatalogFile, "catalog", "", "Read the stage catalog from this file instead of the built-in plugins.yaml")
+}
+
+// catalog is the built-in catalog or --catalog's.
+func (f *permissionFlags) catalog() (*catalog.Catalog, error) {
+	if f.CatalogFile == "" {
+		return catalog.Default()
+	}
+	c, err := catalog.Load(f.CatalogFile)
+	if err != nil {
+		return nil, fmt.Errorf("--catalog %s: %w", f.CatalogFile, err)
+	}
+	return c, nil
+}
+
+// selection folds --stage, --set, --bucket and --prefix into one selection. --bucket without --stage
+// means the original guide's s3 stage.
+func (f *permissionFlags) selection() (catalog.Selection, error) {
+	sel := catalog.Selection{Stages: append([]string(nil), f.Stages...), Params: map[string]string{}}
+	for _, kv := range f.Sets {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return sel, fmt.Errorf("--set %q: want key=value, e.g. --set bucket=my-bucket", kv)
+		}
+		if _, dup := sel.Params[k]; dup {
+			return sel, fmt.Errorf("--set %s: given twice", k)
+		}
+		sel.Params[k] = v
+	}
+	for flag, p := range map[string]struct{ key, value string }{"--bucket": {"bucket", f.Bucket}, "--prefix": {"prefix", f.Prefix}} {
+		if p.value == "" {
+			continue
+		}
+		if old, dup := sel.Params[p.key]; dup && old != p.value {
+			return sel, fmt.Errorf("%s %q contradicts --set %s=%s", flag, p.value, p.key, old)
+		}
+		sel.Params[p.key] = p.value
+	}
+	if len(sel.Stages) == 0 && f.Bucket != "" {
+		sel.Stages = []string{"s3"}
+	}
+	if len(sel.Params) == 0 {
+		sel.Params = nil
+	}
+	return sel, nil
+}
+
+// session is what a command that talks to the cluster and AWS needs.
+type session struct {
+	REST     *rest.Config
+	Core     corev1client.CoreV1Interface
+	Apps     appsv1client.AppsV1Interface
+	AWS      *sdcaws.Clients
+	Resolver *cluster.Resolver
+}
+
+func (g *Globals) session(ctx context.Context, af awsFlags) (*session, error) {
+	restCfg, err := g.RESTConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kube context: %w", err)
+	}
+	kubeconfig, err := cluster.Kubeconfig(g.ConfigFlags)
+	if err != nil {
+		return nil, err
+	}
+	core, err := corev1client.NewForConfig(restCfg)
+	if err != nil {
+		return nil, err
+	}
+	apps, err := appsv1client.NewForConfig(restCfg)
+	if err != nil {
+		return nil, err
+	}
+	clients, err := sdcaws.Load(ctx, sdcaws.Options{Profile: af.Profile, Region: af.Region})
+	if err != nil {
+		return nil, err
+	}
+	s := &session{REST: restCfg, Core: core, Apps: apps, AWS: clients}
+	s.Resolver = &cluster.Resolver{
+		Kubeconfig: kubeconfig,
+		REST:       restCfg,
+		EKSCluster: af.EKSCluster,
+		Region:     clients.Region,
+		EKS:        func(region string) cluster.EKS { return clients.ForRegion(region).EKS },
+	}
+	return s, nil
+}
