@@ -59,6 +59,10 @@ func (f *Front) serveIAM(w http.ResponseWriter, r *http.Request, c *call) {
 		e.write(w, r, c.Service)
 		return
 	}
+	if clientIDOps[c.Action] {
+		f.changeClientIDs(w, r, c)
+		return
+	}
 	container, isList := listContainers[c.Action]
 	isCreate := c.Action == "CreateRole" || c.Action == "CreatePolicy" || c.Action == "CreateOpenIDConnectProvider"
 	if !isList && !isCreate {

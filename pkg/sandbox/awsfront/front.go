@@ -92,7 +92,8 @@ type Front struct {
 	jwks      *jwksCache
 	started   time.Time // the sandbox cluster's creation time
 
-	logMu sync.Mutex // the caller's writer need not be safe for concurrent use
+	logMu      sync.Mutex // the caller's writer need not be safe for concurrent use
+	providerMu sync.Mutex // serialises the front's own rewrites of OIDC providers
 
 	mu           sync.Mutex
 	faults       Faults

@@ -5,12 +5,15 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
@@ -158,5 +161,52 @@ func TestAssumeRoleWithWebIdentityQueryGET(t *testing.T) {
 				t.Fatalf("HTTP %d %s; want %d with %s", resp.StatusCode, body, tc.want, tc.wantBody)
 			}
 		})
+	}
+}
+
+// TestClientIDChanges: moto lacks Add/RemoveClientID; the front does them, and STS follows the change.
+func TestClientIDChanges(t *testing.T) {
+	integration(t)
+	t.Parallel()
+	ctx := context.Background()
+	admin := newClients(adminConfig(shared.url))
+	is := newIssuer(t)
+	arn := createProvider(t, admin.iam, is, []string{"first"}, []string{is.CAThumbprint})
+	if _, err := admin.iam.TagOpenIDConnectProvider(ctx, &iam.TagOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(arn), Tags: []iamtypes.Tag{{Key: aws.String("owner"), Value: aws.String("test")}}}); err != nil {
+		t.Fatal(err)
+	}
+	roleARN := createRole(t, admin.iam, uniqueName("cid"), trustPolicy(shared.creds.AccountID, is.Host, "StringEquals", "system:serviceaccount:ns:sa", "sts.amazonaws.com"))
+	assume := func() error {
+		anon := sts.NewFromConfig(awsConfig(shared.url, aws.AnonymousCredentials{}))
+		_, err := anon.AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{RoleArn: aws.String(roleARN), RoleSessionName: aws.String("s"), WebIdentityToken: aws.String(is.token(t, is.claims("ns", "sa", "sts.amazonaws.com")))})
+		return err
+	}
+	if code, msg, _ := apiError(t, assume()); code != "InvalidIdentityToken" || msg != "Incorrect token audience" {
+		t.Fatalf("before the add: %s %q", code, msg)
+	}
+	for i := 0; i < 2; i++ { // adding twice is not an error
+		if _, err := admin.iam.AddClientIDToOpenIDConnectProvider(ctx, &iam.AddClientIDToOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(arn), ClientID: aws.String("sts.amazonaws.com")}); err != nil {
+			t.Fatalf("AddClientIDToOpenIDConnectProvider: %v", err)
+		}
+	}
+	p, err := admin.iam.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(arn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(p.ClientIDList, []string{"first", "sts.amazonaws.com"}) || !slices.Equal(p.ThumbprintList, []string{is.CAThumbprint}) || len(p.Tags) != 1 {
+		t.Fatalf("after the add: client IDs %v, thumbprints %v, tags %v", p.ClientIDList, p.ThumbprintList, p.Tags)
+	}
+	if err := assume(); err != nil {
+		t.Fatalf("after the add: %v", err)
+	}
+	if _, err := admin.iam.RemoveClientIDFromOpenIDConnectProvider(ctx, &iam.RemoveClientIDFromOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(arn), ClientID: aws.String("sts.amazonaws.com")}); err != nil {
+		t.Fatalf("RemoveClientIDFromOpenIDConnectProvider: %v", err)
+	}
+	if code, _, _ := apiError(t, assume()); code != "InvalidIdentityToken" {
+		t.Fatalf("after the remove: %s", code)
+	}
+	_, err = admin.iam.AddClientIDToOpenIDConnectProvider(ctx, &iam.AddClientIDToOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(arn + "-missing"), ClientID: aws.String("x")})
+	if code, _, status := apiError(t, err); code != "NoSuchEntity" || status != 404 {
+		t.Fatalf("add to a missing provider: %s HTTP %d; want NoSuchEntity 404", code, status)
 	}
 }
