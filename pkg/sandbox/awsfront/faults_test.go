@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
@@ -51,6 +52,12 @@ func TestFaultShapes(t *testing.T) {
 			// Three attempts each: the SDK must retry these errors as it would real ones.
 			cfg := adminConfig(url)
 			cfg.RetryMaxAttempts = 3
+			// No waiting between attempts: what matters is that the SDK classifies the errors as retryable.
+			cfg.Retryer = func() aws.Retryer {
+				return retry.NewStandard(func(o *retry.StandardOptions) {
+					o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
+				})
+			}
 			errs := oneCallPerService(context.Background(), newClients(cfg))
 			calls := f.Calls()
 			for key, want := range tc.want {
