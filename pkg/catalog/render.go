@@ -27,10 +27,13 @@ const PolicyVersion = "2012-10-17"
 
 type policyDocument struct {
 	Version   string            `json:"Version"`
-	Statement []policyStatement `json:"Statement"`
+	Statement []PolicyStatement `json:"Statement"`
 }
 
-type policyStatement struct {
+// PolicyStatement is one rendered IAM statement; it marshals in IAM's policy grammar.
+type PolicyStatement struct {
+	// Stage is the catalog stage the statement belongs to (not part of the IAM document).
+	Stage     string                         `json:"-"`
 	Sid       string                         `json:"Sid"`
 	Effect    string                         `json:"Effect"`
 	Action    []string                       `json:"Action"`
@@ -45,6 +48,20 @@ var shorthandFlags = map[string]string{"bucket": "--bucket", "prefix": "--prefix
 // statement, in catalog order) and the normalized selection: stages deduplicated in catalog order, and
 // only the parameters that were set and differ from their defaults, which is what bind records on the role.
 func (c *Catalog) Render(sel Selection, t Target) ([]byte, Selection, error) {
+	statements, norm, err := c.Statements(sel, t)
+	if err != nil {
+		return nil, Selection{}, err
+	}
+	b, err := json.Marshal(policyDocument{Version: PolicyVersion, Statement: statements})
+	if err != nil {
+		return nil, Selection{}, err
+	}
+	return b, norm, nil
+}
+
+// Statements is Render before serialization: the statements with the stage each belongs to, for callers
+// that check a role's permissions statement by statement (doctor) rather than write a policy (bind).
+func (c *Catalog) Statements(sel Selection, t Target) ([]PolicyStatement, Selection, error) {
 	stages, err := c.selectStages(sel.Stages)
 	if err != nil {
 		return nil, Selection{}, err
@@ -53,8 +70,7 @@ func (c *Catalog) Render(sel Selection, t Target) ([]byte, Selection, error) {
 	if err != nil {
 		return nil, Selection{}, err
 	}
-
-	doc := policyDocument{Version: PolicyVersion}
+	var out []PolicyStatement
 	for _, s := range stages {
 		for _, st := range s.Statements {
 			if !included(st.When, params) {
@@ -64,14 +80,10 @@ func (c *Catalog) Render(sel Selection, t Target) ([]byte, Selection, error) {
 			if err != nil {
 				return nil, Selection{}, err
 			}
-			doc.Statement = append(doc.Statement, ps)
+			out = append(out, ps)
 		}
 	}
-	b, err := json.Marshal(doc)
-	if err != nil {
-		return nil, Selection{}, err
-	}
-	return b, norm, nil
+	return out, norm, nil
 }
 
 func (c *Catalog) selectStages(names []string) ([]*Stage, error) {
@@ -191,8 +203,8 @@ var (
 	accountRE = regexp.MustCompile(`^[0-9]{12}$`)
 )
 
-func renderStatement(s *Stage, st Statement, params map[string]string, t Target) (policyStatement, error) {
-	out := policyStatement{Sid: SidFor(s.Name, st.Sid), Effect: "Allow", Action: slices.Clone(st.Actions)}
+func renderStatement(s *Stage, st Statement, params map[string]string, t Target) (PolicyStatement, error) {
+	out := PolicyStatement{Stage: s.Name, Sid: SidFor(s.Name, st.Sid), Effect: "Allow", Action: slices.Clone(st.Actions)}
 	for _, tmpl := range st.Resources {
 		// A kms-key is the statement's only resource (the catalog checks it); an alias ARN cannot authorize
 		// key use by itself, IAM matches keys by key ARN, so it becomes "any key in the alias's account and
@@ -234,7 +246,7 @@ func renderStatement(s *Stage, st Statement, params map[string]string, t Target)
 			return v
 		})
 		if missing != nil {
-			return policyStatement{}, missing
+			return PolicyStatement{}, missing
 		}
 		if !slices.Contains(out.Resource, r) {
 			out.Resource = append(out.Resource, r)

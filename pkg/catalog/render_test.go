@@ -242,6 +242,18 @@ func TestEveryStageRenders(t *testing.T) {
 				t.Errorf("%s: not JSON: %v", s.Name, err)
 				continue
 			}
+			structured, _, err := c.Statements(Selection{Stages: []string{s.Name}, Params: params}, usWest2)
+			if err != nil || len(structured) != len(d.Statement) {
+				t.Errorf("%s: Statements gave %d statements (%v), the document %d", s.Name, len(structured), err, len(d.Statement))
+			}
+			for i, st := range structured {
+				if st.Stage != s.Name {
+					t.Errorf("%s: statement %s carries stage %q", s.Name, st.Sid, st.Stage)
+				}
+				if i < len(d.Statement) && !reflect.DeepEqual(st.Action, d.Statement[i].Action) {
+					t.Errorf("%s: statement %d differs between Statements and Render", s.Name, i)
+				}
+			}
 			sids := map[string]bool{}
 			for _, st := range d.Statement {
 				if sids[st.Sid] || !sidRE.MatchString(st.Sid) || !strings.HasPrefix(st.Sid, SidFor(s.Name, "")) {
