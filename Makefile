@@ -37,6 +37,19 @@ install:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BINDIR)/kubectl-sdc ./cmd/kubectl-sdc
 	install -m 0755 hack/kubectl_complete-sdc $(BINDIR)/kubectl_complete-sdc
 
+## dist: release archives for every krew platform and checksums.txt into $(DIST) (make dist VERSION=vX.Y.Z)
+## krew-manifest: .krew.yaml rendered for the archives in $(DIST) into $(DIST)/sdc.yaml
+## krew-tools: krew (as kubectl-krew) and validate-krew-manifest into bin/, from hack/tools/krew
+DIST ?= $(CURDIR)/dist
+.PHONY: dist krew-manifest krew-tools
+dist:
+	VERSION='$(VERSION)' LDFLAGS='$(LDFLAGS)' DIST='$(DIST)' GO='$(GO)' hack/dist.sh
+krew-manifest:
+	$(GO) run ./hack/krewrender -template .krew.yaml -tag '$(VERSION)' -dist '$(DIST)' -o '$(DIST)/sdc.yaml'
+krew-tools:
+	cd hack/tools/krew && $(GO) build -o $(BIN)/kubectl-krew sigs.k8s.io/krew/cmd/krew
+	cd hack/tools/krew && $(GO) build -o $(BIN)/validate-krew-manifest sigs.k8s.io/krew/cmd/validate-krew-manifest
+
 ## lint: go vet and gofmt
 lint: vet fmt-check
 vet:

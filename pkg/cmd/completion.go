@@ -13,6 +13,8 @@ import (
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
+
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
 )
 
 // completionTimeout bounds the cluster calls behind a TAB press when --request-timeout is not given: a
@@ -184,18 +186,27 @@ func completeDeployments(g *Globals) cobra.CompletionFunc {
 	}
 }
 
-// completeStages lists the stage libraries of the catalog for --stage, leaving out those already given
-// (the flag repeats).
+// completeStages lists the stages of the catalog (--catalog when the command has it and it is given,
+// else the built-in one) for --stage, leaving out those already given (the flag repeats).
 func completeStages(g *Globals) cobra.CompletionFunc {
-	_ = g // the catalog may later come from a flag or the cluster; keep the signature of its siblings
+	_ = g // same signature as its siblings, so every flag completion is registered the same way
 	return func(c *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-		return withPrefix(catalogStages(), toComplete, alreadyGiven(c, "stage")), cobra.ShellCompDirectiveNoFileComp
+		file := ""
+		if f := c.Flags().Lookup("catalog"); f != nil {
+			file = f.Value.String()
+		}
+		cat, err := catalog.LoadOrDefault(file)
+		if err != nil {
+			return completionFailed("stages", err)
+		}
+		stages := cat.Stages()
+		choices := make([]choice, 0, len(stages))
+		for _, s := range stages {
+			choices = append(choices, choice{name: s.Name, desc: s.Description})
+		}
+		return withPrefix(choices, toComplete, alreadyGiven(c, "stage")), cobra.ShellCompDirectiveNoFileComp
 	}
 }
-
-// catalogStages is a STUB until pkg/catalog lands: it must return the catalog's stage names, each with
-// its one-line description. Until then --stage completes to nothing.
-func catalogStages() []choice { return nil }
 
 // completeContexts lists the contexts of the kubeconfig, each described by its cluster and namespace.
 func completeContexts(g *Globals) cobra.CompletionFunc {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
 )
 
 // A kubeconfig with two clusters; "dead" points at a port nothing listens on, so requests fail at once.
@@ -221,4 +223,60 @@ func completionHead(s string, n int) string {
 		lines = lines[:n]
 	}
 	return strings.Join(lines, "\n")
+}
+
+func TestCompleteStagesFromTheCatalog(t *testing.T) {
+	t.Parallel()
+	cat, err := catalog.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := cat.StageNames()
+	if len(all) < 2 {
+		t.Fatalf("the built-in catalog has %d stages; this test needs at least two", len(all))
+	}
+	custom := filepath.Join(t.TempDir(), "plugins.yaml")
+	tests := []struct {
+		name       string
+		flags      []string
+		toComplete string
+		want       []string
+	}{
+		{"every stage, sorted", nil, "", sortedCopy(all)},
+		{"by prefix", nil, all[0][:1], sortedCopy(slices.DeleteFunc(slices.Clone(all), func(s string) bool { return !strings.HasPrefix(s, all[0][:1]) }))},
+		{"without those given", []string{"--stage", all[0], "--stage", all[1]}, "", sortedCopy(all[2:])},
+		{"a catalog that cannot be read offers nothing", []string{"--catalog", custom}, "", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := &cobra.Command{Use: "bind"}
+			c.Flags().StringArray("stage", nil, "")
+			c.Flags().String("catalog", "", "")
+			if err := c.ParseFlags(tc.flags); err != nil {
+				t.Fatal(err)
+			}
+			got, directive := completeStages(&Globals{})(c, nil, tc.toComplete)
+			names := make([]string, 0, len(got))
+			for _, g := range got {
+				name, desc, _ := strings.Cut(g, "\t")
+				names = append(names, name)
+				if st, ok := cat.Stage(name); ok && desc != st.Description {
+					t.Errorf("%s described as %q, want the catalog's %q", name, desc, st.Description)
+				}
+			}
+			if !slices.Equal(names, tc.want) && !(len(names) == 0 && len(tc.want) == 0) {
+				t.Errorf("got %v, want %v", names, tc.want)
+			}
+			if directive != cobra.ShellCompDirectiveNoFileComp {
+				t.Errorf("directive %v, want NoFileComp", directive)
+			}
+		})
+	}
+}
+
+func sortedCopy(s []string) []string {
+	c := slices.Clone(s)
+	slices.Sort(c)
+	return c
 }
