@@ -210,3 +210,33 @@ func TestClientIDChanges(t *testing.T) {
 		t.Fatalf("add to a missing provider: %s HTTP %d; want NoSuchEntity 404", code, status)
 	}
 }
+
+// TestPresignedGetCallerIdentity: a query-signed STS call, as `aws eks get-token` makes, reaches STS.
+func TestPresignedGetCallerIdentity(t *testing.T) {
+	integration(t)
+	t.Parallel()
+	f, url := newFront(t, Config{})
+	pre, err := sts.NewPresignClient(sts.NewFromConfig(adminConfig(url))).PresignGetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(pre.Method, pre.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, vs := range pre.SignedHeader {
+		req.Header[k] = vs
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body := readAll(t, resp)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "<GetCallerIdentityResult>") {
+		t.Fatalf("presigned GetCallerIdentity: HTTP %d %s", resp.StatusCode, body)
+	}
+	if n := f.Calls().ByAction["sts:GetCallerIdentity"]; n != 1 {
+		t.Fatalf("counted %d sts:GetCallerIdentity; want 1", n)
+	}
+}
