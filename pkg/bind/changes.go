@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -507,10 +506,17 @@ func (b *Binder) restartChange(res *Result, sa, deploy *plan.Change) *plan.Chang
 	annotatedAt := b.now()
 	if sa.Action == plan.Unchanged {
 		annotatedAt = roleAnnotationTime(o.ServiceAccount)
+		// A restart asked for after the annotation is a rollout under way: the old pods go when the new
+		// ones are ready. Asking again would only start another rollout.
+		if t, err := time.Parse(time.RFC3339, o.Deployment.Spec.Template.Annotations[RestartedAtAnnotation]); err == nil && !t.Before(annotatedAt.Truncate(time.Second)) {
+			return nil
+		}
 	}
 	var stale, skipped []string
 	for _, p := range o.Pods {
-		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+		// Pods under another ServiceAccount belong to an older template that a rollout is already replacing.
+		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed ||
+			p.Spec.ServiceAccountName != r.ServiceAccount {
 			continue
 		}
 		if hasRoleEnv(&p, res.Names.RoleARN) {
@@ -566,8 +572,6 @@ func hasRoleEnv(p *corev1.Pod, roleARN string) bool {
 	}
 	return false
 }
-
-var _ = appsv1.Deployment{}
 
 func getPolicyInput(arn string) *iam.GetPolicyInput {
 	return &iam.GetPolicyInput{PolicyArn: aws.String(arn)}

@@ -44,6 +44,9 @@ func (b *Binder) WaitRollout(ctx context.Context, namespace, name string, progre
 	defer tick.Stop()
 	for {
 		d, err := b.Apps.Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
+		if ctx.Err() != nil {
+			return ctx.Err() // the client's own wording ("rate limiter Wait...") would hide the timeout
+		}
 		if err != nil {
 			return fmt.Errorf("following deployment %s/%s: %w", namespace, name, err)
 		}

@@ -13,6 +13,17 @@ import (
 type Selection struct {
 	Stages []string          `json:"stages"`
 	Params map[string]string `json:"params,omitempty"`
+	// Via names the flag a parameter came from when it was not --set (e.g. "bucket" -> "--bucket"), so
+	// errors name the flag the user typed.
+	Via map[string]string `json:"-"`
+}
+
+// flagFor is how errors name parameter k: the shorthand flag the user typed, else "--set k".
+func (s Selection) flagFor(k string) string {
+	if f, ok := s.Via[k]; ok {
+		return f
+	}
+	return "--set " + k
 }
 
 // Target is where the policy applies: the cluster's partition and region, and the AWS account.
@@ -66,7 +77,7 @@ func (c *Catalog) Statements(sel Selection, t Target) ([]PolicyStatement, Select
 	if err != nil {
 		return nil, Selection{}, err
 	}
-	params, norm, err := c.resolveParams(stages, sel.Params, t)
+	params, norm, err := c.resolveParams(stages, sel, t)
 	if err != nil {
 		return nil, Selection{}, err
 	}
@@ -108,7 +119,8 @@ func (c *Catalog) selectStages(names []string) ([]*Stage, error) {
 
 // resolveParams validates the given parameters against the selected stages and returns every parameter's
 // effective value (defaults applied, unset ones absent) and the normalized selection.
-func (c *Catalog) resolveParams(stages []*Stage, given map[string]string, t Target) (map[string]string, Selection, error) {
+func (c *Catalog) resolveParams(stages []*Stage, sel Selection, t Target) (map[string]string, Selection, error) {
+	given := sel.Params
 	declared := map[string]*Parameter{}
 	var stageNames []string
 	for _, s := range stages {
@@ -143,11 +155,11 @@ func (c *Catalog) resolveParams(stages []*Stage, given map[string]string, t Targ
 			continue // "--set prefix=" means unset
 		}
 		if err := p.check(v); err != nil {
-			return nil, Selection{}, fmt.Errorf("--set %s %q: %v", k, v, err)
+			return nil, Selection{}, fmt.Errorf("%s %q: %v", sel.flagFor(k), v, err)
 		}
 		if p.Kind == KindKMSKey {
 			if part := strings.Split(v, ":")[1]; t.Partition != "" && part != t.Partition {
-				return nil, Selection{}, fmt.Errorf("--set %s %q: the key is in partition %s but the cluster is in %s", k, v, part, t.Partition)
+				return nil, Selection{}, fmt.Errorf("%s %q: the key is in partition %s but the cluster is in %s", sel.flagFor(k), v, part, t.Partition)
 			}
 		}
 		effective[k] = v

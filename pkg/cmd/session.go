@@ -45,14 +45,7 @@ func (f *permissionFlags) add(fs *pflag.FlagSet) {
 
 // catalog is the built-in catalog or --catalog's.
 func (f *permissionFlags) catalog() (*catalog.Catalog, error) {
-	if f.CatalogFile == "" {
-		return catalog.Default()
-	}
-	c, err := catalog.Load(f.CatalogFile)
-	if err != nil {
-		return nil, fmt.Errorf("--catalog %s: %w", f.CatalogFile, err)
-	}
-	return c, nil
+	return catalog.LoadOrDefault(f.CatalogFile)
 }
 
 // selection folds --stage, --set, --bucket and --prefix into one selection. --bucket without --stage
@@ -77,6 +70,10 @@ func (f *permissionFlags) selection() (catalog.Selection, error) {
 			return sel, fmt.Errorf("%s %q contradicts --set %s=%s", flag, p.value, p.key, old)
 		}
 		sel.Params[p.key] = p.value
+		if sel.Via == nil {
+			sel.Via = map[string]string{}
+		}
+		sel.Via[p.key] = flag
 	}
 	if len(sel.Stages) == 0 && f.Bucket != "" {
 		sel.Stages = []string{"s3"}
