@@ -107,6 +107,11 @@ func run(t *testing.T, extraEnv []string, name string, args ...string) result {
 	sb := sandboxtest.Get(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	if name == "aws" {
+		// Explicitly as well as through AWS_ENDPOINT_URL: aws CLI versions before 2.13 (Debian's awscli, say)
+		// ignore the variable and would talk to real AWS.
+		args = append([]string{"--endpoint-url", sb.AWSEndpoint}, args...)
+	}
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = env(sb, extraEnv...)
 	var stdout, stderr bytes.Buffer

@@ -20,8 +20,9 @@ import (
 // awsCLI runs the real aws CLI against an endpoint in an environment of its own: no profile, no keys but
 // the ones given, no instance metadata.
 type awsCLI struct {
-	path string
-	env  []string
+	path     string
+	env      []string
+	endpoint string
 }
 
 func newAWSCLI(t *testing.T, endpoint string) *awsCLI {
@@ -49,7 +50,7 @@ func newAWSCLI(t *testing.T, endpoint string) *awsCLI {
 		// CLI v1 reads the region only from AWS_DEFAULT_REGION.
 		"AWS_DEFAULT_REGION=us-west-2", "AWS_REGION=us-west-2", "AWS_PAGER=", "AWS_MAX_ATTEMPTS=1",
 	)
-	return &awsCLI{path: path, env: env}
+	return &awsCLI{path: path, env: env, endpoint: endpoint}
 }
 
 // run runs the CLI with JSON output and returns stdout, stderr and the exit code.
@@ -57,7 +58,9 @@ func (c *awsCLI) run(t *testing.T, args ...string) (stdout, stderr string, code 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, c.path, append([]string{"--output", "json"}, args...)...)
+	// --endpoint-url as well as AWS_ENDPOINT_URL: CLI versions before 2.13 (Debian's awscli, say) ignore the
+	// variable.
+	cmd := exec.CommandContext(ctx, c.path, append([]string{"--output", "json", "--endpoint-url", c.endpoint}, args...)...)
 	cmd.Env = c.env
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
