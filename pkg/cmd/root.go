@@ -101,6 +101,7 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	root.AddCommand(newVersionCmd(g))
 	root.AddCommand(newStagesCmd(g))
 	root.AddCommand(newBindCmd(g))
+	root.AddCommand(newDoctorCmd(g))
 	registerGlobalCompletions(root, g)
 	return root
 }

@@ -1,0 +1,104 @@
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/cluster"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+)
+
+// Stand-ins for "some other" ServiceAccount, namespace and audience: names nobody uses, so a statement
+// that admits them admits more than the target.
+const (
+	otherName     = "kubectl-sdc-doctor-other"
+	otherAudience = "kubectl-sdc-doctor-other-audience"
+)
+
+// iamTrustScope: warn when the statements that admit this ServiceAccount also admit others: no :sub
+// condition, a wildcard, no :aud condition.
+var iamTrustScope = Check{
+	ID: "iam.trust-scope", Layer: LayerIAM, Scope: TargetScope,
+	Needs: []string{"iam.trust"},
+	Run: func(_ context.Context, f *Facts, t *Target) Result {
+		r := f.Roles[t.RoleARN]
+		host := cluster.IssuerHostPath(f.Cluster.Issuer)
+		req := trustRequest(f, t, t.Subject(), t.Audience())
+		others := []iampolicy.Request{
+			trustRequest(f, t, "system:serviceaccount:"+t.Namespace+":"+otherName, t.Audience()),
+			trustRequest(f, t, "system:serviceaccount:"+otherName+":"+t.ServiceAccount, t.Audience()),
+		}
+		var issues []string
+		broad := map[int]bool{}
+		for i := range r.Trust.Statements {
+			p := only(r.Trust, i)
+			if !iampolicy.Evaluate(req, p).Allowed() {
+				continue
+			}
+			label := statementLabel(r.Trust, i)
+			sub, aud := conditionOn(r.Trust.Statements[i], host+":sub"), conditionOn(r.Trust.Statements[i], host+":aud")
+			switch {
+			case sub == "":
+				issues = append(issues, fmt.Sprintf("%s has no %s:sub condition: every ServiceAccount of the cluster can assume the role", label, host))
+				broad[i] = true
+			case admitted(others, p) != "":
+				issues = append(issues, fmt.Sprintf("%s's %s also admits other ServiceAccounts, e.g. %s", label, sub, admitted(others, p)))
+				broad[i] = true
+			}
+			switch {
+			case aud == "":
+				issues = append(issues, fmt.Sprintf("%s has no %s:aud condition: tokens minted for any audience are accepted", label, host))
+				broad[i] = true
+			case iampolicy.Evaluate(trustRequest(f, t, t.Subject(), otherAudience), p).Allowed():
+				issues = append(issues, fmt.Sprintf("%s's %s also admits other audiences", label, aud))
+				broad[i] = true
+			}
+		}
+		if len(issues) == 0 {
+			return pass("the trust admits only this ServiceAccount", fmt.Sprintf("sub=%s, aud=%s", t.Subject(), t.Audience()))
+		}
+		return warn(fmt.Sprintf("role %s's trust admits more than ServiceAccount %s/%s", r.Name, t.Namespace, t.ServiceAccount),
+			strings.Join(issues, "; "), narrowTrustFix(f, t, r, broad))
+	},
+}
+
+// admitted is the subject of the first request p allows, "" when none.
+func admitted(reqs []iampolicy.Request, p *iampolicy.Policy) string {
+	for _, r := range reqs {
+		if iampolicy.Evaluate(r, p).Allowed() {
+			for k, v := range r.Context {
+				if strings.HasSuffix(k, ":sub") {
+					return v[0]
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// conditionOn describes the conditions a statement puts on key (operator and values), "" when none.
+func conditionOn(s iampolicy.Statement, key string) string {
+	var parts []string
+	for op, keys := range s.Condition {
+		for k, v := range keys {
+			if strings.EqualFold(k, key) {
+				parts = append(parts, fmt.Sprintf("%s %s = %s", op, k, strings.Join(v, ", ")))
+			}
+		}
+	}
+	return strings.Join(parts, " and ")
+}
+
+// narrowTrustFix replaces the broad statements with bind's exact one; the other statements stay.
+func narrowTrustFix(f *Facts, t *Target, r *Role, broad map[int]bool) string {
+	kept := &iampolicy.Policy{Version: r.Trust.Version, ID: r.Trust.ID}
+	for i, s := range r.Trust.Statements {
+		if !broad[i] {
+			kept.Statements = append(kept.Statements, s)
+		}
+	}
+	exact := iampolicy.WebIdentityStatement(f.ProviderARN, cluster.IssuerHostPath(f.Cluster.Issuer), t.Namespace, t.ServiceAccount, t.Audience())
+	narrowed, _ := iampolicy.MergeStatement(kept, exact)
+	return command("aws", "iam", "update-assume-role-policy", "--role-name", r.Name, "--policy-document", string(narrowed.Compact()))
+}

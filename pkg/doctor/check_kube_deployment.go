@@ -1,0 +1,78 @@
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// kubeDeployment: the Deployment exists and runs under the ServiceAccount.
+var kubeDeployment = Check{
+	ID: "kube.deployment", Layer: LayerKubernetes, Scope: TargetScope,
+	Needs: []string{"kube.context"},
+	Run: func(_ context.Context, f *Facts, t *Target) Result {
+		if f.DeploymentsErr != nil {
+			return fail("the Deployments could not be listed", f.DeploymentsErr.Error(),
+				"kubectl apply -f docs/permissions/doctor-rbac.yaml   # and bind ClusterRole kubectl-sdc-doctor to you")
+		}
+		if t.Deploy == nil {
+			if t.DeploymentGiven {
+				return fail(fmt.Sprintf("Deployment %s/%s does not exist", t.Namespace, t.Deployment), deploymentsIn(f, t.Namespace),
+					bindFix(f, t)+" --create-deployment --image streamsets/datacollector:<VERSION>")
+			}
+			if f.Options.AllNamespaces {
+				return skip(fmt.Sprintf("no Deployment runs under ServiceAccount %s/%s", t.Namespace, t.ServiceAccount), deploymentsIn(f, t.Namespace))
+			}
+			return warn(fmt.Sprintf("no Deployment in %s runs under ServiceAccount %s", t.Namespace, t.ServiceAccount),
+				deploymentsIn(f, t.Namespace)+"; SDC gets this ServiceAccount's role only when its pods run under it",
+				strings.Replace(bindFix(f, t), " --service-account "+shellQuote(t.ServiceAccount), " --service-account "+shellQuote(t.ServiceAccount)+" --deployment <DEPLOYMENT>", 1))
+		}
+		if sa := serviceAccountOf(&t.Deploy.Spec.Template.Spec); sa != t.ServiceAccount {
+			return fail(fmt.Sprintf("Deployment %s/%s runs under ServiceAccount %s, not %s", t.Namespace, t.Deployment, sa, t.ServiceAccount),
+				fmt.Sprintf("its pods get the identity of ServiceAccount %s (%s), not role %s", sa, roleOfSA(f, t.Namespace, sa), orNone(t.RoleARN)),
+				bindFix(f, t))
+		}
+		return pass(fmt.Sprintf("Deployment %s/%s runs under ServiceAccount %s", t.Namespace, t.Deployment, t.ServiceAccount),
+			fmt.Sprintf("%d pod(s) not terminated", len(t.Pods)))
+	},
+}
+
+// deploymentsIn lists a namespace's Deployments and the ServiceAccount each runs under.
+func deploymentsIn(f *Facts, ns string) string {
+	var ds []string
+	for i := range f.Deployments {
+		d := &f.Deployments[i]
+		if d.Namespace == ns {
+			ds = append(ds, fmt.Sprintf("%s (ServiceAccount %s)", d.Name, serviceAccountOf(&d.Spec.Template.Spec)))
+		}
+	}
+	if len(ds) == 0 {
+		return "namespace " + ns + " has no Deployments"
+	}
+	return "Deployments in " + ns + ": " + strings.Join(ds, ", ")
+}
+
+func roleOfSA(f *Facts, ns, name string) string {
+	for i := range f.ServiceAccounts {
+		sa := &f.ServiceAccounts[i]
+		if sa.Namespace == ns && sa.Name == name {
+			if a := sa.Annotations[roleAnnotation]; a != "" {
+				return "role " + a
+			}
+			return "no role annotation"
+		}
+	}
+	return "it does not exist"
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// noDeployment is the skip of the checks that look at a Deployment when there is none.
+func noDeployment(t *Target) Result {
+	return skip(fmt.Sprintf("skipped: no Deployment runs under ServiceAccount %s/%s", t.Namespace, t.ServiceAccount), "")
+}

@@ -1,0 +1,161 @@
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// The web identity environment and volume the pod identity webhook injects.
+const (
+	envRoleARN        = "AWS_ROLE_ARN"
+	envTokenFile      = "AWS_WEB_IDENTITY_TOKEN_FILE"
+	skipContainersKey = "eks.amazonaws.com/skip-containers"
+)
+
+// kubePodEnv: the Deployment's pods carry AWS_ROLE_ARN equal to the annotation, the token file variable and
+// the projected token volume. The webhook changes pods only when they are created.
+var kubePodEnv = Check{
+	ID: "kube.pod-env", Layer: LayerKubernetes, Scope: TargetScope,
+	Needs: []string{"kube.deployment", "kube.role-annotation"},
+	Run: func(_ context.Context, f *Facts, t *Target) Result {
+		if t.Deploy == nil {
+			return noDeployment(t)
+		}
+		if f.PodsErr != nil {
+			return fail("the pods could not be listed", f.PodsErr.Error(),
+				"kubectl apply -f docs/permissions/doctor-rbac.yaml   # and bind ClusterRole kubectl-sdc-doctor to you")
+		}
+		if len(t.Pods) == 0 {
+			return skip(fmt.Sprintf("skipped: Deployment %s/%s has no pods that have not terminated", t.Namespace, t.Deployment), "")
+		}
+		if c, v := templateSets(t, envRoleARN); c != "" && v != t.RoleARN {
+			return fail(fmt.Sprintf("Deployment %s/%s sets %s itself", t.Namespace, t.Deployment, envRoleARN),
+				fmt.Sprintf("container %s sets %s=%s, and the webhook never overwrites what the Deployment sets; the annotation says %s", c, envRoleARN, v, t.RoleARN),
+				command("kubectl", "set", "env", "deployment/"+t.Deployment, "-n", t.Namespace, envRoleARN+"-"))
+		}
+		annotatedAt := roleAnnotationTime(t.SA)
+		var stale, skipped, wrong, ok []string
+		pending := 0
+		for i := range t.Pods {
+			p := &t.Pods[i]
+			if p.Status.Phase == corev1.PodPending {
+				pending++
+			}
+			arn, hasToken := podIdentity(p)
+			switch {
+			case arn == t.RoleARN && hasToken:
+				ok = append(ok, p.Name)
+			case arn != "":
+				wrong = append(wrong, fmt.Sprintf("%s (%s=%s)", p.Name, envRoleARN, arn))
+			case !annotatedAt.IsZero() && p.CreationTimestamp.Time.Before(annotatedAt):
+				stale = append(stale, p.Name)
+			default:
+				skipped = append(skipped, p.Name)
+			}
+		}
+		state := fmt.Sprintf("%d pod(s) not terminated", len(t.Pods))
+		if pending > 0 {
+			state += fmt.Sprintf(", %d of them Pending (a pending pod already carries what the webhook gave it at creation)", pending)
+		}
+		if len(stale)+len(skipped)+len(wrong) == 0 {
+			return pass(fmt.Sprintf("pods carry %s=%s and the token volume", envRoleARN, t.RoleARN), state)
+		}
+		var why []string
+		title := ""
+		if len(wrong) > 0 {
+			why = append(why, fmt.Sprintf("pods %s carry another role: the annotation changed after they were created", strings.Join(wrong, ", ")))
+			title = "pods carry another role than the annotation"
+		}
+		if len(stale) > 0 {
+			why = append(why, fmt.Sprintf("pods %s started before the role annotation (%s): the webhook changes pods only when they are created", strings.Join(stale, ", "), annotatedAt.UTC().Format(time.RFC3339)))
+			if title == "" {
+				title = "pods predate the role annotation and have no AWS identity"
+			}
+		}
+		if len(skipped) > 0 {
+			why = append(why, fmt.Sprintf("pods %s were created after the annotation but have no %s or token volume: the webhook skipped them (is it registered? see kube.webhook; does the pod annotation %s name their containers?)", strings.Join(skipped, ", "), envRoleARN, skipContainersKey))
+			if title == "" {
+				title = "the webhook did not give the pods an AWS identity"
+			}
+		}
+		return fail(fmt.Sprintf("Deployment %s/%s: %s", t.Namespace, t.Deployment, title), state+"; "+strings.Join(why, "; "), rolloutFix(t))
+	},
+}
+
+// podIdentity is the AWS_ROLE_ARN the pod's containers carry ("" when none does) and whether they also
+// have the token file variable and the pod the projected token volume.
+func podIdentity(p *corev1.Pod) (roleARN string, hasToken bool) {
+	skip := map[string]bool{}
+	for _, n := range strings.Split(p.Annotations[skipContainersKey], ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			skip[n] = true
+		}
+	}
+	volume := false
+	for _, v := range p.Spec.Volumes {
+		if v.Projected == nil {
+			continue
+		}
+		for _, s := range v.Projected.Sources {
+			if s.ServiceAccountToken != nil && s.ServiceAccountToken.Audience != "" {
+				volume = true
+			}
+		}
+	}
+	tokenEnv := true
+	seen := false
+	for _, c := range allContainers(&p.Spec) {
+		if skip[c.Name] {
+			continue
+		}
+		arn, file := "", ""
+		for _, e := range c.Env {
+			switch e.Name {
+			case envRoleARN:
+				arn = e.Value
+			case envTokenFile:
+				file = e.Value
+			}
+		}
+		if !seen {
+			roleARN, seen = arn, true
+		} else if arn != roleARN {
+			roleARN = ""
+		}
+		if file == "" {
+			tokenEnv = false
+		}
+	}
+	return roleARN, volume && tokenEnv
+}
+
+// templateSets reports the first container of the Deployment's template that sets name, and its value.
+func templateSets(t *Target, name string) (container, value string) {
+	for _, c := range allContainers(&t.Deploy.Spec.Template.Spec) {
+		for _, e := range c.Env {
+			if e.Name == name {
+				return c.Name, e.Value
+			}
+		}
+	}
+	return "", ""
+}
+
+// roleAnnotationTime is when the role annotation was last written, from the managed fields; zero when
+// unknown.
+func roleAnnotationTime(sa *corev1.ServiceAccount) time.Time {
+	var t time.Time
+	if sa == nil {
+		return t
+	}
+	for _, f := range sa.ManagedFields {
+		if f.FieldsV1 != nil && f.Time != nil && strings.Contains(string(f.FieldsV1.Raw), `"f:`+roleAnnotation+`"`) && f.Time.After(t) {
+			t = f.Time.Time
+		}
+	}
+	return t
+}

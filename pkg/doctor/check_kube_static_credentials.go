@@ -1,0 +1,106 @@
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// staticCredentialKeys are the variables with which the AWS SDK's default chain stops before web identity.
+var staticCredentialKeys = []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+
+// kubeStaticCredentials: no container sets static AWS keys, directly or through envFrom: SDC's AWS SDK
+// takes them before the web identity token and ignores IRSA without a word.
+var kubeStaticCredentials = Check{
+	ID: "kube.static-credentials", Layer: LayerKubernetes, Scope: TargetScope,
+	Needs: []string{"kube.deployment"},
+	Run: func(_ context.Context, f *Facts, t *Target) Result {
+		if t.Deploy == nil {
+			return noDeployment(t)
+		}
+		spec := &t.Deploy.Spec.Template.Spec
+		var found, unknown, fixes []string
+		var patch []string // JSON patch operations removing envFrom entries, last first
+		for _, group := range []struct {
+			path       string
+			containers []corev1.Container
+		}{{"initContainers", spec.InitContainers}, {"containers", spec.Containers}} {
+			for ci, c := range group.containers {
+				var direct []string
+				for _, e := range c.Env {
+					if slices.Contains(staticCredentialKeys, e.Name) {
+						how := "set directly"
+						if e.ValueFrom != nil {
+							how = "set from " + valueSource(e.ValueFrom)
+						}
+						direct = append(direct, e.Name)
+						found = append(found, fmt.Sprintf("container %s: %s %s", c.Name, e.Name, how))
+					}
+				}
+				if len(direct) > 0 {
+					words := []string{"kubectl", "set", "env", "deployment/" + t.Deployment, "-n", t.Namespace, "-c", c.Name}
+					for _, k := range direct {
+						words = append(words, k+"-")
+					}
+					fixes = append(fixes, command(words...))
+				}
+				for ei := len(c.EnvFrom) - 1; ei >= 0; ei-- {
+					ef := c.EnvFrom[ei]
+					kind, name := "", ""
+					switch {
+					case ef.SecretRef != nil:
+						kind, name = "Secret", ef.SecretRef.Name
+					case ef.ConfigMapRef != nil:
+						kind, name = "ConfigMap", ef.ConfigMapRef.Name
+					default:
+						continue
+					}
+					if err := f.EnvSourcesErr[kind]; err != nil {
+						unknown = append(unknown, fmt.Sprintf("container %s takes its environment from %s %s, whose keys could not be read (%v)", c.Name, kind, name, err))
+						continue
+					}
+					src := f.EnvSources[envSourceKey(kind, t.Namespace, name)]
+					if src == nil {
+						continue
+					}
+					var keys []string
+					for _, k := range src.Keys {
+						if slices.Contains(staticCredentialKeys, ef.Prefix+k) {
+							keys = append(keys, ef.Prefix+k)
+						}
+					}
+					if len(keys) > 0 {
+						found = append(found, fmt.Sprintf("container %s: %s through envFrom %s %s", c.Name, strings.Join(keys, ", "), kind, name))
+						patch = append(patch, fmt.Sprintf(`{"op":"remove","path":"/spec/template/spec/%s/%d/envFrom/%d"}`, group.path, ci, ei))
+					}
+				}
+			}
+		}
+		if len(patch) > 0 {
+			fixes = append(fixes, command("kubectl", "patch", "deployment", t.Deployment, "-n", t.Namespace, "--type=json", "-p", "["+strings.Join(patch, ",")+"]"))
+		}
+		if len(found) > 0 {
+			return fail(fmt.Sprintf("Deployment %s/%s sets static AWS credentials", t.Namespace, t.Deployment),
+				strings.Join(found, "; ")+": SDC's AWS SDK takes these before the web identity token, so IRSA is ignored",
+				strings.Join(fixes, " && "))
+		}
+		if len(unknown) > 0 {
+			return warn("static AWS credentials cannot be ruled out", strings.Join(unknown, "; "),
+				"kubectl describe deployment "+shellQuote(t.Deployment)+" -n "+shellQuote(t.Namespace)+"   # make sure none of its environment sources holds AWS_ACCESS_KEY_ID or AWS_SECRET_ACCESS_KEY")
+		}
+		return pass("no static AWS credentials in the Deployment", "")
+	},
+}
+
+func valueSource(v *corev1.EnvVarSource) string {
+	switch {
+	case v.SecretKeyRef != nil:
+		return fmt.Sprintf("Secret %s key %s", v.SecretKeyRef.Name, v.SecretKeyRef.Key)
+	case v.ConfigMapKeyRef != nil:
+		return fmt.Sprintf("ConfigMap %s key %s", v.ConfigMapKeyRef.Name, v.ConfigMapKeyRef.Key)
+	}
+	return "a reference"
+}

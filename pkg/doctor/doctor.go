@@ -1,0 +1,235 @@
+// Package doctor diagnoses the IRSA chain of StreamSets Data Collector workloads: kube context, cluster
+// issuer, AWS identity, IAM OIDC provider, role, trust and permissions, ServiceAccount annotation, webhook,
+// Deployment and pods, and (with a probe) what AWS actually answers. Checks are data: each is an ID, a
+// layer, the checks it needs and a function of facts gathered once, in parallel, before any check runs.
+// The package returns a Report; it never prints.
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+)
+
+// Status is how a check ended.
+type Status string
+
+// The statuses, from best to worst; skip means something the check needs failed or does not apply.
+const (
+	Pass Status = "pass"
+	Warn Status = "warn"
+	Fail Status = "fail"
+	Skip Status = "skip"
+)
+
+// Layer groups checks in the report, in the order the chain is walked.
+type Layer string
+
+// The layers, in report order.
+const (
+	LayerCluster    Layer = "cluster"
+	LayerAWS        Layer = "aws"
+	LayerIAM        Layer = "iam"
+	LayerKubernetes Layer = "kubernetes"
+	LayerProbe      Layer = "probe"
+)
+
+// Layers lists the layers in report order.
+var Layers = []Layer{LayerCluster, LayerAWS, LayerIAM, LayerKubernetes, LayerProbe}
+
+// Title is the layer's heading in text output.
+func (l Layer) Title() string {
+	switch l {
+	case LayerCluster:
+		return "Cluster"
+	case LayerAWS:
+		return "AWS"
+	case LayerIAM:
+		return "IAM"
+	case LayerKubernetes:
+		return "Kubernetes"
+	case LayerProbe:
+		return "Probe"
+	}
+	return string(l)
+}
+
+// Result is one check's outcome. Title is one line; Detail names the exact mismatch; Fix is the command
+// that repairs it (warn and fail only).
+type Result struct {
+	ID     string `json:"id"`
+	Layer  Layer  `json:"layer"`
+	Status Status `json:"status"`
+	Title  string `json:"title"`
+	Detail string `json:"detail"`
+	Fix    string `json:"fix"`
+}
+
+// Scope says whether a check runs once per run or once per target.
+type Scope int
+
+// The scopes.
+const (
+	ClusterScope Scope = iota
+	TargetScope
+)
+
+// Check is one diagnosis. Run gets the facts (and, for target checks, the target; nil otherwise) and
+// returns the status, title, detail and fix; ID and Layer are filled in by the runner. Run is not called
+// when a check in Needs failed or was skipped: the result is then a skip naming it.
+type Check struct {
+	ID    string
+	Layer Layer
+	Scope Scope
+	// Probe checks run only with --probe: they call AWS as the workload would.
+	Probe bool
+	// Needs are IDs of checks (cluster-wide or of the same target) that must not fail or skip first.
+	Needs []string
+	Run   func(ctx context.Context, f *Facts, t *Target) Result
+}
+
+// TargetReport is the outcome for one ServiceAccount (and the Deployment running under it).
+type TargetReport struct {
+	Namespace      string   `json:"namespace"`
+	ServiceAccount string   `json:"serviceAccount"`
+	Deployment     string   `json:"deployment"`
+	RoleARN        string   `json:"roleArn"`
+	Checks         []Result `json:"checks"`
+}
+
+// Summary counts the results by status.
+type Summary struct {
+	Pass int `json:"pass"`
+	Warn int `json:"warn"`
+	Fail int `json:"fail"`
+	Skip int `json:"skip"`
+}
+
+// Report is everything doctor found: cluster-wide checks, then each target's. The same shape serves one
+// target and -A.
+type Report struct {
+	Checks  []Result       `json:"checks"`
+	Targets []TargetReport `json:"targets"`
+	Summary Summary        `json:"summary"`
+	// AllNamespaces records -A, so an empty target list can be explained.
+	AllNamespaces bool `json:"-"`
+}
+
+// Failed reports whether a check failed, or, when strict, failed or warned.
+func (r *Report) Failed(strict bool) bool {
+	return r.Summary.Fail > 0 || (strict && r.Summary.Warn > 0)
+}
+
+func (s *Summary) add(rs []Result) {
+	for _, r := range rs {
+		switch r.Status {
+		case Pass:
+			s.Pass++
+		case Warn:
+			s.Warn++
+		case Fail:
+			s.Fail++
+		case Skip:
+			s.Skip++
+		}
+	}
+}
+
+// Run gathers the facts and runs every check: cluster-wide ones first, then each target's, targets in
+// parallel (only the probes call out; everything else reads the facts).
+func (d *Doctor) Run(ctx context.Context) (*Report, error) {
+	if err := d.Options.validate(); err != nil {
+		return nil, err
+	}
+	f, err := d.gather(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return runChecks(ctx, f, d.checks()), nil
+}
+
+func (d *Doctor) checks() []Check {
+	all := Checks()
+	if d.Options.Probe {
+		return all
+	}
+	return slices.DeleteFunc(all, func(c Check) bool { return c.Probe })
+}
+
+// runChecks runs the checks over gathered facts.
+func runChecks(ctx context.Context, f *Facts, checks []Check) *Report {
+	rep := &Report{Checks: []Result{}, Targets: []TargetReport{}, AllNamespaces: f.Options.AllNamespaces}
+	done := map[string]Result{}
+	for _, c := range checks {
+		if c.Scope != ClusterScope {
+			continue
+		}
+		r := runOne(ctx, c, f, nil, done)
+		done[c.ID] = r
+		rep.Checks = append(rep.Checks, r)
+	}
+	rep.Targets = make([]TargetReport, len(f.Targets))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, f.parallelism())
+	for i, t := range f.Targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			seen := make(map[string]Result, len(done)+len(checks))
+			for k, v := range done {
+				seen[k] = v
+			}
+			tr := TargetReport{Namespace: t.Namespace, ServiceAccount: t.ServiceAccount, Deployment: t.Deployment,
+				RoleARN: t.RoleARN, Checks: []Result{}}
+			for _, c := range checks {
+				if c.Scope != TargetScope {
+					continue
+				}
+				r := runOne(ctx, c, f, t, seen)
+				seen[c.ID] = r
+				tr.Checks = append(tr.Checks, r)
+			}
+			rep.Targets[i] = tr
+		}()
+	}
+	wg.Wait()
+	rep.Summary.add(rep.Checks)
+	for _, t := range rep.Targets {
+		rep.Summary.add(t.Checks)
+	}
+	return rep
+}
+
+func runOne(ctx context.Context, c Check, f *Facts, t *Target, done map[string]Result) Result {
+	for _, n := range c.Needs {
+		prev, ok := done[n]
+		switch {
+		case !ok:
+			// A need that was not run (a probe without --probe) cannot be met.
+			return Result{ID: c.ID, Layer: c.Layer, Status: Skip, Title: fmt.Sprintf("skipped: %s did not run", n)}
+		case prev.Status == Fail:
+			return Result{ID: c.ID, Layer: c.Layer, Status: Skip, Title: fmt.Sprintf("skipped: %s failed", n)}
+		case prev.Status == Skip:
+			return Result{ID: c.ID, Layer: c.Layer, Status: Skip, Title: fmt.Sprintf("skipped: %s was skipped", n)}
+		}
+	}
+	r := c.Run(ctx, f, t)
+	r.ID, r.Layer = c.ID, c.Layer
+	if r.Status == Pass || r.Status == Skip {
+		r.Fix = ""
+	}
+	return r
+}
+
+// result helpers keep the check files short.
+func pass(title, detail string) Result { return Result{Status: Pass, Title: title, Detail: detail} }
+func warn(title, detail, fix string) Result {
+	return Result{Status: Warn, Title: title, Detail: detail, Fix: fix}
+}
+func fail(title, detail, fix string) Result {
+	return Result{Status: Fail, Title: title, Detail: detail, Fix: fix}
+}
+func skip(title, detail string) Result { return Result{Status: Skip, Title: title, Detail: detail} }

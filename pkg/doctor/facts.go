@@ -1,0 +1,548 @@
+package doctor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/version"
+	admissionv1client "k8s.io/client-go/kubernetes/typed/admissionregistration/v1"
+	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+
+	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/bind"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/cluster"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+)
+
+// DefaultParallelism bounds the IAM reads (and probes) in flight at once: enough to hide latency, few
+// enough to stay clear of IAM's per-account throttling.
+const DefaultParallelism = 16
+
+// listPageSize is the page size of every Kubernetes list.
+const listPageSize = 500
+
+// Doctor holds the clients a run reads through and the options of the run.
+type Doctor struct {
+	Core      corev1client.CoreV1Interface
+	Apps      appsv1client.AppsV1Interface
+	Admission admissionv1client.AdmissionregistrationV1Interface
+	AWS       *sdcaws.Clients
+	Resolver  *cluster.Resolver
+	// Catalog renders the permissions the stages need; the built-in one or --catalog's.
+	Catalog *catalog.Catalog
+	Options Options
+}
+
+// Options are what the user asked doctor to look at.
+type Options struct {
+	// Namespace is -n (or the context's namespace); ignored with AllNamespaces.
+	Namespace     string
+	AllNamespaces bool
+	// ServiceAccount is --service-account; ServiceAccountSet records that it was given explicitly, which
+	// matters with --deployment (whose own ServiceAccount is otherwise the target).
+	ServiceAccount    string
+	ServiceAccountSet bool
+	Deployment        string
+	// Selection is the permissions from --stage/--set/--bucket/--prefix; nil means: read the role's tag.
+	Selection *catalog.Selection
+	// CatalogFile is --catalog, repeated in the bind commands doctor suggests.
+	CatalogFile string
+	Probe       bool
+	ProbeWrite  bool
+	// Parallelism bounds concurrent IAM reads and probes; 0 means DefaultParallelism.
+	Parallelism int
+}
+
+func (o *Options) validate() error {
+	switch {
+	case o.AllNamespaces && o.Deployment != "":
+		return errors.New("--deployment names one Deployment and -A/--all-namespaces looks at all of them: use one or the other")
+	case o.AllNamespaces && o.ServiceAccountSet:
+		return errors.New("--service-account names one ServiceAccount and -A/--all-namespaces looks at every annotated one: use one or the other")
+	case o.ProbeWrite && !o.Probe:
+		return errors.New("--probe-write needs --probe (it writes with the credentials the probe obtains)")
+	case o.Parallelism < 0:
+		return fmt.Errorf("parallelism %d: must be positive", o.Parallelism)
+	}
+	if !o.AllNamespaces {
+		if err := bind.ValidateNamespace("--namespace", o.Namespace); err != nil {
+			return err
+		}
+		if err := bind.ValidateObjectName("--service-account", o.ServiceAccount); err != nil {
+			return err
+		}
+		if o.Deployment != "" {
+			if err := bind.ValidateObjectName("--deployment", o.Deployment); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Validate checks the options before anything is read.
+func (o *Options) Validate() error { return o.validate() }
+
+// Provider is the IAM OIDC provider of the cluster's issuer.
+type Provider struct {
+	ARN         string
+	ClientIDs   []string
+	Thumbprints []string
+}
+
+// Role is what IAM says about one role named by a ServiceAccount (or the role bind would have made).
+type Role struct {
+	// ARN is the ARN as named; ActualARN what IAM returned (they differ when the named path is wrong).
+	ARN, ActualARN, Name string
+	Exists               bool
+	Err                  error // reading it failed (other than not found)
+	Trust                *iampolicy.Policy
+	TrustErr             error
+	Tags                 map[string]string
+	Attached             []string                     // managed policy ARNs
+	InlineNames          []string                     // in IAM's order
+	Inline               map[string]*iampolicy.Policy // by name
+}
+
+// ManagedPolicy is a managed policy attached to one of the roles, with its default version's document.
+type ManagedPolicy struct {
+	ARN            string
+	DefaultVersion string
+	Document       *iampolicy.Policy
+	Exists         bool
+	Err            error
+}
+
+// EnvSource is a Secret or ConfigMap a Deployment takes environment variables from (envFrom): only its key
+// names are kept, never values.
+type EnvSource struct {
+	Kind, Namespace, Name string
+	Keys                  []string
+}
+
+// Facts is everything the checks look at, gathered once per run.
+type Facts struct {
+	Options Options
+	Catalog *catalog.Catalog
+
+	KubeContext, KubeServer string
+	KubeVersion             *version.Info
+	KubeErr                 error
+
+	Cluster    *cluster.Cluster
+	ClusterErr error
+
+	Identity    *sdcaws.Identity
+	IdentityErr error
+	// Region is where STS and S3 calls of the probes go: the cluster's, else the AWS configuration's.
+	Region string
+
+	ServiceAccounts    []corev1.ServiceAccount
+	ServiceAccountsErr error
+	Deployments        []appsv1.Deployment
+	DeploymentsErr     error
+	Pods               []corev1.Pod
+	PodsErr            error
+	Webhooks           []admissionv1.MutatingWebhookConfiguration
+	WebhooksErr        error
+	// EnvSources are keyed "Secret/<ns>/<name>" and "ConfigMap/<ns>/<name>"; EnvSourcesErr by kind.
+	EnvSources    map[string]*EnvSource
+	EnvSourcesErr map[string]error
+
+	ProviderARN string
+	Provider    *Provider // nil when it does not exist (ProviderErr nil) or could not be read
+	ProviderErr error
+
+	Roles    map[string]*Role          // by the ARN named
+	Policies map[string]*ManagedPolicy // by ARN
+
+	Targets []*Target
+
+	// The clients the probes call through.
+	core corev1client.CoreV1Interface
+	aws  *sdcaws.Clients
+}
+
+func (f *Facts) parallelism() int {
+	if f.Options.Parallelism > 0 {
+		return f.Options.Parallelism
+	}
+	return DefaultParallelism
+}
+
+// scope is the namespace the lists read: "" for all namespaces.
+func (o *Options) scope() string {
+	if o.AllNamespaces {
+		return metav1.NamespaceAll
+	}
+	return o.Namespace
+}
+
+// gather reads everything in two parallel rounds: first the cluster, the identity and the Kubernetes
+// lists; then, knowing the targets, each distinct IAM role and the provider, then each distinct policy.
+func (d *Doctor) gather(ctx context.Context) (*Facts, error) {
+	f := &Facts{Options: d.Options, Catalog: d.Catalog, core: d.Core, aws: d.AWS,
+		Roles: map[string]*Role{}, Policies: map[string]*ManagedPolicy{},
+		EnvSources: map[string]*EnvSource{}, EnvSourcesErr: map[string]error{}}
+	if d.Resolver != nil {
+		kc := d.Resolver.Kubeconfig
+		f.KubeContext = kc.CurrentContext
+		if c := kc.Contexts[kc.CurrentContext]; c != nil {
+			if cl := kc.Clusters[c.Cluster]; cl != nil {
+				f.KubeServer = cl.Server
+			}
+		}
+	}
+	ns := d.Options.scope()
+	var wg sync.WaitGroup
+	goDo := func(fn func()) {
+		wg.Add(1)
+		go func() { defer wg.Done(); fn() }()
+	}
+	goDo(func() { f.KubeVersion, f.KubeErr = serverVersion(ctx, d.Core) })
+	goDo(func() { f.Cluster, f.ClusterErr = d.Resolver.Resolve(ctx) })
+	goDo(func() {
+		id, err := d.AWS.Identity(ctx)
+		if err != nil {
+			f.IdentityErr = err
+			return
+		}
+		f.Identity = &id
+	})
+	goDo(func() {
+		f.ServiceAccounts, f.ServiceAccountsErr = listAll(ctx, func(ctx context.Context, o metav1.ListOptions) ([]corev1.ServiceAccount, string, error) {
+			l, err := d.Core.ServiceAccounts(ns).List(ctx, o)
+			if err != nil {
+				return nil, "", err
+			}
+			return l.Items, l.Continue, nil
+		})
+	})
+	goDo(func() {
+		f.Deployments, f.DeploymentsErr = listAll(ctx, func(ctx context.Context, o metav1.ListOptions) ([]appsv1.Deployment, string, error) {
+			l, err := d.Apps.Deployments(ns).List(ctx, o)
+			if err != nil {
+				return nil, "", err
+			}
+			return l.Items, l.Continue, nil
+		})
+	})
+	goDo(func() {
+		f.Pods, f.PodsErr = listAll(ctx, func(ctx context.Context, o metav1.ListOptions) ([]corev1.Pod, string, error) {
+			l, err := d.Core.Pods(ns).List(ctx, o)
+			if err != nil {
+				return nil, "", err
+			}
+			return l.Items, l.Continue, nil
+		})
+	})
+	goDo(func() {
+		f.Webhooks, f.WebhooksErr = listAll(ctx, func(ctx context.Context, o metav1.ListOptions) ([]admissionv1.MutatingWebhookConfiguration, string, error) {
+			l, err := d.Admission.MutatingWebhookConfigurations().List(ctx, o)
+			if err != nil {
+				return nil, "", err
+			}
+			return l.Items, l.Continue, nil
+		})
+	})
+	wg.Wait()
+
+	f.Region = d.AWS.Region
+	if f.Cluster != nil && f.Cluster.Region != "" {
+		f.Region = f.Cluster.Region
+	}
+	if f.Region != d.AWS.Region {
+		f.aws = d.AWS.ForRegion(f.Region)
+	}
+	if f.Cluster != nil && f.Identity != nil {
+		f.ProviderARN = cluster.ProviderARN(f.Identity.Partition, f.Identity.Account, f.Cluster.Issuer)
+	}
+	f.Targets = buildTargets(f)
+
+	d.gatherIAM(ctx, f)
+	d.gatherEnvSources(ctx, f)
+	for _, t := range f.Targets {
+		t.resolveSelection(f)
+	}
+	return f, nil
+}
+
+// serverVersion asks the API server's /version: the cheapest request that proves the context works.
+func serverVersion(ctx context.Context, core corev1client.CoreV1Interface) (*version.Info, error) {
+	var info version.Info
+	body, err := core.RESTClient().Get().AbsPath("/version").Do(ctx).Raw()
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(body, &info); err != nil {
+		return nil, fmt.Errorf("the API server's /version answer does not parse: %w", err)
+	}
+	return &info, nil
+}
+
+// listAll pages through a list call.
+func listAll[T any](ctx context.Context, list func(context.Context, metav1.ListOptions) ([]T, string, error)) ([]T, error) {
+	var out []T
+	opts := metav1.ListOptions{Limit: listPageSize}
+	for {
+		items, next, err := list(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, items...)
+		if next == "" {
+			return out, nil
+		}
+		opts.Continue = next
+	}
+}
+
+// gatherIAM reads the provider and each distinct role in parallel, then each distinct attached policy.
+func (d *Doctor) gatherIAM(ctx context.Context, f *Facts) {
+	if f.Identity == nil {
+		return
+	}
+	sem := make(chan struct{}, f.parallelism())
+	var wg sync.WaitGroup
+	goDo := func(fn func()) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			fn()
+		}()
+	}
+	if f.ProviderARN != "" {
+		goDo(func() {
+			out, err := d.AWS.IAM.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(f.ProviderARN)})
+			switch {
+			case sdcaws.IsNotFound(err):
+			case err != nil:
+				f.ProviderErr = err
+			default:
+				f.Provider = &Provider{ARN: f.ProviderARN, ClientIDs: out.ClientIDList, Thumbprints: out.ThumbprintList}
+			}
+		})
+	}
+	for _, arn := range roleARNsToRead(f) {
+		r := &Role{ARN: arn, Name: roleNameOf(arn)}
+		f.Roles[arn] = r
+		goDo(func() { readRole(ctx, d.AWS.IAM, r) })
+	}
+	wg.Wait()
+
+	want := map[string]bool{}
+	for _, r := range f.Roles {
+		for _, a := range r.Attached {
+			want[a] = true
+		}
+	}
+	for a := range want {
+		p := &ManagedPolicy{ARN: a}
+		f.Policies[a] = p
+		goDo(func() { readPolicy(ctx, d.AWS.IAM, p) })
+	}
+	wg.Wait()
+}
+
+// roleARNsToRead are the distinct roles the targets name, in the caller's account (IAM reads roles by name,
+// so a role of another account cannot be read with these credentials), sorted for stable order.
+func roleARNsToRead(f *Facts) []string {
+	set := map[string]bool{}
+	for _, t := range f.Targets {
+		if a := t.roleToRead(f); a != "" {
+			set[a] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for a := range set {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func readRole(ctx context.Context, c *iam.Client, r *Role) {
+	out, err := c.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(r.Name)})
+	if sdcaws.IsNotFound(err) {
+		return
+	}
+	if err != nil {
+		r.Err = err
+		return
+	}
+	r.Exists = true
+	r.ActualARN = aws.ToString(out.Role.Arn)
+	r.Tags = map[string]string{}
+	for _, t := range out.Role.Tags {
+		r.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	r.Trust, r.TrustErr = iampolicy.Parse([]byte(aws.ToString(out.Role.AssumeRolePolicyDocument)))
+	attached := iam.NewListAttachedRolePoliciesPaginator(c, &iam.ListAttachedRolePoliciesInput{RoleName: aws.String(r.Name)})
+	for attached.HasMorePages() {
+		page, err := attached.NextPage(ctx)
+		if err != nil {
+			r.Err = fmt.Errorf("listing the policies attached to role %s: %w", r.Name, err)
+			return
+		}
+		for _, p := range page.AttachedPolicies {
+			r.Attached = append(r.Attached, aws.ToString(p.PolicyArn))
+		}
+	}
+	r.Inline = map[string]*iampolicy.Policy{}
+	inline := iam.NewListRolePoliciesPaginator(c, &iam.ListRolePoliciesInput{RoleName: aws.String(r.Name)})
+	for inline.HasMorePages() {
+		page, err := inline.NextPage(ctx)
+		if err != nil {
+			r.Err = fmt.Errorf("listing the inline policies of role %s: %w", r.Name, err)
+			return
+		}
+		r.InlineNames = append(r.InlineNames, page.PolicyNames...)
+	}
+	for _, name := range r.InlineNames {
+		out, err := c.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(r.Name), PolicyName: aws.String(name)})
+		if err != nil {
+			r.Err = fmt.Errorf("reading inline policy %s of role %s: %w", name, r.Name, err)
+			return
+		}
+		p, err := iampolicy.Parse([]byte(aws.ToString(out.PolicyDocument)))
+		if err != nil {
+			r.Err = fmt.Errorf("inline policy %s of role %s does not parse: %w", name, r.Name, err)
+			return
+		}
+		r.Inline[name] = p
+	}
+}
+
+func readPolicy(ctx context.Context, c *iam.Client, p *ManagedPolicy) {
+	out, err := c.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(p.ARN)})
+	if sdcaws.IsNotFound(err) {
+		return
+	}
+	if err != nil {
+		p.Err = err
+		return
+	}
+	p.Exists = true
+	p.DefaultVersion = aws.ToString(out.Policy.DefaultVersionId)
+	v, err := c.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: aws.String(p.ARN), VersionId: out.Policy.DefaultVersionId})
+	if err != nil {
+		p.Err = fmt.Errorf("reading version %s of policy %s: %w", p.DefaultVersion, p.ARN, err)
+		return
+	}
+	if p.Document, err = iampolicy.Parse([]byte(aws.ToString(v.PolicyVersion.Document))); err != nil {
+		p.Err = fmt.Errorf("version %s of policy %s does not parse: %w", p.DefaultVersion, p.ARN, err)
+	}
+}
+
+// gatherEnvSources lists Secrets and ConfigMaps, once each and only when a target's Deployment takes
+// environment variables from one (envFrom), to learn their key names: an AWS_ACCESS_KEY_ID there beats
+// IRSA as surely as one written in the Deployment.
+func (d *Doctor) gatherEnvSources(ctx context.Context, f *Facts) {
+	need := map[string]bool{}
+	for _, t := range f.Targets {
+		if t.Deploy == nil {
+			continue
+		}
+		for _, c := range allContainers(&t.Deploy.Spec.Template.Spec) {
+			for _, ef := range c.EnvFrom {
+				switch {
+				case ef.SecretRef != nil:
+					need["Secret"] = true
+				case ef.ConfigMapRef != nil:
+					need["ConfigMap"] = true
+				}
+			}
+		}
+	}
+	ns := f.Options.scope()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	record := func(kind string, items []EnvSource, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			f.EnvSourcesErr[kind] = err
+			return
+		}
+		for i := range items {
+			s := &items[i]
+			f.EnvSources[envSourceKey(s.Kind, s.Namespace, s.Name)] = s
+		}
+	}
+	if need["Secret"] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var keys []EnvSource
+			_, err := listAll(ctx, func(ctx context.Context, o metav1.ListOptions) ([]struct{}, string, error) {
+				l, err := d.Core.Secrets(ns).List(ctx, o)
+				if err != nil {
+					return nil, "", err
+				}
+				for _, s := range l.Items {
+					// Key names only: the values are dropped here and never kept.
+					keys = append(keys, EnvSource{Kind: "Secret", Namespace: s.Namespace, Name: s.Name, Keys: sortedKeys(s.Data, s.StringData)})
+				}
+				return nil, l.Continue, nil
+			})
+			record("Secret", keys, err)
+		}()
+	}
+	if need["ConfigMap"] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var keys []EnvSource
+			_, err := listAll(ctx, func(ctx context.Context, o metav1.ListOptions) ([]struct{}, string, error) {
+				l, err := d.Core.ConfigMaps(ns).List(ctx, o)
+				if err != nil {
+					return nil, "", err
+				}
+				for _, c := range l.Items {
+					keys = append(keys, EnvSource{Kind: "ConfigMap", Namespace: c.Namespace, Name: c.Name, Keys: sortedKeys(c.Data, c.BinaryData)})
+				}
+				return nil, l.Continue, nil
+			})
+			record("ConfigMap", keys, err)
+		}()
+	}
+	wg.Wait()
+}
+
+func envSourceKey(kind, ns, name string) string { return kind + "/" + ns + "/" + name }
+
+func sortedKeys[A, B any](a map[string]A, b map[string]B) []string {
+	var out []string
+	for k := range a {
+		out = append(out, k)
+	}
+	for k := range b {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// roleNameOf is the name in a role ARN (arn:aws:iam::acct:role/path/name); "" when it is none.
+func roleNameOf(arn string) string {
+	_, res, ok := strings.Cut(arn, ":role/")
+	if !ok {
+		return ""
+	}
+	return res[strings.LastIndex(res, "/")+1:]
+}

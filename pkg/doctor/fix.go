@@ -1,0 +1,103 @@
+package doctor
+
+import (
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/bind"
+)
+
+// safeWord is what a shell passes through unquoted.
+var safeWord = regexp.MustCompile(`^[A-Za-z0-9_./:=@,+%-]+$`)
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if safeWord.MatchString(s) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// command joins words into a command line, quoting each as needed.
+func command(words ...string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = shellQuote(w)
+	}
+	return strings.Join(q, " ")
+}
+
+// bindFix is the `kubectl sdc bind` invocation that makes the target healthy: rebuilt from the stages of
+// the flags or the role tag (with the shorthand a person types: --bucket/--prefix), the role's name when
+// it is not bind's default, and the Deployment. Without known stages it holds a <STAGE> placeholder.
+// It has no --yes: bind shows its plan and asks first.
+func bindFix(f *Facts, t *Target) string {
+	words := []string{"kubectl", "sdc", "bind", "-n", t.Namespace, "--service-account", t.ServiceAccount}
+	if t.Deployment != "" {
+		words = append(words, "--deployment", t.Deployment)
+	}
+	words = append(words, permissionWords(t)...)
+	if name := customRoleName(f, t); name != "" {
+		words = append(words, "--role-name", name)
+	}
+	if f.Options.CatalogFile != "" {
+		words = append(words, "--catalog", f.Options.CatalogFile)
+	}
+	line := command(words...)
+	if t.Selection == nil {
+		// The placeholder must stay visible as one: never quoted, never mistaken for a value.
+		line += " --stage <STAGE> [--set KEY=VALUE ...]"
+	}
+	return line
+}
+
+// permissionWords are the --stage/--bucket/--prefix/--set flags of the target's selection.
+func permissionWords(t *Target) []string {
+	if t.Selection == nil {
+		return nil
+	}
+	sel := t.Selection
+	var words []string
+	_, hasBucket := sel.Params["bucket"]
+	// `--bucket B` alone means the s3 stage: say it the way the original guide does.
+	if !(len(sel.Stages) == 1 && sel.Stages[0] == "s3" && hasBucket) {
+		for _, s := range sel.Stages {
+			words = append(words, "--stage", s)
+		}
+	}
+	keys := make([]string, 0, len(sel.Params))
+	for k := range sel.Params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		switch k {
+		case "bucket":
+			words = append(words, "--bucket", sel.Params[k])
+		case "prefix":
+			words = append(words, "--prefix", sel.Params[k])
+		default:
+			words = append(words, "--set", k+"="+sel.Params[k])
+		}
+	}
+	return words
+}
+
+// customRoleName is the annotated role's name when it differs from bind's default, so that bind repairs
+// that role rather than making another.
+func customRoleName(f *Facts, t *Target) string {
+	_, _, name, ok := parsedRoleARN(t.RoleARN)
+	if !ok || f.Cluster == nil {
+		return ""
+	}
+	if name == bind.DefaultName(f.Cluster.Name, t.Namespace, t.ServiceAccount, bind.MaxRoleName) {
+		return ""
+	}
+	return name
+}
+
+// rolloutFix restarts the target's Deployment, so its pods are created again and the webhook sees them.
+func rolloutFix(t *Target) string {
+	return command("kubectl", "rollout", "restart", "deployment/"+t.Deployment, "-n", t.Namespace)
+}

@@ -1,0 +1,29 @@
+package doctor
+
+// Checks returns every check in run order: cluster-wide first, then per target, each after the checks it
+// needs. The IDs are a stable contract (scripts depend on them): add, never rename.
+func Checks() []Check {
+	return []Check{
+		kubeContext,
+		clusterIssuer,
+		awsIdentity,
+		iamOIDCProvider,
+		iamOIDCAudience,
+		kubeWebhook,
+
+		kubeServiceAccount,
+		kubeRoleAnnotation,
+		iamRole,
+		iamTrust,
+		iamTrustScope,
+		iamPermissions,
+		kubeDeployment,
+		kubeFSGroup,
+		kubePodEnv,
+		kubeStaticCredentials,
+		sdcVersion,
+
+		probeAssumeRole,
+		probeAccess,
+	}
+}

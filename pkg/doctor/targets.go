@@ -1,0 +1,262 @@
+package doctor
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
+
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/bind"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
+)
+
+// Where a target's permissions were learned from.
+const (
+	SelectionFromFlags = "--stage flags"
+	SelectionFromTag   = "role tag " + bind.TagStages
+)
+
+// Target is one ServiceAccount and (when one runs under it) one Deployment.
+type Target struct {
+	Namespace, ServiceAccount, Deployment string
+	// DeploymentGiven is true when --deployment named the Deployment: then it must exist and use the
+	// ServiceAccount.
+	DeploymentGiven bool
+
+	SA     *corev1.ServiceAccount // nil when it does not exist
+	Deploy *appsv1.Deployment     // nil when none
+	// Pods are the Deployment's pods that have not terminated: the ones running, or (on a cluster without
+	// room) waiting to run, with whatever the webhook gave them at creation.
+	Pods []corev1.Pod
+
+	// RoleARN is the value of the role annotation, as written (it may be malformed or empty).
+	RoleARN string
+	// candidateRole is the role bind would have made for this ServiceAccount, read when the annotation is
+	// missing or malformed so that the fix can be rebuilt from its tag.
+	candidateRole string
+
+	// Selection is the stages and parameters the permissions are checked against; nil when unknown.
+	Selection     *catalog.Selection
+	SelectionFrom string
+	SelectionErr  error
+
+	// probeCreds are the temporary credentials probe.assume-role obtained: kept in memory for probe.access
+	// only, never printed, logged or written.
+	probeCreds *ststypes.Credentials
+}
+
+// Audience is the token audience the ServiceAccount's pods use.
+func (t *Target) Audience() string {
+	if t.SA != nil {
+		if a := t.SA.Annotations[bind.AudienceAnnotation]; a != "" {
+			return a
+		}
+	}
+	return bind.DefaultAudience
+}
+
+// Subject is the token subject of the ServiceAccount.
+func (t *Target) Subject() string {
+	return "system:serviceaccount:" + t.Namespace + ":" + t.ServiceAccount
+}
+
+// roleARNRE is a well-formed role ARN: partition, 12-digit account, optional path, name of IAM's charset.
+var roleARNRE = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role/((?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})$`)
+
+// parsedRoleARN splits a role ARN; ok is false when it is not one.
+func parsedRoleARN(s string) (partition, account, name string, ok bool) {
+	m := roleARNRE.FindStringSubmatch(s)
+	if m == nil {
+		return "", "", "", false
+	}
+	return m[1], m[2], m[4], true
+}
+
+// roleToRead is the role whose IAM facts apply to t: the annotated one when well-formed and in the
+// caller's account, else the role bind would have made.
+func (t *Target) roleToRead(f *Facts) string {
+	if f.Identity == nil {
+		return ""
+	}
+	if _, acct, _, ok := parsedRoleARN(t.RoleARN); ok {
+		if acct == f.Identity.Account {
+			return t.RoleARN
+		}
+		return ""
+	}
+	if f.Cluster == nil {
+		return ""
+	}
+	t.candidateRole = fmt.Sprintf("arn:%s:iam::%s:role/%s", f.Identity.Partition, f.Identity.Account,
+		bind.DefaultName(f.Cluster.Name, t.Namespace, t.ServiceAccount, bind.MaxRoleName))
+	return t.candidateRole
+}
+
+// role is the IAM facts of the target's role (annotated, or the candidate); nil when not read.
+func (t *Target) role(f *Facts) *Role {
+	if r := f.Roles[t.RoleARN]; r != nil {
+		return r
+	}
+	if t.candidateRole != "" {
+		return f.Roles[t.candidateRole]
+	}
+	return nil
+}
+
+// resolveSelection decides which permissions to check: the flags', else the role tag's.
+func (t *Target) resolveSelection(f *Facts) {
+	if f.Options.Selection != nil {
+		sel := *f.Options.Selection
+		t.Selection, t.SelectionFrom = &sel, SelectionFromFlags
+		return
+	}
+	r := t.role(f)
+	if r == nil || !r.Exists {
+		return
+	}
+	v, ok := r.Tags[bind.TagStages]
+	if !ok {
+		return
+	}
+	sel, err := catalog.DecodeTag(v)
+	if err != nil {
+		t.SelectionErr = err
+		return
+	}
+	t.Selection, t.SelectionFrom = &sel, SelectionFromTag
+}
+
+// serviceAccountOf is the ServiceAccount a pod template runs under.
+func serviceAccountOf(spec *corev1.PodSpec) string {
+	if spec.ServiceAccountName != "" {
+		return spec.ServiceAccountName
+	}
+	if spec.DeprecatedServiceAccount != "" {
+		return spec.DeprecatedServiceAccount
+	}
+	return "default"
+}
+
+// buildTargets picks the targets from the lists: one ServiceAccount (and each Deployment under it, or the
+// one --deployment names), or with -A every annotated ServiceAccount and every Deployment under one.
+func buildTargets(f *Facts) []*Target {
+	o := f.Options
+	sas := map[string]*corev1.ServiceAccount{}
+	for i := range f.ServiceAccounts {
+		sa := &f.ServiceAccounts[i]
+		sas[sa.Namespace+"/"+sa.Name] = sa
+	}
+	var targets []*Target
+	add := func(ns, sa string, d *appsv1.Deployment, name string, given bool) {
+		t := &Target{Namespace: ns, ServiceAccount: sa, SA: sas[ns+"/"+sa], Deploy: d, Deployment: name, DeploymentGiven: given}
+		if t.SA != nil {
+			t.RoleARN = t.SA.Annotations[bind.RoleARNAnnotation]
+		}
+		if d != nil {
+			t.Pods = podsOf(f.Pods, d)
+		}
+		targets = append(targets, t)
+	}
+	deploymentsUsing := func(ns, sa string) []*appsv1.Deployment {
+		var out []*appsv1.Deployment
+		for i := range f.Deployments {
+			d := &f.Deployments[i]
+			if d.Namespace == ns && serviceAccountOf(&d.Spec.Template.Spec) == sa {
+				out = append(out, d)
+			}
+		}
+		return out
+	}
+
+	if !o.AllNamespaces {
+		ns, sa := o.Namespace, o.ServiceAccount
+		if o.Deployment != "" {
+			var d *appsv1.Deployment
+			for i := range f.Deployments {
+				if f.Deployments[i].Namespace == ns && f.Deployments[i].Name == o.Deployment {
+					d = &f.Deployments[i]
+				}
+			}
+			if d != nil && !o.ServiceAccountSet {
+				sa = serviceAccountOf(&d.Spec.Template.Spec)
+			}
+			add(ns, sa, d, o.Deployment, true)
+			return targets
+		}
+		ds := deploymentsUsing(ns, sa)
+		if len(ds) == 0 {
+			add(ns, sa, nil, "", false)
+		}
+		for _, d := range ds {
+			add(ns, sa, d, d.Name, false)
+		}
+		return targets
+	}
+
+	var annotated []*corev1.ServiceAccount
+	for i := range f.ServiceAccounts {
+		sa := &f.ServiceAccounts[i]
+		if _, ok := sa.Annotations[bind.RoleARNAnnotation]; ok {
+			annotated = append(annotated, sa)
+		}
+	}
+	sort.Slice(annotated, func(i, j int) bool {
+		if annotated[i].Namespace != annotated[j].Namespace {
+			return annotated[i].Namespace < annotated[j].Namespace
+		}
+		return annotated[i].Name < annotated[j].Name
+	})
+	for _, sa := range annotated {
+		ds := deploymentsUsing(sa.Namespace, sa.Name)
+		sort.Slice(ds, func(i, j int) bool { return ds[i].Name < ds[j].Name })
+		if len(ds) == 0 {
+			add(sa.Namespace, sa.Name, nil, "", false)
+		}
+		for _, d := range ds {
+			add(sa.Namespace, sa.Name, d, d.Name, false)
+		}
+	}
+	return targets
+}
+
+// podsOf are the Deployment's pods that have not terminated.
+func podsOf(pods []corev1.Pod, d *appsv1.Deployment) []corev1.Pod {
+	if d.Spec.Selector == nil {
+		return nil
+	}
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil || sel.Empty() {
+		return nil
+	}
+	var out []corev1.Pod
+	for _, p := range pods {
+		if p.Namespace != d.Namespace || !sel.Matches(labels.Set(p.Labels)) {
+			continue
+		}
+		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// allContainers are the init containers and containers of a pod spec.
+func allContainers(spec *corev1.PodSpec) []corev1.Container {
+	out := make([]corev1.Container, 0, len(spec.InitContainers)+len(spec.Containers))
+	out = append(out, spec.InitContainers...)
+	return append(out, spec.Containers...)
+}
+
+// Shorter names for the facts of bind that the checks use often.
+const (
+	roleAnnotation  = bind.RoleARNAnnotation
+	defaultAudience = bind.DefaultAudience
+)
