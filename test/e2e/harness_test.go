@@ -90,7 +90,12 @@ func env(sb *sandbox.Sandbox, extra ...string) []string {
 		}
 		out = append(out, kv)
 	}
-	out = append(out, "PATH="+pluginDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	// The plugin first; bin/ last, for a kubectl built by `make sandbox-bin` on machines without one.
+	path := pluginDir + string(os.PathListSeparator) + os.Getenv("PATH")
+	if bin, err := sandboxtest.BinDir(); err == nil {
+		path += string(os.PathListSeparator) + bin
+	}
+	out = append(out, "PATH="+path)
 	out = append(out, sb.Env()...)
 	return append(out, extra...)
 }
