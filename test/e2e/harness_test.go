@@ -109,6 +109,12 @@ func kubectl(t *testing.T, args ...string) result {
 // run runs name with args in the sandbox environment plus extraEnv.
 func run(t *testing.T, extraEnv []string, name string, args ...string) result {
 	t.Helper()
+	return runInput(t, "", extraEnv, name, args...)
+}
+
+// runInput is run with stdin.
+func runInput(t *testing.T, stdin string, extraEnv []string, name string, args ...string) result {
+	t.Helper()
 	sb := sandboxtest.Get(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -119,6 +125,7 @@ func run(t *testing.T, extraEnv []string, name string, args ...string) result {
 	}
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = env(sb, extraEnv...)
+	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
