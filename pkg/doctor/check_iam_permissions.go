@@ -151,7 +151,11 @@ func wildcardGrants(f *Facts, t *Target, r *Role, set policySet, needed *iampoli
 			if slices.Contains(s.Resource, "*") {
 				for _, a := range s.Action {
 					if !starOK[strings.ToLower(a)] {
-						what = append(what, "Resource * for "+a)
+						if strings.Contains(a, "*") {
+							what = append(what, "Resource *")
+						} else {
+							what = append(what, "Resource * for "+a)
+						}
 						break
 					}
 				}

@@ -38,10 +38,15 @@ var kubePodEnv = Check{
 				command("kubectl", "set", "env", "deployment/"+t.Deployment, "-n", t.Namespace, envRoleARN+"-"))
 		}
 		annotatedAt := roleAnnotationTime(t.SA)
-		var stale, skipped, wrong, ok []string
+		var stale, skipped, wrong, ok, elsewhere []string
 		pending := 0
 		for i := range t.Pods {
 			p := &t.Pods[i]
+			if serviceAccountOf(&p.Spec) != t.ServiceAccount {
+				// Left over from an older template whose rollout has not finished: not this identity's pods.
+				elsewhere = append(elsewhere, p.Name)
+				continue
+			}
 			if p.Status.Phase == corev1.PodPending {
 				pending++
 			}
@@ -57,9 +62,16 @@ var kubePodEnv = Check{
 				skipped = append(skipped, p.Name)
 			}
 		}
-		state := fmt.Sprintf("%d pod(s) not terminated", len(t.Pods))
+		if len(elsewhere) == len(t.Pods) {
+			return skip(fmt.Sprintf("skipped: no pod of Deployment %s/%s runs under ServiceAccount %s yet", t.Namespace, t.Deployment, t.ServiceAccount),
+				fmt.Sprintf("pods %s run under another ServiceAccount (an older template)", strings.Join(elsewhere, ", ")))
+		}
+		state := fmt.Sprintf("%d pod(s) under ServiceAccount %s not terminated", len(t.Pods)-len(elsewhere), t.ServiceAccount)
 		if pending > 0 {
 			state += fmt.Sprintf(", %d of them Pending (a pending pod already carries what the webhook gave it at creation)", pending)
+		}
+		if len(elsewhere) > 0 {
+			state += fmt.Sprintf("; pods %s of an older template run under another ServiceAccount and go when the rollout finishes", strings.Join(elsewhere, ", "))
 		}
 		if len(stale)+len(skipped)+len(wrong) == 0 {
 			return pass(fmt.Sprintf("pods carry %s=%s and the token volume", envRoleARN, t.RoleARN), state)

@@ -219,7 +219,7 @@ func TestChecks(t *testing.T) {
 			detail: "inline policy s3"},
 		{name: "star action in bind's own policy", id: "iam.permissions", status: Warn,
 			break_: setPolicy(`{"Version":"2012-10-17","Statement":[{"Sid":"All","Effect":"Allow","Action":"*","Resource":"*"}]}`),
-			detail: "statement 1 (Sid All): Action *, Resource * for *", fix: healthyFix},
+			detail: "statement 1 (Sid All): Action *, Resource *;", fix: healthyFix},
 		{name: "star resource in another policy", id: "iam.permissions", status: Warn,
 			break_: func(t *testing.T, f *Facts) {
 				other := "arn:aws:iam::aws:policy/AmazonS3FullAccess"
@@ -373,5 +373,23 @@ func TestChecks(t *testing.T) {
 				t.Errorf("Failed(false) = %v with summary %+v", rep.Failed(false), rep.Summary)
 			}
 		})
+	}
+}
+
+func TestPodEnvIgnoresPodsOfAnotherServiceAccount(t *testing.T) {
+	t.Parallel()
+	f := fixture(t)
+	old := f.Pods[0].DeepCopy()
+	old.Name, old.Spec.ServiceAccountName = "sdc-old", "default"
+	old.Spec.Containers[0].Env, old.Spec.Volumes = nil, nil
+	f.Pods = append(f.Pods, *old)
+	r := find(t, run(f), "kube.pod-env")
+	if r.Status != Pass || !strings.Contains(r.Detail, "pods sdc-old of an older template run under another ServiceAccount") {
+		t.Errorf("kube.pod-env = %s: %s | %s", r.Status, r.Title, r.Detail)
+	}
+	f = fixture(t)
+	f.Pods[0].Spec.ServiceAccountName = "default"
+	if r := find(t, run(f), "kube.pod-env"); r.Status != Skip || !strings.Contains(r.Title, "no pod of Deployment ns1/sdc runs under ServiceAccount sdc yet") {
+		t.Errorf("kube.pod-env = %s: %s", r.Status, r.Title)
 	}
 }
