@@ -1,0 +1,120 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox/awsfront"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox/sandboxtest"
+)
+
+// representative is a resource of the kind each IAM/EKS action acts on, in an EKS account, so the
+// documented policy (scoped to sdc-* names and EKS issuers) can be evaluated for the calls bind made.
+func representative(action string) (resource string, context map[string][]string) {
+	const acct = "111122223333"
+	role := "arn:aws:iam::" + acct + ":role/sdc-prod-ns1-sdc"
+	policy := "arn:aws:iam::" + acct + ":policy/sdc-prod-ns1-sdc"
+	switch {
+	case action == "iam:AttachRolePolicy":
+		return role, map[string][]string{"iam:PolicyARN": {policy}}
+	case strings.Contains(action, "OpenIDConnectProvider") && action != "iam:ListOpenIDConnectProviders":
+		return "arn:aws:iam::" + acct + ":oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/50DCD1E10C8BAD2EC2B3E0E84647098C", nil
+	case strings.Contains(action, "Role"):
+		return role, nil
+	case strings.Contains(action, "Policy"):
+		return policy, nil
+	case action == "eks:DescribeCluster":
+		return "arn:aws:eks:us-west-2:" + acct + ":cluster/prod", nil
+	}
+	return "*", nil
+}
+
+func readPolicy(t *testing.T, name string) *iampolicy.Policy {
+	t.Helper()
+	root, err := sandboxtest.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(root, "docs", "permissions", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := iampolicy.Parse(data)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return p
+}
+
+// Every AWS action bind really calls — fresh, no-op, a policy change, an attachment — is allowed by
+// docs/permissions/bind-policy.json. A new call in bind without a grant there fails here. Not parallel: it
+// reads the sandbox's call counts.
+func TestBindPolicyCoversEveryCallBindMakes(t *testing.T) {
+	ns := newNamespace(t)
+	bucket := newBucket(t)
+	sb := sandboxtest.Get(t)
+	seen := map[string]bool{}
+	record := func(c awsfront.CallCounts) {
+		for a := range c.ByAction {
+			if !strings.HasPrefix(a, "s3:") { // the test's own bucket, not bind's
+				seen[a] = true
+			}
+		}
+	}
+	for _, args := range [][]string{
+		{"-n", ns, "--bucket", bucket, "--deployment", "sdc", "--create-deployment", "--image", sdcImage, "--yes"},
+		{"-n", ns, "--bucket", bucket, "--deployment", "sdc", "--yes"},
+		{"-n", ns, "--stage", "s3-destination", "--bucket", bucket, "--yes"},
+	} {
+		sb.Front.ResetCalls()
+		mustBind(t, args...)
+		record(calls(t))
+	}
+	doc := readPolicy(t, "bind-policy.json")
+	actions := make([]string, 0, len(seen))
+	for a := range seen {
+		actions = append(actions, a)
+	}
+	sort.Strings(actions)
+	t.Logf("bind called: %v", actions)
+	for _, a := range actions {
+		res, ctx := representative(a)
+		if d := iampolicy.Evaluate(iampolicy.Request{Action: a, Resource: res, Context: ctx}, doc); !d.Allowed() {
+			t.Errorf("bind calls %s (on %s) but docs/permissions/bind-policy.json does not allow it: %v", a, res, d)
+		}
+	}
+}
+
+// bind works as a user who holds only docs/permissions/bind-rbac.yaml's ClusterRole (through kubectl's
+// --as, which the plugin honours), and is refused without it.
+func TestBindWithOnlyTheDocumentedRBAC(t *testing.T) {
+	root, err := sandboxtest.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := kubectl(t, "apply", "-f", filepath.Join(root, "docs", "permissions", "bind-rbac.yaml")); r.Code != 0 {
+		t.Fatal(r)
+	}
+	user := "bind-operator-" + strings.ReplaceAll(t.Name(), "/", "-")
+	user = strings.ToLower(user)
+	if r := kubectl(t, "create", "clusterrolebinding", user, "--clusterrole=kubectl-sdc-bind", "--user="+user); r.Code != 0 {
+		t.Fatal(r)
+	}
+	t.Cleanup(func() { kubectl(t, "delete", "clusterrolebinding", user) })
+	ns := newNamespace(t)
+	bucket := newBucket(t)
+	args := []string{"sdc", "bind", "-n", ns, "--bucket", bucket, "--deployment", "sdc", "--create-deployment", "--image", sdcImage, "--yes"}
+	if r := kubectl(t, append(args, "--as", "someone-else")...); r.Code != 1 || !strings.Contains(r.Stderr, "forbidden") {
+		t.Errorf("a user without the role: want a forbidden error, got %s", r)
+	}
+	if r := kubectl(t, append(args, "--as", user)...); r.Code != 0 {
+		t.Fatalf("as %s with kubectl-sdc-bind: %s", user, r)
+	}
+	if r := kubectl(t, append(args, "--as", user)...); r.Code != 0 || !strings.Contains(r.Stdout, "No changes") {
+		t.Errorf("second run as %s: %s", user, r)
+	}
+}
