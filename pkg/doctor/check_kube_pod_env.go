@@ -58,6 +58,10 @@ var kubePodEnv = Check{
 				wrong = append(wrong, fmt.Sprintf("%s (%s=%s)", p.Name, envRoleARN, arn))
 			case !annotatedAt.IsZero() && p.CreationTimestamp.Time.Before(annotatedAt):
 				stale = append(stale, p.Name)
+			case p.CreationTimestamp.Time.Equal(annotatedAt) && webhookRegistered(f):
+				// Both times have whole seconds, so the same second is ambiguous: with a webhook in place the
+				// pod most likely came first; without one, the webhook's absence explains it.
+				stale = append(stale, p.Name)
 			default:
 				skipped = append(skipped, p.Name)
 			}

@@ -49,6 +49,18 @@ var kubeWebhook = Check{
 	},
 }
 
+// webhookRegistered reports whether a pod identity webhook that sees pod creations is registered.
+func webhookRegistered(f *Facts) bool {
+	for _, cfg := range f.Webhooks {
+		for _, w := range cfg.Webhooks {
+			if isPodIdentityWebhook(cfg.Name, w.Name) && coversPodCreate(w.Rules) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func isPodIdentityWebhook(configName, name string) bool {
 	return name == webhookName || configName == webhookConfigName || strings.Contains(name, "pod-identity")
 }

@@ -393,3 +393,17 @@ func TestPodEnvIgnoresPodsOfAnotherServiceAccount(t *testing.T) {
 		t.Errorf("kube.pod-env = %s: %s", r.Status, r.Title)
 	}
 }
+
+func TestPodOfTheAnnotationsSecond(t *testing.T) {
+	t.Parallel()
+	f := fixture(t)
+	f.Pods[0].CreationTimestamp = metav1.NewTime(fxAnnotatedAt)
+	f.Pods[0].Spec.Containers[0].Env, f.Pods[0].Spec.Volumes = nil, nil
+	if r := find(t, run(f), "kube.pod-env"); r.Status != Fail || !strings.Contains(r.Title, "pods predate the role annotation") {
+		t.Errorf("kube.pod-env = %s: %s", r.Status, r.Title)
+	}
+	f.Webhooks = nil // without a webhook, its absence is the likelier story
+	if r := find(t, run(f), "kube.pod-env"); r.Status != Fail || !strings.Contains(r.Detail, "the webhook skipped them") {
+		t.Errorf("kube.pod-env = %s: %s", r.Status, r.Detail)
+	}
+}
