@@ -442,10 +442,8 @@ func (b *Binder) deploymentChange(res *Result) (*plan.Change, error) {
 		return nil, &FlagError{Flag: "--deployment", Value: r.Deployment, Rule: fmt.Sprintf(
 			"no such Deployment in namespace %s: create it first, or add --create-deployment --image IMAGE", r.Namespace)}
 	}
-	podSpec := applycorev1.PodSpec().WithServiceAccountName(r.ServiceAccount)
 	managed := map[string]any{"serviceAccountName": r.ServiceAccount}
 	if r.FSGroup != LeaveFSGroup {
-		podSpec.WithSecurityContext(applycorev1.PodSecurityContext().WithFSGroup(r.FSGroup))
 		managed["securityContext"] = map[string]any{"fsGroup": r.FSGroup}
 	}
 	view := func(spec map[string]any) string {
@@ -455,10 +453,11 @@ func (b *Binder) deploymentChange(res *Result) (*plan.Change, error) {
 	}
 	if d == nil {
 		labels := map[string]string{"app": r.Deployment}
-		podSpec.WithContainers(applycorev1.Container().WithName(r.Deployment).WithImage(r.Image))
 		ac := applyappsv1.Deployment(r.Deployment, r.Namespace).WithSpec(applyappsv1.DeploymentSpec().
 			WithSelector(applymetav1.LabelSelector().WithMatchLabels(labels)).
-			WithTemplate(applycorev1.PodTemplateSpec().WithLabels(labels).WithSpec(podSpec)))
+			WithTemplate(applycorev1.PodTemplateSpec().WithLabels(labels).WithSpec(applycorev1.PodSpec().
+				WithContainers(applycorev1.Container().WithName(r.Deployment).WithImage(r.Image)))))
+		setPodIdentity(ac, r)
 		c.Action = plan.Create
 		c.After = toYAML(ac)
 		c.Apply = func(ctx context.Context) error {
@@ -486,12 +485,39 @@ func (b *Binder) deploymentChange(res *Result) (*plan.Change, error) {
 		c.Notes = append(c.Notes, "exists already: its image and other fields are left as they are")
 	}
 	c.Apply = func(ctx context.Context) error {
-		ac := applyappsv1.Deployment(r.Deployment, r.Namespace).WithSpec(applyappsv1.DeploymentSpec().
-			WithTemplate(applycorev1.PodTemplateSpec().WithSpec(podSpec)))
-		_, err := b.Apps.Deployments(r.Namespace).Apply(ctx, ac, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+		// Start from every field kubectl-sdc already owns (all of them, when bind created the Deployment):
+		// an apply that left them out would remove them, selector and containers included.
+		ac, err := applyappsv1.ExtractDeployment(d, FieldManager)
+		if err != nil {
+			return fmt.Errorf("reading the fields %s manages on Deployment %s/%s: %w", FieldManager, r.Namespace, r.Deployment, err)
+		}
+		setPodIdentity(ac, r)
+		_, err = b.Apps.Deployments(r.Namespace).Apply(ctx, ac, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
 		return err
 	}
 	return c, nil
+}
+
+// setPodIdentity sets the two fields bind manages on a Deployment's pod template, on top of whatever else
+// the apply configuration holds.
+func setPodIdentity(ac *applyappsv1.DeploymentApplyConfiguration, r *Request) {
+	if ac.Spec == nil {
+		ac.WithSpec(applyappsv1.DeploymentSpec())
+	}
+	if ac.Spec.Template == nil {
+		ac.Spec.WithTemplate(applycorev1.PodTemplateSpec())
+	}
+	if ac.Spec.Template.Spec == nil {
+		ac.Spec.Template.WithSpec(applycorev1.PodSpec())
+	}
+	spec := ac.Spec.Template.Spec
+	spec.WithServiceAccountName(r.ServiceAccount)
+	if r.FSGroup != LeaveFSGroup {
+		if spec.SecurityContext == nil {
+			spec.WithSecurityContext(applycorev1.PodSecurityContext())
+		}
+		spec.SecurityContext.WithFSGroup(r.FSGroup)
+	}
 }
 
 // restartChange: pods that started before the role annotation have no AWS identity (the webhook mutates

@@ -833,3 +833,35 @@ func TestBindAddsTheAudienceToAnExistingProvider(t *testing.T) {
 		t.Errorf("client IDs = %v", p.ClientIDList)
 	}
 }
+
+// A Deployment bind created, then changed by someone else, is repaired without losing what bind set when
+// it created it (server-side apply would remove owned fields an apply leaves out).
+func TestBindRepairsADeploymentItCreated(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	bucket := newBucket(t)
+	args := []string{"-n", ns, "--bucket", bucket, "--deployment", "sdc", "--create-deployment", "--image", sdcImage, "--yes"}
+	mustBind(t, args...)
+	if r := kubectl(t, "set", "serviceaccount", "deployment/sdc", "default", "-n", ns); r.Code != 0 {
+		t.Fatal(r)
+	}
+	if r := kubectl(t, "patch", "deployment/sdc", "-n", ns, "--type=json", "-p", `[{"op":"remove","path":"/spec/template/spec/securityContext/fsGroup"}]`); r.Code != 0 {
+		t.Fatal(r)
+	}
+	r := mustBind(t, args...)
+	if !strings.Contains(r.Stdout, "~ update    Deployment") {
+		t.Errorf("plan:\n%s", r.Stdout)
+	}
+	d, err := kube(t).AppsV1().Deployments(ns).Get(context.Background(), "sdc", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := d.Spec.Template.Spec
+	if ps.ServiceAccountName != "sdc" || ps.SecurityContext.FSGroup == nil || *ps.SecurityContext.FSGroup != 65534 ||
+		len(ps.Containers) != 1 || ps.Containers[0].Image != sdcImage || d.Spec.Selector.MatchLabels["app"] != "sdc" {
+		t.Errorf("repaired Deployment: %+v", d.Spec)
+	}
+	if r := mustBind(t, args...); !strings.Contains(r.Stdout, "No changes") {
+		t.Errorf("third run:\n%s", r.Stdout)
+	}
+}

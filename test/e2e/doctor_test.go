@@ -394,9 +394,7 @@ func TestDoctorFindsEachBreak(t *testing.T) {
 					`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`)
 			},
 			detail: []string{"grant `*` beyond what its stages need", "statement 1: Action *, Resource *"}},
-		// Not fixed here: bind's update of a Deployment that bind created drops the fields it applied at creation
-		// (selector, labels, containers), and the API server refuses it; the fix command itself is right.
-		{name: "Deployment under another ServiceAccount", id: "kube.deployment", status: "fail", code: 1, fix: "bind",
+		{name: "Deployment under another ServiceAccount", id: "kube.deployment", status: "fail", code: 1, fix: "bind", fixed: true,
 			args: []string{"--deployment", "sdc", "--service-account", "sdc"},
 			break_: func(t *testing.T, b bound) {
 				mustRun(t, "kubectl", "set", "serviceaccount", "deployment/sdc", "default", "-n", b.ns)
@@ -409,8 +407,7 @@ func TestDoctorFindsEachBreak(t *testing.T) {
 			},
 			detail: []string{"no Deployment in {ns} runs under ServiceAccount sdc", "Deployments in {ns}: sdc (ServiceAccount default)"},
 			fix:    "--deployment <DEPLOYMENT>"},
-		// Not fixed here either, for the same bind defect as above.
-		{name: "no fsGroup, containers as different users", id: "kube.fs-group", status: "warn", code: 0, fix: "bind",
+		{name: "no fsGroup, containers as different users", id: "kube.fs-group", status: "warn", code: 0, fix: "bind", fixed: true,
 			break_: func(t *testing.T, b bound) {
 				mustRun(t, "kubectl", "patch", "deployment", "sdc", "-n", b.ns, "--type=json", "-p", `[
 					{"op":"remove","path":"/spec/template/spec/securityContext/fsGroup"},
