@@ -118,3 +118,48 @@ func TestBindWithOnlyTheDocumentedRBAC(t *testing.T) {
 		t.Errorf("second run as %s: %s", user, r)
 	}
 }
+
+// Every AWS action doctor calls (with --probe) is a read allowed by docs/permissions/doctor-policy.json, and
+// doctor runs as a user holding only the documented doctor ClusterRoles. Not parallel: it reads the
+// sandbox's call counts.
+func TestDoctorWithOnlyTheDocumentedPermissions(t *testing.T) {
+	root, err := sandboxtest.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := newNamespace(t)
+	bucket := newBucket(t)
+	mustBind(t, "-n", ns, "--bucket", bucket, "--deployment", "sdc", "--create-deployment", "--image", sdcImage, "--yes")
+	if r := kubectl(t, "apply", "-f", filepath.Join(root, "docs", "permissions", "doctor-rbac.yaml")); r.Code != 0 {
+		t.Fatal(r)
+	}
+	user := "doctor-" + ns
+	for _, role := range []string{"kubectl-sdc-doctor", "kubectl-sdc-doctor-probe"} {
+		name := role + "-" + ns
+		if r := kubectl(t, "create", "clusterrolebinding", name, "--clusterrole="+role, "--user="+user); r.Code != 0 {
+			t.Fatal(r)
+		}
+		t.Cleanup(func() { kubectl(t, "delete", "clusterrolebinding", name) })
+	}
+	sb := sandboxtest.Get(t)
+	sb.Front.ResetCalls()
+	r := kubectl(t, "sdc", "doctor", "-n", ns, "--deployment", "sdc", "--probe", "--as", user)
+	if r.Code != 0 {
+		t.Fatalf("doctor as %s: %s", user, r)
+	}
+	c := calls(t)
+	if c.Writes != 0 {
+		t.Errorf("doctor wrote to AWS: %v", c.ByAction)
+	}
+	doc := readPolicy(t, "doctor-policy.json")
+	for a := range c.ByAction {
+		// The probe's calls are made with the workload role's credentials, not the operator's.
+		if a == "sts:AssumeRoleWithWebIdentity" || strings.HasPrefix(a, "s3:") {
+			continue
+		}
+		res, ctx := representative(a)
+		if d := iampolicy.Evaluate(iampolicy.Request{Action: a, Resource: res, Context: ctx}, doc); !d.Allowed() {
+			t.Errorf("doctor calls %s (on %s) but docs/permissions/doctor-policy.json does not allow it: %v", a, res, d)
+		}
+	}
+}
