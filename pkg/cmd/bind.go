@@ -3,7 +3,6 @@ package cmd
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,11 +10,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/bind"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/plan"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/render"
 )
 
@@ -65,7 +62,7 @@ type BindOptions struct {
 	DryRun           bool
 	ExitCode         bool
 	Yes              bool
-	Output           string
+	Output           outputFlag
 	Verbose          int
 
 	req *bind.Request
@@ -106,14 +103,13 @@ func newBindCmd(g *Globals) *cobra.Command {
 	f.BoolVar(&o.DryRun, "dry-run", false, "Print the plan and change nothing")
 	f.BoolVar(&o.ExitCode, "exit-code", false, "With --dry-run: exit 2 when there are changes, 0 when none (like kubectl diff)")
 	f.BoolVarP(&o.Yes, "yes", "y", false, "Apply without asking")
-	f.StringVarP(&o.Output, "output", "o", "", "Print the result as json or yaml instead of prose")
+	o.Output.add(c, "the result object", "the plan in prose")
 	f.CountVarP(&o.Verbose, "verbose", "v", "Say more: how the cluster's issuer was found, and what was tried")
 	o.aws.add(f)
 	o.perms.add(f)
 	_ = c.RegisterFlagCompletionFunc("service-account", completeServiceAccounts(g))
 	_ = c.RegisterFlagCompletionFunc("deployment", completeDeployments(g))
 	_ = c.RegisterFlagCompletionFunc("stage", completeStages(g))
-	_ = c.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
 	return c
 }
 
@@ -153,10 +149,8 @@ func (o *BindOptions) Complete(c *cobra.Command) error {
 
 // Validate checks every flag before anything is read or written.
 func (o *BindOptions) Validate() error {
-	switch o.Output {
-	case "", "json", "yaml":
-	default:
-		return fmt.Errorf("--output %q is not supported: use json or yaml", o.Output)
+	if err := o.Output.validate(); err != nil {
+		return err
 	}
 	if o.ExitCode && !o.DryRun {
 		return errors.New("--exit-code needs --dry-run")
@@ -188,7 +182,7 @@ func (o *BindOptions) Run(ctx context.Context) error {
 	if o.Verbose > 0 {
 		o.explainCluster(res)
 	}
-	prose := o.Output == ""
+	prose := !o.Output.structured()
 	if prose {
 		if err := render.Plan(o.Out, th, o.facts(res), res.Plan); err != nil {
 			return err
@@ -198,7 +192,7 @@ func (o *BindOptions) Run(ctx context.Context) error {
 		}
 	}
 	if o.DryRun || !res.Plan.HasChanges() {
-		if err := o.printOutput(res.Output(o.DryRun, nil)); err != nil {
+		if err := o.Output.print(o.Out, res.Output(o.DryRun, nil)); err != nil {
 			return err
 		}
 		if o.DryRun && o.ExitCode && res.Plan.HasChanges() {
@@ -215,7 +209,7 @@ func (o *BindOptions) Run(ctx context.Context) error {
 		}
 	}
 	applied, applyErr := b.Apply(ctx, res)
-	if err := o.printOutput(res.Output(false, &applied)); err != nil {
+	if err := o.Output.print(o.Out, res.Output(false, &applied)); err != nil {
 		return err
 	}
 	if applyErr != nil {
@@ -262,7 +256,7 @@ func (o *BindOptions) confirm(res *bind.Result) error {
 	if !render.IsTerminal(o.In) {
 		return errors.New("refusing to change anything without confirmation: standard input is not a terminal; re-run with --yes to apply, or --dry-run to only see the plan")
 	}
-	if o.Output != "" {
+	if o.Output.structured() {
 		// The plan was not printed as prose: show it where the prompt is.
 		_ = render.Plan(o.ErrOut, o.ErrTheme(), o.facts(res), res.Plan)
 	}
@@ -273,26 +267,6 @@ func (o *BindOptions) confirm(res *bind.Result) error {
 		return nil
 	}
 	return errors.New("nothing changed: not confirmed")
-}
-
-func (o *BindOptions) printOutput(out bind.Output) error {
-	switch o.Output {
-	case "json":
-		b, err := json.MarshalIndent(out, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(o.Out, "%s\n", b)
-		return err
-	case "yaml":
-		b, err := yaml.Marshal(out)
-		if err != nil {
-			return err
-		}
-		_, err = o.Out.Write(b)
-		return err
-	}
-	return nil
 }
 
 // wait follows the Deployment's rollout with a progress line.
@@ -321,5 +295,3 @@ func (o *BindOptions) wait(ctx context.Context, b *bind.Binder) error {
 	}
 	return err
 }
-
-var _ = plan.Create

@@ -2,12 +2,10 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
 	admissionv1client "k8s.io/client-go/kubernetes/typed/admissionregistration/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/bind"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
@@ -53,7 +51,7 @@ type DoctorOptions struct {
 	Probe          bool
 	ProbeWrite     bool
 	Strict         bool
-	Output         string
+	Output         outputFlag
 	Verbose        int
 
 	opts    doctor.Options
@@ -93,14 +91,13 @@ func newDoctorCmd(g *Globals) *cobra.Command {
 	f.BoolVar(&o.Probe, "probe", false, "Also ask AWS: assume the role with a token of the ServiceAccount, and reach the stages' S3 buckets with its credentials")
 	f.BoolVar(&o.ProbeWrite, "probe-write", false, "With --probe: also put a small marker object <prefix>"+doctor.ProbeMarker+" where S3 stages write")
 	f.BoolVar(&o.Strict, "strict", false, "Exit 1 on warnings too")
-	f.StringVarP(&o.Output, "output", "o", "", "Print the report as json or yaml instead of text")
+	o.Output.add(c, "the report", "text")
 	f.CountVarP(&o.Verbose, "verbose", "v", "Show the details of passing checks too")
 	o.aws.add(f)
 	o.perms.add(f)
 	_ = c.RegisterFlagCompletionFunc("service-account", completeServiceAccounts(g))
 	_ = c.RegisterFlagCompletionFunc("deployment", completeDeployments(g))
 	_ = c.RegisterFlagCompletionFunc("stage", completeStages(g))
-	_ = c.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
 	return c
 }
 
@@ -131,10 +128,8 @@ func (o *DoctorOptions) Complete(c *cobra.Command) error {
 
 // Validate checks every flag before anything is read.
 func (o *DoctorOptions) Validate() error {
-	switch o.Output {
-	case "", "json", "yaml":
-	default:
-		return fmt.Errorf("--output %q is not supported: use json or yaml", o.Output)
+	if err := o.Output.validate(); err != nil {
+		return err
 	}
 	if sel := o.opts.Selection; sel != nil {
 		if len(sel.Stages) == 0 {
@@ -181,21 +176,8 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 }
 
 func (o *DoctorOptions) print(rep *doctor.Report) error {
-	switch o.Output {
-	case "json":
-		b, err := json.MarshalIndent(rep, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(o.Out, "%s\n", b)
-		return err
-	case "yaml":
-		b, err := yaml.Marshal(rep)
-		if err != nil {
-			return err
-		}
-		_, err = o.Out.Write(b)
-		return err
+	if o.Output.structured() {
+		return o.Output.print(o.Out, rep)
 	}
 	return render.Report(o.Out, o.Theme(), rep, o.Verbose > 0)
 }

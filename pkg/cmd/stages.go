@@ -1,12 +1,10 @@
 package cmd
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
 )
@@ -28,7 +26,7 @@ const stagesExample = `  # What can bind grant, and which parameters does each s
 // StagesOptions lists the stage catalog.
 type StagesOptions struct {
 	*Globals
-	Output      string
+	Output      outputFlag
 	CatalogFile string
 
 	catalog *catalog.Catalog
@@ -52,21 +50,14 @@ func newStagesCmd(g *Globals) *cobra.Command {
 			return o.Run()
 		},
 	}
-	c.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml (default: a table)")
+	o.Output.add(c, "the catalog", "a table")
 	c.Flags().StringVar(&o.CatalogFile, "catalog", "", "Read the stage catalog from this file instead of the built-in plugins.yaml")
 	_ = c.MarkFlagFilename("catalog", "yaml", "yml")
-	_ = c.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
 	return c
 }
 
 // Validate checks -o.
-func (o *StagesOptions) Validate() error {
-	switch o.Output {
-	case "", "json", "yaml":
-		return nil
-	}
-	return fmt.Errorf("--output %q is not supported: use json or yaml", o.Output)
-}
+func (o *StagesOptions) Validate() error { return o.Output.validate() }
 
 // Complete loads the catalog.
 func (o *StagesOptions) Complete() error {
@@ -80,21 +71,8 @@ func (o *StagesOptions) Complete() error {
 
 // Run prints the catalog.
 func (o *StagesOptions) Run() error {
-	switch o.Output {
-	case "json":
-		b, err := json.MarshalIndent(o.catalog, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(o.Out, "%s\n", b)
-		return err
-	case "yaml":
-		b, err := yaml.Marshal(o.catalog)
-		if err != nil {
-			return err
-		}
-		_, err = o.Out.Write(b)
-		return err
+	if o.Output.structured() {
+		return o.Output.print(o.Out, o.catalog)
 	}
 	return o.printTable()
 }

@@ -1,11 +1,9 @@
 package cmd
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/version"
 )
@@ -13,7 +11,7 @@ import (
 // VersionOptions prints the stamped build facts.
 type VersionOptions struct {
 	*Globals
-	Output string
+	Output outputFlag
 }
 
 func newVersionCmd(g *Globals) *cobra.Command {
@@ -29,37 +27,18 @@ func newVersionCmd(g *Globals) *cobra.Command {
 			return o.Run()
 		},
 	}
-	c.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml (default: one line of text)")
+	o.Output.add(c, "the version facts", "one line of text")
 	return c
 }
 
 // Validate checks -o.
-func (o *VersionOptions) Validate() error {
-	switch o.Output {
-	case "", "json", "yaml":
-		return nil
-	}
-	return fmt.Errorf("--output %q is not supported: use json or yaml", o.Output)
-}
+func (o *VersionOptions) Validate() error { return o.Output.validate() }
 
 // Run prints the version.
 func (o *VersionOptions) Run() error {
 	info := version.Get()
-	switch o.Output {
-	case "json":
-		b, err := json.MarshalIndent(info, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(o.Out, "%s\n", b)
-		return err
-	case "yaml":
-		b, err := yaml.Marshal(info)
-		if err != nil {
-			return err
-		}
-		_, err = o.Out.Write(b)
-		return err
+	if o.Output.structured() {
+		return o.Output.print(o.Out, info)
 	}
 	_, err := fmt.Fprintf(o.Out, "kubectl-sdc %s (commit %s, built %s, %s, %s)\n",
 		info.Version, info.Commit, info.BuildDate, info.GoVersion, info.Platform)

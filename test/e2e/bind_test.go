@@ -39,26 +39,11 @@ func mustBind(t *testing.T, args ...string) result {
 }
 
 // waitMutatedPod waits for a pod of the Deployment that carries AWS_ROLE_ARN = role.
-func waitMutatedPod(t *testing.T, ns, app, role string) corev1.Pod {
+func waitMutatedPod(t *testing.T, ns, app, role string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		pods, err := kube(t).CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=" + app})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range pods.Items {
-			for _, e := range p.Spec.Containers[0].Env {
-				if e.Name == "AWS_ROLE_ARN" && e.Value == role {
-					return p
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no pod of %s/%s with AWS_ROLE_ARN=%s after 30s (%d pods)", ns, app, role, len(pods.Items))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitPods(t, ns, app, func(p corev1.Pod) bool {
+		return slices.ContainsFunc(p.Spec.Containers[0].Env, func(e corev1.EnvVar) bool { return e.Name == "AWS_ROLE_ARN" && e.Value == role })
+	})
 }
 
 // The original guide's six steps as one command, checked through IAM, Kubernetes and STS; then a second
