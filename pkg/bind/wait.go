@@ -44,8 +44,10 @@ func (b *Binder) WaitRollout(ctx context.Context, namespace, name string, progre
 	defer tick.Stop()
 	for {
 		d, err := b.Apps.Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
-		if ctx.Err() != nil {
-			return ctx.Err() // the client's own wording ("rate limiter Wait...") would hide the timeout
+		if err != nil && timingOut(ctx) {
+			// The client's rate limiter refuses early when its wait would pass the deadline; its wording
+			// ("client rate limiter Wait returned an error") would hide that this is the timeout.
+			return context.DeadlineExceeded
 		}
 		if err != nil {
 			return fmt.Errorf("following deployment %s/%s: %w", namespace, name, err)
@@ -111,4 +113,13 @@ func (b *Binder) pendingReason(ctx context.Context, d *appsv1.Deployment) string
 		return "pod " + p.Name + " is Pending"
 	}
 	return ""
+}
+
+// timingOut reports whether ctx has ended or its deadline is closer than one poll.
+func timingOut(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && time.Until(d) < 2*time.Second
 }

@@ -79,6 +79,8 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	}
 	g.ConfigFlags.WrapConfigFn = func(c *rest.Config) *rest.Config {
 		c.UserAgent = version.UserAgent()
+		// client-go's defaults (5 QPS, burst 10) are for controllers; a CLI's short bursts should not queue.
+		c.QPS, c.Burst = 50, 100
 		return c
 	}
 	root := &cobra.Command{
