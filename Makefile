@@ -50,6 +50,16 @@ krew-tools:
 	cd hack/tools/krew && $(GO) build -o $(BIN)/kubectl-krew sigs.k8s.io/krew/cmd/krew
 	cd hack/tools/krew && $(GO) build -o $(BIN)/validate-krew-manifest sigs.k8s.io/krew/cmd/validate-krew-manifest
 
+## bench: bind, doctor and start-up measured on the sandbox beside the aws CLI/kubectl baselines; prints one
+##        table and writes bench/results.json (more runs: make bench BENCH_FLAGS="-runs 5 -naive-subset 100")
+## bench-smoke: the same harness at a tiny size, without latency, once (fails on harness errors, never on times)
+BENCH_FLAGS ?=
+.PHONY: bench bench-smoke
+bench: sandbox-bin build
+	SDC_SANDBOX_BIN=$(BIN) $(GO) run ./bench -plugin $(BIN)/kubectl-sdc -out bench/results.json $(BENCH_FLAGS)
+bench-smoke: sandbox-bin build
+	SDC_SANDBOX_BIN=$(BIN) $(GO) run ./bench -smoke -plugin $(BIN)/kubectl-sdc $(BENCH_FLAGS)
+
 ## lint: go vet and gofmt
 lint: vet fmt-check
 vet:

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox"
+)
+
+// doctorOutput is the part of `doctor -o json` the bench checks.
+type doctorOutput struct {
+	Targets []json.RawMessage `json:"targets"`
+}
+
+// checkDoctor checks that doctor ran (exit 0: all passed, 1: a check failed; 2 means it could not run) and
+// reported the number of targets expected.
+func checkDoctor(s sample, wantTargets int) error {
+	if s.cmd.Code != 0 && s.cmd.Code != 1 {
+		return fmt.Errorf("doctor could not run:\n%s", s.cmd)
+	}
+	var do doctorOutput
+	if err := json.Unmarshal([]byte(s.cmd.Stdout), &do); err != nil {
+		return fmt.Errorf("doctor -o json printed no JSON report (%v):\n%s", err, s.cmd)
+	}
+	if len(do.Targets) != wantTargets {
+		return fmt.Errorf("doctor reported %d targets where the cluster has %d:\n%s", len(do.Targets), wantTargets, s.cmd)
+	}
+	return nil
+}
+
+// naiveRun is one run of the naive walk over some targets.
+type naiveRun struct {
+	targets int
+	s       sample
+}
+
+// runNaive runs bench/baseline/doctor-naive.sh over the targets given as "namespace name" lines.
+func (h *harness) runNaive(ctx context.Context, dir, targets string, n int) (naiveRun, error) {
+	f := filepath.Join(dir, fmt.Sprintf("naive-targets-%d.txt", n))
+	if err := os.WriteFile(f, []byte(targets), 0o644); err != nil {
+		return naiveRun{}, err
+	}
+	s, err := h.measure(ctx, "kubectl/", "bash", filepath.Join(h.tb.baselineDir, "doctor-naive.sh"), sandbox.ClusterName, f)
+	if err != nil {
+		return naiveRun{}, err
+	}
+	if s.cmd.Code != 0 {
+		return naiveRun{}, fmt.Errorf("the naive walk (the baseline of doctor) failed:\n%s", s.cmd)
+	}
+	return naiveRun{targets: n, s: s}, nil
+}
+
+// doctorOneSamples are doctor's and the naive walk's runs on one target, by latency.
+type doctorOneSamples struct {
+	ns     string
+	doctor map[int][]sample
+	naive  map[int][]sample
+}
+
+// benchDoctorOne measures doctor on one ServiceAccount that bind set up, and the naive walk over it,
+// interleaved run by run.
+func benchDoctorOne(ctx context.Context, h *harness, cfg config, ns, workDir string) (*doctorOneSamples, error) {
+	out := &doctorOneSamples{ns: ns, doctor: map[int][]sample{}, naive: map[int][]sample{}}
+	for _, lat := range cfg.DoctorLatencies {
+		for run := range cfg.Runs {
+			h.setLatency(lat)
+			d, err := h.measure(ctx, "kubectl-sdc/", "kubectl", "sdc", "doctor", "-n", ns, "--service-account", benchSA, "-o", "json")
+			if err != nil {
+				h.setLatency(0)
+				return nil, err
+			}
+			if err := checkDoctor(d, 1); err != nil {
+				h.setLatency(0)
+				return nil, err
+			}
+			n, err := h.runNaive(ctx, workDir, ns+" "+benchSA+"\n", 1)
+			h.setLatency(0)
+			if err != nil {
+				return nil, err
+			}
+			out.doctor[lat] = append(out.doctor[lat], d)
+			out.naive[lat] = append(out.naive[lat], n.s)
+			progress(cfg.Log, "doctor one target at %d ms, run %d/%d: %s (naive walk %s)", lat, run+1, cfg.Runs,
+				fmtDuration(ms(d.cmd.Wall)), fmtDuration(ms(n.s.cmd.Wall)))
+		}
+	}
+	return out, nil
+}
+
+// doctorAllSamples are doctor -A's runs by size and latency, and the naive walk measured on a subset.
+type doctorAllSamples struct {
+	sizes   []seededSize
+	doctor  map[doctorAllKey][]sample
+	fixed   map[int]naiveRun // the naive walk over no target: its once-per-run part, by latency
+	subset  map[int]naiveRun // the naive walk over the first targets, by latency
+	subsetN int
+}
+
+type doctorAllKey struct {
+	sas, latency int
+}
+
+// seededSize is a size as seeded: the namespaces and roles the layout actually used, and the objects
+// doctor -A lists.
+type seededSize struct {
+	clusterSize
+	Objects map[string]int
+}
+
+// benchDoctorAll seeds one cluster through the sizes in turn and measures doctor -A at each; the naive walk
+// is measured once per latency on a subset of the smallest size (it costs seconds per ServiceAccount).
+func benchDoctorAll(ctx context.Context, h *harness, cfg config, workDir string) (*doctorAllSamples, error) {
+	out := &doctorAllSamples{doctor: map[doctorAllKey][]sample{}, fixed: map[int]naiveRun{}, subset: map[int]naiveRun{}}
+	sd := newSeeder(h, cfg.Sizes)
+	logf := func(f string, a ...any) { progress(cfg.Log, f, a...) }
+	for i, z := range cfg.Sizes {
+		h.setLatency(0)
+		if err := sd.seedTo(ctx, z, logf); err != nil {
+			return nil, fmt.Errorf("seeding %s: %w", z, err)
+		}
+		objs, err := h.objectCounts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ns, roles := sd.layout(z.SAs)
+		out.sizes = append(out.sizes, seededSize{clusterSize{z.SAs, ns, roles}, objs})
+
+		if i == 0 {
+			out.subsetN = min(cfg.NaiveSubset, z.SAs)
+			for _, lat := range cfg.DoctorLatencies {
+				h.setLatency(lat)
+				fixed, err := h.runNaive(ctx, workDir, "", 0)
+				if err != nil {
+					h.setLatency(0)
+					return nil, err
+				}
+				sub, err := h.runNaive(ctx, workDir, sd.targets(out.subsetN), out.subsetN)
+				h.setLatency(0)
+				if err != nil {
+					return nil, err
+				}
+				out.fixed[lat], out.subset[lat] = fixed, sub
+				progress(cfg.Log, "naive walk at %d ms: no target %s, %d targets %s", lat, fmtDuration(ms(fixed.s.cmd.Wall)),
+					out.subsetN, fmtDuration(ms(sub.s.cmd.Wall)))
+			}
+		}
+
+		// An unmeasured run first, so the first measured one does not pay for moto's and the apiserver's
+		// first look at what was just seeded.
+		if w, err := h.measure(ctx, "kubectl-sdc/", "kubectl", "sdc", "doctor", "-A", "-o", "json"); err != nil {
+			return nil, err
+		} else if err := checkDoctor(w, z.SAs); err != nil {
+			return nil, err
+		}
+		for _, lat := range cfg.DoctorLatencies {
+			for run := range cfg.Runs {
+				h.setLatency(lat)
+				d, err := h.measure(ctx, "kubectl-sdc/", "kubectl", "sdc", "doctor", "-A", "-o", "json")
+				h.setLatency(0)
+				if err != nil {
+					return nil, err
+				}
+				if err := checkDoctor(d, z.SAs); err != nil {
+					return nil, err
+				}
+				k := doctorAllKey{z.SAs, lat}
+				out.doctor[k] = append(out.doctor[k], d)
+				progress(cfg.Log, "doctor -A on %s at %d ms, run %d/%d: %s, %d AWS calls, %d Kubernetes requests", z, lat, run+1, cfg.Runs,
+					fmtDuration(ms(d.cmd.Wall)), d.aws.Total, d.kube.Requests)
+			}
+		}
+	}
+	return out, nil
+}
+
+// extrapolated is the naive walk's cost for n targets: its once-per-run part plus n times the cost of one
+// target as measured on the subset. Linear because the walk does the same calls for every target.
+func (d *doctorAllSamples) extrapolated(lat, n int) (wallMS float64, awsCalls, kubeRequests int) {
+	fixed, sub := d.fixed[lat], d.subset[lat]
+	per := func(a, b float64) float64 {
+		if sub.targets == 0 {
+			return 0
+		}
+		return (b - a) / float64(sub.targets)
+	}
+	wallMS = ms(fixed.s.cmd.Wall) + per(ms(fixed.s.cmd.Wall), ms(sub.s.cmd.Wall))*float64(n)
+	awsCalls = fixed.s.aws.Total + int(per(float64(fixed.s.aws.Total), float64(sub.s.aws.Total))*float64(n)+0.5)
+	kubeRequests = fixed.s.kube.Requests + int(per(float64(fixed.s.kube.Requests), float64(sub.s.kube.Requests))*float64(n)+0.5)
+	return wallMS, awsCalls, kubeRequests
+}

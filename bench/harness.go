@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox/awsfront"
+)
+
+// harness is one running sandbox and the means to measure a command against it.
+type harness struct {
+	tb    *toolbox
+	sb    *sandbox.Sandbox
+	calls *callLog
+	audit *auditLog
+	// iam and kube are the bench's own clients, for preparing and checking; they are never measured: every
+	// measurement resets the counts first and reads them before the bench touches anything again.
+	iam  *iam.Client
+	kube kubernetes.Interface
+}
+
+// startHarness starts a sandbox in dir whose log (the AWS front's call lines included) the harness reads.
+func startHarness(ctx context.Context, tb *toolbox, dir string) (*harness, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(filepath.Join(dir, "sandbox.log"))
+	if err != nil {
+		return nil, err
+	}
+	calls := &callLog{tee: logf}
+	sctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	sb, err := sandbox.Start(sctx, sandbox.Options{Dir: dir, BinDir: tb.binDir, Log: calls})
+	if err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("starting the sandbox in %s: %w (its logs are there)", dir, err)
+	}
+	h := &harness{tb: tb, sb: sb, calls: calls}
+	if h.audit, err = newAuditLog(sb); err != nil {
+		sb.Stop()
+		return nil, err
+	}
+	cfg := rest.CopyConfig(sb.RESTConfig)
+	// Seeding a thousand objects through client-go's default 5 requests/s would take minutes.
+	cfg.QPS, cfg.Burst = 2000, 4000
+	cfg.UserAgent = "sdc-bench-seed"
+	if h.kube, err = kubernetes.NewForConfig(cfg); err != nil {
+		sb.Stop()
+		return nil, err
+	}
+	h.iam = iam.New(iam.Options{
+		Region:       sb.Region,
+		BaseEndpoint: aws.String(sb.AWSEndpoint),
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: sb.AccessKeyID, SecretAccessKey: sb.SecretAccessKey, Source: "sandbox"}, nil
+		}),
+		RetryMaxAttempts: 8,
+		HTTPClient:       &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: time.Minute},
+	})
+	return h, nil
+}
+
+func (h *harness) stop() { h.sb.Stop() }
+
+// setLatency sets the AWS front's latency, the only fault the benchmarks use.
+func (h *harness) setLatency(ms int) { h.sb.Front.SetFaults(awsfront.Faults{LatencyMS: ms}) }
+
+// sample is one measured command: its result, the AWS calls it made (counted and laid out in time) and the
+// Kubernetes requests whose user agent starts with the prefix given.
+type sample struct {
+	cmd   cmdResult
+	aws   awsfront.CallCounts
+	calls []awsCall
+	kube  kubeSummary
+}
+
+// measure runs one command and collects what it cost. kubePrefix picks the requests to count: the plugin's
+// "kubectl-sdc/", or "kubectl/" for the baselines.
+func (h *harness) measure(ctx context.Context, kubePrefix, name string, args ...string) (sample, error) {
+	h.sb.Front.ResetCalls()
+	mark := h.calls.mark()
+	off, err := h.audit.mark()
+	if err != nil {
+		return sample{}, err
+	}
+	r, err := h.tb.run(ctx, h.sb, name, args...)
+	if err != nil {
+		return sample{}, err
+	}
+	s := sample{cmd: r, aws: h.sb.Front.Calls()}
+	if s.calls, err = h.calls.since(ctx, mark, s.aws.Total); err != nil {
+		return s, err
+	}
+	events, err := h.audit.since(ctx, off, kubePrefix)
+	if err != nil {
+		return s, err
+	}
+	s.kube = summarizeKube(events)
+	return s, nil
+}
+
+// progress writes a line about what the bench is doing.
+func progress(w io.Writer, format string, args ...any) {
+	if w != nil {
+		fmt.Fprintf(w, "bench: "+format+"\n", args...)
+	}
+}

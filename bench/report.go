@@ -1,0 +1,541 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox/awsfront"
+)
+
+// results is everything one bench run measured; bench/results.json is this, indented.
+type results struct {
+	Date          string          `json:"date"`
+	Mode          string          `json:"mode"` // "full" or "smoke"
+	Machine       machine         `json:"machine"`
+	Settings      settings        `json:"settings"`
+	PluginVersion string          `json:"plugin_version"`
+	Startup       []startupResult `json:"startup"`
+	Binary        binaryReport    `json:"binary"`
+	Bind          []bindRow       `json:"bind"`
+	Doctor        []doctorRow     `json:"doctor"`
+	Targets       []targetCheck   `json:"targets"`
+	DurationS     float64         `json:"duration_s"`
+}
+
+type settings struct {
+	Runs            int      `json:"runs"`
+	BindLatencies   []int    `json:"bind_latencies_ms"`
+	DoctorLatencies []int    `json:"doctor_latencies_ms"`
+	Sizes           []string `json:"sizes"`
+	NaiveSubset     int      `json:"naive_subset"`
+	StartupReps     int      `json:"startup_reps"`
+}
+
+// machine is what the figures were measured on, and how busy it was (load averages from /proc/loadavg:
+// above the core count, other work competed for the CPU).
+type machine struct {
+	CPU        string `json:"cpu"`
+	Cores      int    `json:"cores"`
+	OS         string `json:"os"`
+	Kernel     string `json:"kernel"`
+	Go         string `json:"go"`
+	LoadBefore string `json:"load_before"`
+	LoadAfter  string `json:"load_after"`
+}
+
+func readMachine() machine {
+	m := machine{Cores: runtime.NumCPU(), Go: runtime.Version(), OS: runtime.GOOS}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/etc/os-release"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "PRETTY_NAME="); ok {
+				m.OS = strings.Trim(v, `"`)
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	m.LoadBefore = loadAverage()
+	return m
+}
+
+// loadAverage is the 1, 5 and 15 minute load averages.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// measured is what a row of runs of one command at one latency came to.
+type measured struct {
+	LatencyMS int       `json:"latency_ms"`
+	Runs      int       `json:"runs"`
+	WallMS    float64   `json:"wall_ms"` // median
+	SamplesMS []float64 `json:"samples_ms"`
+	// AWS is the calls of the run that made the most (runs normally make the same); AWSPerRun all totals.
+	AWS        awsfront.CallCounts `json:"aws"`
+	AWSPerRun  []int               `json:"aws_per_run"`
+	Kube       kubeSummary         `json:"kube"`
+	KubePerRun []int               `json:"kube_per_run"`
+	// RoundTrips is the median length of the longest chain of AWS calls made one after another, as laid
+	// out in time by the front's log; RoundTripsEstimate is (wall − wall at 0 ms) / latency. Both only
+	// with latency.
+	RoundTrips         *int     `json:"sequential_aws_round_trips,omitempty"`
+	RoundTripsEstimate *float64 `json:"sequential_aws_round_trips_estimate,omitempty"`
+	// AWSCallMedianMS is how long the front took to answer a call (the latency included: at 0 ms it is
+	// moto's own time); AWSInFlight is the calls in flight on average over the run (their summed time over
+	// the wall time), which tells how much of the AWS work ran in parallel. Both from the median run.
+	AWSCallMedianMS float64 `json:"aws_call_median_ms"`
+	AWSInFlight     float64 `json:"aws_calls_in_flight"`
+}
+
+// summarize reduces runs to a row. chained says the command's AWS calls depend on each other in a few
+// steps (bind, doctor on one target), so that the longest chain of one-after-another calls is its number
+// of sequential round trips; for doctor -A, whose hundreds of calls are limited by how many are in flight,
+// such a chain would count waves of parallel calls instead, and is left out.
+func summarize(samples []sample, latency int, chained bool) measured {
+	m := measured{LatencyMS: latency, Runs: len(samples)}
+	var walls []time.Duration
+	var chains []int
+	for _, s := range samples {
+		walls = append(walls, s.cmd.Wall)
+		m.AWSPerRun = append(m.AWSPerRun, s.aws.Total)
+		m.KubePerRun = append(m.KubePerRun, s.kube.Requests)
+		if s.aws.Total >= m.AWS.Total {
+			m.AWS = s.aws
+		}
+		if s.kube.Requests >= m.Kube.Requests {
+			m.Kube = s.kube
+		}
+		if latency > 0 && chained {
+			chains = append(chains, sequentialRoundTrips(s.calls, time.Duration(latency)*time.Millisecond))
+		}
+	}
+	m.WallMS, m.SamplesMS = ms(median(walls)), msAll(walls)
+	if mid := medianSample(samples); mid != nil && len(mid.calls) > 0 {
+		var durs []time.Duration
+		var sum time.Duration
+		for _, c := range mid.calls {
+			durs = append(durs, c.Duration)
+			sum += c.Duration
+		}
+		m.AWSCallMedianMS = ms(median(durs))
+		m.AWSInFlight = float64(sum) / float64(mid.cmd.Wall)
+	}
+	if len(chains) > 0 {
+		c := medianInt(chains)
+		m.RoundTrips = &c
+	}
+	return m
+}
+
+// estimateRoundTrips fills RoundTripsEstimate from the same command's row at 0 ms.
+func (m *measured) estimateRoundTrips(zero *measured) {
+	if m.LatencyMS == 0 || zero == nil {
+		return
+	}
+	e := (m.WallMS - zero.WallMS) / float64(m.LatencyMS)
+	m.RoundTripsEstimate = &e
+}
+
+// baseline is what a row's time is compared with.
+type baseline struct {
+	Name         string    `json:"name"`
+	WallMS       float64   `json:"wall_ms"`
+	SamplesMS    []float64 `json:"samples_ms,omitempty"`
+	AWSCalls     int       `json:"aws_calls"`
+	KubeRequests int       `json:"kube_requests"`
+	// Extrapolated: not measured at this size, but linearly from MeasuredTargets targets.
+	Extrapolated    bool `json:"extrapolated"`
+	MeasuredTargets int  `json:"measured_targets,omitempty"`
+}
+
+func baselineOf(name string, samples []sample) baseline {
+	m := summarize(samples, 0, false)
+	return baseline{Name: name, WallMS: m.WallMS, SamplesMS: m.SamplesMS, AWSCalls: m.AWS.Total, KubeRequests: m.Kube.Requests}
+}
+
+type bindRow struct {
+	Scenario   string `json:"scenario"`   // fresh or no-op
+	Resolution string `json:"resolution"` // how the cluster's issuer was found
+	measured
+	Baseline baseline `json:"baseline"`
+	Ratio    float64  `json:"ratio"`
+}
+
+type doctorRow struct {
+	Scope           string         `json:"scope"` // "one target" or "-A"
+	ServiceAccounts int            `json:"service_accounts"`
+	Namespaces      int            `json:"namespaces"`
+	Roles           int            `json:"roles"`
+	Objects         map[string]int `json:"objects,omitempty"` // what doctor -A lists, in the whole cluster
+	measured
+	Baseline baseline `json:"baseline"`
+	Ratio    float64  `json:"ratio"`
+}
+
+// targetCheck is one target of the issue, met or not. Correctness marks the count properties that are
+// correctness, not speed (the smoke test fails on them); the others are reported, never enforced.
+type targetCheck struct {
+	What        string `json:"what"`
+	Target      string `json:"target"`
+	Value       string `json:"value"`
+	Met         bool   `json:"met"`
+	Correctness bool   `json:"correctness"`
+}
+
+func (t targetCheck) cell() string {
+	mark := "✓"
+	if !t.Met {
+		mark = "✗ " + t.Value
+	}
+	return t.Target + " " + mark
+}
+
+// assemble turns the samples into rows, fills the round-trip estimates and checks the targets.
+func assemble(res *results, bs *bindSamples, one *doctorOneSamples, all *doctorAllSamples, cfg config) {
+	for _, sc := range []string{"fresh", "no-op"} {
+		for _, r := range resolutions {
+			var zero *measured
+			for _, lat := range cfg.BindLatencies {
+				s := bs.bind[bindKey{sc, r.Name, lat}]
+				if len(s) == 0 {
+					continue
+				}
+				row := bindRow{Scenario: sc, Resolution: r.Name, measured: summarize(s, lat, true),
+					Baseline: baselineOf("guide.sh (fresh)", bs.guide[lat])}
+				if lat == 0 {
+					zero = &row.measured
+				}
+				row.estimateRoundTrips(zero)
+				row.Ratio = ratio(row.WallMS, row.Baseline.WallMS)
+				res.Bind = append(res.Bind, row)
+			}
+		}
+	}
+	if one != nil {
+		var zero *measured
+		for _, lat := range cfg.DoctorLatencies {
+			row := doctorRow{Scope: "one target", ServiceAccounts: 1, Namespaces: 1, Roles: 1, measured: summarize(one.doctor[lat], lat, true),
+				Baseline: baselineOf("naive walk, 1 target", one.naive[lat])}
+			if lat == 0 {
+				zero = &row.measured
+			}
+			row.estimateRoundTrips(zero)
+			row.Ratio = ratio(row.WallMS, row.Baseline.WallMS)
+			res.Doctor = append(res.Doctor, row)
+		}
+	}
+	if all != nil {
+		for _, z := range all.sizes {
+			for _, lat := range cfg.DoctorLatencies {
+				row := doctorRow{Scope: "-A", ServiceAccounts: z.SAs, Namespaces: z.Namespaces, Roles: z.Roles, Objects: z.Objects,
+					measured: summarize(all.doctor[doctorAllKey{z.SAs, lat}], lat, false)}
+				w, a, k := all.extrapolated(lat, z.SAs)
+				row.Baseline = baseline{Name: fmt.Sprintf("naive walk, %d targets", z.SAs), WallMS: w, AWSCalls: a, KubeRequests: k,
+					Extrapolated: z.SAs != all.subsetN, MeasuredTargets: all.subsetN}
+				if !row.Baseline.Extrapolated {
+					row.Baseline.SamplesMS = []float64{ms(all.subset[lat].s.cmd.Wall)}
+				}
+				row.Ratio = ratio(row.WallMS, row.Baseline.WallMS)
+				res.Doctor = append(res.Doctor, row)
+			}
+		}
+	}
+	res.Targets = checkTargets(res)
+}
+
+// The issue's targets.
+const (
+	targetFreshAWSCalls   = 10
+	targetFreshKube       = 8
+	targetBindAt100MS     = 800.0
+	targetDoctorAllMS     = 5000.0
+	targetDoctorAllSAs    = 1000
+	targetStartupMS       = 50.0
+	targetBindLatencyMS   = 100
+	targetDoctorLatencyMS = 0
+)
+
+func checkTargets(res *results) []targetCheck {
+	var out []targetCheck
+	for _, s := range res.Startup {
+		if s.Name == "kubectl sdc version (through kubectl)" {
+			continue // the target is the plugin's own start; through kubectl adds kubectl's
+		}
+		out = append(out, targetCheck{What: "startup " + s.Name, Target: "≤ 50 ms", Value: fmtDuration(s.MedianMS), Met: s.MedianMS <= targetStartupMS})
+	}
+	for _, b := range res.Bind {
+		what := fmt.Sprintf("bind %s (%s) at %d ms", b.Scenario, b.Resolution, b.LatencyMS)
+		if b.Scenario == "fresh" {
+			out = append(out,
+				targetCheck{What: what, Target: "≤ 10 AWS calls", Value: strconv.Itoa(maxInt(b.AWSPerRun)), Met: maxInt(b.AWSPerRun) <= targetFreshAWSCalls},
+				targetCheck{What: what, Target: "≤ 8 kube requests", Value: strconv.Itoa(maxInt(b.KubePerRun)), Met: maxInt(b.KubePerRun) <= targetFreshKube})
+		} else {
+			w := b.AWS.Writes + b.Kube.Writes
+			out = append(out, targetCheck{What: what, Target: "0 writes", Value: fmt.Sprintf("%d AWS + %d kube writes", b.AWS.Writes, b.Kube.Writes),
+				Met: w == 0, Correctness: true})
+		}
+		if b.LatencyMS == targetBindLatencyMS {
+			out = append(out, targetCheck{What: what, Target: "≤ 0.8 s", Value: fmtDuration(b.WallMS), Met: b.WallMS <= targetBindAt100MS})
+		}
+	}
+	base := map[int]doctorRow{}
+	for _, d := range res.Doctor {
+		if d.Scope != "-A" {
+			continue
+		}
+		what := fmt.Sprintf("doctor -A %d SAs/%d roles at %d ms", d.ServiceAccounts, d.Roles, d.LatencyMS)
+		b, ok := base[d.LatencyMS]
+		if !ok {
+			base[d.LatencyMS] = d
+		} else {
+			// Lists, not per-object gets: going from b to d adds d.SAs-b.SAs ServiceAccounts with their
+			// Deployments and pods; list pages may add a request per few hundred objects, a get per object
+			// would add at least one per ServiceAccount.
+			grow := maxInt(d.KubePerRun) - maxInt(b.KubePerRun)
+			allowed := (d.ServiceAccounts - b.ServiceAccounts) / 10
+			out = append(out, targetCheck{What: what, Target: fmt.Sprintf("kube requests constant (vs %d SAs)", b.ServiceAccounts),
+				Value: fmt.Sprintf("%d → %d", maxInt(b.KubePerRun), maxInt(d.KubePerRun)), Met: grow <= allowed, Correctness: true})
+		}
+		reads := d.AWS.ByAction["iam:GetRole"] == d.Roles && d.AWS.ByAction["iam:GetOpenIDConnectProvider"] <= 1 && d.AWS.ByAction["iam:GetPolicy"] <= d.Roles
+		out = append(out, targetCheck{What: what, Target: "one read per distinct role/policy/provider",
+			Value: fmt.Sprintf("GetRole %d, GetPolicy %d, GetOpenIDConnectProvider %d for %d roles", d.AWS.ByAction["iam:GetRole"], d.AWS.ByAction["iam:GetPolicy"], d.AWS.ByAction["iam:GetOpenIDConnectProvider"], d.Roles),
+			Met:   reads})
+		if d.ServiceAccounts == targetDoctorAllSAs && d.LatencyMS == targetDoctorLatencyMS {
+			out = append(out, targetCheck{What: what, Target: "≤ 5 s", Value: fmtDuration(d.WallMS), Met: d.WallMS <= targetDoctorAllMS})
+		}
+	}
+	return out
+}
+
+// printTable writes the one table and, under it, what the binary is made of and how to read it all.
+func printTable(w io.Writer, res *results) {
+	m := res.Machine
+	fmt.Fprintf(w, "kubectl-sdc benchmarks · %s · %s · %s, %d cores, %s · %s · load %s → %s\n",
+		res.Date, res.PluginVersion, m.CPU, m.Cores, m.OS, res.Mode, m.LoadBefore, m.LoadAfter)
+	fmt.Fprintf(w, "times are medians of %d runs; AWS latency is added by the sandbox's AWS front to every call\n\n", res.Settings.Runs)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MEASUREMENT\tAWS LATENCY\tAWS CALLS (R/W)\tKUBE REQ\tSEQ. AWS ROUND TRIPS\tTIME\tBASELINE\tBASELINE TIME\tRATIO\tTARGETS")
+	targets := map[string][]targetCheck{}
+	for _, t := range res.Targets {
+		targets[t.What] = append(targets[t.What], t)
+	}
+	cells := func(what string) string {
+		var c []string
+		for _, t := range targets[what] {
+			c = append(c, t.cell())
+		}
+		return strings.Join(c, "; ")
+	}
+	for _, s := range res.Startup {
+		fmt.Fprintf(tw, "startup: %s\t—\t—\t—\t—\t%s\t%s\t%s\t%s\t%s\n", s.Name, fmtDuration(s.MedianMS), s.Baseline,
+			fmtDuration(s.BaselineMedianMS), fmtRatio(s.Ratio), cells("startup "+s.Name))
+	}
+	b := res.Binary
+	fmt.Fprintf(tw, "binary: stripped %s\t—\t—\t—\t—\t%s\tkubectl binary\t%s\t%s\t\n", b.Target, fmtBytes(b.StrippedBytes), fmtBytes(b.KubectlBytes),
+		fmtRatio(ratio(float64(b.StrippedBytes), float64(b.KubectlBytes))))
+	for _, r := range res.Bind {
+		what := fmt.Sprintf("bind %s (%s) at %d ms", r.Scenario, r.Resolution, r.LatencyMS)
+		fmt.Fprintf(tw, "bind %s (%s)\t%d ms\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Scenario, r.Resolution, r.LatencyMS,
+			awsCell(r.measured), kubeCell(r.measured), roundTripCell(r.measured), fmtDuration(r.WallMS),
+			r.Baseline.Name, fmtDuration(r.Baseline.WallMS), fmtRatio(r.Ratio), cells(what))
+	}
+	for _, r := range res.Doctor {
+		name, what := "doctor, one target", ""
+		if r.Scope == "-A" {
+			name = fmt.Sprintf("doctor -A, %d SAs/%d ns/%d roles", r.ServiceAccounts, r.Namespaces, r.Roles)
+			what = fmt.Sprintf("doctor -A %d SAs/%d roles at %d ms", r.ServiceAccounts, r.Roles, r.LatencyMS)
+		}
+		bname := r.Baseline.Name
+		if r.Baseline.Extrapolated {
+			bname += fmt.Sprintf(" (extrapolated from %d)", r.Baseline.MeasuredTargets)
+		}
+		fmt.Fprintf(tw, "%s\t%d ms\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, r.LatencyMS, awsCell(r.measured), kubeCell(r.measured),
+			roundTripCell(r.measured), fmtDuration(r.WallMS), bname, fmtDuration(r.Baseline.WallMS), fmtRatio(r.Ratio), cells(what))
+	}
+	tw.Flush()
+
+	fmt.Fprintf(w, "\nbinary %s stripped: %s of code, %s read-only data, %s line tables (.gopclntab), %s data; heaviest modules:",
+		b.Target, fmtBytes(int64(b.Sections[".text"])), fmtBytes(int64(b.Sections[".rodata"])), fmtBytes(int64(b.Sections[".gopclntab"])),
+		fmtBytes(int64(b.Sections[".data+.noptrdata"])))
+	for i, p := range b.TopModules {
+		if i == 8 {
+			break
+		}
+		fmt.Fprintf(w, " %s %s;", p.Name, fmtBytes(int64(p.Bytes)))
+	}
+	fmt.Fprint(w, "\nheaviest packages:")
+	for i, p := range b.TopPackages {
+		if i == 10 {
+			break
+		}
+		fmt.Fprintf(w, " %s %s;", p.Name, fmtBytes(int64(p.Bytes)))
+	}
+	fmt.Fprintln(w)
+	var failed []string
+	for _, t := range res.Targets {
+		if !t.Met {
+			failed = append(failed, t.What+": "+t.Target+" (got "+t.Value+")")
+		}
+	}
+	if len(failed) > 0 {
+		fmt.Fprintf(w, "targets missed (%d):\n  %s\n", len(failed), strings.Join(failed, "\n  "))
+	}
+}
+
+func awsCell(m measured) string {
+	return fmt.Sprintf("%s (%d/%d)", spread(m.AWSPerRun), m.AWS.Reads, m.AWS.Writes)
+}
+
+func kubeCell(m measured) string {
+	s := spread(m.KubePerRun)
+	if m.Kube.Writes > 0 {
+		s += fmt.Sprintf(" (%d w)", m.Kube.Writes)
+	}
+	return s
+}
+
+func roundTripCell(m measured) string {
+	if m.RoundTrips == nil {
+		if m.LatencyMS > 0 && m.AWSInFlight > 0 {
+			return fmt.Sprintf("— (%.1f calls in flight)", m.AWSInFlight)
+		}
+		return "—"
+	}
+	if m.RoundTripsEstimate == nil {
+		return strconv.Itoa(*m.RoundTrips)
+	}
+	return fmt.Sprintf("%d (est %.1f)", *m.RoundTrips, *m.RoundTripsEstimate)
+}
+
+// spread is "n" when every run had n, else "min–max".
+func spread(v []int) string {
+	if len(v) == 0 {
+		return "—"
+	}
+	lo, hi := v[0], v[0]
+	for _, x := range v {
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	if lo == hi {
+		return strconv.Itoa(lo)
+	}
+	return fmt.Sprintf("%d–%d", lo, hi)
+}
+
+func writeJSON(path string, res *results) error {
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// Small arithmetic on samples.
+
+func median(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// medianSample is the run whose wall time is the median (the lower middle one of an even count).
+func medianSample(samples []sample) *sample {
+	if len(samples) == 0 {
+		return nil
+	}
+	idx := make([]int, len(samples))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool { return samples[idx[a]].cmd.Wall < samples[idx[b]].cmd.Wall })
+	return &samples[idx[(len(idx)-1)/2]]
+}
+
+func medianInt(v []int) int {
+	s := append([]int(nil), v...)
+	sort.Ints(s)
+	return s[len(s)/2]
+}
+
+func maxInt(v []int) int {
+	m := 0
+	for _, x := range v {
+		m = max(m, x)
+	}
+	return m
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func msAll(d []time.Duration) []float64 {
+	out := make([]float64, len(d))
+	for i, x := range d {
+		out[i] = ms(x)
+	}
+	return out
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+func fmtDuration(ms float64) string {
+	switch {
+	case ms < 10:
+		return fmt.Sprintf("%.1f ms", ms)
+	case ms < 1000:
+		return fmt.Sprintf("%.0f ms", ms)
+	default:
+		return fmt.Sprintf("%.2f s", ms/1000)
+	}
+}
+
+func fmtRatio(r float64) string {
+	switch {
+	case r == 0:
+		return "—"
+	case r < 0.1:
+		return fmt.Sprintf("%.3f×", r)
+	case r < 10:
+		return fmt.Sprintf("%.2f×", r)
+	default:
+		return fmt.Sprintf("%.0f×", r)
+	}
+}
+
+func fmtBytes(n int64) string {
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+}
