@@ -33,11 +33,17 @@ const (
 var pluginDir string
 
 func TestMain(m *testing.M) {
-	if err := buildPlugin(); err != nil {
+	err := buildPlugin()
+	code := 1
+	if err == nil {
+		code = sandboxtest.Run(m)
+	} else {
 		fmt.Fprintf(os.Stderr, "e2e: building the plugin: %v\n", err)
-		os.Exit(1)
 	}
-	sandboxtest.Main(m)
+	if pluginDir != "" {
+		_ = os.RemoveAll(pluginDir)
+	}
+	os.Exit(code)
 }
 
 func buildPlugin() error {

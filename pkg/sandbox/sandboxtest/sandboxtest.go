@@ -20,10 +20,11 @@ var running *sandbox.Sandbox
 // and tests that call Get are skipped: -short is the documented unit-only mode. Otherwise a sandbox that
 // cannot start fails the whole package loudly.
 func Main(m *testing.M) {
-	os.Exit(run(m))
+	os.Exit(Run(m))
 }
 
-func run(m *testing.M) int {
+// Run is Main without the exit, for a TestMain that has its own cleanup; it returns the exit code.
+func Run(m *testing.M) int {
 	if !isShort() {
 		sb, err := Start()
 		if err != nil {
