@@ -34,11 +34,11 @@ func TestSmoke(t *testing.T) {
 		}
 	}
 	// Every measurement is there: 2 scenarios × 2 resolutions × latencies of bind; doctor on one target
-	// and -A at each size, at each latency.
+	// (both resolutions) and -A at each size, at each latency.
 	if want := 4 * len(cfg.BindLatencies); len(res.Bind) != want {
 		t.Errorf("%d bind rows, want %d", len(res.Bind), want)
 	}
-	if want := (1 + len(cfg.Sizes)) * len(cfg.DoctorLatencies); len(res.Doctor) != want {
+	if want := (len(resolutions) + len(cfg.Sizes)) * len(cfg.DoctorLatencies); len(res.Doctor) != want {
 		t.Errorf("%d doctor rows, want %d", len(res.Doctor), want)
 	}
 	for _, b := range res.Bind {
@@ -106,6 +106,27 @@ func TestSequentialRoundTrips(t *testing.T) {
 				t.Errorf("got %d round trips, want %d", got, c.want)
 			}
 		})
+	}
+}
+
+func TestSequentialChainNamesTheCallsInOrder(t *testing.T) {
+	t.Parallel()
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	call := func(key string, startMS int) awsCall {
+		return awsCall{Key: key, Start: base.Add(time.Duration(startMS) * time.Millisecond), Duration: 50 * time.Millisecond}
+	}
+	calls := []awsCall{
+		call("iam:AttachRolePolicy", 153), call("sts:GetCallerIdentity", 0), call("eks:DescribeCluster", 1),
+		call("iam:GetRole", 51), call("iam:GetPolicy", 52), call("iam:CreateRole", 102), call("iam:CreatePolicy", 103),
+	}
+	var got []string
+	for _, c := range sequentialChain(calls, 50*time.Millisecond) {
+		got = append(got, c.Key)
+	}
+	// Of the calls made together, the one that started last is named: the latest cause of the next step.
+	want := []string{"eks:DescribeCluster", "iam:GetPolicy", "iam:CreatePolicy", "iam:AttachRolePolicy"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("chain %v, want %v", got, want)
 	}
 }
 

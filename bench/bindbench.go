@@ -34,7 +34,7 @@ type resolution struct {
 }
 
 var resolutions = []resolution{
-	{Name: "from kube context", Tag: "ctx"},
+	{Name: "found via ListClusters", Tag: "ctx"},
 	{Name: "--eks-cluster", Tag: "eks", Args: []string{"--eks-cluster", sandbox.ClusterName}},
 }
 

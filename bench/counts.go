@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -125,21 +126,25 @@ func (l *callLog) since(ctx context.Context, mark, want int) ([]awsCall, error) 
 // moment between the front's answer and its log line, so two calls count as sequential when they overlap
 // by less than half the latency.
 func sequentialRoundTrips(calls []awsCall, latency time.Duration) int {
-	if len(calls) == 0 {
-		return 0
-	}
-	byEnd := append([]awsCall(nil), calls...)
-	sort.Slice(byEnd, func(i, j int) bool { return byEnd[i].end().Before(byEnd[j].end()) })
+	return len(sequentialChain(calls, latency))
+}
+
+// sequentialChain is one longest chain of one-after-another calls (see sequentialRoundTrips), in order. It
+// is built from the end: the call that started last, then, among the calls answered before it started,
+// again the one that started last, and so on. That gives a longest chain (the mirror of interval
+// scheduling's earliest-end rule), and its links are each call's most likely cause: the answer it waited for.
+func sequentialChain(calls []awsCall, latency time.Duration) []awsCall {
+	byStart := append([]awsCall(nil), calls...)
+	sort.SliceStable(byStart, func(i, j int) bool { return byStart[i].Start.After(byStart[j].Start) })
 	slack := latency / 2
-	n := 1
-	last := byEnd[0].end()
-	for _, c := range byEnd[1:] {
-		if !c.Start.Before(last.Add(-slack)) {
-			n++
-			last = c.end()
+	var chain []awsCall
+	for _, c := range byStart {
+		if len(chain) == 0 || !c.end().Add(-slack).After(chain[len(chain)-1].Start) {
+			chain = append(chain, c)
 		}
 	}
-	return n
+	slices.Reverse(chain)
+	return chain
 }
 
 // auditLog reads the apiserver's audit log from an offset, so a run's requests are found without

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox"
 )
@@ -53,38 +54,48 @@ func (h *harness) runNaive(ctx context.Context, dir, targets string, n int) (nai
 	return naiveRun{targets: n, s: s}, nil
 }
 
-// doctorOneSamples are doctor's and the naive walk's runs on one target, by latency.
+// doctorOneSamples are doctor's runs on one target, by resolution and latency, and the naive walk's.
 type doctorOneSamples struct {
 	ns     string
-	doctor map[int][]sample
+	doctor map[resLatency][]sample
 	naive  map[int][]sample
+}
+
+type resLatency struct {
+	resolution string
+	latency    int
 }
 
 // benchDoctorOne measures doctor on one ServiceAccount that bind set up, and the naive walk over it,
 // interleaved run by run.
 func benchDoctorOne(ctx context.Context, h *harness, cfg config, ns, workDir string) (*doctorOneSamples, error) {
-	out := &doctorOneSamples{ns: ns, doctor: map[int][]sample{}, naive: map[int][]sample{}}
+	out := &doctorOneSamples{ns: ns, doctor: map[resLatency][]sample{}, naive: map[int][]sample{}}
 	for _, lat := range cfg.DoctorLatencies {
 		for run := range cfg.Runs {
 			h.setLatency(lat)
-			d, err := h.measure(ctx, "kubectl-sdc/", "kubectl", "sdc", "doctor", "-n", ns, "--service-account", benchSA, "-o", "json")
-			if err != nil {
-				h.setLatency(0)
-				return nil, err
-			}
-			if err := checkDoctor(d, 1); err != nil {
-				h.setLatency(0)
-				return nil, err
+			var took []string
+			for _, res := range resolutions {
+				args := append([]string{"sdc", "doctor", "-n", ns, "--service-account", benchSA, "-o", "json"}, res.Args...)
+				d, err := h.measure(ctx, "kubectl-sdc/", "kubectl", args...)
+				if err == nil {
+					err = checkDoctor(d, 1)
+				}
+				if err != nil {
+					h.setLatency(0)
+					return nil, err
+				}
+				k := resLatency{res.Name, lat}
+				out.doctor[k] = append(out.doctor[k], d)
+				took = append(took, res.Name+" "+fmtDuration(ms(d.cmd.Wall)))
 			}
 			n, err := h.runNaive(ctx, workDir, ns+" "+benchSA+"\n", 1)
 			h.setLatency(0)
 			if err != nil {
 				return nil, err
 			}
-			out.doctor[lat] = append(out.doctor[lat], d)
 			out.naive[lat] = append(out.naive[lat], n.s)
 			progress(cfg.Log, "doctor one target at %d ms, run %d/%d: %s (naive walk %s)", lat, run+1, cfg.Runs,
-				fmtDuration(ms(d.cmd.Wall)), fmtDuration(ms(n.s.cmd.Wall)))
+				strings.Join(took, ", "), fmtDuration(ms(n.s.cmd.Wall)))
 		}
 	}
 	return out, nil

@@ -86,6 +86,9 @@ type cmdResult struct {
 	Stdout, Stderr string
 	Code           int
 	Wall           time.Duration
+	// CPU is the user and system time of the process and the children it waited for (kubectl's includes
+	// the plugin's): how much of the wall time was the tools' own work.
+	CPU time.Duration
 }
 
 func (r cmdResult) String() string {
@@ -120,6 +123,9 @@ func (t *toolbox) run(ctx context.Context, sb *sandbox.Sandbox, name string, arg
 	start := time.Now()
 	err := cmd.Run()
 	r := cmdResult{Args: append([]string{name}, args...), Wall: time.Since(start), Stdout: stdout.String(), Stderr: stderr.String()}
+	if ps := cmd.ProcessState; ps != nil {
+		r.CPU = ps.UserTime() + ps.SystemTime()
+	}
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee):

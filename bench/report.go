@@ -94,6 +94,9 @@ type measured struct {
 	Runs      int       `json:"runs"`
 	WallMS    float64   `json:"wall_ms"` // median
 	SamplesMS []float64 `json:"samples_ms"`
+	// CPUMS is the median CPU time of the command (kubectl and the plugin): the rest of the wall time was
+	// spent waiting, for AWS, the apiserver or the CPU.
+	CPUMS float64 `json:"cpu_ms"`
 	// AWS is the calls of the run that made the most (runs normally make the same); AWSPerRun all totals.
 	AWS        awsfront.CallCounts `json:"aws"`
 	AWSPerRun  []int               `json:"aws_per_run"`
@@ -104,6 +107,8 @@ type measured struct {
 	// with latency.
 	RoundTrips         *int     `json:"sequential_aws_round_trips,omitempty"`
 	RoundTripsEstimate *float64 `json:"sequential_aws_round_trips_estimate,omitempty"`
+	// Chain is the calls of one longest chain in the median run, in order: where the round trips go.
+	Chain []string `json:"sequential_aws_calls,omitempty"`
 	// AWSCallMedianMS is how long the front took to answer a call (the latency included: at 0 ms it is
 	// moto's own time); AWSInFlight is the calls in flight on average over the run (their summed time over
 	// the wall time), which tells how much of the AWS work ran in parallel. Both from the median run.
@@ -117,10 +122,11 @@ type measured struct {
 // such a chain would count waves of parallel calls instead, and is left out.
 func summarize(samples []sample, latency int, chained bool) measured {
 	m := measured{LatencyMS: latency, Runs: len(samples)}
-	var walls []time.Duration
+	var walls, cpus []time.Duration
 	var chains []int
 	for _, s := range samples {
 		walls = append(walls, s.cmd.Wall)
+		cpus = append(cpus, s.cmd.CPU)
 		m.AWSPerRun = append(m.AWSPerRun, s.aws.Total)
 		m.KubePerRun = append(m.KubePerRun, s.kube.Requests)
 		if s.aws.Total >= m.AWS.Total {
@@ -133,7 +139,12 @@ func summarize(samples []sample, latency int, chained bool) measured {
 			chains = append(chains, sequentialRoundTrips(s.calls, time.Duration(latency)*time.Millisecond))
 		}
 	}
-	m.WallMS, m.SamplesMS = ms(median(walls)), msAll(walls)
+	m.WallMS, m.SamplesMS, m.CPUMS = ms(median(walls)), msAll(walls), ms(median(cpus))
+	if mid := medianSample(samples); mid != nil && len(mid.calls) > 0 && latency > 0 && chained {
+		for _, c := range sequentialChain(mid.calls, time.Duration(latency)*time.Millisecond) {
+			m.Chain = append(m.Chain, c.Key)
+		}
+	}
 	if mid := medianSample(samples); mid != nil && len(mid.calls) > 0 {
 		var durs []time.Duration
 		var sum time.Duration
@@ -186,7 +197,8 @@ type bindRow struct {
 }
 
 type doctorRow struct {
-	Scope           string         `json:"scope"` // "one target" or "-A"
+	Scope           string         `json:"scope"`                // "one target" or "-A"
+	Resolution      string         `json:"resolution,omitempty"` // for one target: how the cluster was found
 	ServiceAccounts int            `json:"service_accounts"`
 	Namespaces      int            `json:"namespaces"`
 	Roles           int            `json:"roles"`
@@ -236,16 +248,19 @@ func assemble(res *results, bs *bindSamples, one *doctorOneSamples, all *doctorA
 		}
 	}
 	if one != nil {
-		var zero *measured
-		for _, lat := range cfg.DoctorLatencies {
-			row := doctorRow{Scope: "one target", ServiceAccounts: 1, Namespaces: 1, Roles: 1, measured: summarize(one.doctor[lat], lat, true),
-				Baseline: baselineOf("naive walk, 1 target", one.naive[lat])}
-			if lat == 0 {
-				zero = &row.measured
+		for _, r := range resolutions {
+			var zero *measured
+			for _, lat := range cfg.DoctorLatencies {
+				row := doctorRow{Scope: "one target", Resolution: r.Name, ServiceAccounts: 1, Namespaces: 1, Roles: 1,
+					measured: summarize(one.doctor[resLatency{r.Name, lat}], lat, true),
+					Baseline: baselineOf("naive walk, 1 target", one.naive[lat])}
+				if lat == 0 {
+					zero = &row.measured
+				}
+				row.estimateRoundTrips(zero)
+				row.Ratio = ratio(row.WallMS, row.Baseline.WallMS)
+				res.Doctor = append(res.Doctor, row)
 			}
-			row.estimateRoundTrips(zero)
-			row.Ratio = ratio(row.WallMS, row.Baseline.WallMS)
-			res.Doctor = append(res.Doctor, row)
 		}
 	}
 	if all != nil {
@@ -364,7 +379,7 @@ func printTable(w io.Writer, res *results) {
 			r.Baseline.Name, fmtDuration(r.Baseline.WallMS), fmtRatio(r.Ratio), cells(what))
 	}
 	for _, r := range res.Doctor {
-		name, what := "doctor, one target", ""
+		name, what := "doctor, one target ("+r.Resolution+")", ""
 		if r.Scope == "-A" {
 			name = fmt.Sprintf("doctor -A, %d SAs/%d ns/%d roles", r.ServiceAccounts, r.Namespaces, r.Roles)
 			what = fmt.Sprintf("doctor -A %d SAs/%d roles at %d ms", r.ServiceAccounts, r.Roles, r.LatencyMS)
