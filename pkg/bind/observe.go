@@ -10,47 +10,20 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"golang.org/x/sync/errgroup"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/iamread"
 )
-
-// Provider is an existing IAM OIDC provider.
-type Provider struct {
-	ARN         string
-	ClientIDs   []string
-	Thumbprints []string
-}
-
-// Policy is an existing customer managed policy and its default version's document.
-type Policy struct {
-	ARN            string
-	DefaultVersion string
-	Document       *iampolicy.Policy
-	Tags           map[string]string
-}
-
-// Role is an existing IAM role.
-type Role struct {
-	ARN      string
-	Trust    *iampolicy.Policy
-	Tags     map[string]string
-	Attached []string // managed policy ARNs
-}
 
 // Observed is the current state of everything bind manages; nil fields do not exist.
 type Observed struct {
-	Provider       *Provider
-	Policy         *Policy
-	Role           *Role
+	Provider       *iamread.Provider
+	Policy         *iamread.Policy
+	Role           *iamread.Role
 	Namespace      *corev1.Namespace
 	ServiceAccount *corev1.ServiceAccount
 	Deployment     *appsv1.Deployment
@@ -116,72 +89,28 @@ func found[T any](obj *T, err error) (*T, error) {
 // policies) in parallel: one round trip when they do not exist, two when they do.
 func (b *Binder) observeIAM(ctx context.Context, n *Names, own bool, o *Observed) error {
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		out, err := b.AWS.IAM.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: &n.ProviderARN})
-		if sdcaws.IsNotFound(err) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("reading IAM OIDC provider %s: %w", n.ProviderARN, err)
-		}
-		o.Provider = &Provider{ARN: n.ProviderARN, ClientIDs: out.ClientIDList, Thumbprints: out.ThumbprintList}
-		return nil
+	g.Go(func() (err error) {
+		o.Provider, err = iamread.ReadProvider(ctx, b.AWS.IAM, n.ProviderARN)
+		return err
 	})
 	if own {
-		g.Go(func() error {
-			out, err := b.AWS.IAM.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: &n.PolicyARN})
-			if sdcaws.IsNotFound(err) {
-				return nil
-			}
-			if err != nil {
-				return fmt.Errorf("reading IAM policy %s: %w", n.PolicyARN, err)
-			}
-			p := &Policy{ARN: n.PolicyARN, DefaultVersion: aws.ToString(out.Policy.DefaultVersionId), Tags: tagMap(out.Policy.Tags)}
-			v, err := b.AWS.IAM.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: &n.PolicyARN, VersionId: out.Policy.DefaultVersionId})
-			if err != nil {
-				return fmt.Errorf("reading IAM policy %s version %s: %w", n.PolicyARN, p.DefaultVersion, err)
-			}
-			if p.Document, err = iampolicy.Parse([]byte(aws.ToString(v.PolicyVersion.Document))); err != nil {
-				return fmt.Errorf("IAM policy %s version %s: %w", n.PolicyARN, p.DefaultVersion, err)
-			}
-			o.Policy = p
-			return nil
+		g.Go(func() (err error) {
+			o.Policy, err = iamread.ReadPolicy(ctx, b.AWS.IAM, n.PolicyARN)
+			return err
 		})
 	}
 	g.Go(func() error {
-		out, err := b.AWS.IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: &n.RoleName})
-		if sdcaws.IsNotFound(err) {
-			return nil
-		}
+		r, err := iamread.ReadRole(ctx, b.AWS.IAM, n.RoleName, false)
 		if err != nil {
-			return fmt.Errorf("reading IAM role %s: %w", n.RoleName, err)
+			return err
 		}
-		r := &Role{ARN: aws.ToString(out.Role.Arn), Tags: tagMap(out.Role.Tags)}
-		if r.Trust, err = iampolicy.Parse([]byte(aws.ToString(out.Role.AssumeRolePolicyDocument))); err != nil {
-			return fmt.Errorf("the trust policy of IAM role %s: %w", n.RoleName, err)
-		}
-		pages := iam.NewListAttachedRolePoliciesPaginator(b.AWS.IAM, &iam.ListAttachedRolePoliciesInput{RoleName: &n.RoleName})
-		for pages.HasMorePages() {
-			page, err := pages.NextPage(ctx)
-			if err != nil {
-				return fmt.Errorf("listing the policies attached to IAM role %s: %w", n.RoleName, err)
-			}
-			for _, a := range page.AttachedPolicies {
-				r.Attached = append(r.Attached, aws.ToString(a.PolicyArn))
-			}
+		if r != nil && r.TrustErr != nil {
+			return fmt.Errorf("the trust policy of IAM role %s: %w", n.RoleName, r.TrustErr)
 		}
 		o.Role = r
 		return nil
 	})
 	return g.Wait()
-}
-
-func tagMap(tags []iamtypes.Tag) map[string]string {
-	m := make(map[string]string, len(tags))
-	for _, t := range tags {
-		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	return m
 }
 
 // Thumbprint is the SHA-1 of the last (top) certificate of the chain the issuer's host presents: what

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -25,6 +23,7 @@ import (
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/cluster"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/iamread"
 )
 
 // DefaultParallelism bounds the IAM reads (and probes) in flight at once: enough to hide latency, few
@@ -97,11 +96,7 @@ func (o *Options) validate() error {
 func (o *Options) Validate() error { return o.validate() }
 
 // Provider is the IAM OIDC provider of the cluster's issuer.
-type Provider struct {
-	ARN         string
-	ClientIDs   []string
-	Thumbprints []string
-}
+type Provider = iamread.Provider
 
 // Role is what IAM says about one role named by a ServiceAccount (or the role bind would have made).
 type Role struct {
@@ -328,14 +323,7 @@ func (d *Doctor) gatherIAM(ctx context.Context, f *Facts) {
 	}
 	if f.ProviderARN != "" {
 		goDo(func() {
-			out, err := d.AWS.IAM.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(f.ProviderARN)})
-			switch {
-			case sdcaws.IsNotFound(err):
-			case err != nil:
-				f.ProviderErr = err
-			default:
-				f.Provider = &Provider{ARN: f.ProviderARN, ClientIDs: out.ClientIDList, Thumbprints: out.ThumbprintList}
-			}
+			f.Provider, f.ProviderErr = iamread.ReadProvider(ctx, d.AWS.IAM, f.ProviderARN)
 		})
 	}
 	for _, arn := range roleARNsToRead(f) {
@@ -376,77 +364,24 @@ func roleARNsToRead(f *Facts) []string {
 	return out
 }
 
-func readRole(ctx context.Context, c *iam.Client, r *Role) {
-	out, err := c.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(r.Name)})
-	if sdcaws.IsNotFound(err) {
-		return
+// readRole fills r from IAM; a role that does not exist leaves r.Exists false.
+func readRole(ctx context.Context, c iamread.API, r *Role) {
+	got, err := iamread.ReadRole(ctx, c, r.Name, true)
+	if got != nil {
+		r.Exists, r.ActualARN = true, got.ARN
+		r.Trust, r.TrustErr, r.Tags = got.Trust, got.TrustErr, got.Tags
+		r.Attached, r.InlineNames, r.Inline = got.Attached, got.InlineNames, got.Inline
 	}
-	if err != nil {
-		r.Err = err
-		return
-	}
-	r.Exists = true
-	r.ActualARN = aws.ToString(out.Role.Arn)
-	r.Tags = map[string]string{}
-	for _, t := range out.Role.Tags {
-		r.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	r.Trust, r.TrustErr = iampolicy.Parse([]byte(aws.ToString(out.Role.AssumeRolePolicyDocument)))
-	attached := iam.NewListAttachedRolePoliciesPaginator(c, &iam.ListAttachedRolePoliciesInput{RoleName: aws.String(r.Name)})
-	for attached.HasMorePages() {
-		page, err := attached.NextPage(ctx)
-		if err != nil {
-			r.Err = fmt.Errorf("listing the policies attached to role %s: %w", r.Name, err)
-			return
-		}
-		for _, p := range page.AttachedPolicies {
-			r.Attached = append(r.Attached, aws.ToString(p.PolicyArn))
-		}
-	}
-	r.Inline = map[string]*iampolicy.Policy{}
-	inline := iam.NewListRolePoliciesPaginator(c, &iam.ListRolePoliciesInput{RoleName: aws.String(r.Name)})
-	for inline.HasMorePages() {
-		page, err := inline.NextPage(ctx)
-		if err != nil {
-			r.Err = fmt.Errorf("listing the inline policies of role %s: %w", r.Name, err)
-			return
-		}
-		r.InlineNames = append(r.InlineNames, page.PolicyNames...)
-	}
-	for _, name := range r.InlineNames {
-		out, err := c.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(r.Name), PolicyName: aws.String(name)})
-		if err != nil {
-			r.Err = fmt.Errorf("reading inline policy %s of role %s: %w", name, r.Name, err)
-			return
-		}
-		p, err := iampolicy.Parse([]byte(aws.ToString(out.PolicyDocument)))
-		if err != nil {
-			r.Err = fmt.Errorf("inline policy %s of role %s does not parse: %w", name, r.Name, err)
-			return
-		}
-		r.Inline[name] = p
-	}
+	r.Err = err
 }
 
-func readPolicy(ctx context.Context, c *iam.Client, p *ManagedPolicy) {
-	out, err := c.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(p.ARN)})
-	if sdcaws.IsNotFound(err) {
-		return
+// readPolicy fills p from IAM; a policy that does not exist leaves p.Exists false.
+func readPolicy(ctx context.Context, c iamread.API, p *ManagedPolicy) {
+	got, err := iamread.ReadPolicy(ctx, c, p.ARN)
+	if got != nil {
+		p.Exists, p.DefaultVersion, p.Document = true, got.DefaultVersion, got.Document
 	}
-	if err != nil {
-		p.Err = err
-		return
-	}
-	p.Exists = true
-	p.DefaultVersion = aws.ToString(out.Policy.DefaultVersionId)
-	v, err := c.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: aws.String(p.ARN), VersionId: out.Policy.DefaultVersionId})
-	if err != nil {
-		p.Err = fmt.Errorf("reading version %s of policy %s: %w", p.DefaultVersion, p.ARN, err)
-		return
-	}
-	if p.Document, err = iampolicy.Parse([]byte(aws.ToString(v.PolicyVersion.Document))); err != nil {
-		p.Err = fmt.Errorf("version %s of policy %s does not parse: %w", p.DefaultVersion, p.ARN, err)
-	}
+	p.Err = err
 }
 
 // gatherEnvSources lists Secrets and ConfigMaps, once each and only when a target's Deployment takes

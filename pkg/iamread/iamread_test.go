@@ -1,0 +1,112 @@
+package iamread_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/iamread"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox/awsfront"
+)
+
+// iamClient is an IAM client of moto behind the sandbox's AWS front (IAM returns documents URL-encoded
+// there too, which is what the readers must undo).
+func iamClient(t *testing.T) *iam.Client {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: unit tests only; this test runs moto_server behind the sandbox's AWS front")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	mo, err := awsfront.StartMoto(ctx, awsfront.MotoOptions{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("starting moto_server (install it with: pip install 'moto[server]'): %v", err)
+	}
+	t.Cleanup(func() { _ = mo.Stop() })
+	f, err := awsfront.New(awsfront.Config{MotoURL: mo.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	creds, err := f.Bootstrap(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return iam.NewFromConfig(aws.Config{
+		Region:       "us-west-2",
+		Credentials:  credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, ""),
+		BaseEndpoint: aws.String(srv.URL),
+	})
+}
+
+func TestReaders(t *testing.T) {
+	c := iamClient(t)
+	ctx := context.Background()
+	const trust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+	const doc = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}`
+	const inlineDoc = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:ListQueues","Resource":"*"}]}`
+
+	for _, absent := range []func() (bool, error){
+		func() (bool, error) {
+			p, err := iamread.ReadProvider(ctx, c, "arn:aws:iam::123456789012:oidc-provider/example.com")
+			return p == nil, err
+		},
+		func() (bool, error) { r, err := iamread.ReadRole(ctx, c, "nope", true); return r == nil, err },
+		func() (bool, error) {
+			p, err := iamread.ReadPolicy(ctx, c, "arn:aws:iam::123456789012:policy/nope")
+			return p == nil, err
+		},
+	} {
+		if isNil, err := absent(); !isNil || err != nil {
+			t.Errorf("a missing entity: got non-nil=%v, err %v; want nil, nil", !isNil, err)
+		}
+	}
+
+	pol, err := c.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String("p"), PolicyDocument: aws.String(doc),
+		Tags: []iamtypes.Tag{{Key: aws.String("k"), Value: aws.String("v")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("r"), AssumeRolePolicyDocument: aws.String(trust),
+		Tags: []iamtypes.Tag{{Key: aws.String("team"), Value: aws.String("data")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String("r"), PolicyArn: pol.Policy.Arn}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("r"), PolicyName: aws.String("in"), PolicyDocument: aws.String(inlineDoc)}); err != nil {
+		t.Fatal(err)
+	}
+
+	want := func(s string) *iampolicy.Policy {
+		p, err := iampolicy.Parse([]byte(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	r, err := iamread.ReadRole(ctx, c, "r", true)
+	if err != nil || r == nil {
+		t.Fatalf("ReadRole: %v, %v", r, err)
+	}
+	if r.TrustErr != nil || !r.Trust.Equal(want(trust)) || r.Tags["team"] != "data" ||
+		!slices.Equal(r.Attached, []string{aws.ToString(pol.Policy.Arn)}) || !slices.Equal(r.InlineNames, []string{"in"}) || !r.Inline["in"].Equal(want(inlineDoc)) {
+		t.Errorf("ReadRole = %+v", r)
+	}
+	if r, _ := iamread.ReadRole(ctx, c, "r", false); r.Inline != nil || r.InlineNames != nil {
+		t.Error("inline policies read although not asked for")
+	}
+	p, err := iamread.ReadPolicy(ctx, c, aws.ToString(pol.Policy.Arn))
+	if err != nil || p == nil || p.DefaultVersion != "v1" || !p.Document.Equal(want(doc)) || p.Tags["k"] != "v" {
+		t.Errorf("ReadPolicy = %+v, %v", p, err)
+	}
+}
