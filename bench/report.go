@@ -69,7 +69,9 @@ func readMachine() machine {
 		}
 	}
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		m.Kernel = strings.TrimSpace(string(b))
+		// Major and minor only: the rest is the build of one particular machine.
+		v := strings.SplitN(strings.TrimSpace(string(b)), ".", 3)
+		m.Kernel = "Linux " + strings.Join(v[:min(2, len(v))], ".")
 	}
 	m.LoadBefore = loadAverage()
 	return m
