@@ -337,10 +337,16 @@ func checkTargets(res *results) []targetCheck {
 			out = append(out, targetCheck{What: what, Target: fmt.Sprintf("kube requests constant (vs %d SAs)", b.ServiceAccounts),
 				Value: fmt.Sprintf("%d → %d", maxInt(b.KubePerRun), maxInt(d.KubePerRun)), Met: grow <= allowed, Correctness: true})
 		}
-		reads := d.AWS.ByAction["iam:GetRole"] == d.Roles && d.AWS.ByAction["iam:GetOpenIDConnectProvider"] <= 1 && d.AWS.ByAction["iam:GetPolicy"] <= d.Roles
+		// Either each distinct role is read once, or (with many roles) the whole account in one batch read
+		// (iam:GetAccountAuthorizationDetails) and no role on its own.
+		batch := d.AWS.ByAction["iam:GetAccountAuthorizationDetails"]
+		perRole := d.AWS.ByAction["iam:GetRole"]
+		reads := (perRole == d.Roles || (batch > 0 && perRole == 0)) &&
+			d.AWS.ByAction["iam:GetOpenIDConnectProvider"] <= 1 && d.AWS.ByAction["iam:GetPolicy"] <= d.Roles
 		out = append(out, targetCheck{What: what, Target: "one read per distinct role/policy/provider",
-			Value: fmt.Sprintf("GetRole %d, GetPolicy %d, GetOpenIDConnectProvider %d for %d roles", d.AWS.ByAction["iam:GetRole"], d.AWS.ByAction["iam:GetPolicy"], d.AWS.ByAction["iam:GetOpenIDConnectProvider"], d.Roles),
-			Met:   reads})
+			Value: fmt.Sprintf("GetRole %d, GetAccountAuthorizationDetails %d, GetPolicy %d, GetOpenIDConnectProvider %d for %d roles",
+				perRole, batch, d.AWS.ByAction["iam:GetPolicy"], d.AWS.ByAction["iam:GetOpenIDConnectProvider"], d.Roles),
+			Met: reads})
 		if d.ServiceAccounts == targetDoctorAllSAs && d.LatencyMS == targetDoctorLatencyMS {
 			out = append(out, targetCheck{What: what, Target: "≤ 5 s", Value: fmtDuration(d.WallMS), Met: d.WallMS <= targetDoctorAllMS})
 		}

@@ -305,7 +305,13 @@ func listAll[T any](ctx context.Context, list func(context.Context, metav1.ListO
 	}
 }
 
-// gatherIAM reads the provider and each distinct role in parallel, then each distinct attached policy.
+// batchRoles is how many roles make one account-wide read (iam:GetAccountAuthorizationDetails, a page of up
+// to 1,000 roles and policies per call) cheaper than reading each role (three calls or more) and each of its
+// policies (two). Below it, per-role reads touch only what the targets name.
+const batchRoles = 10
+
+// gatherIAM reads the provider and each distinct role in parallel, then each distinct attached policy; with
+// many roles, the account's roles and customer managed policies in one batch read instead.
 func (d *Doctor) gatherIAM(ctx context.Context, f *Facts) {
 	if f.Identity == nil {
 		return
@@ -326,10 +332,23 @@ func (d *Doctor) gatherIAM(ctx context.Context, f *Facts) {
 			f.Provider, f.ProviderErr = iamread.ReadProvider(ctx, d.AWS.IAM, f.ProviderARN)
 		})
 	}
-	for _, arn := range roleARNsToRead(f) {
+	roles := roleARNsToRead(f)
+	var account *iamread.Account
+	if len(roles) >= batchRoles {
+		// Refused (a policy without iam:GetAccountAuthorizationDetails, say): the per-role reads still work.
+		account, _ = iamread.ReadAccount(ctx, d.AWS.IAM)
+	}
+	for _, arn := range roles {
 		r := &Role{ARN: arn, Name: roleNameOf(arn)}
 		f.Roles[arn] = r
-		goDo(func() { readRole(ctx, d.AWS.IAM, r) })
+		if account != nil {
+			setRole(r, account.Roles[r.Name], nil)
+			continue
+		}
+		goDo(func() {
+			got, err := iamread.ReadRole(ctx, d.AWS.IAM, r.Name, iamread.RoleOptions{Inline: true, Concurrent: true})
+			setRole(r, got, err)
+		})
 	}
 	wg.Wait()
 
@@ -342,7 +361,14 @@ func (d *Doctor) gatherIAM(ctx context.Context, f *Facts) {
 	for a := range want {
 		p := &ManagedPolicy{ARN: a}
 		f.Policies[a] = p
-		goDo(func() { readPolicy(ctx, d.AWS.IAM, p) })
+		if account != nil && account.Policies[a] != nil {
+			setPolicy(p, account.Policies[a], nil)
+			continue
+		}
+		goDo(func() {
+			got, err := iamread.ReadPolicy(ctx, d.AWS.IAM, p.ARN)
+			setPolicy(p, got, err)
+		})
 	}
 	wg.Wait()
 }
@@ -364,9 +390,8 @@ func roleARNsToRead(f *Facts) []string {
 	return out
 }
 
-// readRole fills r from IAM; a role that does not exist leaves r.Exists false.
-func readRole(ctx context.Context, c iamread.API, r *Role) {
-	got, err := iamread.ReadRole(ctx, c, r.Name, true)
+// setRole fills r from what IAM said; a role that does not exist (got nil) leaves r.Exists false.
+func setRole(r *Role, got *iamread.Role, err error) {
 	if got != nil {
 		r.Exists, r.ActualARN = true, got.ARN
 		r.Trust, r.TrustErr, r.Tags = got.Trust, got.TrustErr, got.Tags
@@ -375,9 +400,8 @@ func readRole(ctx context.Context, c iamread.API, r *Role) {
 	r.Err = err
 }
 
-// readPolicy fills p from IAM; a policy that does not exist leaves p.Exists false.
-func readPolicy(ctx context.Context, c iamread.API, p *ManagedPolicy) {
-	got, err := iamread.ReadPolicy(ctx, c, p.ARN)
+// setPolicy fills p from what IAM said; a policy that does not exist (got nil) leaves p.Exists false.
+func setPolicy(p *ManagedPolicy, got *iamread.Policy, err error) {
 	if got != nil {
 		p.Exists, p.DefaultVersion, p.Document = true, got.DefaultVersion, got.Document
 	}

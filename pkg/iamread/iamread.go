@@ -6,6 +6,7 @@ package iamread
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -24,6 +25,7 @@ type API interface {
 	GetRolePolicy(context.Context, *iam.GetRolePolicyInput, ...func(*iam.Options)) (*iam.GetRolePolicyOutput, error)
 	GetPolicy(context.Context, *iam.GetPolicyInput, ...func(*iam.Options)) (*iam.GetPolicyOutput, error)
 	GetPolicyVersion(context.Context, *iam.GetPolicyVersionInput, ...func(*iam.Options)) (*iam.GetPolicyVersionOutput, error)
+	GetAccountAuthorizationDetails(context.Context, *iam.GetAccountAuthorizationDetailsInput, ...func(*iam.Options)) (*iam.GetAccountAuthorizationDetailsOutput, error)
 }
 
 // Provider is an IAM OIDC provider.
@@ -58,41 +60,64 @@ type Role struct {
 	Inline      map[string]*iampolicy.Policy
 }
 
-// ReadRole reads the role named name and the managed policies attached to it, and with inline its inline
-// policies too; nil, nil when it does not exist.
-func ReadRole(ctx context.Context, c API, name string, inline bool) (*Role, error) {
-	out, err := c.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
-	if sdcaws.IsNotFound(err) {
+// RoleOptions say how much of a role to read, and how.
+type RoleOptions struct {
+	// Inline also reads the role's inline policies.
+	Inline bool
+	// Concurrent asks for the role and its policy lists at once: one round trip instead of two or three when
+	// the role is expected to exist, two wasted calls when it does not.
+	Concurrent bool
+}
+
+// ReadRole reads the role named name and the managed policies attached to it (and, as o says, its inline
+// policies); nil, nil when it does not exist.
+func ReadRole(ctx context.Context, c API, name string, o RoleOptions) (*Role, error) {
+	var (
+		out      *iam.GetRoleOutput
+		attached []string
+		inline   []string
+		errs     [3]error
+	)
+	steps := []func(){
+		func() { out, errs[0] = c.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)}) },
+		func() { attached, errs[1] = listAttached(ctx, c, name) },
+	}
+	if o.Inline {
+		steps = append(steps, func() { inline, errs[2] = listInline(ctx, c, name) })
+	}
+	if o.Concurrent {
+		var wg sync.WaitGroup
+		for _, step := range steps {
+			wg.Add(1)
+			go func() { defer wg.Done(); step() }()
+		}
+		wg.Wait()
+	} else {
+		for _, step := range steps {
+			if step(); errs[0] != nil {
+				break // no role, or no reading it: the lists would only fail the same way
+			}
+		}
+	}
+	if sdcaws.IsNotFound(errs[0]) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("reading IAM role %s: %w", name, err)
+	if errs[0] != nil {
+		return nil, fmt.Errorf("reading IAM role %s: %w", name, errs[0])
 	}
-	r := &Role{ARN: aws.ToString(out.Role.Arn), Name: name, Tags: TagMap(out.Role.Tags)}
+	r := &Role{ARN: aws.ToString(out.Role.Arn), Name: name, Tags: TagMap(out.Role.Tags), Attached: attached}
 	r.Trust, r.TrustErr = iampolicy.Parse([]byte(aws.ToString(out.Role.AssumeRolePolicyDocument)))
-	attached := iam.NewListAttachedRolePoliciesPaginator(c, &iam.ListAttachedRolePoliciesInput{RoleName: aws.String(name)})
-	for attached.HasMorePages() {
-		page, err := attached.NextPage(ctx)
-		if err != nil {
-			return r, fmt.Errorf("listing the policies attached to IAM role %s: %w", name, err)
-		}
-		for _, p := range page.AttachedPolicies {
-			r.Attached = append(r.Attached, aws.ToString(p.PolicyArn))
-		}
+	if errs[1] != nil {
+		return r, fmt.Errorf("listing the policies attached to IAM role %s: %w", name, errs[1])
 	}
-	if !inline {
+	if !o.Inline {
 		return r, nil
 	}
-	r.Inline = map[string]*iampolicy.Policy{}
-	names := iam.NewListRolePoliciesPaginator(c, &iam.ListRolePoliciesInput{RoleName: aws.String(name)})
-	for names.HasMorePages() {
-		page, err := names.NextPage(ctx)
-		if err != nil {
-			return r, fmt.Errorf("listing the inline policies of IAM role %s: %w", name, err)
-		}
-		r.InlineNames = append(r.InlineNames, page.PolicyNames...)
+	if errs[2] != nil {
+		return r, fmt.Errorf("listing the inline policies of IAM role %s: %w", name, errs[2])
 	}
-	for _, n := range r.InlineNames {
+	r.InlineNames, r.Inline = inline, map[string]*iampolicy.Policy{}
+	for _, n := range inline {
 		out, err := c.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String(n)})
 		if err != nil {
 			return r, fmt.Errorf("reading inline policy %s of IAM role %s: %w", n, name, err)
@@ -104,6 +129,34 @@ func ReadRole(ctx context.Context, c API, name string, inline bool) (*Role, erro
 		r.Inline[n] = p
 	}
 	return r, nil
+}
+
+func listAttached(ctx context.Context, c API, role string) ([]string, error) {
+	var arns []string
+	pages := iam.NewListAttachedRolePoliciesPaginator(c, &iam.ListAttachedRolePoliciesInput{RoleName: aws.String(role)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range page.AttachedPolicies {
+			arns = append(arns, aws.ToString(p.PolicyArn))
+		}
+	}
+	return arns, nil
+}
+
+func listInline(ctx context.Context, c API, role string) ([]string, error) {
+	var names []string
+	pages := iam.NewListRolePoliciesPaginator(c, &iam.ListRolePoliciesInput{RoleName: aws.String(role)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, page.PolicyNames...)
+	}
+	return names, nil
 }
 
 // Policy is a customer or AWS managed policy with its default version's document.
@@ -142,4 +195,60 @@ func TagMap(tags []iamtypes.Tag) map[string]string {
 		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
 	}
 	return m
+}
+
+// Account is every role and customer managed policy of the account, as one batch read returns them.
+type Account struct {
+	Roles    map[string]*Role   // by role name
+	Policies map[string]*Policy // customer managed policies by ARN (tags are not part of this read)
+}
+
+// ReadAccount reads every role (trust, tags, attached and inline policies) and every customer managed policy
+// (default version) with iam:GetAccountAuthorizationDetails: a page of up to 1,000 entities per call,
+// instead of three to five calls per role. Worth it when many roles are wanted: it reads the whole account.
+func ReadAccount(ctx context.Context, c API) (*Account, error) {
+	a := &Account{Roles: map[string]*Role{}, Policies: map[string]*Policy{}}
+	pages := iam.NewGetAccountAuthorizationDetailsPaginator(c, &iam.GetAccountAuthorizationDetailsInput{
+		Filter:   []iamtypes.EntityType{iamtypes.EntityTypeRole, iamtypes.EntityTypeLocalManagedPolicy},
+		MaxItems: aws.Int32(1000),
+	})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("reading the account's roles and policies (iam:GetAccountAuthorizationDetails): %w", err)
+		}
+		for _, d := range page.RoleDetailList {
+			name := aws.ToString(d.RoleName)
+			r := &Role{ARN: aws.ToString(d.Arn), Name: name, Tags: TagMap(d.Tags), Inline: map[string]*iampolicy.Policy{}}
+			r.Trust, r.TrustErr = iampolicy.Parse([]byte(aws.ToString(d.AssumeRolePolicyDocument)))
+			for _, p := range d.AttachedManagedPolicies {
+				r.Attached = append(r.Attached, aws.ToString(p.PolicyArn))
+			}
+			for _, p := range d.RolePolicyList {
+				n := aws.ToString(p.PolicyName)
+				doc, err := iampolicy.Parse([]byte(aws.ToString(p.PolicyDocument)))
+				if err != nil {
+					return nil, fmt.Errorf("inline policy %s of IAM role %s does not parse: %w", n, name, err)
+				}
+				r.InlineNames = append(r.InlineNames, n)
+				r.Inline[n] = doc
+			}
+			a.Roles[name] = r
+		}
+		for _, d := range page.Policies {
+			p := &Policy{ARN: aws.ToString(d.Arn), DefaultVersion: aws.ToString(d.DefaultVersionId)}
+			for _, v := range d.PolicyVersionList {
+				if !v.IsDefaultVersion {
+					continue
+				}
+				doc, err := iampolicy.Parse([]byte(aws.ToString(v.Document)))
+				if err != nil {
+					return nil, fmt.Errorf("version %s of IAM policy %s does not parse: %w", p.DefaultVersion, p.ARN, err)
+				}
+				p.Document = doc
+			}
+			a.Policies[p.ARN] = p
+		}
+	}
+	return a, nil
 }

@@ -60,7 +60,10 @@ func TestReaders(t *testing.T) {
 			p, err := iamread.ReadProvider(ctx, c, "arn:aws:iam::123456789012:oidc-provider/example.com")
 			return p == nil, err
 		},
-		func() (bool, error) { r, err := iamread.ReadRole(ctx, c, "nope", true); return r == nil, err },
+		func() (bool, error) {
+			r, err := iamread.ReadRole(ctx, c, "nope", iamread.RoleOptions{Inline: true})
+			return r == nil, err
+		},
 		func() (bool, error) {
 			p, err := iamread.ReadPolicy(ctx, c, "arn:aws:iam::123456789012:policy/nope")
 			return p == nil, err
@@ -94,7 +97,7 @@ func TestReaders(t *testing.T) {
 		}
 		return p
 	}
-	r, err := iamread.ReadRole(ctx, c, "r", true)
+	r, err := iamread.ReadRole(ctx, c, "r", iamread.RoleOptions{Inline: true, Concurrent: true})
 	if err != nil || r == nil {
 		t.Fatalf("ReadRole: %v, %v", r, err)
 	}
@@ -102,11 +105,28 @@ func TestReaders(t *testing.T) {
 		!slices.Equal(r.Attached, []string{aws.ToString(pol.Policy.Arn)}) || !slices.Equal(r.InlineNames, []string{"in"}) || !r.Inline["in"].Equal(want(inlineDoc)) {
 		t.Errorf("ReadRole = %+v", r)
 	}
-	if r, _ := iamread.ReadRole(ctx, c, "r", false); r.Inline != nil || r.InlineNames != nil {
+	if r, _ := iamread.ReadRole(ctx, c, "r", iamread.RoleOptions{}); r.Inline != nil || r.InlineNames != nil {
 		t.Error("inline policies read although not asked for")
 	}
 	p, err := iamread.ReadPolicy(ctx, c, aws.ToString(pol.Policy.Arn))
 	if err != nil || p == nil || p.DefaultVersion != "v1" || !p.Document.Equal(want(doc)) || p.Tags["k"] != "v" {
 		t.Errorf("ReadPolicy = %+v, %v", p, err)
+	}
+
+	// The batch read sees the same role and policy as the per-entity reads.
+	acct, err := iamread.ReadAccount(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	br, bp := acct.Roles["r"], acct.Policies[aws.ToString(pol.Policy.Arn)]
+	if br == nil || bp == nil {
+		t.Fatalf("ReadAccount: role %v, policy %v", br, bp)
+	}
+	if br.ARN != r.ARN || !br.Trust.Equal(r.Trust) || br.Tags["team"] != "data" || !slices.Equal(br.Attached, r.Attached) ||
+		!slices.Equal(br.InlineNames, r.InlineNames) || !br.Inline["in"].Equal(r.Inline["in"]) {
+		t.Errorf("ReadAccount role = %+v, ReadRole = %+v", br, r)
+	}
+	if bp.DefaultVersion != p.DefaultVersion || !bp.Document.Equal(p.Document) {
+		t.Errorf("ReadAccount policy = %+v, ReadPolicy = %+v", bp, p)
 	}
 }
