@@ -219,7 +219,10 @@ func (s *Sandbox) start(ctx context.Context) error {
 		return err
 	}
 	s.RESTConfig = cfg
-	client, err := kubernetes.NewForConfig(cfg)
+	// The sandbox's own client (the webhook reads a ServiceAccount per pod) must keep up with bulk seeding.
+	own := rest.CopyConfig(cfg)
+	own.QPS, own.Burst = 500, 1000
+	client, err := kubernetes.NewForConfig(own)
 	if err != nil {
 		<-motoErr
 		return err
