@@ -46,7 +46,7 @@ func fullConfig() config {
 		BindLatencies:   []int{0, 50, 100},
 		DoctorLatencies: []int{0, 50},
 		Sizes:           []clusterSize{{100, 50, 30}, {300, 100, 100}, {1000, 200, 300}},
-		NaiveSubset:     20,
+		NaiveSubset:     100, // the subset; each ServiceAccount costs the walk seconds of aws CLI calls
 		StartupReps:     20,
 	}
 }
