@@ -100,7 +100,7 @@ func (b *Binder) observeIAM(ctx context.Context, n *Names, own bool, o *Observed
 		})
 	}
 	g.Go(func() error {
-		r, err := iamread.ReadRole(ctx, b.AWS.IAM, n.RoleName, false)
+		r, err := iamread.ReadRole(ctx, b.AWS.IAM, n.RoleName, iamread.RoleOptions{})
 		if err != nil {
 			return err
 		}
