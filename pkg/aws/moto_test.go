@@ -2,10 +2,8 @@ package aws
 
 import (
 	"context"
-	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -16,6 +14,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox/awsfront"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox/awsfront/awsfronttest"
 )
 
 // sandboxAWS is moto behind the sandbox's AWS front, the stand-in for AWS that the project tests against.
@@ -24,38 +23,16 @@ type sandboxAWS struct {
 	creds awsfront.Credentials
 }
 
-// startSandboxAWS runs moto_server. Missing moto fails the test: these tests prove the clients work against
-// a real implementation of the wire protocols, with the front's real throttling and consistency shapes.
 func startSandboxAWS(t *testing.T) *sandboxAWS {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("-short: unit tests only; this test runs moto_server behind the sandbox's AWS front")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	mo, err := awsfront.StartMoto(ctx, awsfront.MotoOptions{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatalf("starting moto_server (install it with: pip install 'moto[server]'): %v", err)
-	}
-	t.Cleanup(func() { _ = mo.Stop() })
-	return &sandboxAWS{moto: mo}
+	return &sandboxAWS{moto: awsfronttest.Moto(t)}
 }
 
 // front serves a new front over the shared moto with the given faults and returns it and its URL.
 func (s *sandboxAWS) front(t *testing.T, faults awsfront.Faults) (*awsfront.Front, string) {
 	t.Helper()
-	f, err := awsfront.New(awsfront.Config{MotoURL: s.moto.URL, Faults: faults, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	creds, err := f.Bootstrap(context.Background())
-	if err != nil {
-		t.Fatalf("bootstrapping the sandbox account: %v", err)
-	}
+	f, url, creds := awsfronttest.Front(t, s.moto, faults)
 	s.creds = creds
-	return f, srv.URL
+	return f, url
 }
 
 func (s *sandboxAWS) clients(t *testing.T, url string) *Clients {

@@ -106,10 +106,8 @@ func newBindCmd(g *Globals) *cobra.Command {
 	o.Output.add(c, "the result object", "the plan in prose")
 	f.CountVarP(&o.Verbose, "verbose", "v", "Say more: how the cluster's issuer was found, and what was tried")
 	o.aws.add(f)
-	o.perms.add(f)
-	_ = c.RegisterFlagCompletionFunc("service-account", completeServiceAccounts(g))
-	_ = c.RegisterFlagCompletionFunc("deployment", completeDeployments(g))
-	_ = c.RegisterFlagCompletionFunc("stage", completeStages(g))
+	o.perms.add(c, g)
+	addTargetCompletions(c, g)
 	return c
 }
 

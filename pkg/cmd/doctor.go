@@ -94,10 +94,8 @@ func newDoctorCmd(g *Globals) *cobra.Command {
 	o.Output.add(c, "the report", "text")
 	f.CountVarP(&o.Verbose, "verbose", "v", "Show the details of passing checks too")
 	o.aws.add(f)
-	o.perms.add(f)
-	_ = c.RegisterFlagCompletionFunc("service-account", completeServiceAccounts(g))
-	_ = c.RegisterFlagCompletionFunc("deployment", completeDeployments(g))
-	_ = c.RegisterFlagCompletionFunc("stage", completeStages(g))
+	o.perms.add(c, g)
+	addTargetCompletions(c, g)
 	return c
 }
 

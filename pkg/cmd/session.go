@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -35,12 +36,21 @@ type permissionFlags struct {
 	CatalogFile string
 }
 
-func (f *permissionFlags) add(fs *pflag.FlagSet) {
+func (f *permissionFlags) add(c *cobra.Command, g *Globals) {
+	fs := c.Flags()
 	fs.StringArrayVar(&f.Stages, "stage", nil, "SDC stage whose IAM permissions to grant (repeatable; see `kubectl sdc stages`)")
 	fs.StringArrayVar(&f.Sets, "set", nil, "Stage parameter as key=value, e.g. --set bucket=my-bucket (repeatable)")
 	fs.StringVar(&f.Bucket, "bucket", "", "S3 bucket: shorthand for --set bucket=...; alone it means --stage s3 (the original guide's policy)")
 	fs.StringVar(&f.Prefix, "prefix", "", "S3 key prefix: shorthand for --set prefix=...")
 	fs.StringVar(&f.CatalogFile, "catalog", "", "Read the stage catalog from this file instead of the built-in plugins.yaml")
+	_ = c.RegisterFlagCompletionFunc("stage", completeStages(g))
+}
+
+// addTargetCompletions completes --service-account and --deployment from the cluster, for the commands
+// that aim at one binding.
+func addTargetCompletions(c *cobra.Command, g *Globals) {
+	_ = c.RegisterFlagCompletionFunc("service-account", completeServiceAccounts(g))
+	_ = c.RegisterFlagCompletionFunc("deployment", completeDeployments(g))
 }
 
 // catalog is the built-in catalog or --catalog's.

@@ -2,10 +2,8 @@ package iamread_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -15,36 +13,18 @@ import (
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iamread"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox/awsfront"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox/awsfront/awsfronttest"
 )
 
 // iamClient is an IAM client of moto behind the sandbox's AWS front (IAM returns documents URL-encoded
 // there too, which is what the readers must undo).
 func iamClient(t *testing.T) *iam.Client {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("-short: unit tests only; this test runs moto_server behind the sandbox's AWS front")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	mo, err := awsfront.StartMoto(ctx, awsfront.MotoOptions{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatalf("starting moto_server (install it with: pip install 'moto[server]'): %v", err)
-	}
-	t.Cleanup(func() { _ = mo.Stop() })
-	f, err := awsfront.New(awsfront.Config{MotoURL: mo.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	creds, err := f.Bootstrap(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, url, creds := awsfronttest.Front(t, awsfronttest.Moto(t), awsfront.Faults{})
 	return iam.NewFromConfig(aws.Config{
 		Region:       "us-west-2",
 		Credentials:  credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, ""),
-		BaseEndpoint: aws.String(srv.URL),
+		BaseEndpoint: aws.String(url),
 	})
 }
 
