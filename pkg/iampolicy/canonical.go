@@ -26,33 +26,25 @@ func (p *Policy) Compact() []byte {
 	if p == nil {
 		return []byte("null")
 	}
-	b := []byte{'{'}
-	first := true
-	field := func(name string) {
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = appendString(b, name)
-		b = append(b, ':')
-	}
+	o := beginObject(nil)
 	if p.Version != "" {
-		field("Version")
-		b = appendString(b, p.Version)
+		o.key("Version")
+		o.b = appendString(o.b, p.Version)
 	}
 	if p.ID != "" {
-		field("Id")
-		b = appendString(b, p.ID)
+		o.key("Id")
+		o.b = appendString(o.b, p.ID)
 	}
-	field("Statement")
-	b = append(b, '[')
+	o.key("Statement")
+	o.b = append(o.b, '[')
 	for i := range p.Statements {
 		if i > 0 {
-			b = append(b, ',')
+			o.b = append(o.b, ',')
 		}
-		b = p.Statements[i].appendCanonical(b)
+		o.b = p.Statements[i].appendCanonical(o.b)
 	}
-	return append(b, ']', '}')
+	o.b = append(o.b, ']')
+	return o.end()
 }
 
 // Equal reports whether p and o have the same canonical form: the same
@@ -100,79 +92,80 @@ func (p *Policy) UnmarshalJSON(data []byte) error {
 }
 
 func (s *Statement) appendCanonical(b []byte) []byte {
-	b = append(b, '{')
-	first := true
-	field := func(name string) {
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = appendString(b, name)
-		b = append(b, ':')
-	}
+	o := beginObject(b)
 	if s.Sid != "" {
-		field("Sid")
-		b = appendString(b, s.Sid)
+		o.key("Sid")
+		o.b = appendString(o.b, s.Sid)
 	}
-	field("Effect")
-	b = appendString(b, string(s.Effect))
+	o.key("Effect")
+	o.b = appendString(o.b, string(s.Effect))
 	if s.Principal != nil {
-		field("Principal")
-		b = s.Principal.appendCanonical(b)
+		o.key("Principal")
+		o.b = s.Principal.appendCanonical(o.b)
 	}
 	if s.NotPrincipal != nil {
-		field("NotPrincipal")
-		b = s.NotPrincipal.appendCanonical(b)
+		o.key("NotPrincipal")
+		o.b = s.NotPrincipal.appendCanonical(o.b)
 	}
 	for _, e := range []struct {
 		name string
 		v    Values
 	}{{"Action", s.Action}, {"NotAction", s.NotAction}, {"Resource", s.Resource}, {"NotResource", s.NotResource}} {
 		if e.v != nil {
-			field(e.name)
-			b = appendValues(b, e.v)
+			o.key(e.name)
+			o.b = appendValues(o.b, e.v)
 		}
 	}
 	if len(s.Condition) > 0 {
-		field("Condition")
-		b = append(b, '{')
-		for i, op := range sortedKeys(s.Condition) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, op)
-			b = append(b, ':', '{')
+		o.key("Condition")
+		ops := beginObject(o.b)
+		for _, op := range sortedKeys(s.Condition) {
+			ops.key(op)
 			keys := s.Condition[op]
-			for j, k := range sortedKeys(keys) {
-				if j > 0 {
-					b = append(b, ',')
-				}
-				b = appendString(b, k)
-				b = append(b, ':')
-				b = appendValues(b, keys[k])
+			ks := beginObject(ops.b)
+			for _, k := range sortedKeys(keys) {
+				ks.key(k)
+				ks.b = appendValues(ks.b, keys[k])
 			}
-			b = append(b, '}')
+			ops.b = ks.end()
 		}
-		b = append(b, '}')
+		o.b = ops.end()
 	}
-	return append(b, '}')
+	return o.end()
 }
 
 func (p *Principal) appendCanonical(b []byte) []byte {
 	if p.Wildcard {
 		return appendString(b, "*")
 	}
-	b = append(b, '{')
-	for i, typ := range sortedKeys(p.Values) {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, typ)
-		b = append(b, ':')
-		b = appendValues(b, p.Values[typ])
+	o := beginObject(b)
+	for _, typ := range sortedKeys(p.Values) {
+		o.key(typ)
+		o.b = appendValues(o.b, p.Values[typ])
 	}
-	return append(b, '}')
+	return o.end()
 }
+
+// object appends one JSON object's members to b in the order they are keyed: the canonical form's key
+// order is IAM's documented one, not the alphabetical one encoding/json would give.
+type object struct {
+	b []byte
+	n int
+}
+
+func beginObject(b []byte) *object { return &object{b: append(b, '{')} }
+
+// key starts the next member; its value is appended to o.b next.
+func (o *object) key(name string) {
+	if o.n > 0 {
+		o.b = append(o.b, ',')
+	}
+	o.n++
+	o.b = appendString(o.b, name)
+	o.b = append(o.b, ':')
+}
+
+func (o *object) end() []byte { return append(o.b, '}') }
 
 // normalized returns the values sorted and without repeats.
 func (v Values) normalized() Values {
