@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox/awsfront"
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/awsfront"
 )
 
 // TestSmoke runs the whole harness in its smoke mode against a real sandbox, as `make bench-smoke` does. It

@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox"
 )
 
 // What every bind run asks for: the original guide's setup.

@@ -19,7 +19,7 @@ import (
 
 	"k8s.io/client-go/rest"
 
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox"
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox"
 )
 
 // awsCall is one API call as the sandbox's AWS front logged it: when it arrived and how long the front took

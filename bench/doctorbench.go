@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox"
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox"
 )
 
 // doctorOutput is the part of `doctor -o json` the bench checks.

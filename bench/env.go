@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox"
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox"
 )
 
 // toolbox is where the commands a user would type come from: the plugin's directory first on PATH, then

@@ -22,7 +22,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox/sandboxtest"
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/sandboxtest"
 )
 
 // config is one bench run.

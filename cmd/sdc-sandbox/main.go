@@ -17,7 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox"
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox"
 )
 
 // stateFile records who runs in DIR, so `down` can stop it and `up` refuses to start a second one.

@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox/awsfront"
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox/awsfront/awsfronttest"
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/awsfront"
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/awsfront/awsfronttest"
 )
 
 // sandboxAWS is moto behind the sandbox's AWS front, the stand-in for AWS that the project tests against.

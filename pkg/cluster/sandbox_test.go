@@ -10,9 +10,9 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox"
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/sandboxtest"
 	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox"
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox/sandboxtest"
 )
 
 func TestMain(m *testing.M) { sandboxtest.Main(m) }

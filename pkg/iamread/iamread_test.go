@@ -10,10 +10,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/awsfront"
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/awsfront/awsfronttest"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iamread"
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox/awsfront"
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox/awsfront/awsfronttest"
 )
 
 // iamClient is an IAM client of moto behind the sandbox's AWS front (IAM returns documents URL-encoded

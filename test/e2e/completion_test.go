@@ -17,9 +17,9 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox"
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/sandboxtest"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox"
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox/sandboxtest"
 )
 
 // completion is what `kubectl __complete sdc ...` answered: the candidates' names (descriptions cut off)

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox/sandboxtest"
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/sandboxtest"
 )
 
 // With many roles doctor -A reads the account's roles and policies in one batch

@@ -16,7 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox/sandboxtest"
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/sandboxtest"
 )
 
 // The doctor report as the issue defines its JSON: decoded strictly, so a renamed or extra field fails.

@@ -18,8 +18,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox"
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox/sandboxtest"
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox"
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/sandboxtest"
 )
 
 // The version facts the e2e build is stamped with, so tests can see the Makefile's mechanism work.

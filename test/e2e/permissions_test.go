@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/awsfront"
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/sandboxtest"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox/awsfront"
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox/sandboxtest"
 )
 
 // representative is a resource of the kind each IAM/EKS action acts on, in an EKS account, so the

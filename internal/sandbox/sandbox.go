@@ -29,8 +29,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox/awsfront"
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox/webhook"
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/awsfront"
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/webhook"
 )
 
 // Fixed facts of every sandbox.

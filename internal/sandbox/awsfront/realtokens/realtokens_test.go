@@ -1,6 +1,6 @@
-// Package kubetoken_test checks the AWS front's STS against tokens minted by the sandbox apiserver's
+// Package realtokens checks the AWS front's STS against tokens minted by the sandbox apiserver's
 // TokenRequest API, the tokens IRSA pods present.
-package kubetoken_test
+package realtokens
 
 import (
 	"context"
@@ -36,8 +36,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox"
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox/sandboxtest"
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox"
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/sandboxtest"
 )
 
 func TestMain(m *testing.M) { sandboxtest.Main(m) }

@@ -22,9 +22,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox"
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox/sandboxtest"
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox/webhook"
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox"
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/sandboxtest"
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/webhook"
 )
 
 func TestMain(m *testing.M) { sandboxtest.Main(m) }

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox/awsfront"
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/awsfront"
 )
 
 // Moto starts moto_server for the test and stops it afterwards. A machine without moto fails the test:

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/sandbox"
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox"
 )
 
 var running *sandbox.Sandbox
