@@ -19,7 +19,7 @@ import (
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/bind"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 // clusterSize is a seeded cluster: annotated ServiceAccounts (each with a Deployment and its pod), the
@@ -91,7 +91,7 @@ func (s *seeder) seedTo(ctx context.Context, z clusterSize, logf func(string, ..
 	for i := s.seeded; i < z.SAs; i++ {
 		ns, role := s.place(i)
 		newSAs = append(newSAs, i)
-		s.subs[role] = append(s.subs[role], iampolicy.ServiceAccountSubject(nsName(ns), saName(i)))
+		s.subs[role] = append(s.subs[role], vocab.Subject(nsName(ns), saName(i)))
 		touched[role] = true
 		if !s.nsMade[ns] {
 			s.nsMade[ns] = true
@@ -162,7 +162,7 @@ func (s *seeder) seedRole(ctx context.Context, r int) error {
 		return err
 	}
 	if _, err := s.h.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(roleName(r)), AssumeRolePolicyDocument: aws.String(trust),
-		Tags: []iamtypes.Tag{{Key: aws.String(catalog.TagKey), Value: aws.String(tag)}}}); err != nil {
+		Tags: []iamtypes.Tag{{Key: aws.String(vocab.TagStages), Value: aws.String(tag)}}}); err != nil {
 		return err
 	}
 	if _, err := s.h.iam.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String(roleName(r)), PolicyArn: aws.String(s.policyARN(r))}); err != nil {
@@ -205,8 +205,8 @@ func (s *seeder) trust(r int) (string, error) {
 func (s *seeder) seedServiceAccount(ctx context.Context, i int) error {
 	ns, role := s.place(i)
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: saName(i), Namespace: nsName(ns), Annotations: map[string]string{
-		bind.RoleARNAnnotation:     s.roleARN(role),
-		bind.RegionalSTSAnnotation: "true",
+		vocab.RoleARNAnnotation:     s.roleARN(role),
+		vocab.RegionalSTSAnnotation: "true",
 	}}}
 	_, err := s.h.kube.CoreV1().ServiceAccounts(sa.Namespace).Create(ctx, sa, metav1.CreateOptions{})
 	return ignoreExists(err)
@@ -217,7 +217,7 @@ func (s *seeder) seedServiceAccount(ctx context.Context, i int) error {
 func (s *seeder) seedDeployment(ctx context.Context, i int) error {
 	ns, _ := s.place(i)
 	labels := map[string]string{"app": saName(i), seedLabel: "true"}
-	fsGroup := bind.DefaultFSGroup
+	fsGroup := vocab.DefaultFSGroup
 	// The sandbox runs no scheduler, so the pod stays Pending; without a long deadline the controller-manager
 	// would mark every Deployment as failed to progress ten minutes in, a thousand updates in the middle
 	// of a measurement. Doctor does not read the conditions.

@@ -2,12 +2,12 @@ package bind
 
 import (
 	"context"
-	"crypto/sha1"
 	"crypto/tls"
-	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -16,18 +16,107 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/cluster"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iamread"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
-// Observed is the current state of everything bind manages; nil fields do not exist.
+// Observed is everything bind read: the cluster and the caller, and the current state of everything bind
+// manages (nil fields do not exist). Plan is a function of it and the Request alone.
 type Observed struct {
-	Provider       *iamread.Provider
-	Policy         *iamread.Policy
-	Role           *iamread.Role
+	Cluster  *cluster.Cluster
+	Identity sdcaws.Identity
+	Names    Names
+	// Now is when the observation was made (restart decisions compare pod ages with it).
+	Now time.Time
+
+	Provider *iamread.Provider
+	// Thumbprint is the issuer's TLS chain thumbprint, read while the IAM reads run; ThumbprintErr says why
+	// it could not be read (it matters only when the provider must be created).
+	Thumbprint    string
+	ThumbprintErr error
+	Policy        *iamread.Policy
+	Role          *iamread.Role
+
 	Namespace      *corev1.Namespace
 	ServiceAccount *corev1.ServiceAccount
 	Deployment     *appsv1.Deployment
 	Pods           []corev1.Pod // the Deployment's pods
+
+	// aws are the clients for the cluster's region, which Apply writes through.
+	aws *sdcaws.Clients
+}
+
+// Observe reads the current state: cluster facts, identity and Kubernetes objects in parallel, then IAM
+// (and the issuer's TLS chain) in parallel. It writes nothing and changes neither b nor r.
+func (b *Binder) Observe(ctx context.Context, r *Request) (*Observed, error) {
+	o := &Observed{Now: b.now(), aws: b.AWS}
+	if b.AWS.Region == "" {
+		// No region configured anywhere: the cluster says which (STS needs one), so ask it first.
+		c, err := b.Resolver.Resolve(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if c.Region == "" {
+			return nil, errors.New("no AWS region: pass --region, or set AWS_REGION or a profile region")
+		}
+		o.Cluster, o.aws = c, b.AWS.ForRegion(c.Region)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		o.Identity, err = o.aws.Identity(gctx)
+		if err != nil {
+			return fmt.Errorf("AWS credentials: %w", err)
+		}
+		return nil
+	})
+	if o.Cluster == nil {
+		g.Go(func() (err error) {
+			o.Cluster, err = b.Resolver.Resolve(gctx)
+			return err
+		})
+	}
+	g.Go(func() error { return b.observeKube(gctx, r, o) })
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	c := o.Cluster
+	if c.AccountID != "" && c.AccountID != o.Identity.Account {
+		return nil, fmt.Errorf("the AWS credentials are for account %s (%s) but cluster %s is in account %s: use credentials of the cluster's account (--profile)",
+			o.Identity.Account, o.Identity.ARN, c.Name, c.AccountID)
+	}
+	o.Names = NamesFor(r, c, o.Identity)
+	if err := b.observeIAM(ctx, r, o); err != nil {
+		return nil, err
+	}
+	if err := b.checkAttachable(ctx, r, o); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// NamesFor derives every name and ARN bind manages from the request, the cluster and the caller.
+func NamesFor(r *Request, c *cluster.Cluster, id sdcaws.Identity) Names {
+	n := Names{Partition: id.Partition, Account: id.Account}
+	n.IssuerHostPath = vocab.IssuerHostPath(c.Issuer)
+	n.ProviderARN = vocab.ProviderARN(n.Partition, n.Account, c.Issuer)
+	n.RoleName = r.RoleName
+	if n.RoleName == "" {
+		n.RoleName = vocab.DefaultName(c.Name, r.Namespace, r.ServiceAccount, vocab.MaxRoleName)
+	}
+	n.RoleARN = vocab.RoleARN(n.Partition, n.Account, n.RoleName)
+	if r.ownPolicy() {
+		n.PolicyName = r.PolicyName
+		if n.PolicyName == "" {
+			n.PolicyName = vocab.DefaultName(c.Name, r.Namespace, r.ServiceAccount, vocab.MaxPolicyName)
+		}
+		n.PolicyARN = vocab.PolicyARN(n.Partition, n.Account, n.PolicyName)
+	}
+	return n
 }
 
 // observeKube reads the namespace, ServiceAccount and Deployment (and the Deployment's pods) in parallel.
@@ -86,36 +175,79 @@ func found[T any](obj *T, err error) (*T, error) {
 }
 
 // observeIAM reads the provider, the policy (with its default version) and the role (with its attached
-// policies) in parallel: one round trip when they do not exist, two when they do.
-func (b *Binder) observeIAM(ctx context.Context, n *Names, own bool, o *Observed) error {
-	g, ctx := errgroup.WithContext(ctx)
+// policies) in parallel: one round trip when they do not exist, two when they do. The issuer's TLS chain
+// is read at the same time, so a provider that must be created costs no extra round trip; an error there
+// is kept for the planner, which needs the thumbprint only then.
+func (b *Binder) observeIAM(ctx context.Context, r *Request, o *Observed) error {
+	n := o.Names
+	type thumbprint struct {
+		value string
+		err   error
+	}
+	thumbCtx, cancelThumb := context.WithCancel(ctx)
+	defer cancelThumb()
+	thumb := make(chan thumbprint, 1)
+	go func() {
+		v, err := Thumbprint(thumbCtx, o.Cluster.Issuer)
+		thumb <- thumbprint{v, err}
+	}()
+	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
-		o.Provider, err = iamread.ReadProvider(ctx, b.AWS.IAM, n.ProviderARN)
+		o.Provider, err = iamread.ReadProvider(gctx, o.aws.IAM, n.ProviderARN)
 		return err
 	})
-	if own {
+	if r.ownPolicy() {
 		g.Go(func() (err error) {
-			o.Policy, err = iamread.ReadPolicy(ctx, b.AWS.IAM, n.PolicyARN)
+			o.Policy, err = iamread.ReadPolicy(gctx, o.aws.IAM, n.PolicyARN)
 			return err
 		})
 	}
 	g.Go(func() error {
-		r, err := iamread.ReadRole(ctx, b.AWS.IAM, n.RoleName, iamread.RoleOptions{})
+		role, err := iamread.ReadRole(gctx, o.aws.IAM, n.RoleName, iamread.RoleOptions{})
 		if err != nil {
 			return err
 		}
-		if r != nil && r.TrustErr != nil {
-			return fmt.Errorf("the trust policy of IAM role %s: %w", n.RoleName, r.TrustErr)
+		if role != nil && role.TrustErr != nil {
+			return fmt.Errorf("the trust policy of IAM role %s: %w", n.RoleName, role.TrustErr)
 		}
-		o.Role = r
+		o.Role = role
 		return nil
 	})
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if o.Provider == nil {
+		t := <-thumb
+		o.Thumbprint, o.ThumbprintErr = t.value, t.err
+	}
+	return nil
+}
+
+// checkAttachable makes sure every --attach-policy-arn exists (one read each, in parallel) before anything
+// is written, so a typo fails cleanly instead of after the role was made.
+func (b *Binder) checkAttachable(ctx context.Context, r *Request, o *Observed) error {
+	g, ctx := errgroup.WithContext(ctx)
+	for _, a := range r.AttachPolicyARNs {
+		if o.Role != nil && slices.Contains(o.Role.Attached, a) {
+			continue
+		}
+		g.Go(func() error {
+			_, err := o.aws.IAM.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(a)})
+			if sdcaws.IsNotFound(err) {
+				return &FlagError{Flag: "--attach-policy-arn", Value: a, Rule: "no such policy in the account (check the ARN with `aws iam get-policy --policy-arn ...`)"}
+			}
+			if err != nil {
+				return fmt.Errorf("reading IAM policy %s: %w", a, err)
+			}
+			return nil
+		})
+	}
 	return g.Wait()
 }
 
-// Thumbprint is the SHA-1 of the last (top) certificate of the chain the issuer's host presents: what
-// eksctl sends and what IAM checks for CAs it does not know itself. The chain is read without verifying it:
-// IAM decides trust, this only reports what is served.
+// Thumbprint reads the TLS certificate chain the issuer's host presents and returns its thumbprint (see
+// vocab.Thumbprint). The chain is read without verifying it: IAM decides trust, this only reports what is
+// served.
 func Thumbprint(ctx context.Context, issuer string) (string, error) {
 	u, err := url.Parse(issuer)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
@@ -127,17 +259,16 @@ func Thumbprint(ctx context.Context, issuer string) (string, error) {
 	}
 	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 10 * time.Second}, Config: &tls.Config{
 		ServerName:         u.Hostname(),
-		InsecureSkipVerify: true, //nolint:gosec // reading the presented chain, not trusting it
+		InsecureSkipVerify: true, // reading the presented chain, not trusting it
 	}}
 	conn, err := d.DialContext(ctx, "tcp", host)
 	if err != nil {
 		return "", fmt.Errorf("reading the TLS certificate chain of issuer %s: %w", issuer, err)
 	}
 	defer conn.Close()
-	certs := conn.(*tls.Conn).ConnectionState().PeerCertificates
-	if len(certs) == 0 {
-		return "", fmt.Errorf("issuer %s presented no certificate", issuer)
+	tp, err := vocab.Thumbprint(conn.(*tls.Conn).ConnectionState().PeerCertificates)
+	if err != nil {
+		return "", fmt.Errorf("issuer %s: %w", issuer, err)
 	}
-	sum := sha1.Sum(certs[len(certs)-1].Raw)
-	return hex.EncodeToString(sum[:]), nil
+	return tp, nil
 }

@@ -1,6 +1,8 @@
 // Package bind computes and applies what `kubectl sdc bind` makes true: the IAM OIDC provider, the policy,
 // the role and its trust, the namespace, the annotated ServiceAccount and the Deployment settings, creating
-// or changing only what is not already so.
+// or changing only what is not already so. It works in three steps: Observe reads everything (all the
+// I/O), Plan computes the changes as a pure function of what was observed and what was asked, and Apply
+// carries them out.
 package bind
 
 import (
@@ -8,29 +10,15 @@ import (
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
-// Kubernetes and IAM facts the binding is made of.
-const (
-	FieldManager            = "kubectl-sdc"
-	RoleARNAnnotation       = "eks.amazonaws.com/role-arn"
-	RegionalSTSAnnotation   = "eks.amazonaws.com/sts-regional-endpoints"
-	AudienceAnnotation      = "eks.amazonaws.com/audience"
-	ManagedByKey            = "app.kubernetes.io/managed-by"
-	ManagedByValue          = "kubectl-sdc"
-	TagCluster              = "kubectl-sdc/cluster"
-	TagNamespace            = "kubectl-sdc/namespace"
-	TagServiceAccount       = "kubectl-sdc/service-account"
-	TagStages               = "kubectl-sdc/stages"
-	RestartedAtAnnotation   = "kubectl.kubernetes.io/restartedAt"
-	DefaultFSGroup          = int64(65534)
-	LeaveFSGroup            = int64(-1)
-	DefaultServiceAccount   = "sdc"
-	DefaultAudience         = iampolicy.DefaultAudience
-	roleDescriptionTemplate = "IRSA role of ServiceAccount %s/%s on cluster %s, made by kubectl-sdc"
-)
+const roleDescriptionTemplate = "IRSA role of ServiceAccount %s/%s on cluster %s, made by kubectl-sdc"
 
-// Request is what the user asked bind for, after flag parsing.
+// FlagError is bad input, named by its flag (see vocab.FlagError).
+type FlagError = vocab.FlagError
+
+// Request is what the user asked bind for, after flag parsing. Plan never changes it.
 type Request struct {
 	Namespace      string
 	ServiceAccount string
@@ -39,12 +27,14 @@ type Request struct {
 	// CreateDeployment creates Deployment in the original guide's shape when it does not exist.
 	CreateDeployment bool
 	Image            string
-	FSGroup          int64 // LeaveFSGroup leaves the pod security context alone
+	FSGroup          int64 // vocab.LeaveFSGroup leaves the pod security context alone
 	Restart          bool  // restart pods that predate the role annotation
 	// RoleName and PolicyName override the default names.
 	RoleName, PolicyName string
 	RegionalSTS          bool
-	Audience             string
+	// Audience is the token audience to trust; "" means the ServiceAccount's eks.amazonaws.com/audience
+	// annotation when it has one (the audience its pods' tokens carry), else vocab.DefaultAudience.
+	Audience string
 	// Permissions: catalog stages and parameters, or a policy document, and/or policies to attach.
 	Catalog          *catalog.Catalog
 	Selection        catalog.Selection
@@ -55,14 +45,14 @@ type Request struct {
 // Validate checks everything that can be checked without calling anything, so bad input fails before any
 // read or write. Catalog parameters are checked by rendering against a placeholder account.
 func (r *Request) Validate() error {
-	if err := ValidateNamespace("--namespace", r.Namespace); err != nil {
+	if err := vocab.ValidateNamespace("--namespace", r.Namespace); err != nil {
 		return err
 	}
-	if err := ValidateObjectName("--service-account", r.ServiceAccount); err != nil {
+	if err := vocab.ValidateObjectName("--service-account", r.ServiceAccount); err != nil {
 		return err
 	}
 	if r.Deployment != "" {
-		if err := ValidateObjectName("--deployment", r.Deployment); err != nil {
+		if err := vocab.ValidateObjectName("--deployment", r.Deployment); err != nil {
 			return err
 		}
 	}
@@ -70,27 +60,30 @@ func (r *Request) Validate() error {
 		if r.Deployment == "" {
 			return &FlagError{Flag: "--create-deployment", Rule: "needs --deployment NAME (the Deployment to create)"}
 		}
-		if err := ValidateImage("--image", r.Image); err != nil {
+		if r.Image == "" {
+			return &FlagError{Flag: "--image", Rule: "is required with --create-deployment (an SDC image, e.g. streamsets/datacollector:5.11.0)"}
+		}
+		if err := vocab.ValidateImage("--image", r.Image); err != nil {
 			return err
 		}
 	} else if r.Image != "" {
 		return &FlagError{Flag: "--image", Value: r.Image, Rule: "is only used with --create-deployment"}
 	}
-	if r.FSGroup < LeaveFSGroup || r.FSGroup > 2147483647 {
+	if r.FSGroup < vocab.LeaveFSGroup || r.FSGroup > 2147483647 {
 		return &FlagError{Flag: "--fs-group", Rule: "must be a group ID from 0 to 2147483647, or -1 to leave the pod's fsGroup alone"}
 	}
 	if r.RoleName != "" {
-		if err := ValidateIAMName("--role-name", r.RoleName, MaxRoleName); err != nil {
+		if err := vocab.ValidateIAMName("--role-name", r.RoleName, vocab.MaxRoleName); err != nil {
 			return err
 		}
 	}
 	if r.PolicyName != "" {
-		if err := ValidateIAMName("--policy-name", r.PolicyName, MaxPolicyName); err != nil {
+		if err := vocab.ValidateIAMName("--policy-name", r.PolicyName, vocab.MaxPolicyName); err != nil {
 			return err
 		}
 	}
 	for _, a := range r.AttachPolicyARNs {
-		if err := ValidatePolicyARN("--attach-policy-arn", a); err != nil {
+		if err := vocab.ValidatePolicyARN("--attach-policy-arn", a); err != nil {
 			return err
 		}
 	}

@@ -7,13 +7,9 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
-
-// TagKey is the role tag in which bind records the stages and parameters, and from which doctor reads them.
-const TagKey = "kubectl-sdc/stages"
-
-// MaxTagValue is IAM's limit on a tag value's length.
-const MaxTagValue = 256
 
 // tagVersion starts every encoded value, so a later format can be told apart.
 const tagVersion = "v1"
@@ -54,9 +50,9 @@ func EncodeTag(sel Selection) (string, error) {
 		}
 	}
 	out := strings.Join(fields, " ")
-	if len(out) > MaxTagValue {
+	if len(out) > vocab.MaxTagValue {
 		return "", fmt.Errorf("the stages and parameters take %d characters as the %s role tag, and IAM allows %d: select fewer stages or shorter values, or use --policy-file",
-			len(out), TagKey, MaxTagValue)
+			len(out), vocab.TagStages, vocab.MaxTagValue)
 	}
 	return out, nil
 }
@@ -65,34 +61,34 @@ func EncodeTag(sel Selection) (string, error) {
 func DecodeTag(v string) (Selection, error) {
 	fields := strings.Split(v, " ")
 	if len(fields) < 2 || fields[0] != tagVersion {
-		return Selection{}, fmt.Errorf("role tag %s = %q is not in the %s format kubectl-sdc writes: rerun 'kubectl sdc bind' to rewrite it", TagKey, v, tagVersion)
+		return Selection{}, fmt.Errorf("role tag %s = %q is not in the %s format kubectl-sdc writes: rerun 'kubectl sdc bind' to rewrite it", vocab.TagStages, v, tagVersion)
 	}
 	sel := Selection{Stages: strings.Split(fields[1], "+")}
 	for _, s := range sel.Stages {
 		if !tagStageRE.MatchString(s) {
-			return Selection{}, fmt.Errorf("role tag %s = %q: %q is not a stage name", TagKey, v, s)
+			return Selection{}, fmt.Errorf("role tag %s = %q: %q is not a stage name", vocab.TagStages, v, s)
 		}
 	}
 	for _, f := range fields[2:] {
 		k, val, ok := strings.Cut(f, "=")
 		if !ok {
-			return Selection{}, fmt.Errorf("role tag %s = %q: %q is not NAME=VALUE", TagKey, v, f)
+			return Selection{}, fmt.Errorf("role tag %s = %q: %q is not NAME=VALUE", vocab.TagStages, v, f)
 		}
 		if name, enc := strings.CutSuffix(k, ":b64"); enc {
 			b, err := base64.RawURLEncoding.DecodeString(val)
 			if err != nil {
-				return Selection{}, fmt.Errorf("role tag %s = %q: %s: %v", TagKey, v, f, err)
+				return Selection{}, fmt.Errorf("role tag %s = %q: %s: %v", vocab.TagStages, v, f, err)
 			}
 			k, val = name, string(b)
 		}
 		if !paramRE.MatchString(k) {
-			return Selection{}, fmt.Errorf("role tag %s = %q: %q is not a parameter name", TagKey, v, k)
+			return Selection{}, fmt.Errorf("role tag %s = %q: %q is not a parameter name", vocab.TagStages, v, k)
 		}
 		if sel.Params == nil {
 			sel.Params = map[string]string{}
 		}
 		if _, dup := sel.Params[k]; dup {
-			return Selection{}, fmt.Errorf("role tag %s = %q: parameter %s appears twice", TagKey, v, k)
+			return Selection{}, fmt.Errorf("role tag %s = %q: parameter %s appears twice", vocab.TagStages, v, k)
 		}
 		sel.Params[k] = val
 	}

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 // iamTagValueRE is IAM's documented character set for tag values.
@@ -38,7 +40,7 @@ func TestTagRoundTrip(t *testing.T) {
 			if tc.want != "" && v != tc.want {
 				t.Errorf("EncodeTag = %q, want %q", v, tc.want)
 			}
-			if len(v) > MaxTagValue || !iamTagValueRE.MatchString(v) {
+			if len(v) > vocab.MaxTagValue || !iamTagValueRE.MatchString(v) {
 				t.Errorf("EncodeTag = %q: not a valid IAM tag value", v)
 			}
 			got, err := DecodeTag(v)
@@ -75,12 +77,12 @@ func TestTagDeterministic(t *testing.T) {
 
 func TestTagLimits(t *testing.T) {
 	t.Parallel()
-	fits := Selection{Stages: []string{"s3"}, Params: map[string]string{"prefix": strings.Repeat("p", MaxTagValue-len("v1 s3 prefix="))}}
+	fits := Selection{Stages: []string{"s3"}, Params: map[string]string{"prefix": strings.Repeat("p", vocab.MaxTagValue-len("v1 s3 prefix="))}}
 	v, err := EncodeTag(fits)
-	if err != nil || len(v) != MaxTagValue {
-		t.Errorf("a %d-character value: %d, %v; want it to fit exactly", MaxTagValue, len(v), err)
+	if err != nil || len(v) != vocab.MaxTagValue {
+		t.Errorf("a %d-character value: %d, %v; want it to fit exactly", vocab.MaxTagValue, len(v), err)
 	}
-	over := Selection{Stages: []string{"s3"}, Params: map[string]string{"prefix": strings.Repeat("p", MaxTagValue-len("v1 s3 prefix=")+1)}}
+	over := Selection{Stages: []string{"s3"}, Params: map[string]string{"prefix": strings.Repeat("p", vocab.MaxTagValue-len("v1 s3 prefix=")+1)}}
 	if _, err := EncodeTag(over); err == nil || !strings.Contains(err.Error(), "IAM allows 256") || !strings.Contains(err.Error(), "--policy-file") {
 		t.Errorf("a 257-character value: %v, want an error naming the limit and the way out", err)
 	}

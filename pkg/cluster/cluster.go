@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
@@ -19,6 +18,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 // Cluster is what the resolution found out about the kube context's cluster.
@@ -220,7 +220,8 @@ func (r *Resolver) finish(c *Cluster, k Kube) {
 		}
 	}
 	if c.Region == "" {
-		c.Region = firstNonEmpty(IssuerRegion(c.Issuer), r.Region)
+		region, _, _ := vocab.ParseEKSIssuer(c.Issuer)
+		c.Region = firstNonEmpty(region, r.Region)
 	}
 	if c.Partition == "" {
 		switch {
@@ -233,48 +234,7 @@ func (r *Resolver) finish(c *Cluster, k Kube) {
 	if c.Name == "" {
 		c.Name = k.Cluster
 	}
-	c.Name = SanitizeName(c.Name)
-}
-
-// SanitizeName makes s usable inside IAM role and policy names (letters, digits and +=,.@_-): every other
-// character becomes '-'.
-func SanitizeName(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-			return r
-		case strings.ContainsRune("+=,.@_-", r):
-			return r
-		}
-		return '-'
-	}, s)
-}
-
-// IssuerHostPath is the issuer without its https:// scheme and trailing slash: the form IAM uses in OIDC
-// provider ARNs and condition keys.
-func IssuerHostPath(issuer string) string {
-	s := strings.TrimPrefix(issuer, "https://")
-	return strings.TrimSuffix(s, "/")
-}
-
-// ProviderARN is the ARN of the IAM OIDC provider for issuer.
-func ProviderARN(partition, account, issuer string) string {
-	return fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", partition, account, IssuerHostPath(issuer))
-}
-
-// SubjectFor is the token subject of a ServiceAccount, what the trust policy's :sub condition must equal.
-func SubjectFor(namespace, serviceAccount string) string {
-	return "system:serviceaccount:" + namespace + ":" + serviceAccount
-}
-
-var eksIssuerRE = regexp.MustCompile(`^oidc\.eks\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/id/[0-9A-Za-z]+$`)
-
-// IssuerRegion is the region of an EKS issuer (oidc.eks.<region>.amazonaws.com/id/<ID>), "" for others.
-func IssuerRegion(issuer string) string {
-	if m := eksIssuerRE.FindStringSubmatch(IssuerHostPath(issuer)); m != nil {
-		return m[1]
-	}
-	return ""
+	c.Name = vocab.SanitizeName(c.Name)
 }
 
 func issuerHost(issuer string) string {

@@ -14,6 +14,7 @@ import (
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/bind"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/render"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 const bindLong = `Give a ServiceAccount (and the Deployment running SDC under it) AWS permissions through IRSA, in one step.
@@ -87,11 +88,11 @@ func newBindCmd(g *Globals) *cobra.Command {
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&o.ServiceAccount, "service-account", bind.DefaultServiceAccount, "ServiceAccount to bind")
+	f.StringVar(&o.ServiceAccount, "service-account", vocab.DefaultServiceAccount, "ServiceAccount to bind")
 	f.StringVar(&o.Deployment, "deployment", "", "Deployment to run under the ServiceAccount with the fsGroup")
 	f.BoolVar(&o.CreateDeployment, "create-deployment", false, "Create --deployment in the original guide's shape when it does not exist (needs --image)")
 	f.StringVar(&o.Image, "image", "", "SDC image for --create-deployment, e.g. streamsets/datacollector:5.11.0")
-	f.Int64Var(&o.FSGroup, "fs-group", bind.DefaultFSGroup, "Pod securityContext.fsGroup for --deployment; -1 leaves it alone")
+	f.Int64Var(&o.FSGroup, "fs-group", vocab.DefaultFSGroup, "Pod securityContext.fsGroup for --deployment; -1 leaves it alone")
 	f.BoolVar(&o.Restart, "restart", true, "Restart the Deployment's pods that started before the role annotation (they have no AWS identity)")
 	f.BoolVar(&o.Wait, "wait", false, "Follow the Deployment's rollout until it is ready or --timeout passes")
 	f.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "How long --wait waits")

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 // completionTimeout bounds the cluster calls behind a TAB press when --request-timeout is not given: a
@@ -144,7 +145,7 @@ func completeServiceAccounts(g *Globals) cobra.CompletionFunc {
 		choices := make([]choice, 0, len(list.Items))
 		for _, sa := range list.Items {
 			c := choice{name: sa.Name}
-			if arn := sa.Annotations["eks.amazonaws.com/role-arn"]; arn != "" {
+			if arn := sa.Annotations[vocab.RoleARNAnnotation]; arn != "" {
 				c.desc = "role " + arn
 			}
 			choices = append(choices, c)

@@ -7,11 +7,11 @@ import (
 	"github.com/spf13/cobra"
 	admissionv1client "k8s.io/client-go/kubernetes/typed/admissionregistration/v1"
 
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/bind"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/doctor"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/render"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 const doctorLong = `Check the whole IRSA chain of a ServiceAccount (and the Deployment running SDC under it), and say
@@ -85,7 +85,7 @@ func newDoctorCmd(g *Globals) *cobra.Command {
 		return &ExitError{Code: ExitChanges, Err: err}
 	})
 	f := c.Flags()
-	f.StringVar(&o.ServiceAccount, "service-account", bind.DefaultServiceAccount, "ServiceAccount to check (with --deployment: default that Deployment's)")
+	f.StringVar(&o.ServiceAccount, "service-account", vocab.DefaultServiceAccount, "ServiceAccount to check (with --deployment: default that Deployment's)")
 	f.StringVar(&o.Deployment, "deployment", "", "Deployment to check; its ServiceAccount is the target unless --service-account is given")
 	f.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Check every ServiceAccount with an eks.amazonaws.com/role-arn annotation, in every namespace, and the Deployments using them")
 	f.BoolVar(&o.Probe, "probe", false, "Also ask AWS: assume the role with a token of the ServiceAccount, and reach the stages' S3 buckets with its credentials")

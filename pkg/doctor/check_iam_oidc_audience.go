@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 // iamOIDCAudience: the provider's client IDs include every audience the ServiceAccounts use.
@@ -24,7 +26,7 @@ var iamOIDCAudience = Check{
 			}
 		}
 		if len(users) == 0 {
-			users[defaultAudience] = nil
+			users[vocab.DefaultAudience] = nil
 		}
 		auds := make([]string, 0, len(users))
 		for a := range users {

@@ -6,9 +6,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/bind"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 // iamPermissions: the role's attached and inline policies allow every action the stages need on their
@@ -23,7 +23,7 @@ var iamPermissions = Check{
 				return skip("skipped: the role's stages tag cannot be read", t.SelectionErr.Error()+"; or pass the stages: --stage NAME --set KEY=VALUE")
 			}
 			return skip("skipped: no stages to check the permissions against",
-				fmt.Sprintf("no --stage/--bucket given and role %s has no %s tag (bind writes it): pass the stages, e.g. --bucket BUCKET or --stage NAME --set KEY=VALUE", r.Name, bind.TagStages))
+				fmt.Sprintf("no --stage/--bucket given and role %s has no %s tag (bind writes it): pass the stages, e.g. --bucket BUCKET or --stage NAME --set KEY=VALUE", r.Name, vocab.TagStages))
 		}
 		doc, _, err := f.Catalog.Render(*t.Selection, catalog.Target{Partition: f.Identity.Partition, Region: f.Region, Account: f.Identity.Account})
 		if err != nil {
@@ -131,7 +131,7 @@ func wildcardGrants(f *Facts, t *Target, r *Role, set policySet, needed *iampoli
 	}
 	ownPolicy := ""
 	if f.Cluster != nil {
-		ownPolicy = bind.DefaultName(f.Cluster.Name, t.Namespace, t.ServiceAccount, bind.MaxPolicyName)
+		ownPolicy = vocab.DefaultName(f.Cluster.Name, t.Namespace, t.ServiceAccount, vocab.MaxPolicyName)
 	}
 	fixed := map[int]bool{}
 	for i, p := range set.policies {

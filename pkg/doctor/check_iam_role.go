@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/bind"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 // iamRole: the annotated role exists, in the account of the credentials and the OIDC provider.
@@ -14,7 +14,8 @@ var iamRole = Check{
 	ID: "iam.role", Layer: LayerIAM, Scope: TargetScope,
 	Needs: []string{"kube.role-annotation", "aws.identity"},
 	Run: func(_ context.Context, f *Facts, t *Target) Result {
-		_, account, name, _ := parsedRoleARN(t.RoleARN)
+		parsed, _ := vocab.ParseRoleARN(t.RoleARN)
+		account, name := parsed.Account, parsed.Name
 		if account != f.Identity.Account {
 			return fail(fmt.Sprintf("role %s is in account %s, the credentials and the OIDC provider checked are in %s", name, account, f.Identity.Account),
 				"a role's trust can only name an OIDC provider of its own account, and doctor reads IAM with the credentials given: check account "+account+" with its credentials",
@@ -34,7 +35,7 @@ var iamRole = Check{
 		case r.ActualARN != "" && r.ActualARN != t.RoleARN:
 			return fail(fmt.Sprintf("the annotation names %s, but the role's ARN is %s", t.RoleARN, r.ActualARN),
 				"the path in the annotated ARN is wrong, and STS matches the whole ARN",
-				command("kubectl", "annotate", "serviceaccount", t.ServiceAccount, "-n", t.Namespace, bind.RoleARNAnnotation+"="+r.ActualARN, "--overwrite"))
+				command("kubectl", "annotate", "serviceaccount", t.ServiceAccount, "-n", t.Namespace, vocab.RoleARNAnnotation+"="+r.ActualARN, "--overwrite"))
 		case r.TrustErr != nil:
 			return fail(fmt.Sprintf("the trust policy of role %s does not parse", name), r.TrustErr.Error(), bindFix(f, t))
 		}
@@ -44,7 +45,7 @@ var iamRole = Check{
 
 func describeTags(tags map[string]string) string {
 	var parts []string
-	for _, k := range []string{bind.ManagedByKey, bind.TagCluster, bind.TagStages} {
+	for _, k := range []string{vocab.ManagedByKey, vocab.TagCluster, vocab.TagStages} {
 		if v, ok := tags[k]; ok {
 			parts = append(parts, k+"="+v)
 		}

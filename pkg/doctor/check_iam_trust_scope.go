@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/cluster"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 // Stand-ins for "some other" ServiceAccount, namespace and audience: names nobody uses, so a statement
@@ -23,11 +23,11 @@ var iamTrustScope = Check{
 	Needs: []string{"iam.trust"},
 	Run: func(_ context.Context, f *Facts, t *Target) Result {
 		r := f.Roles[t.RoleARN]
-		host := cluster.IssuerHostPath(f.Cluster.Issuer)
+		host := vocab.IssuerHostPath(f.Cluster.Issuer)
 		req := trustRequest(f, t, t.Subject(), t.Audience())
 		others := []iampolicy.Request{
-			trustRequest(f, t, "system:serviceaccount:"+t.Namespace+":"+otherName, t.Audience()),
-			trustRequest(f, t, "system:serviceaccount:"+otherName+":"+t.ServiceAccount, t.Audience()),
+			trustRequest(f, t, vocab.Subject(t.Namespace, otherName), t.Audience()),
+			trustRequest(f, t, vocab.Subject(otherName, t.ServiceAccount), t.Audience()),
 		}
 		var issues []string
 		broad := map[int]bool{}
@@ -98,7 +98,7 @@ func narrowTrustFix(f *Facts, t *Target, r *Role, broad map[int]bool) string {
 			kept.Statements = append(kept.Statements, s)
 		}
 	}
-	exact := iampolicy.WebIdentityStatement(f.ProviderARN, cluster.IssuerHostPath(f.Cluster.Issuer), t.Namespace, t.ServiceAccount, t.Audience())
+	exact := iampolicy.WebIdentityStatement(f.ProviderARN, vocab.IssuerHostPath(f.Cluster.Issuer), t.Namespace, t.ServiceAccount, t.Audience())
 	narrowed, _ := iampolicy.MergeStatement(kept, exact)
 	return command("aws", "iam", "update-assume-role-policy", "--role-name", r.Name, "--policy-document", string(narrowed.Compact()))
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 // kubeDeployment: the Deployment exists and runs under the ServiceAccount.
@@ -56,7 +58,7 @@ func roleOfSA(f *Facts, ns, name string) string {
 	for i := range f.ServiceAccounts {
 		sa := &f.ServiceAccounts[i]
 		if sa.Namespace == ns && sa.Name == name {
-			if a := sa.Annotations[roleAnnotation]; a != "" {
+			if a := sa.Annotations[vocab.RoleARNAnnotation]; a != "" {
 				return "role " + a
 			}
 			return "no role annotation"

@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/bind"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 // kubeFSGroup: warn when the pods have no fsGroup and their containers do not all run as one user. The
@@ -42,7 +42,7 @@ var kubeFSGroup = Check{
 		}
 		sort.Strings(parts)
 		fix := command("kubectl", "patch", "deployment", t.Deployment, "-n", t.Namespace, "--type=strategic",
-			"-p", fmt.Sprintf(`{"spec":{"template":{"spec":{"securityContext":{"fsGroup":%d}}}}}`, bind.DefaultFSGroup))
+			"-p", fmt.Sprintf(`{"spec":{"template":{"spec":{"securityContext":{"fsGroup":%d}}}}}`, vocab.DefaultFSGroup))
 		if t.Selection != nil {
 			fix = bindFix(f, t)
 		}

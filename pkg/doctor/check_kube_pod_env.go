@@ -7,6 +7,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 // The web identity environment and volume the pod identity webhook injects.
@@ -169,7 +171,7 @@ func roleAnnotationTime(sa *corev1.ServiceAccount) time.Time {
 		return t
 	}
 	for _, f := range sa.ManagedFields {
-		if f.FieldsV1 != nil && f.Time != nil && strings.Contains(string(f.FieldsV1.Raw), `"f:`+roleAnnotation+`"`) && f.Time.After(t) {
+		if f.FieldsV1 != nil && f.Time != nil && strings.Contains(string(f.FieldsV1.Raw), `"f:`+vocab.RoleARNAnnotation+`"`) && f.Time.After(t) {
 			t = f.Time.Time
 		}
 	}

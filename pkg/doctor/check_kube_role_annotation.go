@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/bind"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 // kubeRoleAnnotation: the ServiceAccount carries eks.amazonaws.com/role-arn with a well-formed role ARN.
@@ -17,11 +17,11 @@ var kubeRoleAnnotation = Check{
 			candidate = fmt.Sprintf("; role %s exists (bind's name for this ServiceAccount), and bind annotates the ServiceAccount with it", r.ARN)
 		}
 		if t.RoleARN == "" {
-			return fail(fmt.Sprintf("ServiceAccount %s/%s has no %s annotation", t.Namespace, t.ServiceAccount, bind.RoleARNAnnotation),
+			return fail(fmt.Sprintf("ServiceAccount %s/%s has no %s annotation", t.Namespace, t.ServiceAccount, vocab.RoleARNAnnotation),
 				"the webhook gives its pods no AWS identity, so SDC uses the node's role"+candidate, bindFix(f, t))
 		}
-		if _, _, _, ok := parsedRoleARN(t.RoleARN); !ok {
-			return fail(fmt.Sprintf("annotation %s = %q is not a role ARN", bind.RoleARNAnnotation, t.RoleARN),
+		if _, ok := vocab.ParseRoleARN(t.RoleARN); !ok {
+			return fail(fmt.Sprintf("annotation %s = %q is not a role ARN", vocab.RoleARNAnnotation, t.RoleARN),
 				"want arn:<partition>:iam::<12-digit account>:role/[<path>/]<name>; pods get it as AWS_ROLE_ARN and STS refuses it"+candidate,
 				bindFix(f, t))
 		}

@@ -10,9 +10,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/bind"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 const healthyFix = "kubectl sdc bind -n ns1 --service-account sdc --deployment sdc --bucket ingest"
@@ -87,14 +87,14 @@ func TestChecks(t *testing.T) {
 			detail: "has no " + fxProvider, fix: healthyFix,
 			others: map[string]Status{"iam.oidc-audience": Skip, "iam.trust": Pass}},
 		{name: "provider missing and nothing to rebuild bind from", id: "iam.oidc-provider", status: Fail,
-			break_: func(_ *testing.T, f *Facts) { f.Provider = nil; delete(role(f).Tags, bind.TagStages) },
+			break_: func(_ *testing.T, f *Facts) { f.Provider = nil; delete(role(f).Tags, vocab.TagStages) },
 			fix:    "aws iam create-open-id-connect-provider --url " + fxIssuer + " --client-id-list sts.amazonaws.com"},
 		{name: "audience removed", id: "iam.oidc-audience", status: Fail,
 			break_: func(_ *testing.T, f *Facts) { f.Provider.ClientIDs = nil },
 			detail: "client IDs of " + fxProvider + ": none; missing: sts.amazonaws.com (used by ns1/sdc)",
 			fix:    "aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn " + fxProvider + " --client-id sts.amazonaws.com"},
 		{name: "custom audience not on the provider", id: "iam.oidc-audience", status: Fail,
-			break_: func(_ *testing.T, f *Facts) { sa(f).Annotations[bind.AudienceAnnotation] = "sdc.example.com" },
+			break_: func(_ *testing.T, f *Facts) { sa(f).Annotations[vocab.AudienceAnnotation] = "sdc.example.com" },
 			fix:    "--client-id sdc.example.com",
 			others: map[string]Status{"iam.trust": Fail}},
 		{name: "webhook deleted", id: "kube.webhook", status: Fail,
@@ -109,19 +109,19 @@ func TestChecks(t *testing.T) {
 			title: "ServiceAccount ns1/sdc does not exist", fix: healthyFix,
 			others: map[string]Status{"kube.role-annotation": Skip, "iam.role": Skip, "kube.deployment": Pass}},
 		{name: "annotation removed", id: "kube.role-annotation", status: Fail,
-			break_: func(_ *testing.T, f *Facts) { delete(sa(f).Annotations, bind.RoleARNAnnotation) },
+			break_: func(_ *testing.T, f *Facts) { delete(sa(f).Annotations, vocab.RoleARNAnnotation) },
 			title:  "has no eks.amazonaws.com/role-arn annotation",
 			detail: "role " + fxRole + " exists (bind's name for this ServiceAccount)",
 			fix:    healthyFix, // rebuilt from the tag of the role bind would have made
 			others: map[string]Status{"iam.role": Skip, "iam.trust": Skip, "iam.permissions": Skip, "kube.pod-env": Skip}},
 		{name: "annotation malformed", id: "kube.role-annotation", status: Fail,
 			break_: func(_ *testing.T, f *Facts) {
-				sa(f).Annotations[bind.RoleARNAnnotation] = "arn:aws:iam::123456789012:role"
+				sa(f).Annotations[vocab.RoleARNAnnotation] = "arn:aws:iam::123456789012:role"
 			},
 			title: `"arn:aws:iam::123456789012:role" is not a role ARN`, fix: healthyFix},
 		{name: "role in another account", id: "iam.role", status: Fail,
 			break_: func(_ *testing.T, f *Facts) {
-				sa(f).Annotations[bind.RoleARNAnnotation] = "arn:aws:iam::210987654321:role/" + fxRoleName
+				sa(f).Annotations[vocab.RoleARNAnnotation] = "arn:aws:iam::210987654321:role/" + fxRoleName
 			},
 			title: "is in account 210987654321", fix: "--profile <PROFILE-OF-ACCOUNT-210987654321>"},
 		{name: "role deleted", id: "iam.role", status: Fail,
@@ -229,7 +229,7 @@ func TestChecks(t *testing.T) {
 			},
 			fix: "aws iam detach-role-policy --role-name " + fxRoleName + " --policy-arn arn:aws:iam::aws:policy/AmazonS3FullAccess"},
 		{name: "no stages known", id: "iam.permissions", status: Skip,
-			break_: func(_ *testing.T, f *Facts) { delete(role(f).Tags, bind.TagStages) },
+			break_: func(_ *testing.T, f *Facts) { delete(role(f).Tags, vocab.TagStages) },
 			title:  "no stages to check", detail: "has no kubectl-sdc/stages tag",
 			others: map[string]Status{"sdc.version": Skip}},
 		{name: "stages from the flags win over the tag", id: "iam.permissions", status: Fail,

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
@@ -19,11 +18,11 @@ import (
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/bind"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/cluster"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iamread"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 // DefaultParallelism bounds the IAM reads (and probes) in flight at once: enough to hide latency, few
@@ -77,14 +76,14 @@ func (o *Options) validate() error {
 		return fmt.Errorf("parallelism %d: must be positive", o.Parallelism)
 	}
 	if !o.AllNamespaces {
-		if err := bind.ValidateNamespace("--namespace", o.Namespace); err != nil {
+		if err := vocab.ValidateNamespace("--namespace", o.Namespace); err != nil {
 			return err
 		}
-		if err := bind.ValidateObjectName("--service-account", o.ServiceAccount); err != nil {
+		if err := vocab.ValidateObjectName("--service-account", o.ServiceAccount); err != nil {
 			return err
 		}
 		if o.Deployment != "" {
-			if err := bind.ValidateObjectName("--deployment", o.Deployment); err != nil {
+			if err := vocab.ValidateObjectName("--deployment", o.Deployment); err != nil {
 				return err
 			}
 		}
@@ -263,7 +262,7 @@ func (d *Doctor) gather(ctx context.Context) (*Facts, error) {
 		f.aws = d.AWS.ForRegion(f.Region)
 	}
 	if f.Cluster != nil && f.Identity != nil {
-		f.ProviderARN = cluster.ProviderARN(f.Identity.Partition, f.Identity.Account, f.Cluster.Issuer)
+		f.ProviderARN = vocab.ProviderARN(f.Identity.Partition, f.Identity.Account, f.Cluster.Issuer)
 	}
 	f.Targets = buildTargets(f)
 
@@ -339,7 +338,7 @@ func (d *Doctor) gatherIAM(ctx context.Context, f *Facts) {
 		account, _ = iamread.ReadAccount(ctx, d.AWS.IAM)
 	}
 	for _, arn := range roles {
-		r := &Role{ARN: arn, Name: roleNameOf(arn)}
+		r := &Role{ARN: arn, Name: vocab.RoleNameOf(arn)}
 		f.Roles[arn] = r
 		if account != nil {
 			setRole(r, account.Roles[r.Name], nil)
@@ -495,13 +494,4 @@ func sortedKeys[A, B any](a map[string]A, b map[string]B) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// roleNameOf is the name in a role ARN (arn:aws:iam::acct:role/path/name); "" when it is none.
-func roleNameOf(arn string) string {
-	_, res, ok := strings.Cut(arn, ":role/")
-	if !ok {
-		return ""
-	}
-	return res[strings.LastIndex(res, "/")+1:]
 }

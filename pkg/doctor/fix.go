@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/bind"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 // safeWord is what a shell passes through unquoted.
@@ -87,11 +87,12 @@ func permissionWords(t *Target) []string {
 // customRoleName is the annotated role's name when it differs from bind's default, so that bind repairs
 // that role rather than making another.
 func customRoleName(f *Facts, t *Target) string {
-	_, _, name, ok := parsedRoleARN(t.RoleARN)
+	parsed, ok := vocab.ParseRoleARN(t.RoleARN)
+	name := parsed.Name
 	if !ok || f.Cluster == nil {
 		return ""
 	}
-	if name == bind.DefaultName(f.Cluster.Name, t.Namespace, t.ServiceAccount, bind.MaxRoleName) {
+	if name == vocab.DefaultName(f.Cluster.Name, t.Namespace, t.ServiceAccount, vocab.MaxRoleName) {
 		return ""
 	}
 	return name

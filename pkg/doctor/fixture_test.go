@@ -12,10 +12,10 @@ import (
 	"k8s.io/apimachinery/pkg/version"
 
 	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/bind"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/cluster"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 // The fixture's world: an EKS cluster "demo" in us-west-2, and ServiceAccount ns1/sdc bound by bind to a
@@ -53,10 +53,10 @@ func fixture(t *testing.T) *Facts {
 	}
 	at := metav1.NewTime(fxAnnotatedAt)
 	sa := corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "sdc", Namespace: fxNamespace,
-		Annotations: map[string]string{bind.RoleARNAnnotation: fxRole},
+		Annotations: map[string]string{vocab.RoleARNAnnotation: fxRole},
 		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl-sdc", Operation: metav1.ManagedFieldsOperationApply, Time: &at,
 			FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:annotations":{"f:eks.amazonaws.com/role-arn":{}}}}`)}}}}}
-	fs := bind.DefaultFSGroup
+	fs := vocab.DefaultFSGroup
 	labels := map[string]string{"app": "sdc"}
 	deploy := appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "sdc", Namespace: fxNamespace},
 		Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: labels},
@@ -94,7 +94,7 @@ func fixture(t *testing.T) *Facts {
 		Provider:        &Provider{ARN: fxProvider, ClientIDs: []string{"sts.amazonaws.com"}},
 		Roles: map[string]*Role{fxRole: {ARN: fxRole, ActualARN: fxRole, Name: fxRoleName, Exists: true,
 			Trust:    iampolicy.NewPolicy(iampolicy.WebIdentityStatement(fxProvider, fxHost, fxNamespace, "sdc", "")),
-			Tags:     map[string]string{bind.ManagedByKey: bind.ManagedByValue, bind.TagStages: "v1 s3 bucket=" + fxBucket},
+			Tags:     map[string]string{vocab.ManagedByKey: vocab.ManagedByValue, vocab.TagStages: "v1 s3 bucket=" + fxBucket},
 			Attached: []string{fxPolicy}, Inline: map[string]*iampolicy.Policy{}}},
 		Policies: map[string]*ManagedPolicy{fxPolicy: {ARN: fxPolicy, DefaultVersion: "v1", Document: policy, Exists: true}},
 	}

@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 // Probe settings: a token that lives as briefly as the TokenRequest API allows, a session as briefly as
@@ -54,11 +55,11 @@ var probeAssumeRole = Check{
 			WebIdentityToken: aws.String(tr.Status.Token), DurationSeconds: aws.Int32(probeSessionSeconds),
 		})
 		if err != nil {
-			return fail(fmt.Sprintf("STS refused ServiceAccount %s/%s for role %s", t.Namespace, t.ServiceAccount, roleNameOf(t.RoleARN)),
+			return fail(fmt.Sprintf("STS refused ServiceAccount %s/%s for role %s", t.Namespace, t.ServiceAccount, vocab.RoleNameOf(t.RoleARN)),
 				"STS said "+awsMessage(err)+stsHint(err), bindFix(f, t))
 		}
 		t.probeCreds = out.Credentials
-		return pass(fmt.Sprintf("STS accepted ServiceAccount %s/%s for role %s", t.Namespace, t.ServiceAccount, roleNameOf(t.RoleARN)),
+		return pass(fmt.Sprintf("STS accepted ServiceAccount %s/%s for role %s", t.Namespace, t.ServiceAccount, vocab.RoleNameOf(t.RoleARN)),
 			fmt.Sprintf("session %s, a token with audience %s (the credentials stay in memory)", aws.ToString(out.AssumedRoleUser.Arn), t.Audience()))
 	},
 }
@@ -147,10 +148,10 @@ var probeAccess = Check{
 			if len(done) > 0 {
 				ok = "; answered: " + strings.Join(done, ", ")
 			}
-			return fail(fmt.Sprintf("role %s cannot reach what its stages use", roleNameOf(t.RoleARN)),
+			return fail(fmt.Sprintf("role %s cannot reach what its stages use", vocab.RoleNameOf(t.RoleARN)),
 				strings.Join(failed, "; ")+ok+note, bindFix(f, t))
 		}
-		return pass(fmt.Sprintf("role %s reaches what its S3 stages use", roleNameOf(t.RoleARN)), strings.Join(done, ", ")+note)
+		return pass(fmt.Sprintf("role %s reaches what its S3 stages use", vocab.RoleNameOf(t.RoleARN)), strings.Join(done, ", ")+note)
 	},
 }
 

@@ -1,8 +1,6 @@
 package doctor
 
 import (
-	"fmt"
-	"regexp"
 	"sort"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -12,14 +10,14 @@ import (
 
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/bind"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 // Where a target's permissions were learned from.
 const (
 	SelectionFromFlags = "--stage flags"
-	SelectionFromTag   = "role tag " + bind.TagStages
+	SelectionFromTag   = "role tag " + vocab.TagStages
 )
 
 // Target is one ServiceAccount and (when one runs under it) one Deployment.
@@ -54,28 +52,16 @@ type Target struct {
 // Audience is the token audience the ServiceAccount's pods use.
 func (t *Target) Audience() string {
 	if t.SA != nil {
-		if a := t.SA.Annotations[bind.AudienceAnnotation]; a != "" {
+		if a := t.SA.Annotations[vocab.AudienceAnnotation]; a != "" {
 			return a
 		}
 	}
-	return bind.DefaultAudience
+	return vocab.DefaultAudience
 }
 
 // Subject is the token subject of the ServiceAccount.
 func (t *Target) Subject() string {
-	return "system:serviceaccount:" + t.Namespace + ":" + t.ServiceAccount
-}
-
-// roleARNRE is a well-formed role ARN: partition, 12-digit account, optional path, name of IAM's charset.
-var roleARNRE = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role/((?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})$`)
-
-// parsedRoleARN splits a role ARN; ok is false when it is not one.
-func parsedRoleARN(s string) (partition, account, name string, ok bool) {
-	m := roleARNRE.FindStringSubmatch(s)
-	if m == nil {
-		return "", "", "", false
-	}
-	return m[1], m[2], m[4], true
+	return vocab.Subject(t.Namespace, t.ServiceAccount)
 }
 
 // roleToRead is the role whose IAM facts apply to t: the annotated one when well-formed and in the
@@ -84,8 +70,8 @@ func (t *Target) roleToRead(f *Facts) string {
 	if f.Identity == nil {
 		return ""
 	}
-	if _, acct, _, ok := parsedRoleARN(t.RoleARN); ok {
-		if acct == f.Identity.Account {
+	if parsed, ok := vocab.ParseRoleARN(t.RoleARN); ok {
+		if parsed.Account == f.Identity.Account {
 			return t.RoleARN
 		}
 		return ""
@@ -93,8 +79,8 @@ func (t *Target) roleToRead(f *Facts) string {
 	if f.Cluster == nil {
 		return ""
 	}
-	t.candidateRole = fmt.Sprintf("arn:%s:iam::%s:role/%s", f.Identity.Partition, f.Identity.Account,
-		bind.DefaultName(f.Cluster.Name, t.Namespace, t.ServiceAccount, bind.MaxRoleName))
+	t.candidateRole = vocab.RoleARN(f.Identity.Partition, f.Identity.Account,
+		vocab.DefaultName(f.Cluster.Name, t.Namespace, t.ServiceAccount, vocab.MaxRoleName))
 	return t.candidateRole
 }
 
@@ -120,7 +106,7 @@ func (t *Target) resolveSelection(f *Facts) {
 	if r == nil || !r.Exists {
 		return
 	}
-	v, ok := r.Tags[bind.TagStages]
+	v, ok := r.Tags[vocab.TagStages]
 	if !ok {
 		return
 	}
@@ -156,7 +142,7 @@ func buildTargets(f *Facts) []*Target {
 	add := func(ns, sa string, d *appsv1.Deployment, name string, given bool) {
 		t := &Target{Namespace: ns, ServiceAccount: sa, SA: sas[ns+"/"+sa], Deploy: d, Deployment: name, DeploymentGiven: given}
 		if t.SA != nil {
-			t.RoleARN = t.SA.Annotations[bind.RoleARNAnnotation]
+			t.RoleARN = t.SA.Annotations[vocab.RoleARNAnnotation]
 		}
 		if d != nil {
 			t.Pods = podsOf(f.Pods, d)
@@ -202,7 +188,7 @@ func buildTargets(f *Facts) []*Target {
 	var annotated []*corev1.ServiceAccount
 	for i := range f.ServiceAccounts {
 		sa := &f.ServiceAccounts[i]
-		if _, ok := sa.Annotations[bind.RoleARNAnnotation]; ok {
+		if _, ok := sa.Annotations[vocab.RoleARNAnnotation]; ok {
 			annotated = append(annotated, sa)
 		}
 	}
@@ -254,9 +240,3 @@ func allContainers(spec *corev1.PodSpec) []corev1.Container {
 	out = append(out, spec.InitContainers...)
 	return append(out, spec.Containers...)
 }
-
-// Shorter names for the facts of bind that the checks use often.
-const (
-	roleAnnotation  = bind.RoleARNAnnotation
-	defaultAudience = bind.DefaultAudience
-)

@@ -8,8 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/bind"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 func describeTargets(ts []*Target) string {
@@ -28,7 +28,7 @@ func TestBuildTargets(t *testing.T) {
 	t.Parallel()
 	annotated := func(ns, name string) corev1.ServiceAccount {
 		return corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name,
-			Annotations: map[string]string{bind.RoleARNAnnotation: "arn:aws:iam::123456789012:role/" + ns + "-" + name}}}
+			Annotations: map[string]string{vocab.RoleARNAnnotation: "arn:aws:iam::123456789012:role/" + ns + "-" + name}}}
 	}
 	plain := func(ns, name string) corev1.ServiceAccount {
 		return corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}

@@ -2,18 +2,17 @@ package doctor
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/cluster"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 // trustRequest is what STS evaluates when the target's pods present their token: the same request the
 // sandbox's STS and pkg/iampolicy's tests use, plus the role as resource and the provider key STS adds.
 func trustRequest(f *Facts, t *Target, subject, audience string) iampolicy.Request {
-	host := cluster.IssuerHostPath(f.Cluster.Issuer)
+	host := vocab.IssuerHostPath(f.Cluster.Issuer)
 	req := iampolicy.WebIdentityRequest(f.ProviderARN, host, subject, audience)
 	req.Resource = t.RoleARN
 	req.Context["aws:FederatedProvider"] = []string{f.ProviderARN}
@@ -41,10 +40,6 @@ func conditionHolds(version, op, key string, values iampolicy.Values, req iampol
 	return iampolicy.Evaluate(req, p).Allowed()
 }
 
-var subjectRE = regexp.MustCompile(`^system:serviceaccount:([^:]+):([^:]+)$`)
-
-var eksIssuerRE = regexp.MustCompile(`^oidc\.eks\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/id/([0-9A-Za-z]+)$`)
-
 // reason is one explanation of why a statement does not admit the target: short for the title, long for
 // the detail.
 type reason struct{ short, long string }
@@ -52,7 +47,7 @@ type reason struct{ short, long string }
 // explainTrust says why no statement of trust admits the request, statement by statement, most telling
 // reason first.
 func explainTrust(f *Facts, t *Target, trust *iampolicy.Policy, d iampolicy.Decision) []reason {
-	host := cluster.IssuerHostPath(f.Cluster.Issuer)
+	host := vocab.IssuerHostPath(f.Cluster.Issuer)
 	req := trustRequest(f, t, t.Subject(), t.Audience())
 	if d.Effect == iampolicy.Deny {
 		return []reason{{"a statement explicitly denies it",
@@ -123,21 +118,22 @@ func containsFold(list []string, v string) bool {
 
 // otherProvider explains a statement that trusts other providers: which, and whose they look like.
 func otherProvider(label string, provs []string, want string) reason {
-	wantAcct, wantHost := splitProviderARN(want)
+	wantAcct, wantHost, _ := vocab.ParseProviderARN(want)
 	var whose []string
 	for _, p := range provs {
-		acct, h := splitProviderARN(p)
+		acct, h, _ := vocab.ParseProviderARN(p)
 		switch {
 		case h == "":
 			whose = append(whose, p+" (not an OIDC provider ARN)")
 		case strings.EqualFold(h, wantHost) && acct != wantAcct:
 			whose = append(whose, fmt.Sprintf("%s (the same issuer's provider in account %s)", p, acct))
 		default:
-			m, w := eksIssuerRE.FindStringSubmatch(h), eksIssuerRE.FindStringSubmatch(wantHost)
+			region, _, isEKS := vocab.ParseEKSIssuer(h)
+			wantRegion, _, wantEKS := vocab.ParseEKSIssuer(wantHost)
 			switch {
-			case m != nil && w != nil && m[1] != w[1]:
-				whose = append(whose, fmt.Sprintf("%s (a cluster in region %s; this cluster is in %s)", p, m[1], w[1]))
-			case m != nil:
+			case isEKS && wantEKS && region != wantRegion:
+				whose = append(whose, fmt.Sprintf("%s (a cluster in region %s; this cluster is in %s)", p, region, wantRegion))
+			case isEKS:
 				whose = append(whose, fmt.Sprintf("%s (another EKS cluster's issuer)", p))
 			default:
 				whose = append(whose, fmt.Sprintf("%s (another issuer)", p))
@@ -146,19 +142,6 @@ func otherProvider(label string, provs []string, want string) reason {
 	}
 	return reason{"it trusts another cluster's or region's OIDC provider",
 		fmt.Sprintf("%s trusts %s; this cluster's provider is %s", label, strings.Join(whose, ", "), want)}
-}
-
-// splitProviderARN returns the account and issuer host/path of an OIDC provider ARN.
-func splitProviderARN(a string) (account, host string) {
-	parts := strings.SplitN(a, ":", 6)
-	if len(parts) < 6 || parts[2] != "iam" {
-		return "", ""
-	}
-	h, ok := strings.CutPrefix(parts[5], "oidc-provider/")
-	if !ok {
-		return parts[4], ""
-	}
-	return parts[4], h
 }
 
 // explainConditions says which of a statement's conditions fail for the target's token, and how.
@@ -200,24 +183,24 @@ func explainCondition(label, op, key string, values iampolicy.Values, host strin
 	switch strings.ToLower(suffix) {
 	case "sub":
 		for _, v := range values {
-			m := subjectRE.FindStringSubmatch(v)
-			if m == nil {
+			ns, sa, ok := vocab.ParseSubject(v)
+			if !ok {
 				continue
 			}
 			switch {
-			case m[1] != t.Namespace:
-				return reason{fmt.Sprintf("it trusts ServiceAccount %s/%s of another namespace", m[1], m[2]),
-					fmt.Sprintf("%s: it admits ServiceAccount %s/%s, in namespace %s; this one is %s/%s", cond, m[1], m[2], m[1], t.Namespace, t.ServiceAccount)}
-			case m[2] != t.ServiceAccount:
-				return reason{fmt.Sprintf("it trusts another ServiceAccount, %s/%s", m[1], m[2]),
-					fmt.Sprintf("%s: it admits ServiceAccount %s/%s, not %s/%s", cond, m[1], m[2], t.Namespace, t.ServiceAccount)}
+			case ns != t.Namespace:
+				return reason{fmt.Sprintf("it trusts ServiceAccount %s/%s of another namespace", ns, sa),
+					fmt.Sprintf("%s: it admits ServiceAccount %s/%s, in namespace %s; this one is %s/%s", cond, ns, sa, ns, t.Namespace, t.ServiceAccount)}
+			case sa != t.ServiceAccount:
+				return reason{fmt.Sprintf("it trusts another ServiceAccount, %s/%s", ns, sa),
+					fmt.Sprintf("%s: it admits ServiceAccount %s/%s, not %s/%s", cond, ns, sa, t.Namespace, t.ServiceAccount)}
 			}
 		}
 		return reason{"its :sub condition does not admit " + t.Subject(),
 			fmt.Sprintf("%s does not match the token's subject %s", cond, t.Subject())}
 	case "aud":
 		for _, v := range values {
-			if subjectRE.MatchString(v) {
+			if _, _, ok := vocab.ParseSubject(v); ok {
 				return reason{"the subject is under the :aud key",
 					fmt.Sprintf("%s: a ServiceAccount subject is under the :aud key; it belongs under %s:sub, and %s:aud must be the audience %s", cond, host, host, t.Audience())}
 			}

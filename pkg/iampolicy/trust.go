@@ -3,44 +3,26 @@ package iampolicy
 import (
 	"bytes"
 	"strconv"
-	"strings"
+
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
-
-// DefaultAudience is the token audience IRSA uses unless the service
-// account's eks.amazonaws.com/audience annotation names another.
-const DefaultAudience = "sts.amazonaws.com"
-
-// ActionAssumeRoleWithWebIdentity is the STS action a pod's web identity token performs.
-const ActionAssumeRoleWithWebIdentity = "sts:AssumeRoleWithWebIdentity"
-
-// ServiceAccountSubject is the token subject Kubernetes gives a service
-// account: system:serviceaccount:<namespace>:<name>.
-func ServiceAccountSubject(namespace, serviceAccount string) string {
-	return "system:serviceaccount:" + namespace + ":" + serviceAccount
-}
-
-// IssuerHostPath returns an OIDC issuer without its https:// scheme and
-// trailing slash: the form IAM uses in provider ARNs and condition keys.
-func IssuerHostPath(issuer string) string {
-	return strings.TrimSuffix(strings.TrimPrefix(issuer, "https://"), "/")
-}
 
 // WebIdentityStatement is the IRSA trust statement: Allow, Principal
 // {"Federated": providerARN}, Action sts:AssumeRoleWithWebIdentity,
 // Condition StringEquals {<issuer>:sub: system:serviceaccount:<ns>:<sa>,
 // <issuer>:aud: audience}. issuerHostPath may be given with https://; an
-// empty audience means DefaultAudience.
+// empty audience means vocab.DefaultAudience.
 func WebIdentityStatement(providerARN, issuerHostPath, namespace, serviceAccount, audience string) Statement {
-	host := IssuerHostPath(issuerHostPath)
+	host := vocab.IssuerHostPath(issuerHostPath)
 	if audience == "" {
-		audience = DefaultAudience
+		audience = vocab.DefaultAudience
 	}
 	return Statement{
 		Effect:    Allow,
 		Principal: &Principal{Values: map[string]Values{"Federated": {providerARN}}},
-		Action:    Values{ActionAssumeRoleWithWebIdentity},
+		Action:    Values{vocab.ActionAssumeRoleWithWebIdentity},
 		Condition: Conditions{"StringEquals": {
-			host + ":sub": {ServiceAccountSubject(namespace, serviceAccount)},
+			host + ":sub": {vocab.Subject(namespace, serviceAccount)},
 			host + ":aud": {audience},
 		}},
 	}
@@ -50,10 +32,10 @@ func WebIdentityStatement(providerARN, issuerHostPath, namespace, serviceAccount
 // policy when a token with this subject and audience, from the issuer of
 // providerARN, asks to assume the role.
 func WebIdentityRequest(providerARN, issuerHostPath, subject, audience string) Request {
-	host := IssuerHostPath(issuerHostPath)
+	host := vocab.IssuerHostPath(issuerHostPath)
 	return Request{
 		Principal: &RequestPrincipal{Type: "Federated", ID: providerARN},
-		Action:    ActionAssumeRoleWithWebIdentity,
+		Action:    vocab.ActionAssumeRoleWithWebIdentity,
 		Context: map[string][]string{
 			host + ":sub": {subject},
 			host + ":aud": {audience},

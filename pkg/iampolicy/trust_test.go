@@ -2,6 +2,8 @@ package iampolicy
 
 import (
 	"testing"
+
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 const (
@@ -14,21 +16,21 @@ const (
 func TestWebIdentityStatement(t *testing.T) {
 	t.Parallel()
 	trust := NewPolicy(WebIdentityStatement(providerA, "https://"+issuerA+"/", "streamsets", "sdc", ""))
-	sub := ServiceAccountSubject("streamsets", "sdc")
+	sub := vocab.Subject("streamsets", "sdc")
 	tests := []struct {
 		name string
 		req  Request
 		want Effect
 	}{
-		{"matching service account and audience", WebIdentityRequest(providerA, issuerA, sub, DefaultAudience), Allow},
-		{"issuer given with https:// to the request too", WebIdentityRequest(providerA, "https://"+issuerA, sub, DefaultAudience), Allow},
-		{"another namespace", WebIdentityRequest(providerA, issuerA, ServiceAccountSubject("default", "sdc"), DefaultAudience), ImplicitDeny},
-		{"another service account", WebIdentityRequest(providerA, issuerA, ServiceAccountSubject("streamsets", "other"), DefaultAudience), ImplicitDeny},
+		{"matching service account and audience", WebIdentityRequest(providerA, issuerA, sub, vocab.DefaultAudience), Allow},
+		{"issuer given with https:// to the request too", WebIdentityRequest(providerA, "https://"+issuerA, sub, vocab.DefaultAudience), Allow},
+		{"another namespace", WebIdentityRequest(providerA, issuerA, vocab.Subject("default", "sdc"), vocab.DefaultAudience), ImplicitDeny},
+		{"another service account", WebIdentityRequest(providerA, issuerA, vocab.Subject("streamsets", "other"), vocab.DefaultAudience), ImplicitDeny},
 		{"another audience", WebIdentityRequest(providerA, issuerA, sub, "vault"), ImplicitDeny},
-		{"another provider", WebIdentityRequest(providerB, issuerB, sub, DefaultAudience), ImplicitDeny},
-		{"right provider ARN but keys of another issuer", WebIdentityRequest(providerA, issuerB, sub, DefaultAudience), ImplicitDeny},
+		{"another provider", WebIdentityRequest(providerB, issuerB, sub, vocab.DefaultAudience), ImplicitDeny},
+		{"right provider ARN but keys of another issuer", WebIdentityRequest(providerA, issuerB, sub, vocab.DefaultAudience), ImplicitDeny},
 		{"another action", func() Request {
-			r := WebIdentityRequest(providerA, issuerA, sub, DefaultAudience)
+			r := WebIdentityRequest(providerA, issuerA, sub, vocab.DefaultAudience)
 			r.Action = "sts:AssumeRole"
 			return r
 		}(), ImplicitDeny},
@@ -79,10 +81,10 @@ func TestMergeStatement(t *testing.T) {
 			t.Errorf("statement %d changed:\n got %s\nwant %s", i, a, b)
 		}
 	}
-	if got := Evaluate(WebIdentityRequest(providerA, issuerA, ServiceAccountSubject("streamsets", "sdc"), DefaultAudience), merged); got.StatementIndex != 2 || !got.Allowed() {
+	if got := Evaluate(WebIdentityRequest(providerA, issuerA, vocab.Subject("streamsets", "sdc"), vocab.DefaultAudience), merged); got.StatementIndex != 2 || !got.Allowed() {
 		t.Errorf("new statement does not allow the service account: %s", got)
 	}
-	if got := Evaluate(WebIdentityRequest(providerB, issuerB, ServiceAccountSubject("team", "x"), DefaultAudience), merged); got.StatementIndex != 1 || !got.Allowed() {
+	if got := Evaluate(WebIdentityRequest(providerB, issuerB, vocab.Subject("team", "x"), vocab.DefaultAudience), merged); got.StatementIndex != 1 || !got.Allowed() {
 		t.Errorf("old statement no longer allows its service account: %s", got)
 	}
 

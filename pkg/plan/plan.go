@@ -29,7 +29,10 @@ type Change struct {
 	Before, After, Format string
 	Notes                 []string // one line each, e.g. "adds client ID sts.amazonaws.com"
 	Deps                  []string // IDs of changes that must be applied first
-	Apply                 func(ctx context.Context) error
+	// Op is the write that applying the change performs, as data (its type is the planner's business);
+	// Apply is what carries it out. A planner that must stay pure sets Op and leaves Apply to its applier.
+	Op    any
+	Apply func(ctx context.Context) error
 }
 
 // Plan is every change bind considered, in display order.

@@ -1,30 +1,23 @@
 package bind
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	applyappsv1 "k8s.io/client-go/applyconfigurations/apps/v1"
 	applycorev1 "k8s.io/client-go/applyconfigurations/core/v1"
 	applymetav1 "k8s.io/client-go/applyconfigurations/meta/v1"
 	"sigs.k8s.io/yaml"
 
-	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/plan"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 // Change kinds, as the plan and `-o json` name them.
@@ -39,47 +32,87 @@ const (
 	KindRestart    = "Deployment restart"
 )
 
-// maxPolicyVersions is IAM's limit on the versions a managed policy keeps.
-const maxPolicyVersions = 5
-
-func (b *Binder) changes(ctx context.Context, res *Result, desiredPolicy *iampolicy.Policy) (*plan.Plan, error) {
+// Plan computes every change that makes the request true of the observed state. It is a pure function:
+// it reads nothing, writes nothing and changes neither r nor o; each change carries the operation that
+// Apply performs.
+func Plan(r *Request, o *Observed) (*Result, error) {
+	res := &Result{Request: r, Observed: o, Cluster: o.Cluster, Identity: o.Identity, Names: o.Names,
+		Audience: audienceFor(r, o.ServiceAccount)}
 	p := &plan.Plan{}
 	add := func(c *plan.Change) { p.Changes = append(p.Changes, c) }
 
-	prov, err := b.providerChange(ctx, res)
+	prov, err := providerChange(res)
 	if err != nil {
 		return nil, err
 	}
 	add(prov)
-	if desiredPolicy != nil {
-		c, err := b.policyChange(res, desiredPolicy)
+	if r.ownPolicy() {
+		desired, sel, err := desiredPolicy(r, o)
+		if err != nil {
+			return nil, err
+		}
+		res.Selection = sel
+		c, err := policyChange(res, desired)
 		if err != nil {
 			return nil, err
 		}
 		add(c)
 	}
-	role, err := b.roleChange(res)
+	role, err := roleChange(res)
 	if err != nil {
 		return nil, err
 	}
 	add(role)
-	for _, c := range b.attachmentChanges(res) {
+	for _, c := range attachmentChanges(res) {
 		add(c)
 	}
-	add(b.namespaceChange(res))
-	sa := b.serviceAccountChange(res)
+	add(namespaceChange(res))
+	sa := serviceAccountChange(res)
 	add(sa)
-	if res.Request.Deployment != "" {
-		d, err := b.deploymentChange(res)
+	if r.Deployment != "" {
+		d, err := deploymentChange(res)
 		if err != nil {
 			return nil, err
 		}
 		add(d)
-		if r := b.restartChange(res, sa, d); r != nil {
-			add(r)
+		if c := restartChange(res, sa, d); c != nil {
+			add(c)
 		}
 	}
-	return p, nil
+	res.Plan = p
+	return res, nil
+}
+
+// audienceFor is the audience the ServiceAccount's tokens carry: the request's when given, else the
+// ServiceAccount's eks.amazonaws.com/audience annotation, else sts.amazonaws.com. doctor judges the trust
+// with the same rule (its Target.Audience), so the two agree about one ServiceAccount.
+func audienceFor(r *Request, sa *corev1.ServiceAccount) string {
+	if r.Audience != "" {
+		return r.Audience
+	}
+	if sa != nil && sa.Annotations[vocab.AudienceAnnotation] != "" {
+		return sa.Annotations[vocab.AudienceAnnotation]
+	}
+	return vocab.DefaultAudience
+}
+
+func desiredPolicy(r *Request, o *Observed) (*iampolicy.Policy, catalog.Selection, error) {
+	if r.PolicyDocument != nil {
+		return r.PolicyDocument, catalog.Selection{}, nil
+	}
+	region := o.Cluster.Region
+	if region == "" && o.aws != nil {
+		region = o.aws.Region
+	}
+	doc, sel, err := r.Catalog.Render(r.Selection, catalog.Target{Partition: o.Names.Partition, Region: region, Account: o.Names.Account})
+	if err != nil {
+		return nil, sel, err
+	}
+	p, err := iampolicy.Parse(doc)
+	if err != nil {
+		return nil, sel, fmt.Errorf("the catalog rendered an invalid policy: %w", err)
+	}
+	return p, sel, p.Validate(iampolicy.Identity)
 }
 
 func indentJSON(v any) string {
@@ -87,101 +120,73 @@ func indentJSON(v any) string {
 	return string(b) + "\n"
 }
 
-func managedTags(res *Result, extra map[string]string) []iamtypes.Tag {
-	m := map[string]string{ManagedByKey: ManagedByValue, TagCluster: res.Cluster.Name}
+func toYAML(v any) string {
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		return fmt.Sprintf("# %v\n", err)
+	}
+	return string(b)
+}
+
+// managedTags are the tags on everything bind makes in IAM, plus extra.
+func managedTags(res *Result, extra map[string]string) map[string]string {
+	m := map[string]string{vocab.ManagedByKey: vocab.ManagedByValue, vocab.TagCluster: res.Cluster.Name}
 	for k, v := range extra {
 		m[k] = v
 	}
-	return iamTags(m)
+	return m
 }
 
-func iamTags(m map[string]string) []iamtypes.Tag {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	tags := make([]iamtypes.Tag, 0, len(keys))
-	for _, k := range keys {
-		tags = append(tags, iamtypes.Tag{Key: aws.String(k), Value: aws.String(m[k])})
-	}
-	return tags
+// providerDoc is how the plan shows an OIDC provider.
+type providerDoc struct {
+	URL            string   `json:"Url"`
+	ClientIDList   []string `json:"ClientIDList"`
+	ThumbprintList []string `json:"ThumbprintList,omitempty"`
 }
 
 // providerChange: the IAM OIDC provider for the cluster's issuer, with the audience as a client ID.
-func (b *Binder) providerChange(ctx context.Context, res *Result) (*plan.Change, error) {
-	n, r, o := res.Names, res.Request, res.Observed
+func providerChange(res *Result) (*plan.Change, error) {
+	n, o := res.Names, res.Observed
 	c := &plan.Change{ID: "provider", Kind: KindProvider, Name: n.ProviderARN, Format: "json"}
-	type doc struct {
-		URL            string   `json:"Url"`
-		ClientIDList   []string `json:"ClientIDList"`
-		ThumbprintList []string `json:"ThumbprintList,omitempty"`
-	}
 	if o.Provider == nil {
-		tp, err := Thumbprint(ctx, res.Cluster.Issuer)
-		if err != nil {
-			return nil, err
+		if o.ThumbprintErr != nil {
+			return nil, o.ThumbprintErr
 		}
 		c.Action = plan.Create
-		c.After = indentJSON(doc{URL: res.Cluster.Issuer, ClientIDList: []string{r.Audience}, ThumbprintList: []string{tp}})
-		c.Apply = func(ctx context.Context) error {
-			_, err := b.AWS.IAM.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{
-				Url:            aws.String(res.Cluster.Issuer),
-				ClientIDList:   []string{r.Audience},
-				ThumbprintList: []string{tp},
-				Tags:           managedTags(res, nil),
-			})
-			if sdcaws.IsAlreadyExists(err) {
-				return nil // made meanwhile, or by an earlier attempt whose answer was lost
-			}
-			return err
-		}
+		c.After = indentJSON(providerDoc{URL: res.Cluster.Issuer, ClientIDList: []string{res.Audience}, ThumbprintList: []string{o.Thumbprint}})
+		c.Op = createProvider{URL: res.Cluster.Issuer, ClientIDs: []string{res.Audience}, Thumbprints: []string{o.Thumbprint}, Tags: managedTags(res, nil)}
 		return c, nil
 	}
-	before := doc{URL: res.Cluster.Issuer, ClientIDList: o.Provider.ClientIDs, ThumbprintList: o.Provider.Thumbprints}
-	if slices.Contains(o.Provider.ClientIDs, r.Audience) {
+	before := providerDoc{URL: res.Cluster.Issuer, ClientIDList: o.Provider.ClientIDs, ThumbprintList: o.Provider.Thumbprints}
+	if slices.Contains(o.Provider.ClientIDs, res.Audience) {
 		c.Action = plan.Unchanged
 		return c, nil
 	}
 	after := before
-	after.ClientIDList = append(slices.Clone(before.ClientIDList), r.Audience)
+	after.ClientIDList = append(slices.Clone(before.ClientIDList), res.Audience)
 	c.Action = plan.Update
 	c.Before, c.After = indentJSON(before), indentJSON(after)
-	c.Notes = []string{"adds client ID " + r.Audience}
-	c.Apply = func(ctx context.Context) error {
-		_, err := b.AWS.IAM.AddClientIDToOpenIDConnectProvider(ctx, &iam.AddClientIDToOpenIDConnectProviderInput{
-			OpenIDConnectProviderArn: aws.String(n.ProviderARN), ClientID: aws.String(r.Audience),
-		})
-		return err
-	}
+	c.Notes = []string{"adds client ID " + res.Audience}
+	c.Op = addClientID{ProviderARN: n.ProviderARN, ClientID: res.Audience}
 	return c, nil
 }
 
 // policyChange: the customer managed policy with the permissions asked for; a new default version when the
-// document changed, after deleting the oldest non-default version when IAM's five are used up.
-func (b *Binder) policyChange(res *Result, desired *iampolicy.Policy) (*plan.Change, error) {
+// document changed (Apply makes room when IAM's five versions are used up).
+func policyChange(res *Result, desired *iampolicy.Policy) (*plan.Change, error) {
 	n, o := res.Names, res.Observed
 	c := &plan.Change{ID: "policy", Kind: KindPolicy, Name: n.PolicyARN, Format: "json", After: string(desired.Canonical())}
 	if o.Policy == nil {
 		c.Action = plan.Create
-		c.Apply = func(ctx context.Context) error {
-			_, err := b.AWS.IAM.CreatePolicy(ctx, &iam.CreatePolicyInput{
-				PolicyName:     aws.String(n.PolicyName),
-				PolicyDocument: aws.String(string(desired.Compact())),
-				Description:    aws.String(fmt.Sprintf("Permissions of ServiceAccount %s/%s on cluster %s, made by kubectl-sdc", res.Request.Namespace, res.Request.ServiceAccount, res.Cluster.Name)),
-				Tags:           managedTags(res, nil),
-			})
-			if sdcaws.IsAlreadyExists(err) {
-				return nil
-			}
-			return err
-		}
+		c.Op = createPolicy{Name: n.PolicyName, Document: string(desired.Compact()),
+			Description: fmt.Sprintf("Permissions of ServiceAccount %s/%s on cluster %s, made by kubectl-sdc", res.Request.Namespace, res.Request.ServiceAccount, res.Cluster.Name),
+			Tags:        managedTags(res, nil)}
 		return c, nil
 	}
-	if o.Policy.Tags[ManagedByKey] != ManagedByValue {
+	if o.Policy.Tags[vocab.ManagedByKey] != vocab.ManagedByValue {
 		return nil, &FlagError{Flag: "--policy-name", Value: n.PolicyName, Rule: fmt.Sprintf(
 			"IAM policy %s exists and was not made by kubectl-sdc (no %s=%s tag), so bind will not change it: choose another name with --policy-name, or attach it as it is with --attach-policy-arn",
-			n.PolicyARN, ManagedByKey, ManagedByValue)}
+			n.PolicyARN, vocab.ManagedByKey, vocab.ManagedByValue)}
 	}
 	c.Before = string(o.Policy.Document.Canonical())
 	if o.Policy.Document.Equal(desired) {
@@ -190,41 +195,15 @@ func (b *Binder) policyChange(res *Result, desired *iampolicy.Policy) (*plan.Cha
 	}
 	c.Action = plan.Update
 	c.Notes = []string{fmt.Sprintf("a new default version (%s stays as the previous one)", o.Policy.DefaultVersion)}
-	c.Apply = func(ctx context.Context) error {
-		versions, err := b.AWS.IAM.ListPolicyVersions(ctx, &iam.ListPolicyVersionsInput{PolicyArn: aws.String(n.PolicyARN)})
-		if err != nil {
-			return err
-		}
-		if len(versions.Versions) >= maxPolicyVersions {
-			var oldest *iamtypes.PolicyVersion
-			for i := range versions.Versions {
-				v := &versions.Versions[i]
-				if v.IsDefaultVersion {
-					continue
-				}
-				if oldest == nil || aws.ToTime(v.CreateDate).Before(aws.ToTime(oldest.CreateDate)) {
-					oldest = v
-				}
-			}
-			if oldest != nil {
-				if _, err := b.AWS.IAM.DeletePolicyVersion(ctx, &iam.DeletePolicyVersionInput{PolicyArn: aws.String(n.PolicyARN), VersionId: oldest.VersionId}); err != nil {
-					return fmt.Errorf("making room for a new version (IAM keeps %d): deleting %s: %w", maxPolicyVersions, aws.ToString(oldest.VersionId), err)
-				}
-			}
-		}
-		_, err = b.AWS.IAM.CreatePolicyVersion(ctx, &iam.CreatePolicyVersionInput{
-			PolicyArn: aws.String(n.PolicyARN), PolicyDocument: aws.String(string(desired.Compact())), SetAsDefault: true,
-		})
-		return err
-	}
+	c.Op = newPolicyVersion{ARN: n.PolicyARN, Document: string(desired.Compact())}
 	return c, nil
 }
 
 // roleChange: the role whose trust lets exactly this ServiceAccount assume it through the provider. On an
 // existing role the statement is added and every other statement stays.
-func (b *Binder) roleChange(res *Result) (*plan.Change, error) {
+func roleChange(res *Result) (*plan.Change, error) {
 	n, r, o := res.Names, res.Request, res.Observed
-	stmt := iampolicy.WebIdentityStatement(n.ProviderARN, n.IssuerHostPath, r.Namespace, r.ServiceAccount, r.Audience)
+	stmt := iampolicy.WebIdentityStatement(n.ProviderARN, n.IssuerHostPath, r.Namespace, r.ServiceAccount, res.Audience)
 	var existing *iampolicy.Policy
 	if o.Role != nil {
 		existing = o.Role.Trust
@@ -240,71 +219,46 @@ func (b *Binder) roleChange(res *Result) (*plan.Change, error) {
 			return nil, err
 		}
 	}
+	subject := vocab.Subject(r.Namespace, r.ServiceAccount)
 	c := &plan.Change{ID: "role", Kind: KindRole, Name: n.RoleARN, Format: "json", After: string(trust.Canonical())}
-	retryable := sdcaws.IsEventuallyConsistent // a just-made provider may be refused as an "Invalid principal"
 	if o.Role == nil {
 		c.Action = plan.Create
-		tags := map[string]string{TagNamespace: r.Namespace, TagServiceAccount: r.ServiceAccount}
+		tags := map[string]string{vocab.TagNamespace: r.Namespace, vocab.TagServiceAccount: r.ServiceAccount}
 		if stagesTag != "" {
-			tags[TagStages] = stagesTag
+			tags[vocab.TagStages] = stagesTag
 		}
-		c.Notes = []string{"trusts " + n.ProviderARN + " for " + iampolicy.ServiceAccountSubject(r.Namespace, r.ServiceAccount)}
+		c.Notes = []string{"trusts " + n.ProviderARN + " for " + subject}
 		if stagesTag != "" {
-			c.Notes = append(c.Notes, "tag "+TagStages+"="+stagesTag)
+			c.Notes = append(c.Notes, "tag "+vocab.TagStages+"="+stagesTag)
 		}
-		c.Apply = func(ctx context.Context) error {
-			return sdcaws.RetryEventual(ctx, func(ctx context.Context) error {
-				_, err := b.AWS.IAM.CreateRole(ctx, &iam.CreateRoleInput{
-					RoleName:                 aws.String(n.RoleName),
-					AssumeRolePolicyDocument: aws.String(string(trust.Compact())),
-					Description:              aws.String(fmt.Sprintf(roleDescriptionTemplate, r.Namespace, r.ServiceAccount, res.Cluster.Name)),
-					Tags:                     managedTags(res, tags),
-				})
-				if sdcaws.IsAlreadyExists(err) {
-					return nil
-				}
-				return err
-			}, retryable)
-		}
+		c.Op = createRole{Name: n.RoleName, Trust: string(trust.Compact()),
+			Description: fmt.Sprintf(roleDescriptionTemplate, r.Namespace, r.ServiceAccount, res.Cluster.Name),
+			Tags:        managedTags(res, tags)}
 		return c, nil
 	}
 	c.Before = string(o.Role.Trust.Canonical())
-	retag := stagesTag != "" && o.Role.Tags[TagStages] != stagesTag
+	retag := stagesTag != "" && o.Role.Tags[vocab.TagStages] != stagesTag
 	if !trustChanged && !retag {
 		c.Action = plan.Unchanged
 		return c, nil
 	}
 	c.Action = plan.Update
+	op := updateRole{Name: n.RoleName}
 	if trustChanged {
-		c.Notes = append(c.Notes, "adds a trust statement for "+iampolicy.ServiceAccountSubject(r.Namespace, r.ServiceAccount)+"; the other statements stay")
+		c.Notes = append(c.Notes, "adds a trust statement for "+subject+"; the other statements stay")
+		op.Trust = string(trust.Compact())
 	}
 	if retag {
-		c.Notes = append(c.Notes, fmt.Sprintf("tag %s: %q -> %q", TagStages, o.Role.Tags[TagStages], stagesTag))
+		c.Notes = append(c.Notes, fmt.Sprintf("tag %s: %q -> %q", vocab.TagStages, o.Role.Tags[vocab.TagStages], stagesTag))
+		op.Tags = map[string]string{vocab.TagStages: stagesTag}
 	}
-	c.Apply = func(ctx context.Context) error {
-		if trustChanged {
-			err := sdcaws.RetryEventual(ctx, func(ctx context.Context) error {
-				_, err := b.AWS.IAM.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{
-					RoleName: aws.String(n.RoleName), PolicyDocument: aws.String(string(trust.Compact())),
-				})
-				return err
-			}, retryable)
-			if err != nil {
-				return err
-			}
-		}
-		if retag {
-			_, err := b.AWS.IAM.TagRole(ctx, &iam.TagRoleInput{RoleName: aws.String(n.RoleName), Tags: iamTags(map[string]string{TagStages: stagesTag})})
-			return err
-		}
-		return nil
-	}
+	c.Op = op
 	return c, nil
 }
 
 // attachmentChanges: the bind's own policy and every --attach-policy-arn attached to the role. Policies
 // attached by others stay attached.
-func (b *Binder) attachmentChanges(res *Result) []*plan.Change {
+func attachmentChanges(res *Result) []*plan.Change {
 	n, r, o := res.Names, res.Request, res.Observed
 	arns := slices.Clone(r.AttachPolicyARNs)
 	if n.PolicyARN != "" {
@@ -320,28 +274,14 @@ func (b *Binder) attachmentChanges(res *Result) []*plan.Change {
 			c.Action = plan.Unchanged
 		} else {
 			c.Action = plan.Create
-			c.Apply = func(ctx context.Context) error {
-				// Right after CreateRole/CreatePolicy, IAM may not know them yet everywhere.
-				return sdcaws.RetryEventual(ctx, func(ctx context.Context) error {
-					_, err := b.AWS.IAM.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String(n.RoleName), PolicyArn: aws.String(a)})
-					return err
-				}, func(err error) bool { return sdcaws.ErrorCode(err) == "NoSuchEntity" })
-			}
+			c.Op = attachPolicy{Role: n.RoleName, PolicyARN: a}
 		}
 		out = append(out, c)
 	}
 	return out
 }
 
-func toYAML(v any) string {
-	b, err := yaml.Marshal(v)
-	if err != nil {
-		return fmt.Sprintf("# %v\n", err)
-	}
-	return string(b)
-}
-
-func (b *Binder) namespaceChange(res *Result) *plan.Change {
+func namespaceChange(res *Result) *plan.Change {
 	ns := res.Request.Namespace
 	c := &plan.Change{ID: "namespace", Kind: KindNamespace, Name: ns, Format: "yaml"}
 	if res.Observed.Namespace != nil {
@@ -350,13 +290,7 @@ func (b *Binder) namespaceChange(res *Result) *plan.Change {
 	}
 	c.Action = plan.Create
 	c.After = toYAML(map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns}})
-	c.Apply = func(ctx context.Context) error {
-		_, err := b.Core.Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{FieldManager: FieldManager})
-		if apierrors.IsAlreadyExists(err) {
-			return nil
-		}
-		return err
-	}
+	c.Op = createNamespace{Name: ns}
 	return c
 }
 
@@ -374,11 +308,11 @@ func ownsField(fields []metav1.ManagedFieldsEntry, manager, fragment string) boo
 
 // serviceAccountChange: the role annotation (and the regional STS one) by server-side apply; annotations
 // and labels of other managers stay.
-func (b *Binder) serviceAccountChange(res *Result) *plan.Change {
+func serviceAccountChange(res *Result) *plan.Change {
 	r, n, sa := res.Request, res.Names, res.Observed.ServiceAccount
-	want := map[string]string{RoleARNAnnotation: n.RoleARN}
+	want := map[string]string{vocab.RoleARNAnnotation: n.RoleARN}
 	if r.RegionalSTS {
-		want[RegionalSTSAnnotation] = "true"
+		want[vocab.RegionalSTSAnnotation] = "true"
 	}
 	c := &plan.Change{ID: "serviceaccount", Kind: KindSA, Name: r.Namespace + "/" + r.ServiceAccount, Format: "yaml",
 		Deps: []string{"namespace", "role"}}
@@ -387,14 +321,10 @@ func (b *Binder) serviceAccountChange(res *Result) *plan.Change {
 			"metadata": map[string]any{"name": r.ServiceAccount, "namespace": r.Namespace, "annotations": annots}})
 	}
 	c.After = view(want)
-	apply := func(ctx context.Context) error {
-		ac := applycorev1.ServiceAccount(r.ServiceAccount, r.Namespace).WithAnnotations(want)
-		_, err := b.Core.ServiceAccounts(r.Namespace).Apply(ctx, ac, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
-		return err
-	}
+	op := applyServiceAccount{Config: applycorev1.ServiceAccount(r.ServiceAccount, r.Namespace).WithAnnotations(want)}
 	if sa == nil {
 		c.Action = plan.Create
-		c.Apply = apply
+		c.Op = op
 		return c
 	}
 	current := map[string]string{}
@@ -404,10 +334,10 @@ func (b *Binder) serviceAccountChange(res *Result) *plan.Change {
 		}
 	}
 	// Turning regional endpoints off removes the annotation only if bind set it; another tool's stays.
-	removeRegional := !r.RegionalSTS && sa.Annotations[RegionalSTSAnnotation] != "" &&
-		ownsField(sa.ManagedFields, FieldManager, `"f:`+RegionalSTSAnnotation+`"`)
+	removeRegional := !r.RegionalSTS && sa.Annotations[vocab.RegionalSTSAnnotation] != "" &&
+		ownsField(sa.ManagedFields, vocab.FieldManager, `"f:`+vocab.RegionalSTSAnnotation+`"`)
 	if removeRegional {
-		current[RegionalSTSAnnotation] = sa.Annotations[RegionalSTSAnnotation]
+		current[vocab.RegionalSTSAnnotation] = sa.Annotations[vocab.RegionalSTSAnnotation]
 	}
 	c.Before = view(current)
 	if !removeRegional && mapsEqual(current, want) {
@@ -415,8 +345,8 @@ func (b *Binder) serviceAccountChange(res *Result) *plan.Change {
 		return c
 	}
 	c.Action = plan.Update
-	c.Notes = []string{"server-side apply as " + FieldManager + ": other annotations and labels stay"}
-	c.Apply = apply
+	c.Notes = []string{"server-side apply as " + vocab.FieldManager + ": other annotations and labels stay"}
+	c.Op = op
 	return c
 }
 
@@ -434,7 +364,7 @@ func mapsEqual(a, b map[string]string) bool {
 
 // deploymentChange: the Deployment runs under the ServiceAccount with the fsGroup; with
 // --create-deployment a missing one is created in the original guide's shape.
-func (b *Binder) deploymentChange(res *Result) (*plan.Change, error) {
+func deploymentChange(res *Result) (*plan.Change, error) {
 	r, d := res.Request, res.Observed.Deployment
 	c := &plan.Change{ID: "deployment", Kind: KindDeployment, Name: r.Namespace + "/" + r.Deployment, Format: "yaml",
 		Deps: []string{"serviceaccount"}}
@@ -443,7 +373,7 @@ func (b *Binder) deploymentChange(res *Result) (*plan.Change, error) {
 			"no such Deployment in namespace %s: create it first, or add --create-deployment --image IMAGE", r.Namespace)}
 	}
 	managed := map[string]any{"serviceAccountName": r.ServiceAccount}
-	if r.FSGroup != LeaveFSGroup {
+	if r.FSGroup != vocab.LeaveFSGroup {
 		managed["securityContext"] = map[string]any{"fsGroup": r.FSGroup}
 	}
 	view := func(spec map[string]any) string {
@@ -460,14 +390,11 @@ func (b *Binder) deploymentChange(res *Result) (*plan.Change, error) {
 		setPodIdentity(ac, r)
 		c.Action = plan.Create
 		c.After = toYAML(ac)
-		c.Apply = func(ctx context.Context) error {
-			_, err := b.Apps.Deployments(r.Namespace).Apply(ctx, ac, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
-			return err
-		}
+		c.Op = applyDeployment{Config: ac}
 		return c, nil
 	}
 	current := map[string]any{"serviceAccountName": d.Spec.Template.Spec.ServiceAccountName}
-	if r.FSGroup != LeaveFSGroup {
+	if r.FSGroup != vocab.LeaveFSGroup {
 		var fs any
 		if sc := d.Spec.Template.Spec.SecurityContext; sc != nil && sc.FSGroup != nil {
 			fs = *sc.FSGroup
@@ -484,17 +411,14 @@ func (b *Binder) deploymentChange(res *Result) (*plan.Change, error) {
 	if r.CreateDeployment {
 		c.Notes = append(c.Notes, "exists already: its image and other fields are left as they are")
 	}
-	c.Apply = func(ctx context.Context) error {
-		// Start from every field kubectl-sdc already owns (all of them, when bind created the Deployment):
-		// an apply that left them out would remove them, selector and containers included.
-		ac, err := applyappsv1.ExtractDeployment(d, FieldManager)
-		if err != nil {
-			return fmt.Errorf("reading the fields %s manages on Deployment %s/%s: %w", FieldManager, r.Namespace, r.Deployment, err)
-		}
-		setPodIdentity(ac, r)
-		_, err = b.Apps.Deployments(r.Namespace).Apply(ctx, ac, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
-		return err
+	// Start from every field kubectl-sdc already owns (all of them, when bind created the Deployment): an
+	// apply that left them out would remove them, selector and containers included.
+	ac, err := applyappsv1.ExtractDeployment(d, vocab.FieldManager)
+	if err != nil {
+		return nil, fmt.Errorf("reading the fields %s manages on Deployment %s/%s: %w", vocab.FieldManager, r.Namespace, r.Deployment, err)
 	}
+	setPodIdentity(ac, r)
+	c.Op = applyDeployment{Config: ac}
 	return c, nil
 }
 
@@ -512,7 +436,7 @@ func setPodIdentity(ac *applyappsv1.DeploymentApplyConfiguration, r *Request) {
 	}
 	spec := ac.Spec.Template.Spec
 	spec.WithServiceAccountName(r.ServiceAccount)
-	if r.FSGroup != LeaveFSGroup {
+	if r.FSGroup != vocab.LeaveFSGroup {
 		if spec.SecurityContext == nil {
 			spec.WithSecurityContext(applycorev1.PodSecurityContext())
 		}
@@ -524,17 +448,17 @@ func setPodIdentity(ac *applyappsv1.DeploymentApplyConfiguration, r *Request) {
 // pods only when they are created); restart them the way `kubectl rollout restart` does, unless the
 // Deployment change already rolls them. Pods created after the annotation that still lack it were skipped
 // by the webhook (or there is none): a restart would not help, so that is only noted.
-func (b *Binder) restartChange(res *Result, sa, deploy *plan.Change) *plan.Change {
+func restartChange(res *Result, sa, deploy *plan.Change) *plan.Change {
 	r, o := res.Request, res.Observed
 	if !r.Restart || o.Deployment == nil || deploy.Action != plan.Unchanged {
 		return nil
 	}
-	annotatedAt := b.now()
+	annotatedAt := o.Now
 	if sa.Action == plan.Unchanged {
 		annotatedAt = roleAnnotationTime(o.ServiceAccount)
 		// A restart asked for after the annotation is a rollout under way: the old pods go when the new
 		// ones are ready. Asking again would only start another rollout.
-		if t, err := time.Parse(time.RFC3339, o.Deployment.Spec.Template.Annotations[RestartedAtAnnotation]); err == nil && !t.Before(annotatedAt.Truncate(time.Second)) {
+		if t, err := time.Parse(time.RFC3339, o.Deployment.Spec.Template.Annotations[vocab.RestartedAtAnnotation]); err == nil && !t.Before(annotatedAt.Truncate(time.Second)) {
 			return nil
 		}
 	}
@@ -560,16 +484,10 @@ func (b *Binder) restartChange(res *Result, sa, deploy *plan.Change) *plan.Chang
 	if len(stale) == 0 {
 		return nil
 	}
-	c := &plan.Change{ID: "restart", Kind: KindRestart, Name: r.Namespace + "/" + r.Deployment, Action: plan.Update,
+	return &plan.Change{ID: "restart", Kind: KindRestart, Name: r.Namespace + "/" + r.Deployment, Action: plan.Update,
 		Deps:  []string{"serviceaccount"},
-		Notes: []string{fmt.Sprintf("%d pod(s) started before the role annotation (%s): restarting them as `kubectl rollout restart` does", len(stale), strings.Join(stale, ", "))}}
-	c.Apply = func(ctx context.Context) error {
-		patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{%q:%q}}}}}`, RestartedAtAnnotation, b.now().Format(time.RFC3339))
-		_, err := b.Apps.Deployments(r.Namespace).Patch(ctx, r.Deployment, types.StrategicMergePatchType, []byte(patch),
-			metav1.PatchOptions{FieldManager: FieldManager})
-		return err
-	}
-	return c
+		Notes: []string{fmt.Sprintf("%d pod(s) started before the role annotation (%s): restarting them as `kubectl rollout restart` does", len(stale), strings.Join(stale, ", "))},
+		Op:    restartDeployment{Namespace: r.Namespace, Name: r.Deployment}}
 }
 
 // roleAnnotationTime is when the role annotation was last written, from the managed fields.
@@ -579,7 +497,7 @@ func roleAnnotationTime(sa *corev1.ServiceAccount) time.Time {
 		return t
 	}
 	for _, f := range sa.ManagedFields {
-		if f.FieldsV1 != nil && f.Time != nil && strings.Contains(string(f.FieldsV1.Raw), `"f:`+RoleARNAnnotation+`"`) && f.Time.After(t) {
+		if f.FieldsV1 != nil && f.Time != nil && strings.Contains(string(f.FieldsV1.Raw), `"f:`+vocab.RoleARNAnnotation+`"`) && f.Time.After(t) {
 			t = f.Time.Time
 		}
 	}
@@ -597,8 +515,4 @@ func hasRoleEnv(p *corev1.Pod, roleARN string) bool {
 		}
 	}
 	return false
-}
-
-func getPolicyInput(arn string) *iam.GetPolicyInput {
-	return &iam.GetPolicyInput{PolicyArn: aws.String(arn)}
 }

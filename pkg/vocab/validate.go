@@ -1,40 +1,12 @@
-package bind
+package vocab
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"regexp"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 )
-
-// IAM's limits on names (see IAM quotas).
-const (
-	MaxRoleName   = 64
-	MaxPolicyName = 128
-)
-
-var (
-	iamNameRE = regexp.MustCompile(`^[\w+=,.@-]+$`)
-	// Customer managed policies in any partition, and AWS managed policies (account "aws"), with paths.
-	policyARNRE = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}|aws):policy/([\w+=,.@-]+/)*[\w+=,.@-]{1,128}$`)
-)
-
-// DefaultName is sdc-<cluster>-<namespace>-<serviceaccount>, shortened to limit with a stable hash of the
-// full name so that two long names never collide and the same input always gives the same name.
-func DefaultName(cluster, namespace, serviceAccount string, limit int) string {
-	return shorten(fmt.Sprintf("sdc-%s-%s-%s", cluster, namespace, serviceAccount), limit)
-}
-
-func shorten(name string, limit int) string {
-	if len(name) <= limit {
-		return name
-	}
-	sum := sha256.Sum256([]byte(name))
-	return strings.TrimRight(name[:limit-9], "-.") + "-" + hex.EncodeToString(sum[:])[:8]
-}
 
 // FlagError is bad input: which flag, which value, and the rule it breaks. It is reported before anything
 // is written.
@@ -48,6 +20,12 @@ func (e *FlagError) Error() string {
 	}
 	return fmt.Sprintf("%s %q: %s", e.Flag, e.Value, e.Rule)
 }
+
+var (
+	iamNameRE = regexp.MustCompile(`^[\w+=,.@-]+$`)
+	// Customer managed policies in any partition, and AWS managed policies (account "aws"), with paths.
+	policyARNRE = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}|aws):policy/([\w+=,.@-]+/)*[\w+=,.@-]{1,128}$`)
+)
 
 // ValidateNamespace checks a namespace name (a DNS-1123 label).
 func ValidateNamespace(flag, v string) error {
@@ -89,7 +67,7 @@ func ValidatePolicyARN(flag, v string) error {
 // ValidateImage checks a container image reference enough to catch typos; the registry decides the rest.
 func ValidateImage(flag, v string) error {
 	if v == "" {
-		return &FlagError{flag, v, "is required with --create-deployment (an SDC image, e.g. streamsets/datacollector:5.11.0)"}
+		return &FlagError{flag, v, "is required (an SDC image, e.g. streamsets/datacollector:5.11.0)"}
 	}
 	if strings.ContainsAny(v, " \t\n") || strings.HasPrefix(v, "-") || strings.HasSuffix(v, ":") {
 		return &FlagError{flag, v, "not an image reference: want [registry/]repository[:tag][@digest]"}

@@ -1,4 +1,4 @@
-package bind
+package vocab
 
 import (
 	"strings"
@@ -46,7 +46,7 @@ func TestValidators(t *testing.T) {
 		{"arn role", ValidatePolicyARN("--attach-policy-arn", "arn:aws:iam::123456789012:role/x"), "not a managed policy ARN"},
 		{"arn account", ValidatePolicyARN("--attach-policy-arn", "arn:aws:iam::1234:policy/x"), "not a managed policy ARN"},
 		{"image ok", ValidateImage("--image", "streamsets/datacollector:5.11.0"), ""},
-		{"image empty", ValidateImage("--image", ""), "is required with --create-deployment"},
+		{"image empty", ValidateImage("--image", ""), "is required"},
 		{"image space", ValidateImage("--image", "a b"), "not an image reference"},
 	}
 	for _, c := range cases {
