@@ -382,17 +382,6 @@ func (s *Sandbox) writeEnv() error {
 // AuditLogPath is the apiserver's audit log (JSON lines, level Metadata).
 func (s *Sandbox) AuditLogPath() string { return filepath.Join(s.Dir, "audit.log") }
 
-// PIDs are the process IDs of the control-plane children that are still running.
-func (s *Sandbox) PIDs() []int {
-	var pids []int
-	for _, p := range s.procs {
-		if !p.exited() {
-			pids = append(pids, p.cmd.Process.Pid)
-		}
-	}
-	return pids
-}
-
 // Stop stops everything the sandbox started, in reverse order, and removes DIR/ready.
 func (s *Sandbox) Stop() {
 	s.stopOnce.Do(func() {

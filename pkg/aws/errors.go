@@ -41,15 +41,6 @@ func IsAlreadyExists(err error) bool {
 	return ErrorCode(err) == "EntityAlreadyExists"
 }
 
-// IsAccessDenied reports whether err says the caller lacks a permission.
-func IsAccessDenied(err error) bool {
-	switch ErrorCode(err) {
-	case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation":
-		return true
-	}
-	return false
-}
-
 // IsEventuallyConsistent reports whether err is one of the ways IAM and STS show that a just-made change
 // has not reached every endpoint yet: a new role or policy still NoSuchEntity, a trust policy naming a new
 // OIDC provider refused as "Invalid principal", or STS not yet knowing a new provider or trust. Each also

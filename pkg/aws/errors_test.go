@@ -71,23 +71,23 @@ func TestErrorClassification(t *testing.T) {
 		return err
 	}
 	cases := []struct {
-		name                               string
-		answer                             func(http.ResponseWriter)
-		call                               call
-		notFound, exists, denied, eventual bool
-		code                               string
+		name                       string
+		answer                     func(http.ResponseWriter)
+		call                       call
+		notFound, exists, eventual bool
+		code                       string
 	}{
-		{"iam NoSuchEntity", queryError(404, "NoSuchEntity", "The role with name r cannot be found."), getRole, true, false, false, true, "NoSuchEntity"},
-		{"iam EntityAlreadyExists", queryError(409, "EntityAlreadyExists", "Role with name r already exists."), createRole, false, true, false, false, "EntityAlreadyExists"},
-		{"iam invalid principal", queryError(400, "MalformedPolicyDocument", "Invalid principal in policy: \"Federated\":\"arn:aws:iam::1:oidc-provider/x\""), createRole, false, false, false, true, "MalformedPolicyDocument"},
-		{"iam syntax error", queryError(400, "MalformedPolicyDocument", "Syntax errors in policy."), createRole, false, false, false, false, "MalformedPolicyDocument"},
-		{"iam AccessDenied", queryError(403, "AccessDenied", "User is not authorized to perform: iam:GetRole"), getRole, false, false, true, false, "AccessDenied"},
-		{"eks ResourceNotFound", jsonError(404, "ResourceNotFoundException", "No cluster found for name: c."), describe, true, false, false, false, "ResourceNotFoundException"},
-		{"eks AccessDenied", jsonError(403, "AccessDeniedException", "denied"), describe, false, false, true, false, "AccessDeniedException"},
-		{"s3 HeadBucket 404", s3Error(404, ""), headBucket, true, false, false, false, "NotFound"},
-		{"s3 NoSuchKey", s3Error(404, "NoSuchKey"), getObject, true, false, false, false, "NoSuchKey"},
-		{"s3 NoSuchBucket", s3Error(404, "NoSuchBucket"), getObject, true, false, false, false, "NoSuchBucket"},
-		{"s3 AccessDenied", s3Error(403, "AccessDenied"), getObject, false, false, true, false, "AccessDenied"},
+		{"iam NoSuchEntity", queryError(404, "NoSuchEntity", "The role with name r cannot be found."), getRole, true, false, true, "NoSuchEntity"},
+		{"iam EntityAlreadyExists", queryError(409, "EntityAlreadyExists", "Role with name r already exists."), createRole, false, true, false, "EntityAlreadyExists"},
+		{"iam invalid principal", queryError(400, "MalformedPolicyDocument", "Invalid principal in policy: \"Federated\":\"arn:aws:iam::1:oidc-provider/x\""), createRole, false, false, true, "MalformedPolicyDocument"},
+		{"iam syntax error", queryError(400, "MalformedPolicyDocument", "Syntax errors in policy."), createRole, false, false, false, "MalformedPolicyDocument"},
+		{"iam AccessDenied", queryError(403, "AccessDenied", "User is not authorized to perform: iam:GetRole"), getRole, false, false, false, "AccessDenied"},
+		{"eks ResourceNotFound", jsonError(404, "ResourceNotFoundException", "No cluster found for name: c."), describe, true, false, false, "ResourceNotFoundException"},
+		{"eks AccessDenied", jsonError(403, "AccessDeniedException", "denied"), describe, false, false, false, "AccessDeniedException"},
+		{"s3 HeadBucket 404", s3Error(404, ""), headBucket, true, false, false, "NotFound"},
+		{"s3 NoSuchKey", s3Error(404, "NoSuchKey"), getObject, true, false, false, "NoSuchKey"},
+		{"s3 NoSuchBucket", s3Error(404, "NoSuchBucket"), getObject, true, false, false, "NoSuchBucket"},
+		{"s3 AccessDenied", s3Error(403, "AccessDenied"), getObject, false, false, false, "AccessDenied"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -106,9 +106,6 @@ func TestErrorClassification(t *testing.T) {
 			}
 			if got := IsAlreadyExists(err); got != tc.exists {
 				t.Errorf("IsAlreadyExists = %v, want %v", got, tc.exists)
-			}
-			if got := IsAccessDenied(err); got != tc.denied {
-				t.Errorf("IsAccessDenied = %v, want %v", got, tc.denied)
 			}
 			if got := IsEventuallyConsistent(err); got != tc.eventual {
 				t.Errorf("IsEventuallyConsistent = %v, want %v", got, tc.eventual)

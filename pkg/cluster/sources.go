@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
@@ -89,21 +90,15 @@ func findByListClusters(ctx context.Context, r *Resolver, k Kube) (*Cluster, str
 		if err != nil {
 			return nil, "", fmt.Errorf("eks:ListClusters in %s: %w", r.Region, err)
 		}
-		for _, name := range page.Clusters {
-			listed++
-			out, err := client.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(name)})
-			if err != nil {
-				failures = append(failures, fmt.Sprintf("eks:DescribeCluster %s: %v", name, err))
-				continue
-			}
-			if out.Cluster == nil || !sameEndpoint(aws.ToString(out.Cluster.Endpoint), k.Server) {
-				continue
-			}
-			c, err := fromEKS(out.Cluster, name, r.Region)
+		listed += len(page.Clusters)
+		found, failed := describeAll(ctx, client, page.Clusters, k.Server)
+		failures = append(failures, failed...)
+		if found != nil {
+			c, err := fromEKS(found.Cluster, aws.ToString(found.Cluster.Name), r.Region)
 			if err != nil {
 				return nil, "", err
 			}
-			return c, fmt.Sprintf("eks:ListClusters in %s: %s has endpoint %s", r.Region, name, k.Server), nil
+			return c, fmt.Sprintf("eks:ListClusters in %s: %s has endpoint %s", r.Region, aws.ToString(found.Cluster.Name), k.Server), nil
 		}
 	}
 	if len(failures) > 0 {
@@ -111,6 +106,41 @@ func findByListClusters(ctx context.Context, r *Resolver, k Kube) (*Cluster, str
 			listed, r.Region, k.Server, strings.Join(failures, "; "))
 	}
 	return nil, fmt.Sprintf("none of the %d EKS clusters in %s has endpoint %s", listed, r.Region, k.Server), nil
+}
+
+// describeParallelism bounds the eks:DescribeCluster calls in flight while looking for a server: enough to
+// hide latency in an account with dozens of clusters, few enough to stay clear of EKS's throttling.
+const describeParallelism = 8
+
+// describeAll describes the named clusters, describeParallelism at a time, and returns the one whose
+// endpoint is server (nil when none is), with what could not be described, sorted.
+func describeAll(ctx context.Context, client EKS, names []string, server string) (*eks.DescribeClusterOutput, []string) {
+	outs := make([]*eks.DescribeClusterOutput, len(names))
+	errs := make([]error, len(names))
+	sem := make(chan struct{}, describeParallelism)
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			outs[i], errs[i] = client.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(name)})
+		}()
+	}
+	wg.Wait()
+	var failures []string
+	for i, name := range names {
+		switch {
+		case errs[i] != nil:
+			failures = append(failures, fmt.Sprintf("eks:DescribeCluster %s: %v", name, errs[i]))
+		case outs[i].Cluster != nil && sameEndpoint(aws.ToString(outs[i].Cluster.Endpoint), server):
+			if outs[i].Cluster.Name == nil {
+				outs[i].Cluster.Name = aws.String(name)
+			}
+			return outs[i], nil
+		}
+	}
+	return nil, failures
 }
 
 // findByDiscovery asks the API server for its service account issuer discovery document, which every

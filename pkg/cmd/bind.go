@@ -1,12 +1,10 @@
 package cmd
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -88,21 +86,21 @@ func newBindCmd(g *Globals) *cobra.Command {
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&o.ServiceAccount, "service-account", vocab.DefaultServiceAccount, "ServiceAccount to bind")
-	f.StringVar(&o.Deployment, "deployment", "", "Deployment to run under the ServiceAccount with the fsGroup")
+	f.StringVar(&o.ServiceAccount, "service-account", vocab.DefaultServiceAccount, "ServiceAccount `NAME` to bind")
+	f.StringVar(&o.Deployment, "deployment", "", "Deployment `NAME` to run under the ServiceAccount with the fsGroup")
 	f.BoolVar(&o.CreateDeployment, "create-deployment", false, "Create --deployment in the original guide's shape when it does not exist (needs --image)")
-	f.StringVar(&o.Image, "image", "", "SDC image for --create-deployment, e.g. streamsets/datacollector:5.11.0")
-	f.Int64Var(&o.FSGroup, "fs-group", vocab.DefaultFSGroup, "Pod securityContext.fsGroup for --deployment; -1 leaves it alone")
+	f.StringVar(&o.Image, "image", "", "SDC `IMAGE` for --create-deployment, e.g. streamsets/datacollector:5.11.0")
+	f.Int64Var(&o.FSGroup, "fs-group", vocab.DefaultFSGroup, "Pod securityContext.fsGroup `GID` for --deployment; -1 leaves it alone")
 	f.BoolVar(&o.Restart, "restart", true, "Restart the Deployment's pods that started before the role annotation (they have no AWS identity)")
 	f.BoolVar(&o.Wait, "wait", false, "Follow the Deployment's rollout until it is ready or --timeout passes")
 	f.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "How long --wait waits")
-	f.StringVar(&o.RoleName, "role-name", "", "IAM role name (default sdc-<cluster>-<namespace>-<serviceaccount>, shortened to 64)")
-	f.StringVar(&o.PolicyName, "policy-name", "", "IAM policy name (default like the role's, up to 128)")
-	f.StringVar(&o.PolicyFile, "policy-file", "", "IAM policy document (JSON) to grant instead of catalog stages")
-	f.StringArrayVar(&o.AttachPolicyARNs, "attach-policy-arn", nil, "Also attach this managed policy to the role (repeatable)")
+	f.StringVar(&o.RoleName, "role-name", "", "IAM role `NAME` (default sdc-<cluster>-<namespace>-<serviceaccount>, shortened to 64)")
+	f.StringVar(&o.PolicyName, "policy-name", "", "IAM policy `NAME` (default like the role's, up to 128)")
+	f.StringVar(&o.PolicyFile, "policy-file", "", "IAM policy document (JSON) `FILE` to grant instead of catalog stages")
+	f.StringArrayVar(&o.AttachPolicyARNs, "attach-policy-arn", nil, "Also attach this managed policy `ARN` to the role (repeatable)")
 	f.BoolVar(&o.RegionalSTS, "sts-regional-endpoints", true, "Annotate eks.amazonaws.com/sts-regional-endpoints=\"true\" (pods use their region's STS)")
 	f.BoolVar(&o.DryRun, "dry-run", false, "Print the plan and change nothing")
-	f.BoolVar(&o.ExitCode, "exit-code", false, "With --dry-run: exit 2 when there are changes, 0 when none (like kubectl diff)")
+	f.BoolVar(&o.ExitCode, "exit-code", false, "With --dry-run: exit 2 when there are changes, 0 when none (as terraform plan -detailed-exitcode; kubectl diff exits 1 on changes)")
 	f.BoolVarP(&o.Yes, "yes", "y", false, "Apply without asking")
 	o.Output.add(c, "the result object", "the plan in prose")
 	f.CountVarP(&o.Verbose, "verbose", "v", "Say more: how the cluster's issuer was found, and what was tried")
@@ -165,9 +163,6 @@ func (o *BindOptions) Validate() error {
 
 // Run plans, shows the plan, asks, applies and reports.
 func (o *BindOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	s, err := o.session(ctx, o.aws)
 	if err != nil {
 		return err
@@ -186,9 +181,7 @@ func (o *BindOptions) Run(ctx context.Context) error {
 		if err := render.Plan(o.Out, th, o.facts(res), res.Plan); err != nil {
 			return err
 		}
-		for _, n := range res.Notes {
-			fmt.Fprintf(o.Out, "%s %s\n", th.Warn.Render("note:"), n)
-		}
+		render.Notes(o.Out, th, res.Notes)
 	}
 	if o.DryRun || !res.Plan.HasChanges() {
 		if err := o.Output.print(o.Out, res.Output(o.DryRun, nil)); err != nil {
@@ -216,8 +209,7 @@ func (o *BindOptions) Run(ctx context.Context) error {
 	}
 	if prose {
 		created, updated, _ := res.Plan.Counts()
-		fmt.Fprintf(o.Out, "%s %d created, %d updated.\n", th.Pass.Render("Applied:"), created, updated)
-		fmt.Fprintf(o.Out, "Check the whole chain: kubectl sdc doctor -n %s --service-account %s --probe\n", o.req.Namespace, o.req.ServiceAccount)
+		render.Applied(o.Out, th, created, updated, fmt.Sprintf("Check the whole chain: kubectl sdc doctor -n %s --service-account %s --probe", o.req.Namespace, o.req.ServiceAccount))
 	}
 	if o.Wait {
 		return o.wait(ctx, b)
@@ -259,10 +251,7 @@ func (o *BindOptions) confirm(res *bind.Result) error {
 		// The plan was not printed as prose: show it where the prompt is.
 		_ = render.Plan(o.ErrOut, o.ErrTheme(), o.facts(res), res.Plan)
 	}
-	fmt.Fprint(o.ErrOut, "Apply these changes? [y/N] ")
-	answer, _ := bufio.NewReader(o.In).ReadString('\n')
-	switch strings.ToLower(strings.TrimSpace(answer)) {
-	case "y", "yes":
+	if render.Confirm(o.In, o.ErrOut, "Apply these changes?") {
 		return nil
 	}
 	return errors.New("nothing changed: not confirmed")
@@ -272,25 +261,11 @@ func (o *BindOptions) confirm(res *bind.Result) error {
 func (o *BindOptions) wait(ctx context.Context, b *bind.Binder) error {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	tty := render.IsTerminal(o.ErrOut)
-	last := ""
-	err := b.WaitRollout(ctx, o.req.Namespace, o.req.Deployment, func(p bind.Progress) {
-		line := p.String()
-		if line == last {
-			return
-		}
-		last = line
-		if tty {
-			fmt.Fprintf(o.ErrOut, "\r\033[K%s", line)
-		} else {
-			fmt.Fprintln(o.ErrOut, line)
-		}
-	})
-	if tty {
-		fmt.Fprintln(o.ErrOut)
-	}
+	progress := render.NewProgress(o.ErrOut)
+	err := b.WaitRollout(ctx, o.req.Namespace, o.req.Deployment, func(p bind.Progress) { progress.Update(p.String()) })
+	progress.Done()
 	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("deployment %s/%s did not finish rolling out within --timeout %s: %s", o.req.Namespace, o.req.Deployment, o.Timeout, last)
+		return fmt.Errorf("deployment %s/%s did not finish rolling out within --timeout %s: %s", o.req.Namespace, o.req.Deployment, o.Timeout, progress.Last())
 	}
 	return err
 }

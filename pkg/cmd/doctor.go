@@ -67,26 +67,26 @@ func newDoctorCmd(g *Globals) *cobra.Command {
 		Example: doctorExample,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return &ExitError{Code: ExitChanges, Err: fmt.Errorf("doctor takes no arguments, got %q: name the target with -n, --service-account or --deployment", args)}
+				return &ExitError{Code: ExitCannotRun, Err: fmt.Errorf("doctor takes no arguments, got %q: name the target with -n, --service-account or --deployment", args)}
 			}
 			return nil
 		},
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := o.Complete(c); err != nil {
-				return &ExitError{Code: ExitChanges, Err: err}
+				return &ExitError{Code: ExitCannotRun, Err: err}
 			}
 			if err := o.Validate(); err != nil {
-				return &ExitError{Code: ExitChanges, Err: err}
+				return &ExitError{Code: ExitCannotRun, Err: err}
 			}
 			return o.Run(c.Context())
 		},
 	}
 	c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return &ExitError{Code: ExitChanges, Err: err}
+		return &ExitError{Code: ExitCannotRun, Err: err}
 	})
 	f := c.Flags()
-	f.StringVar(&o.ServiceAccount, "service-account", vocab.DefaultServiceAccount, "ServiceAccount to check (with --deployment: default that Deployment's)")
-	f.StringVar(&o.Deployment, "deployment", "", "Deployment to check; its ServiceAccount is the target unless --service-account is given")
+	f.StringVar(&o.ServiceAccount, "service-account", vocab.DefaultServiceAccount, "ServiceAccount `NAME` to check (with --deployment: default that Deployment's)")
+	f.StringVar(&o.Deployment, "deployment", "", "Deployment `NAME` to check; its ServiceAccount is the target unless --service-account is given")
 	f.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Check every ServiceAccount with an eks.amazonaws.com/role-arn annotation, in every namespace, and the Deployments using them")
 	f.BoolVar(&o.Probe, "probe", false, "Also ask AWS: assume the role with a token of the ServiceAccount, and reach the stages' S3 buckets with its credentials")
 	f.BoolVar(&o.ProbeWrite, "probe-write", false, "With --probe: also put a small marker object <prefix>"+doctor.ProbeMarker+" where S3 stages write")
@@ -147,22 +147,19 @@ func (o *DoctorOptions) Validate() error {
 
 // Run gathers the facts, runs the checks and reports.
 func (o *DoctorOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	s, err := o.session(ctx, o.aws)
 	if err != nil {
-		return &ExitError{Code: ExitChanges, Err: err}
+		return &ExitError{Code: ExitCannotRun, Err: err}
 	}
 	admission, err := admissionv1client.NewForConfig(s.REST)
 	if err != nil {
-		return &ExitError{Code: ExitChanges, Err: err}
+		return &ExitError{Code: ExitCannotRun, Err: err}
 	}
 	d := &doctor.Doctor{Core: s.Core, Apps: s.Apps, Admission: admission, AWS: s.AWS, Resolver: s.Resolver,
 		Catalog: o.catalog, Options: o.opts}
 	rep, err := d.Run(ctx)
 	if err != nil {
-		return &ExitError{Code: ExitChanges, Err: err}
+		return &ExitError{Code: ExitCannotRun, Err: err}
 	}
 	if err := o.print(rep); err != nil {
 		return err

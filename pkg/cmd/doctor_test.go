@@ -52,8 +52,8 @@ func TestDoctorBadInputExitsTwo(t *testing.T) {
 	for _, c := range cases {
 		streams, _, out, errOut := genericiooptions.NewTestIOStreams()
 		code := Execute(streams, append([]string{"doctor", "--kubeconfig", kc}, c.args...))
-		if code != ExitChanges {
-			t.Errorf("doctor %s: exit %d, want %d (stderr %s)", strings.Join(c.args, " "), code, ExitChanges, errOut)
+		if code != ExitCannotRun {
+			t.Errorf("doctor %s: exit %d, want %d (stderr %s)", strings.Join(c.args, " "), code, ExitCannotRun, errOut)
 		}
 		if !strings.Contains(errOut.String(), c.want) {
 			t.Errorf("doctor %s: stderr %q lacks %q", strings.Join(c.args, " "), errOut, c.want)

@@ -15,14 +15,18 @@ import (
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/version"
 )
 
-// Exit codes, documented in the README and in `kubectl sdc --help`.
+// Exit codes, documented in the README and in `kubectl sdc --help`. Two meanings share the value 2, one
+// per command; each has its own name so that a reader of the code never has to guess which is meant.
 const (
 	ExitOK      = 0 // success; for `bind --dry-run --exit-code`: no changes
 	ExitFailure = 1 // an error, bad input, or (doctor) a check failed
-	ExitChanges = 2 // `bind --dry-run --exit-code`: there are changes; doctor: it could not run at all
+	// ExitChanges is `bind --dry-run --exit-code` finding changes, as terraform's -detailed-exitcode does.
+	ExitChanges = 2
+	// ExitCannotRun is doctor not being able to run at all (bad flags, no usable kubeconfig or AWS setup).
+	ExitCannotRun = 2
 )
 
-// ExitError carries an exit code other than 1 up to main, the way kubectl diff reports differences.
+// ExitError carries an exit code other than 1 up to main.
 type ExitError struct {
 	Code int
 	Err  error // nil when there is nothing more to print

@@ -22,9 +22,9 @@ type awsFlags struct {
 }
 
 func (f *awsFlags) add(fs *pflag.FlagSet) {
-	fs.StringVar(&f.Profile, "profile", "", "AWS profile to use (default: the usual chain: environment, AWS_PROFILE, default profile, SSO)")
-	fs.StringVar(&f.Region, "region", "", "AWS region (default: the AWS configuration's, else the cluster's)")
-	fs.StringVar(&f.EKSCluster, "eks-cluster", "", "Name of the EKS cluster, when it cannot be found from the kube context (kubectl's --cluster keeps its meaning: a kubeconfig cluster)")
+	fs.StringVar(&f.Profile, "profile", "", "AWS `PROFILE` to use (default: the usual chain: environment, AWS_PROFILE, default profile, SSO)")
+	fs.StringVar(&f.Region, "region", "", "AWS `REGION` (default: the AWS configuration's, else the cluster's)")
+	fs.StringVar(&f.EKSCluster, "eks-cluster", "", "`NAME` of the EKS cluster, when it cannot be found from the kube context (kubectl's --cluster keeps its meaning: a kubeconfig cluster)")
 }
 
 // permissionFlags say which permissions the ServiceAccount needs: catalog stages and parameters.
@@ -38,11 +38,11 @@ type permissionFlags struct {
 
 func (f *permissionFlags) add(c *cobra.Command, g *Globals) {
 	fs := c.Flags()
-	fs.StringArrayVar(&f.Stages, "stage", nil, "SDC stage whose IAM permissions to grant (repeatable; see `kubectl sdc stages`)")
-	fs.StringArrayVar(&f.Sets, "set", nil, "Stage parameter as key=value, e.g. --set bucket=my-bucket (repeatable)")
-	fs.StringVar(&f.Bucket, "bucket", "", "S3 bucket: shorthand for --set bucket=...; alone it means --stage s3 (the original guide's policy)")
-	fs.StringVar(&f.Prefix, "prefix", "", "S3 key prefix: shorthand for --set prefix=...")
-	fs.StringVar(&f.CatalogFile, "catalog", "", "Read the stage catalog from this file instead of the built-in plugins.yaml")
+	fs.StringArrayVar(&f.Stages, "stage", nil, "SDC stage `NAME` whose IAM permissions to grant (repeatable; kubectl sdc stages lists them)")
+	fs.StringArrayVar(&f.Sets, "set", nil, "Stage parameter as `KEY=VALUE`, e.g. --set bucket=my-bucket (repeatable)")
+	fs.StringVar(&f.Bucket, "bucket", "", "S3 `BUCKET`: shorthand for --set bucket=...; alone it means --stage s3 (the original guide's policy)")
+	fs.StringVar(&f.Prefix, "prefix", "", "S3 key `PREFIX`: shorthand for --set prefix=...")
+	fs.StringVar(&f.CatalogFile, "catalog", "", "Read the stage catalog from this `FILE` instead of the built-in plugins.yaml")
 	_ = c.RegisterFlagCompletionFunc("stage", completeStages(g))
 }
 

@@ -51,7 +51,7 @@ func newStagesCmd(g *Globals) *cobra.Command {
 		},
 	}
 	o.Output.add(c, "the catalog", "a table")
-	c.Flags().StringVar(&o.CatalogFile, "catalog", "", "Read the stage catalog from this file instead of the built-in plugins.yaml")
+	c.Flags().StringVar(&o.CatalogFile, "catalog", "", "Read the stage catalog from this `FILE` instead of the built-in plugins.yaml")
 	_ = c.MarkFlagFilename("catalog", "yaml", "yml")
 	return c
 }

@@ -185,8 +185,10 @@ func (o *Options) scope() string {
 	return o.Namespace
 }
 
-// gather reads everything in two parallel rounds: first the cluster, the identity and the Kubernetes
-// lists; then, knowing the targets, each distinct IAM role and the provider, then each distinct policy.
+// gather reads everything in four rounds, each in parallel: the cluster, the identity and the Kubernetes
+// lists; then, knowing the targets, the provider and each distinct IAM role (or the account's roles and
+// policies in one batch); then each distinct attached policy; then, when a Deployment takes environment
+// variables from them, the Secrets' and ConfigMaps' key names.
 func (d *Doctor) gather(ctx context.Context) (*Facts, error) {
 	f := &Facts{Options: d.Options, Catalog: d.Catalog, core: d.Core, aws: d.AWS,
 		Roles: map[string]*Role{}, Policies: map[string]*ManagedPolicy{},

@@ -1,5 +1,6 @@
-// Package render is the one place that writes to the terminal: it decides color once, holds the lipgloss
-// styles, and renders plans, diffs and reports. Domain packages return data; they never print.
+// Package render is the one place that styles output: it decides color once, holds the lipgloss styles,
+// and renders plans, diffs, reports, notes, prompts and progress lines. Domain packages return data and
+// never print; the cobra layer writes what it prints through here.
 package render
 
 import (
