@@ -18,7 +18,7 @@ TEST_FLAGS ?=
 
 export CGO_ENABLED ?= 0
 
-.PHONY: all build sandbox-bin install test unit e2e lint vet fmt-check demo sandbox-up sandbox-down clean
+.PHONY: all build sandbox-bin install test unit e2e lint vet fmt-check tidy-check staticcheck demo sandbox-up sandbox-down clean
 
 all: build
 
@@ -60,10 +60,17 @@ bench: sandbox-bin build
 bench-smoke: sandbox-bin build
 	SDC_SANDBOX_BIN=$(BIN) $(GO) run ./bench -smoke -plugin $(BIN)/kubectl-sdc $(BENCH_FLAGS)
 
-## lint: go vet and gofmt
-lint: vet fmt-check
+## lint: go vet, gofmt, a tidy go.mod and staticcheck (built into bin/ from hack/tools/lint)
+lint: vet fmt-check tidy-check staticcheck
 vet:
 	$(GO) vet ./...
+tidy-check:
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
+STATICCHECK_VERSION := $(shell awk '$$1 == "honnef.co/go/tools" {print $$2}' hack/tools/lint/go.mod)
+staticcheck:
+	@[[ "$$($(BIN)/staticcheck -version 2>/dev/null)" == *"($(STATICCHECK_VERSION:v%=%))"* ]] || \
+		(cd hack/tools/lint && $(GO) build -o $(BIN)/staticcheck honnef.co/go/tools/cmd/staticcheck)
+	$(BIN)/staticcheck ./...
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 

@@ -115,6 +115,7 @@ func checkSecret(_ *Parameter, v string) error {
 		return errors.New("give the secret's name, not its ARN: the policy builds the ARN and matches the random suffix AWS appends")
 	}
 	if !secretRE.MatchString(v) {
+		//lint:ignore ST1005 "Secrets Manager" is the service's name
 		return errors.New("Secrets Manager secret names are 1-512 letters, digits and /_+=.@- characters")
 	}
 	return nil

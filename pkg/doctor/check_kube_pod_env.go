@@ -40,7 +40,7 @@ var kubePodEnv = Check{
 				command("kubectl", "set", "env", "deployment/"+t.Deployment, "-n", t.Namespace, envRoleARN+"-"))
 		}
 		annotatedAt := roleAnnotationTime(t.SA)
-		var stale, skipped, wrong, ok, elsewhere []string
+		var stale, skipped, wrong, elsewhere []string
 		pending := 0
 		for i := range t.Pods {
 			p := &t.Pods[i]
@@ -55,7 +55,7 @@ var kubePodEnv = Check{
 			arn, hasToken := podIdentity(p)
 			switch {
 			case arn == t.RoleARN && hasToken:
-				ok = append(ok, p.Name)
+				// carries the identity: nothing to report
 			case arn != "":
 				wrong = append(wrong, fmt.Sprintf("%s (%s=%s)", p.Name, envRoleARN, arn))
 			case !annotatedAt.IsZero() && p.CreationTimestamp.Time.Before(annotatedAt):

@@ -109,7 +109,7 @@ func parseOperator(op string) (operator, error) {
 		case strings.EqualFold(q, forAllValues):
 			o.qualifier = forAllValues
 		default:
-			return o, fmt.Errorf("%q has the set qualifier %q: use ForAnyValue: or ForAllValues:", op, q)
+			return o, fmt.Errorf("%q has the set qualifier %q: the set qualifiers are ForAnyValue and ForAllValues", op, q)
 		}
 		rest = r
 	}
@@ -119,7 +119,7 @@ func parseOperator(op string) (operator, error) {
 	}
 	name, ok := operatorsByLower[strings.ToLower(rest)]
 	if !ok {
-		return o, fmt.Errorf("%q is not a condition operator: use one such as StringEquals, StringLike, ArnLike, NumericLessThan, Bool or Null, optionally with IfExists and ForAnyValue:/ForAllValues:", op)
+		return o, fmt.Errorf("%q is not a condition operator: use one such as StringEquals, StringLike, ArnLike, NumericLessThan, Bool or Null, optionally with IfExists and a ForAnyValue or ForAllValues qualifier", op)
 	}
 	o.base = name
 	o.opSpec = operators[name]
