@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox"
+	"github.com/kubectl-sdc/kubectl-sdc/internal/testenv"
 )
 
 var running *sandbox.Sandbox
@@ -23,8 +24,11 @@ func Main(m *testing.M) {
 	os.Exit(Run(m))
 }
 
-// Run is Main without the exit, for a TestMain that has its own cleanup; it returns the exit code.
+// Run is Main without the exit, for a TestMain that has its own cleanup; it returns the exit code. The
+// developer's environment is cleared first (see testenv), so the tests see only the sandbox.
 func Run(m *testing.M) int {
+	cleanup := testenv.Isolate()
+	defer cleanup()
 	if !isShort() {
 		sb, err := Start()
 		if err != nil {
