@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -71,8 +72,9 @@ func StartMoto(ctx context.Context, o MotoOptions) (*Moto, error) {
 		m := &Moto{URL: "http://127.0.0.1:" + strconv.Itoa(port), done: make(chan struct{}), logf: logf}
 		cmd := exec.Command(path, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 		cmd.Stdout, cmd.Stderr = out, out
-		// moto must not try to reach the internet or read the developer's AWS setup.
-		cmd.Env = append(os.Environ(), "AWS_EC2_METADATA_DISABLED=true", "PYTHONUNBUFFERED=1")
+		// moto must not try to reach the internet or read the developer's AWS setup: a profile or region from
+		// the caller's shell makes its own boto calls fail (HTTP 500 for every request).
+		cmd.Env = append(withoutAWS(os.Environ()), "AWS_EC2_METADATA_DISABLED=true", "PYTHONUNBUFFERED=1")
 		if err := spawn(cmd); err != nil {
 			closeFile(logf)
 			return nil, fmt.Errorf("starting %s: %w", path, err)
@@ -186,4 +188,15 @@ func spawn(cmd *exec.Cmd) error {
 	reply := make(chan error)
 	spawnReqs <- spawnReq{cmd: cmd, reply: reply}
 	return <-reply
+}
+
+// withoutAWS is env without the AWS SDK's and CLI's variables.
+func withoutAWS(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "AWS_") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
