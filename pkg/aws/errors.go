@@ -41,6 +41,16 @@ func IsAlreadyExists(err error) bool {
 	return ErrorCode(err) == "EntityAlreadyExists"
 }
 
+// IsThrottled reports whether err is a service refusing for rate: IAM's and STS's Throttling, EKS's
+// ThrottlingException, S3's SlowDown.
+func IsThrottled(err error) bool {
+	switch ErrorCode(err) {
+	case "Throttling", "ThrottlingException", "SlowDown", "RequestLimitExceeded", "TooManyRequestsException":
+		return true
+	}
+	return false
+}
+
 // IsEventuallyConsistent reports whether err is one of the ways IAM and STS show that a just-made change
 // has not reached every endpoint yet: a new role or policy still NoSuchEntity, a trust policy naming a new
 // OIDC provider refused as "Invalid principal", or STS not yet knowing a new provider or trust. Each also

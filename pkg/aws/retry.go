@@ -18,6 +18,11 @@ type Backoff struct {
 // covers the slow tail without leaving a user staring at a silent terminal.
 var EventualConsistency = Backoff{Initial: 250 * time.Millisecond, Max: 4 * time.Second, Budget: 20 * time.Second}
 
+// ConcurrentWrites is the schedule of a read-merge-write-verify loop on a document other writers may change
+// at the same time (a role's trust, a shared policy): long enough to outlast a burst of binds into one
+// role, each retry spread by jitter so that the writers stop colliding.
+var ConcurrentWrites = Backoff{Initial: 200 * time.Millisecond, Max: 3 * time.Second, Budget: 90 * time.Second}
+
 // RetryEventual runs op until it succeeds, fails with an error retryable does not accept, ctx ends, or the
 // EventualConsistency budget is spent. Use it for the calls that follow a create in IAM (attach a policy to
 // a new role, name a new provider in a trust policy), with IsEventuallyConsistent or a narrower test.

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -19,6 +22,9 @@ import (
 	applycorev1 "k8s.io/client-go/applyconfigurations/core/v1"
 
 	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/grant"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/iamread"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/plan"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
@@ -124,41 +130,260 @@ func (op addClientID) apply(ctx context.Context, a *applier) error {
 	return err
 }
 
-// createPolicy creates the customer managed policy.
-type createPolicy struct {
-	Name, Document, Description string
-	Tags                        map[string]string
+// createRole is how to create the role when it does not exist yet.
+type createRole struct {
+	Name, Trust, Description string
+	Tags                     map[string]string
 }
 
-func (op createPolicy) apply(ctx context.Context, a *applier) error {
-	_, err := a.aws.IAM.CreatePolicy(ctx, &iam.CreatePolicyInput{
-		PolicyName: aws.String(op.Name), PolicyDocument: aws.String(op.Document),
-		Description: aws.String(op.Description), Tags: iamTags(op.Tags),
+// writeTrust makes the role's trust admit Subject (with Audience, through Provider), and checks afterwards
+// that it still does. IAM has no conditional write for a trust policy, so another bind (or any writer) may
+// replace the document between our read and our write, or right after: the trust is read fresh before
+// each write, merged (iampolicy.AdmitSubject) and written, and then read again after a short settle; a
+// trust that lost the subject to a concurrent write is merged and written again, with jittered backoff,
+// until it holds or the bound is spent. Success is reported only when the check holds.
+type writeTrust struct {
+	Role                              string
+	Provider, Host, Subject, Audience string
+	Create                            *createRole // the role did not exist when planned
+	Update                            bool        // the trust lacked the subject when planned
+	Tags                              map[string]string
+}
+
+func (op writeTrust) apply(ctx context.Context, a *applier) error {
+	if op.Create != nil {
+		created, err := a.createRole(ctx, op.Create)
+		if err != nil {
+			return err
+		}
+		if created {
+			return nil // a trust that did not exist before cannot have lost a concurrent write
+		}
+		// Someone made it meanwhile (another bind into the same role): merge into theirs.
+	} else if !op.Update {
+		return a.tagRole(ctx, op.Role, op.Tags)
+	}
+	req := iampolicy.WebIdentityRequest(op.Provider, op.Host, op.Subject, op.Audience)
+	var wrote, seen *iampolicy.Policy
+	attempts := 0
+	err := sdcaws.ConcurrentWrites.Retry(ctx, func(ctx context.Context) error {
+		attempts++
+		current, err := a.readTrust(ctx, op.Role)
+		if err != nil {
+			return err
+		}
+		if current == nil {
+			return errNotVisible // just made by another writer, or IAM still replicating it
+		}
+		seen = current
+		if iampolicy.Evaluate(req, current).Allowed() {
+			return nil // admitted: by our write (verified), or already
+		}
+		merged, _ := iampolicy.AdmitSubject(current, op.Provider, op.Host, op.Subject, op.Audience)
+		start := time.Now()
+		_, err = a.aws.IAM.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{
+			RoleName: aws.String(op.Role), PolicyDocument: aws.String(string(merged.Compact())),
+		}, noSDKRetries)
+		if err != nil {
+			return err
+		}
+		wrote = merged
+		// Verify after a settle: a writer that read the trust before our write writes within about one
+		// round trip of its read; waiting a few of ours lets its write land before we look.
+		return settle(ctx, time.Since(start))
+	}, func(err error) bool {
+		return err == errLost || err == errNotVisible || sdcaws.IsThrottled(err) || sdcaws.IsEventuallyConsistent(err)
 	})
+	if err != nil {
+		return lostTrust(op, wrote, seen, attempts, err)
+	}
+	return a.tagRole(ctx, op.Role, op.Tags)
+}
+
+// errLost is a verification that found our change gone; errNotVisible a document IAM does not show yet.
+var (
+	errLost       = errors.New("lost to a concurrent write")
+	errNotVisible = errors.New("not visible yet")
+)
+
+// settle waits a few times d (the duration of our write) with jitter, at least 100 ms and at most 2 s, then
+// returns errLost so that the retry loop reads again: the read after the settle is the verification.
+func settle(ctx context.Context, d time.Duration) error {
+	wait := min(max(3*d, 100*time.Millisecond), 2*time.Second)
+	wait = wait/2 + rand.N(wait)
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+	}
+	return errLost
+}
+
+// lostTrust explains a trust write that did not hold: what the concurrent writer changed.
+func lostTrust(op writeTrust, wrote, seen *iampolicy.Policy, attempts int, err error) error {
+	if wrote == nil || seen == nil {
+		return fmt.Errorf("updating the trust policy of IAM role %s: %w", op.Role, err)
+	}
+	ours := iampolicy.WebIdentitySubjects(wrote, op.Provider, op.Host)
+	theirs := iampolicy.WebIdentitySubjects(seen, op.Provider, op.Host)
+	added, removed := setDiff(theirs, ours), setDiff(ours, theirs)
+	return fmt.Errorf("the trust policy of IAM role %s was rewritten by another writer while bind updated it, %d time(s): the last one left out %s (it added %s and removed %s); nothing else was lost: run the same bind again",
+		op.Role, attempts, op.Subject, listOrNone(added), listOrNone(removed))
+}
+
+func setDiff(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func listOrNone(l []string) string {
+	if len(l) == 0 {
+		return "no ServiceAccount"
+	}
+	return strings.Join(l, ", ")
+}
+
+// noSDKRetries turns the SDK's own retries off for a write that our loop retries after reading again: a
+// write retried as it was would be based on an older read.
+func noSDKRetries(o *iam.Options) { o.Retryer = aws.NopRetryer{} }
+
+// createRole creates the role; created is false when it exists already (made by someone else meanwhile).
+func (a *applier) createRole(ctx context.Context, c *createRole) (created bool, err error) {
+	err = sdcaws.RetryEventual(ctx, func(ctx context.Context) error {
+		_, err := a.aws.IAM.CreateRole(ctx, &iam.CreateRoleInput{
+			RoleName: aws.String(c.Name), AssumeRolePolicyDocument: aws.String(c.Trust),
+			Description: aws.String(c.Description), Tags: iamTags(c.Tags),
+		})
+		return err
+	}, sdcaws.IsEventuallyConsistent) // a just-made provider may be refused as an "Invalid principal"
 	if sdcaws.IsAlreadyExists(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// readTrust reads the role's trust policy; nil, nil when IAM does not show the role.
+func (a *applier) readTrust(ctx context.Context, role string) (*iampolicy.Policy, error) {
+	out, err := a.aws.IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(role)})
+	if sdcaws.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	doc, err := url.QueryUnescape(aws.ToString(out.Role.AssumeRolePolicyDocument))
+	if err != nil {
+		return nil, fmt.Errorf("the trust policy of IAM role %s: %w", role, err)
+	}
+	return iampolicy.Parse([]byte(doc))
+}
+
+// tagRole adds tags to the role (other tags stay).
+func (a *applier) tagRole(ctx context.Context, role string, tags map[string]string) error {
+	if len(tags) == 0 {
 		return nil
 	}
+	_, err := a.aws.IAM.TagRole(ctx, &iam.TagRoleInput{RoleName: aws.String(role), Tags: iamTags(tags)})
 	return err
 }
 
-// newPolicyVersion makes Document the policy's new default version, first deleting the oldest
-// non-default version when IAM's limit of five is reached.
-type newPolicyVersion struct{ ARN, Document string }
+// writePolicy makes this binding's statements of the role's shared policy exactly Want (pkg/grant): it
+// creates the policy when missing, else reads the default version fresh, merges and makes the result the
+// new default version, and checks afterwards that no concurrent writer dropped them, as writeTrust does.
+type writePolicy struct {
+	ARN, Name, Binding string
+	Create             bool   // the policy did not exist when planned
+	Want               string // this binding's statements, compact JSON
+	Description        string
+	Tags               map[string]string
+}
 
-func (op newPolicyVersion) apply(ctx context.Context, a *applier) error {
-	versions, err := a.aws.IAM.ListPolicyVersions(ctx, &iam.ListPolicyVersionsInput{PolicyArn: aws.String(op.ARN)})
+func (op writePolicy) apply(ctx context.Context, a *applier) error {
+	want, err := iampolicy.Parse([]byte(op.Want))
 	if err != nil {
 		return err
 	}
-	if del := VersionToDelete(versions.Versions); del != "" {
-		if _, err := a.aws.IAM.DeletePolicyVersion(ctx, &iam.DeletePolicyVersionInput{PolicyArn: aws.String(op.ARN), VersionId: aws.String(del)}); err != nil {
-			return fmt.Errorf("making room for a new version (IAM keeps %d): deleting %s: %w", vocab.MaxPolicyVersions, del, err)
+	var wroteVersion string
+	create := func(ctx context.Context) error {
+		merged, _ := grant.Merge(nil, op.Binding, want)
+		_, err := a.aws.IAM.CreatePolicy(ctx, &iam.CreatePolicyInput{
+			PolicyName: aws.String(op.Name), PolicyDocument: aws.String(string(merged.Compact())),
+			Description: aws.String(op.Description), Tags: iamTags(op.Tags),
+		}, noSDKRetries)
+		if sdcaws.IsAlreadyExists(err) {
+			return errNotVisible // made meanwhile by another bind: merge into it
+		}
+		return err // created: no earlier version existed, so none was lost
+	}
+	if op.Create {
+		if err := create(ctx); err == nil {
+			return nil
+		} else if err != errNotVisible && !sdcaws.IsThrottled(err) {
+			return err
 		}
 	}
-	_, err = a.aws.IAM.CreatePolicyVersion(ctx, &iam.CreatePolicyVersionInput{
-		PolicyArn: aws.String(op.ARN), PolicyDocument: aws.String(op.Document), SetAsDefault: true,
+	err = sdcaws.ConcurrentWrites.Retry(ctx, func(ctx context.Context) error {
+		current, err := iamread.ReadPolicy(ctx, a.aws.IAM, op.ARN)
+		if err != nil {
+			return err
+		}
+		if current == nil {
+			if wroteVersion != "" || op.Create {
+				return errNotVisible // made by us or another bind, and IAM does not show it yet
+			}
+			return create(ctx)
+		}
+		merged, changed := grant.Merge(current.Document, op.Binding, want)
+		if !changed {
+			return nil // this binding's statements are exactly Want: written (verified), or already so
+		}
+		if err := merged.Validate(iampolicy.Identity); err != nil {
+			return fmt.Errorf("IAM policy %s with this binding's statements: %w", op.ARN, err)
+		}
+		start := time.Now()
+		v, err := a.newVersion(ctx, op.ARN, string(merged.Compact()))
+		if err != nil {
+			return err
+		}
+		wroteVersion = v
+		return settle(ctx, time.Since(start))
+	}, func(err error) bool {
+		return err == errLost || err == errNotVisible || sdcaws.IsThrottled(err) || sdcaws.IsEventuallyConsistent(err) ||
+			sdcaws.ErrorCode(err) == "LimitExceeded" || sdcaws.ErrorCode(err) == "DeleteConflict"
 	})
-	return err
+	if err != nil {
+		return fmt.Errorf("updating IAM policy %s (other bindings of the role may be writing it at the same time; run the same bind again): %w", op.ARN, err)
+	}
+	return nil
+}
+
+// newVersion makes document the policy's new default version, first deleting the oldest non-default
+// version when IAM's limit of five is reached; it returns the new version's ID.
+func (a *applier) newVersion(ctx context.Context, arn, document string) (string, error) {
+	versions, err := a.aws.IAM.ListPolicyVersions(ctx, &iam.ListPolicyVersionsInput{PolicyArn: aws.String(arn)})
+	if err != nil {
+		return "", err
+	}
+	if del := VersionToDelete(versions.Versions); del != "" {
+		_, err := a.aws.IAM.DeletePolicyVersion(ctx, &iam.DeletePolicyVersionInput{PolicyArn: aws.String(arn), VersionId: aws.String(del)})
+		if err != nil && !sdcaws.IsNotFound(err) { // deleted meanwhile by another bind: room made either way
+			return "", fmt.Errorf("making room for a new version (IAM keeps %d): deleting %s: %w", vocab.MaxPolicyVersions, del, err)
+		}
+	}
+	out, err := a.aws.IAM.CreatePolicyVersion(ctx, &iam.CreatePolicyVersionInput{
+		PolicyArn: aws.String(arn), PolicyDocument: aws.String(document), SetAsDefault: true,
+	}, noSDKRetries)
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(out.PolicyVersion.VersionId), nil
 }
 
 // VersionToDelete is the version to delete before a new one can be made: the oldest non-default version
@@ -181,51 +406,6 @@ func VersionToDelete(versions []iamtypes.PolicyVersion) string {
 		return ""
 	}
 	return aws.ToString(oldest.VersionId)
-}
-
-// createRole creates the role with its trust policy and tags.
-type createRole struct {
-	Name, Trust, Description string
-	Tags                     map[string]string
-}
-
-func (op createRole) apply(ctx context.Context, a *applier) error {
-	// A just-made provider may be refused as an "Invalid principal" for a while.
-	return sdcaws.RetryEventual(ctx, func(ctx context.Context) error {
-		_, err := a.aws.IAM.CreateRole(ctx, &iam.CreateRoleInput{
-			RoleName: aws.String(op.Name), AssumeRolePolicyDocument: aws.String(op.Trust),
-			Description: aws.String(op.Description), Tags: iamTags(op.Tags),
-		})
-		if sdcaws.IsAlreadyExists(err) {
-			return nil
-		}
-		return err
-	}, sdcaws.IsEventuallyConsistent)
-}
-
-// updateRole writes a new trust policy (when Trust is set) and tags (when Tags is set).
-type updateRole struct {
-	Name, Trust string
-	Tags        map[string]string
-}
-
-func (op updateRole) apply(ctx context.Context, a *applier) error {
-	if op.Trust != "" {
-		err := sdcaws.RetryEventual(ctx, func(ctx context.Context) error {
-			_, err := a.aws.IAM.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{
-				RoleName: aws.String(op.Name), PolicyDocument: aws.String(op.Trust),
-			})
-			return err
-		}, sdcaws.IsEventuallyConsistent)
-		if err != nil {
-			return err
-		}
-	}
-	if len(op.Tags) > 0 {
-		_, err := a.aws.IAM.TagRole(ctx, &iam.TagRoleInput{RoleName: aws.String(op.Name), Tags: iamTags(op.Tags)})
-		return err
-	}
-	return nil
 }
 
 // attachPolicy attaches a managed policy to the role.

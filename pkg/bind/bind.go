@@ -11,6 +11,7 @@ import (
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/cluster"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/plan"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 // Binder talks to the cluster and the AWS account.
@@ -33,7 +34,18 @@ type Names struct {
 	PolicyARN      string `json:"policyArn,omitempty"`
 	RoleName       string `json:"-"`
 	RoleARN        string `json:"roleArn"`
+	// RoleSource says where the role name came from: RoleFromFlag, RoleFromAnnotation or RoleByDefault.
+	RoleSource string `json:"-"`
+	// BindingID identifies this binding (cluster, namespace, ServiceAccount) in a shared policy's Sids.
+	BindingID string `json:"-"`
 }
+
+// Where the role's name came from.
+const (
+	RoleFromFlag       = "--role-name"
+	RoleFromAnnotation = "the ServiceAccount's " + vocab.RoleARNAnnotation + " annotation"
+	RoleByDefault      = "the default name"
+)
 
 // Result is the plan and everything it was computed from.
 type Result struct {

@@ -89,7 +89,7 @@ func (b *Binder) Observe(ctx context.Context, r *Request) (*Observed, error) {
 		return nil, fmt.Errorf("the AWS credentials are for account %s (%s) but cluster %s is in account %s: use credentials of the cluster's account (--profile)",
 			o.Identity.Account, o.Identity.ARN, c.Name, c.AccountID)
 	}
-	o.Names = NamesFor(r, c, o.Identity)
+	o.Names = NamesFor(r, c, o.Identity, o.ServiceAccount)
 	if err := b.observeIAM(ctx, r, o); err != nil {
 		return nil, err
 	}
@@ -99,24 +99,47 @@ func (b *Binder) Observe(ctx context.Context, r *Request) (*Observed, error) {
 	return o, nil
 }
 
-// NamesFor derives every name and ARN bind manages from the request, the cluster and the caller.
-func NamesFor(r *Request, c *cluster.Cluster, id sdcaws.Identity) Names {
+// NamesFor derives every name and ARN bind manages from the request, the cluster, the caller and the
+// ServiceAccount as it is (nil when it does not exist). The role is --role-name's; else the one the
+// ServiceAccount's annotation names, when that is a role of this account (so roles made by earlier
+// versions, or named by hand, keep serving it); else vocab.DefaultName. The policy bind makes is
+// --policy-name's, else named like the role: one policy per role, shared by the role's bindings.
+func NamesFor(r *Request, c *cluster.Cluster, id sdcaws.Identity, sa *corev1.ServiceAccount) Names {
 	n := Names{Partition: id.Partition, Account: id.Account}
 	n.IssuerHostPath = vocab.IssuerHostPath(c.Issuer)
 	n.ProviderARN = vocab.ProviderARN(n.Partition, n.Account, c.Issuer)
-	n.RoleName = r.RoleName
-	if n.RoleName == "" {
-		n.RoleName = vocab.DefaultName(c.Name, r.Namespace, r.ServiceAccount, vocab.MaxRoleName)
+	n.BindingID = vocab.BindingID(vocab.ClusterKey(c.ARN, c.Issuer), r.Namespace, r.ServiceAccount)
+	switch annotated, ok := annotatedRole(sa, id); {
+	case r.RoleName != "":
+		n.RoleName, n.RoleSource = r.RoleName, RoleFromFlag
+		n.RoleARN = vocab.RoleARN(n.Partition, n.Account, n.RoleName)
+	case ok:
+		n.RoleName, n.RoleSource, n.RoleARN = annotated.Name, RoleFromAnnotation, vocab.RoleARN(annotated.Partition, annotated.Account, annotated.Path[1:]+annotated.Name)
+	default:
+		n.RoleName, n.RoleSource = vocab.DefaultName(c.Name, c.Region, r.Namespace, r.ServiceAccount, vocab.MaxRoleName), RoleByDefault
+		n.RoleARN = vocab.RoleARN(n.Partition, n.Account, n.RoleName)
 	}
-	n.RoleARN = vocab.RoleARN(n.Partition, n.Account, n.RoleName)
 	if r.ownPolicy() {
 		n.PolicyName = r.PolicyName
 		if n.PolicyName == "" {
-			n.PolicyName = vocab.DefaultName(c.Name, r.Namespace, r.ServiceAccount, vocab.MaxPolicyName)
+			n.PolicyName = n.RoleName
 		}
 		n.PolicyARN = vocab.PolicyARN(n.Partition, n.Account, n.PolicyName)
 	}
 	return n
+}
+
+// annotatedRole is the role the ServiceAccount's annotation names, when it is a well-formed role ARN of
+// the caller's account and partition.
+func annotatedRole(sa *corev1.ServiceAccount, id sdcaws.Identity) (vocab.ParsedRoleARN, bool) {
+	if sa == nil {
+		return vocab.ParsedRoleARN{}, false
+	}
+	p, ok := vocab.ParseRoleARN(sa.Annotations[vocab.RoleARNAnnotation])
+	if !ok || p.Account != id.Account || p.Partition != id.Partition {
+		return vocab.ParsedRoleARN{}, false
+	}
+	return p, true
 }
 
 // observeKube reads the namespace, ServiceAccount and Deployment (and the Deployment's pods) in parallel.

@@ -3,6 +3,7 @@ package bind
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/grant"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/plan"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
@@ -38,6 +40,9 @@ const (
 func Plan(r *Request, o *Observed) (*Result, error) {
 	res := &Result{Request: r, Observed: o, Cluster: o.Cluster, Identity: o.Identity, Names: o.Names,
 		Audience: audienceFor(r, o.ServiceAccount)}
+	if o.Role != nil && o.Role.ARN != "" {
+		res.Names.RoleARN = o.Role.ARN // with its path, as IAM has it
+	}
 	p := &plan.Plan{}
 	add := func(c *plan.Change) { p.Changes = append(p.Changes, c) }
 
@@ -63,7 +68,11 @@ func Plan(r *Request, o *Observed) (*Result, error) {
 		return nil, err
 	}
 	add(role)
-	for _, c := range attachmentChanges(res) {
+	attachments, err := attachmentChanges(res)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range attachments {
 		add(c)
 	}
 	add(namespaceChange(res))
@@ -128,13 +137,44 @@ func toYAML(v any) string {
 	return string(b)
 }
 
-// managedTags are the tags on everything bind makes in IAM, plus extra.
+// managedTags are the tags on everything bind makes in IAM, plus extra: who made it, and for which
+// binding (cluster name and ARN, namespace, ServiceAccount), so that a later bind can tell whose it is.
 func managedTags(res *Result, extra map[string]string) map[string]string {
 	m := map[string]string{vocab.ManagedByKey: vocab.ManagedByValue, vocab.TagCluster: res.Cluster.Name}
+	if res.Cluster.ARN != "" {
+		m[vocab.TagClusterARN] = res.Cluster.ARN
+	}
 	for k, v := range extra {
 		m[k] = v
 	}
 	return m
+}
+
+// bindingTags name the binding on the role and policy bind makes for it.
+func bindingTags(res *Result) map[string]string {
+	return map[string]string{vocab.TagNamespace: res.Request.Namespace, vocab.TagServiceAccount: res.Request.ServiceAccount}
+}
+
+// owner says whose binding an IAM resource's kubectl-sdc tags name, "" when they name this binding (or no
+// binding: a resource not made by kubectl-sdc, or made for a cluster only).
+func owner(tags map[string]string, res *Result) string {
+	if tags[vocab.ManagedByKey] != vocab.ManagedByValue {
+		return ""
+	}
+	ns, sa := tags[vocab.TagNamespace], tags[vocab.TagServiceAccount]
+	otherCluster := tags[vocab.TagClusterARN] != "" && res.Cluster.ARN != "" && tags[vocab.TagClusterARN] != res.Cluster.ARN ||
+		tags[vocab.TagCluster] != "" && tags[vocab.TagCluster] != res.Cluster.Name
+	if ns == "" && sa == "" && !otherCluster {
+		return ""
+	}
+	if !otherCluster && ns == res.Request.Namespace && sa == res.Request.ServiceAccount {
+		return ""
+	}
+	cluster := tags[vocab.TagClusterARN]
+	if cluster == "" {
+		cluster = tags[vocab.TagCluster]
+	}
+	return fmt.Sprintf("ServiceAccount %s/%s of cluster %s", ns, sa, cluster)
 }
 
 // providerDoc is how the plan shows an OIDC provider.
@@ -171,46 +211,80 @@ func providerChange(res *Result) (*plan.Change, error) {
 	return c, nil
 }
 
-// policyChange: the customer managed policy with the permissions asked for; a new default version when the
-// document changed (Apply makes room when IAM's five versions are used up).
+// policyChange: the customer managed policy with the permissions asked for. It is the role's one
+// kubectl-sdc policy: this binding's statements are made exactly the desired ones and every other
+// binding's stay (pkg/grant); a new default version when that changes the document (Apply makes room when
+// IAM's five versions are used up, and checks afterwards that no concurrent writer dropped them).
 func policyChange(res *Result, desired *iampolicy.Policy) (*plan.Change, error) {
-	n, o := res.Names, res.Observed
-	c := &plan.Change{ID: "policy", Kind: KindPolicy, Name: n.PolicyARN, Format: "json", After: string(desired.Canonical())}
+	n, r, o := res.Names, res.Request, res.Observed
+	var current *iampolicy.Policy
+	if o.Policy != nil {
+		if o.Policy.Tags[vocab.ManagedByKey] != vocab.ManagedByValue {
+			return nil, &FlagError{Flag: "--policy-name", Value: n.PolicyName, Rule: fmt.Sprintf(
+				"IAM policy %s exists and was not made by kubectl-sdc (no %s=%s tag), so bind will not change it: choose another name with --policy-name, or attach it as it is with --attach-policy-arn",
+				n.PolicyARN, vocab.ManagedByKey, vocab.ManagedByValue)}
+		}
+		if who := owner(o.Policy.Tags, res); who != "" && r.RoleName == "" && r.PolicyName == "" {
+			return nil, fmt.Errorf("IAM policy %s was made by kubectl-sdc for %s (its tags say so), not for ServiceAccount %s/%s: bind will not change another binding's policy; to share it on purpose, name it with --policy-name (or the role with --role-name)",
+				n.PolicyARN, who, r.Namespace, r.ServiceAccount)
+		}
+		current = o.Policy.Document
+	}
+	merged, changed := grant.Merge(current, n.BindingID, desired)
+	if err := merged.Validate(iampolicy.Identity); err != nil {
+		return nil, fmt.Errorf("IAM policy %s holds the permissions of every binding of role %s (%d binding(s) with this one), and with this binding's it would break IAM's rules: %v; bind this ServiceAccount to a role of its own (leave out --role-name), or give it a policy of its own beside with --policy-name NAME (IAM allows %d managed policies per role)",
+			n.PolicyARN, n.RoleName, len(grant.Bindings(merged)), err, vocab.MaxAttachedPolicies)
+	}
+	c := &plan.Change{ID: "policy", Kind: KindPolicy, Name: n.PolicyARN, Format: "json", After: string(merged.Canonical())}
+	op := writePolicy{ARN: n.PolicyARN, Name: n.PolicyName, Binding: n.BindingID, Want: string(desired.Compact()),
+		Description: fmt.Sprintf("Permissions of the ServiceAccounts of role %s, made by kubectl-sdc", n.RoleName),
+		Tags:        managedTags(res, bindingTags(res))}
+	if bindings := len(grant.Bindings(merged)); bindings > 1 {
+		c.Notes = append(c.Notes, fmt.Sprintf("serves %d bindings of role %s; this binding's statements are the ones whose Sid names %s", bindings, n.RoleName, n.BindingID))
+	}
+	c.Notes = append(c.Notes, fmt.Sprintf("%d of %d characters", merged.Size(), vocab.MaxManagedPolicy))
 	if o.Policy == nil {
-		c.Action = plan.Create
-		c.Op = createPolicy{Name: n.PolicyName, Document: string(desired.Compact()),
-			Description: fmt.Sprintf("Permissions of ServiceAccount %s/%s on cluster %s, made by kubectl-sdc", res.Request.Namespace, res.Request.ServiceAccount, res.Cluster.Name),
-			Tags:        managedTags(res, nil)}
+		op.Create = true
+		c.Action, c.Op = plan.Create, op
 		return c, nil
 	}
-	if o.Policy.Tags[vocab.ManagedByKey] != vocab.ManagedByValue {
-		return nil, &FlagError{Flag: "--policy-name", Value: n.PolicyName, Rule: fmt.Sprintf(
-			"IAM policy %s exists and was not made by kubectl-sdc (no %s=%s tag), so bind will not change it: choose another name with --policy-name, or attach it as it is with --attach-policy-arn",
-			n.PolicyARN, vocab.ManagedByKey, vocab.ManagedByValue)}
-	}
-	c.Before = string(o.Policy.Document.Canonical())
-	if o.Policy.Document.Equal(desired) {
+	c.Before = string(current.Canonical())
+	if !changed {
 		c.Action = plan.Unchanged
 		return c, nil
 	}
 	c.Action = plan.Update
-	c.Notes = []string{fmt.Sprintf("a new default version (%s stays as the previous one)", o.Policy.DefaultVersion)}
-	c.Op = newPolicyVersion{ARN: n.PolicyARN, Document: string(desired.Compact())}
+	c.Notes = append([]string{fmt.Sprintf("a new default version (%s stays as the previous one); other bindings' statements stay", o.Policy.DefaultVersion)}, c.Notes...)
+	c.Op = op
 	return c, nil
 }
 
-// roleChange: the role whose trust lets exactly this ServiceAccount assume it through the provider. On an
-// existing role the statement is added and every other statement stays.
+// roleChange: the role whose trust lets this ServiceAccount assume it through the provider. The trust is
+// kept compact: the subject joins the :sub list of a statement of bind's own shape, else one is added;
+// every other statement stays as it is (pkg/iampolicy AdmitSubject). Apply re-reads and checks it.
 func roleChange(res *Result) (*plan.Change, error) {
 	n, r, o := res.Names, res.Request, res.Observed
-	stmt := iampolicy.WebIdentityStatement(n.ProviderARN, n.IssuerHostPath, r.Namespace, r.ServiceAccount, res.Audience)
+	subject := vocab.Subject(r.Namespace, r.ServiceAccount)
 	var existing *iampolicy.Policy
 	if o.Role != nil {
 		existing = o.Role.Trust
+		if who := owner(o.Role.Tags, res); who != "" && r.RoleName == "" {
+			return nil, fmt.Errorf("IAM role %s (found by %s) was made by kubectl-sdc for %s (its tags say so), not for ServiceAccount %s/%s: bind will not change another binding's role; to share the role on purpose, pass --role-name %s",
+				n.RoleARN, n.RoleSource, who, r.Namespace, r.ServiceAccount, n.RoleName)
+		}
 	}
-	trust, trustChanged := iampolicy.MergeStatement(existing, stmt)
-	if err := trust.Validate(iampolicy.Trust); err != nil {
-		return nil, &FlagError{Flag: "--role-name", Value: n.RoleName, Rule: "adding this ServiceAccount's statement to the role's trust policy would break IAM's rules: " + err.Error()}
+	trust, trustChanged := iampolicy.AdmitSubject(existing, n.ProviderARN, n.IssuerHostPath, subject, res.Audience)
+	req := iampolicy.WebIdentityRequest(n.ProviderARN, n.IssuerHostPath, subject, res.Audience)
+	if d := iampolicy.Evaluate(req, trust); !d.Allowed() {
+		return nil, fmt.Errorf("IAM role %s's trust policy would still not admit ServiceAccount %s/%s: %s; bind adds Allow statements but never removes or changes another statement, so change that one by hand (aws iam update-assume-role-policy) or use another role",
+			n.RoleName, r.Namespace, r.ServiceAccount, d)
+	}
+	subjects := iampolicy.WebIdentitySubjects(trust, n.ProviderARN, n.IssuerHostPath)
+	if err := trustFits(res, trust, subjects); err != nil {
+		return nil, err
+	}
+	if err := trust.ValidateWithin(iampolicy.Trust, r.trustLimit()); err != nil {
+		return nil, &FlagError{Flag: "--role-name", Value: n.RoleName, Rule: "adding this ServiceAccount to the role's trust policy would break IAM's rules: " + err.Error()}
 	}
 	var stagesTag string
 	if len(res.Selection.Stages) > 0 {
@@ -219,52 +293,102 @@ func roleChange(res *Result) (*plan.Change, error) {
 			return nil, err
 		}
 	}
-	subject := vocab.Subject(r.Namespace, r.ServiceAccount)
 	c := &plan.Change{ID: "role", Kind: KindRole, Name: n.RoleARN, Format: "json", After: string(trust.Canonical())}
+	size := fmt.Sprintf("trust policy: %d of %d characters; admits %d ServiceAccount(s) of this cluster by name", trust.Size(), r.trustLimit(), len(subjects))
+	op := writeTrust{Role: n.RoleName, Provider: n.ProviderARN, Host: n.IssuerHostPath, Subject: subject, Audience: res.Audience}
+	tags := map[string]string{}
+	if stagesTag != "" {
+		tags[vocab.TagStages] = stagesTag
+		if r.RoleName != "" {
+			// A role shared on purpose: each binding's stages under its own key, for doctor and list.
+			tags[vocab.TagStages+"/"+n.BindingID] = stagesTag
+		}
+	}
 	if o.Role == nil {
 		c.Action = plan.Create
-		tags := map[string]string{vocab.TagNamespace: r.Namespace, vocab.TagServiceAccount: r.ServiceAccount}
-		if stagesTag != "" {
-			tags[vocab.TagStages] = stagesTag
+		for k, v := range bindingTags(res) {
+			tags[k] = v
 		}
-		c.Notes = []string{"trusts " + n.ProviderARN + " for " + subject}
+		c.Notes = []string{"trusts " + n.ProviderARN + " for " + subject, size}
 		if stagesTag != "" {
 			c.Notes = append(c.Notes, "tag "+vocab.TagStages+"="+stagesTag)
 		}
-		c.Op = createRole{Name: n.RoleName, Trust: string(trust.Compact()),
+		op.Create = &createRole{Name: n.RoleName, Trust: string(trust.Compact()),
 			Description: fmt.Sprintf(roleDescriptionTemplate, r.Namespace, r.ServiceAccount, res.Cluster.Name),
 			Tags:        managedTags(res, tags)}
+		if k := vocab.TagStages + "/" + n.BindingID; tags[k] != "" {
+			// Should another bind create the shared role first, this binding still records its stages there.
+			op.Tags = map[string]string{k: tags[k]}
+		}
+		c.Op = op
 		return c, nil
 	}
 	c.Before = string(o.Role.Trust.Canonical())
-	retag := stagesTag != "" && o.Role.Tags[vocab.TagStages] != stagesTag
-	if !trustChanged && !retag {
+	retag := map[string]string{}
+	for k, v := range tags {
+		if o.Role.Tags[k] != v {
+			retag[k] = v
+		}
+	}
+	if res.Cluster.ARN != "" && o.Role.Tags[vocab.ManagedByKey] == vocab.ManagedByValue && o.Role.Tags[vocab.TagClusterARN] == "" {
+		retag[vocab.TagClusterARN] = res.Cluster.ARN // a role of an earlier version learns its cluster's ARN
+	}
+	if len(o.Role.Tags)+len(retag) > vocab.MaxRoleTags {
+		delete(retag, vocab.TagStages+"/"+n.BindingID)
+	}
+	c.Notes = []string{size}
+	if !trustChanged && len(retag) == 0 {
 		c.Action = plan.Unchanged
 		return c, nil
 	}
 	c.Action = plan.Update
-	op := updateRole{Name: n.RoleName}
 	if trustChanged {
-		c.Notes = append(c.Notes, "adds a trust statement for "+subject+"; the other statements stay")
-		op.Trust = string(trust.Compact())
+		c.Notes = append([]string{"admits " + subject + "; every other statement and subject stays"}, c.Notes...)
+		op.Update = true
 	}
-	if retag {
-		c.Notes = append(c.Notes, fmt.Sprintf("tag %s: %q -> %q", vocab.TagStages, o.Role.Tags[vocab.TagStages], stagesTag))
-		op.Tags = map[string]string{vocab.TagStages: stagesTag}
+	for _, k := range slices.Sorted(maps.Keys(retag)) {
+		c.Notes = append(c.Notes, fmt.Sprintf("tag %s: %q -> %q", k, o.Role.Tags[k], retag[k]))
 	}
+	op.Tags = retag
 	c.Op = op
 	return c, nil
 }
 
+// trustFits refuses a trust policy over the account's quota, before anything is written, with how many
+// ServiceAccounts fit and the two ways out.
+func trustFits(res *Result, trust *iampolicy.Policy, subjects []string) error {
+	limit := res.Request.trustLimit()
+	size := trust.Size()
+	if size <= limit {
+		return nil
+	}
+	subject := vocab.Subject(res.Request.Namespace, res.Request.ServiceAccount)
+	each := len(subject) + 3 // the quoted subject and a comma
+	fit := len(subjects) - 1 - (size-limit+each-1)/each
+	if fit < 0 {
+		fit = 0
+	}
+	more := ""
+	if limit < vocab.MaxTrustPolicyRaised {
+		more = fmt.Sprintf(", or have the account's role trust policy length quota raised (IAM allows up to %d) and pass --trust-policy-limit", vocab.MaxTrustPolicyRaised)
+	}
+	return fmt.Errorf("admitting ServiceAccount %s/%s would make role %s's trust policy %d characters, over the %d IAM allows (each ServiceAccount of this length costs about %d; about %d fit in this role as it is): give this ServiceAccount a role of its own (leave out --role-name: per-ServiceAccount roles are the default)%s",
+		res.Request.Namespace, res.Request.ServiceAccount, res.Names.RoleName, size, limit, each, fit, more)
+}
+
 // attachmentChanges: the bind's own policy and every --attach-policy-arn attached to the role. Policies
 // attached by others stay attached.
-func attachmentChanges(res *Result) []*plan.Change {
+func attachmentChanges(res *Result) ([]*plan.Change, error) {
 	n, r, o := res.Names, res.Request, res.Observed
 	arns := slices.Clone(r.AttachPolicyARNs)
 	if n.PolicyARN != "" {
 		arns = append([]string{n.PolicyARN}, arns...)
 	}
 	var out []*plan.Change
+	attached := 0
+	if o.Role != nil {
+		attached = len(o.Role.Attached)
+	}
 	for _, a := range arns {
 		c := &plan.Change{ID: "attach:" + a, Kind: KindAttachment, Name: n.RoleName + " <- " + a, Deps: []string{"role"}}
 		if a == n.PolicyARN {
@@ -275,10 +399,15 @@ func attachmentChanges(res *Result) []*plan.Change {
 		} else {
 			c.Action = plan.Create
 			c.Op = attachPolicy{Role: n.RoleName, PolicyARN: a}
+			attached++
 		}
 		out = append(out, c)
 	}
-	return out
+	if attached > vocab.MaxAttachedPolicies {
+		return nil, fmt.Errorf("role %s would have %d managed policies attached, over IAM's default quota of %d: attach fewer with --attach-policy-arn, or bind this ServiceAccount to a role of its own (leave out --role-name)",
+			n.RoleName, attached, vocab.MaxAttachedPolicies)
+	}
+	return out, nil
 }
 
 func namespaceChange(res *Result) *plan.Change {

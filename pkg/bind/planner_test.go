@@ -2,7 +2,9 @@ package bind
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +32,8 @@ const (
 	tIssuer   = "https://oidc.eks.us-west-2.amazonaws.com/id/ABCDEF0123456789"
 	tHost     = "oidc.eks.us-west-2.amazonaws.com/id/ABCDEF0123456789"
 	tProvider = "arn:aws:iam::123456789012:oidc-provider/" + tHost
-	tRoleName = "sdc-demo-ns1-sdc"
+	tRoleName = "sdc-demo.us-west-2+ns1+sdc"
+	tCluster  = "arn:aws:eks:us-west-2:123456789012:cluster/demo"
 	tRole     = "arn:aws:iam::123456789012:role/" + tRoleName
 	tPolicy   = "arn:aws:iam::123456789012:policy/" + tRoleName
 	tThumb    = "0123456789abcdef0123456789abcdef01234567"
@@ -50,9 +53,9 @@ func request(t *testing.T) *Request {
 
 // fresh is the observation of an account and cluster where nothing of the binding exists yet.
 func fresh(r *Request) *Observed {
-	c := &cluster.Cluster{Name: "demo", Region: "us-west-2", Partition: "aws", Issuer: tIssuer, Source: cluster.SourceEKSClusterFlag}
+	c := &cluster.Cluster{Name: "demo", Region: "us-west-2", Partition: "aws", Issuer: tIssuer, ARN: tCluster, Source: cluster.SourceEKSClusterFlag}
 	id := sdcaws.Identity{Account: tAccount, Partition: "aws", ARN: "arn:aws:iam::123456789012:user/admin"}
-	return &Observed{Cluster: c, Identity: id, Names: NamesFor(r, c, id), Now: tNow, Thumbprint: tThumb}
+	return &Observed{Cluster: c, Identity: id, Names: NamesFor(r, c, id, nil), Now: tNow, Thumbprint: tThumb}
 }
 
 // bound is the observation after a bind of r: what applying fresh's plan leaves behind.
@@ -71,10 +74,10 @@ func bound(t *testing.T, r *Request) *Observed {
 		switch op := c.Op.(type) {
 		case createProvider:
 			o.Provider = &iamread.Provider{ARN: tProvider, ClientIDs: op.ClientIDs, Thumbprints: op.Thumbprints}
-		case createPolicy:
-			o.Policy = &iamread.Policy{ARN: tPolicy, DefaultVersion: "v1", Document: mustParse(t, op.Document), Tags: op.Tags}
-		case createRole:
-			o.Role = &iamread.Role{ARN: tRole, Name: op.Name, Trust: mustParse(t, op.Trust), Tags: op.Tags}
+		case writePolicy:
+			o.Policy = &iamread.Policy{ARN: op.ARN, DefaultVersion: "v1", Document: mustParse(t, c.After), Tags: op.Tags}
+		case writeTrust:
+			o.Role = &iamread.Role{ARN: vocab.RoleARN("aws", tAccount, op.Create.Name), Name: op.Create.Name, Trust: mustParse(t, op.Create.Trust), Tags: op.Create.Tags}
 		case attachPolicy:
 			o.Role.Attached = append(o.Role.Attached, op.PolicyARN)
 		case createNamespace:
@@ -140,7 +143,7 @@ func TestPlanFreshCreatesEverythingInTheGuidesShape(t *testing.T) {
 	if prov.URL != tIssuer || !reflect.DeepEqual(prov.ClientIDs, []string{vocab.DefaultAudience}) || !reflect.DeepEqual(prov.Thumbprints, []string{tThumb}) {
 		t.Errorf("provider %+v", prov)
 	}
-	role := change(t, res, "role").Op.(createRole)
+	role := change(t, res, "role").Op.(writeTrust).Create
 	trust := mustParse(t, role.Trust)
 	if len(trust.Statements) != 1 {
 		t.Fatalf("trust has %d statements: %s", len(trust.Statements), role.Trust)
@@ -153,7 +156,7 @@ func TestPlanFreshCreatesEverythingInTheGuidesShape(t *testing.T) {
 	if iampolicy.Evaluate(webIdentity(vocab.Subject("ns1", "sdc"), "other-audience"), trust).Allowed() {
 		t.Error("trust admits another audience")
 	}
-	for k, v := range map[string]string{vocab.ManagedByKey: vocab.ManagedByValue, vocab.TagCluster: "demo", vocab.TagNamespace: "ns1",
+	for k, v := range map[string]string{vocab.ManagedByKey: vocab.ManagedByValue, vocab.TagCluster: "demo", vocab.TagClusterARN: tCluster, vocab.TagNamespace: "ns1",
 		vocab.TagServiceAccount: "sdc", vocab.TagStages: "v1 s3 bucket=ingest"} {
 		if role.Tags[k] != v {
 			t.Errorf("role tag %s = %q, want %q", k, role.Tags[k], v)
@@ -231,12 +234,18 @@ func snapshot(t *testing.T, r *Request, o *Observed) string {
 	return string(b)
 }
 
-// trust merge: the result admits exactly what the old trust admitted plus this ServiceAccount, and every
-// other statement keeps its meaning (a Deny included).
+// trust merge: the result admits exactly what the old trust admitted plus this ServiceAccount; a statement
+// of bind's own shape gains the subject in its :sub list (compact), every statement of another shape keeps
+// its meaning and its text, and a Deny that would keep this ServiceAccount out makes bind refuse.
 func TestPlanMergesTheTrust(t *testing.T) {
 	t.Parallel()
-	other := iampolicy.WebIdentityStatement(tProvider, tHost, "team", "etl", vocab.DefaultAudience)
+	listed := iampolicy.WebIdentityStatement(tProvider, tHost, "team", "etl", vocab.DefaultAudience)
+	listed.Condition["StringEquals"][tHost+":sub"] = iampolicy.Values{vocab.Subject("team", "etl"), vocab.Subject("team", "load")}
 	otherProvider := iampolicy.WebIdentityStatement("arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/FFFF", "oidc.eks.eu-west-1.amazonaws.com/id/FFFF", "ns1", "sdc", vocab.DefaultAudience)
+	otherAudience := iampolicy.WebIdentityStatement(tProvider, tHost, "team", "aud", "other.example.com")
+	wildcard := iampolicy.Statement{Sid: "Ops", Effect: iampolicy.Allow, Principal: &iampolicy.Principal{Values: map[string]iampolicy.Values{"Federated": {tProvider}}},
+		Action:    iampolicy.Values{vocab.ActionAssumeRoleWithWebIdentity},
+		Condition: iampolicy.Conditions{"StringLike": {tHost + ":sub": {"system:serviceaccount:ops:*"}}, "StringEquals": {tHost + ":aud": {vocab.DefaultAudience}}}}
 	deny := iampolicy.Statement{Effect: iampolicy.Deny, Principal: &iampolicy.Principal{Values: map[string]iampolicy.Values{"Federated": {tProvider}}},
 		Action:    iampolicy.Values{vocab.ActionAssumeRoleWithWebIdentity},
 		Condition: iampolicy.Conditions{"StringLike": {tHost + ":sub": {"system:serviceaccount:quarantine:*"}}}}
@@ -244,27 +253,40 @@ func TestPlanMergesTheTrust(t *testing.T) {
 		Action: iampolicy.Values{"sts:AssumeRole"}}
 	mine := iampolicy.WebIdentityStatement(tProvider, tHost, "ns1", "sdc", vocab.DefaultAudience)
 	cases := []struct {
-		name     string
-		existing []iampolicy.Statement
-		ns       string
-		changed  bool
+		name       string
+		existing   []iampolicy.Statement
+		ns         string
+		changed    bool
+		statements int    // in the merged trust
+		refused    string // substring of the refusal, when bind refuses
 	}{
-		{"other ServiceAccount's statement", []iampolicy.Statement{other}, "ns1", true},
-		{"another cluster's statement", []iampolicy.Statement{otherProvider}, "ns1", true},
-		{"a Deny and a service principal", []iampolicy.Statement{ec2, deny, other}, "ns1", true},
-		{"a Deny of this very namespace stays a Deny", []iampolicy.Statement{deny}, "quarantine", true},
-		{"already admitted", []iampolicy.Statement{ec2, mine}, "ns1", false},
+		{"compact: joins the list of a statement of bind's shape", []iampolicy.Statement{listed}, "ns1", true, 1, ""},
+		{"another cluster's statement: a statement is added", []iampolicy.Statement{otherProvider}, "ns1", true, 2, ""},
+		{"another audience's statement: a statement is added", []iampolicy.Statement{otherAudience}, "ns1", true, 2, ""},
+		{"a hand-written wildcard, a Deny and a service principal stay as they are", []iampolicy.Statement{ec2, wildcard, deny, listed}, "ns1", true, 4, ""},
+		{"a Deny of this very namespace: bind refuses", []iampolicy.Statement{deny}, "quarantine", false, 0, "explicitly denied"},
+		{"already admitted: no change", []iampolicy.Statement{ec2, mine}, "ns1", false, 2, ""},
+		{"already in a list: no change", []iampolicy.Statement{listed}, "team", false, 1, ""},
 	}
-	subjects := []string{vocab.Subject("ns1", "sdc"), vocab.Subject("team", "etl"), vocab.Subject("quarantine", "sdc"),
-		vocab.Subject("ns1", "other"), vocab.Subject("team", "sdc"), "system:serviceaccount:x:y"}
+	subjects := []string{vocab.Subject("ns1", "sdc"), vocab.Subject("team", "etl"), vocab.Subject("team", "load"), vocab.Subject("team", "sdc"),
+		vocab.Subject("quarantine", "sdc"), vocab.Subject("ops", "x"), vocab.Subject("ns1", "other"), "system:serviceaccount:x:y"}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := request(t)
 			r.Namespace = c.ns
+			if c.ns == "team" {
+				r.ServiceAccount = "etl"
+			}
 			o := bound(t, r)
 			old := &iampolicy.Policy{Version: iampolicy.Version2012, Statements: c.existing}
 			o.Role.Trust = old
 			res, err := Plan(r, o)
+			if c.refused != "" {
+				if err == nil || !strings.Contains(err.Error(), c.refused) {
+					t.Fatalf("err = %v, want a refusal containing %q", err, c.refused)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -272,29 +294,143 @@ func TestPlanMergesTheTrust(t *testing.T) {
 			if got := rc.Action == plan.Update; got != c.changed {
 				t.Fatalf("role action %s, want changed=%v", rc.Action, c.changed)
 			}
-			merged := old
-			if c.changed {
-				merged = mustParse(t, rc.Op.(updateRole).Trust)
+			merged := mustParse(t, rc.After)
+			if len(merged.Statements) != c.statements {
+				t.Errorf("%d statements, want %d:\n%s", len(merged.Statements), c.statements, rc.After)
 			}
 			me := vocab.Subject(r.Namespace, r.ServiceAccount)
-			for _, s := range subjects {
-				req := webIdentity(s, vocab.DefaultAudience)
-				was := iampolicy.Evaluate(req, old)
-				now := iampolicy.Evaluate(req, merged)
-				want := was.Allowed() || (s == me && was.Effect != iampolicy.Deny)
-				if now.Allowed() != want {
-					t.Errorf("%s: admitted %v, want %v (old: %s, merged: %s)", s, now.Allowed(), want, was, now)
-				}
-				if was.Effect == iampolicy.Deny && now.Effect != iampolicy.Deny {
-					t.Errorf("%s: the Deny was lost", s)
+			for _, aud := range []string{vocab.DefaultAudience, "other.example.com"} {
+				for _, s := range subjects {
+					req := webIdentity(s, aud)
+					was, now := iampolicy.Evaluate(req, old), iampolicy.Evaluate(req, merged)
+					want := was.Allowed() || (s == me && aud == vocab.DefaultAudience)
+					if now.Allowed() != want {
+						t.Errorf("%s (aud %s): admitted %v, want %v (old: %s, merged: %s)", s, aud, now.Allowed(), want, was, now)
+					}
+					if was.Effect == iampolicy.Deny && now.Effect != iampolicy.Deny {
+						t.Errorf("%s: the Deny was lost", s)
+					}
 				}
 			}
-			for i, s := range old.Statements {
-				if string(merged.Statements[i].Sid) != s.Sid || !(&iampolicy.Policy{Statements: []iampolicy.Statement{merged.Statements[i]}}).Equal(&iampolicy.Policy{Statements: []iampolicy.Statement{s}}) {
-					t.Errorf("statement %d changed", i)
+			// Statements of another shape keep their text; bind's own shape may only gain this subject.
+			for _, s := range old.Statements {
+				if slices.ContainsFunc(merged.Statements, func(m iampolicy.Statement) bool { return m.Equivalent(s) && m.Sid == s.Sid }) {
+					continue
+				}
+				if s.Effect != iampolicy.Allow || s.Condition["StringEquals"][tHost+":sub"] == nil || s.Condition["StringLike"] != nil {
+					t.Errorf("a statement of another shape changed: %+v", s)
 				}
 			}
 		})
+	}
+}
+
+// The trust's size is checked against IAM's limit before anything is written.
+func TestPlanRefusesATrustOverIAMsLimit(t *testing.T) {
+	t.Parallel()
+	r := request(t)
+	o := bound(t, r)
+	big := iampolicy.WebIdentityStatement(tProvider, tHost, "team", "x0", vocab.DefaultAudience)
+	for i := 1; i < 60; i++ {
+		big.Condition["StringEquals"][tHost+":sub"] = append(big.Condition["StringEquals"][tHost+":sub"], vocab.Subject("team", fmt.Sprintf("x%d", i)))
+	}
+	o.Role.Trust = iampolicy.NewPolicy(big)
+	r.RoleName = tRoleName // shared on purpose
+	_, err := Plan(r, o)
+	if err == nil || !strings.Contains(err.Error(), "over the 2048 IAM allows") || !strings.Contains(err.Error(), "fit") || !strings.Contains(err.Error(), "--trust-policy-limit") {
+		t.Fatalf("err = %v", err)
+	}
+	r.TrustPolicyLimit = vocab.MaxTrustPolicyRaised
+	res, err := Plan(r, o)
+	if err != nil {
+		t.Fatalf("under a raised quota: %v", err)
+	}
+	if !slices.ContainsFunc(change(t, res, "role").Notes, func(n string) bool { return strings.Contains(n, "of 4096 characters; admits 61 ServiceAccount") }) {
+		t.Errorf("notes %v", change(t, res, "role").Notes)
+	}
+}
+
+// A role or policy whose kubectl-sdc tags name another binding is refused, unless --role-name shares it.
+func TestPlanRefusesAnotherBindingsRole(t *testing.T) {
+	t.Parallel()
+	r := request(t)
+	o := bound(t, r)
+	o.Role.Tags[vocab.TagNamespace], o.Role.Tags[vocab.TagServiceAccount] = "a-b", "c"
+	_, err := Plan(r, o)
+	if err == nil || !strings.Contains(err.Error(), "ServiceAccount a-b/c of cluster "+tCluster) || !strings.Contains(err.Error(), "--role-name "+tRoleName) {
+		t.Fatalf("err = %v", err)
+	}
+	r.RoleName = tRoleName
+	if _, err := Plan(r, o); err != nil {
+		t.Errorf("shared on purpose: %v", err)
+	}
+	// The same for a role of another cluster of the same name in another region.
+	r2 := request(t)
+	o2 := bound(t, r2)
+	o2.Role.Tags[vocab.TagClusterARN] = "arn:aws:eks:eu-west-1:123456789012:cluster/demo"
+	if _, err := Plan(r2, o2); err == nil || !strings.Contains(err.Error(), "eu-west-1") {
+		t.Errorf("another region's cluster: %v", err)
+	}
+}
+
+// Two bindings share a role on purpose: one policy, each binding's statements kept, a rerun a no-op.
+func TestPlanSharedRoleKeepsOnePolicyWithEveryBindingsStatements(t *testing.T) {
+	t.Parallel()
+	one := request(t)
+	one.RoleName = "race"
+	o := bound(t, one)
+	if o.Names.PolicyName != "race" {
+		t.Fatalf("policy name %q, want the role's", o.Names.PolicyName)
+	}
+	two := request(t)
+	two.RoleName, two.ServiceAccount = "race", "other"
+	two.Selection.Params["bucket"] = "bucket-two"
+	o2 := *o
+	o2.Names = NamesFor(two, o.Cluster, o.Identity, nil)
+	res, err := Plan(two, &o2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc := change(t, res, "policy")
+	merged := mustParse(t, pc.After)
+	for _, bucket := range []string{"ingest", "bucket-two"} {
+		if !iampolicy.Evaluate(iampolicy.Request{Action: "s3:GetObject", Resource: "arn:aws:s3:::" + bucket + "/k"}, merged).Allowed() {
+			t.Errorf("the shared policy does not allow bucket %s:\n%s", bucket, pc.After)
+		}
+	}
+	if ac := actions(res); ac["attach:"+o.Names.PolicyARN] != plan.Unchanged {
+		t.Errorf("the second binding attaches again: %v", ac)
+	}
+	rc := change(t, res, "role")
+	if op := rc.Op.(writeTrust); !op.Update || op.Tags[vocab.TagStages+"/"+o2.Names.BindingID] != "v1 s3 bucket=bucket-two" {
+		t.Errorf("role op %+v", rc.Op)
+	}
+	// After it is applied, a rerun of either changes nothing.
+	o2.Policy.Document = merged
+	o2.Role.Trust = mustParse(t, rc.After)
+	o2.Role.Tags = map[string]string{}
+	for k, v := range o.Role.Tags {
+		o2.Role.Tags[k] = v
+	}
+	for k, v := range rc.Op.(writeTrust).Tags {
+		o2.Role.Tags[k] = v
+	}
+	again, err := Plan(two, &o2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o1 := o2
+	o1.Names = o.Names
+	first, err := Plan(one, &o1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, res := range map[string]*Result{"second": again, "first": first} {
+		for _, c := range res.Plan.Changes {
+			if c.ID != "role" && c.Action != plan.Unchanged { // the first's role retags its own stages key
+				t.Errorf("rerun of the %s binding: %s %s %v", name, c.ID, c.Action, c.Notes)
+			}
+		}
 	}
 }
 
@@ -309,13 +445,13 @@ func TestPlanNewPolicyVersionWhenTheDocumentChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	pc := change(t, res, "policy")
-	op, ok := pc.Op.(newPolicyVersion)
-	if pc.Action != plan.Update || !ok || op.ARN != tPolicy || !strings.Contains(op.Document, "other-bucket") {
-		t.Fatalf("policy change %s %+v", pc.Action, pc.Op)
+	op, ok := pc.Op.(writePolicy)
+	if pc.Action != plan.Update || !ok || op.ARN != tPolicy || !strings.Contains(op.Want, "other-bucket") || strings.Contains(pc.After, "ingest") {
+		t.Fatalf("policy change %s %+v\n%s", pc.Action, pc.Op, pc.After)
 	}
 	rc := change(t, res, "role")
-	ru, ok := rc.Op.(updateRole)
-	if !ok || ru.Trust != "" || ru.Tags[vocab.TagStages] != "v1 s3 bucket=other-bucket" {
+	ru, ok := rc.Op.(writeTrust)
+	if !ok || ru.Update || ru.Create != nil || ru.Tags[vocab.TagStages] != "v1 s3 bucket=other-bucket" {
 		t.Errorf("role: want only the stages tag rewritten, got %s %+v", rc.Action, rc.Op)
 	}
 }
@@ -412,7 +548,7 @@ func TestPlanTrustsTheServiceAccountsAudienceAsDoctorDoes(t *testing.T) {
 	if res.Audience != "sdc.example.com" || res.Audience != doctorSays {
 		t.Fatalf("bind's audience %q, doctor's %q", res.Audience, doctorSays)
 	}
-	trust := mustParse(t, change(t, res, "role").Op.(createRole).Trust)
+	trust := mustParse(t, change(t, res, "role").Op.(writeTrust).Create.Trust)
 	if !iampolicy.Evaluate(webIdentity(vocab.Subject("ns1", "sdc"), "sdc.example.com"), trust).Allowed() {
 		t.Error("the trust does not admit the annotated audience")
 	}

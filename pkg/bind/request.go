@@ -7,6 +7,7 @@ package bind
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
@@ -32,6 +33,9 @@ type Request struct {
 	// RoleName and PolicyName override the default names.
 	RoleName, PolicyName string
 	RegionalSTS          bool
+	// TrustPolicyLimit is the role trust policy length quota of the account: 0 means IAM's default,
+	// vocab.MaxTrustPolicy; an account whose quota was raised may give up to vocab.MaxTrustPolicyRaised.
+	TrustPolicyLimit int
 	// Audience is the token audience to trust; "" means the ServiceAccount's eks.amazonaws.com/audience
 	// annotation when it has one (the audience its pods' tokens carry), else vocab.DefaultAudience.
 	Audience string
@@ -82,6 +86,10 @@ func (r *Request) Validate() error {
 			return err
 		}
 	}
+	if r.TrustPolicyLimit != 0 && (r.TrustPolicyLimit < vocab.MaxTrustPolicy || r.TrustPolicyLimit > vocab.MaxTrustPolicyRaised) {
+		return &FlagError{Flag: "--trust-policy-limit", Value: fmt.Sprint(r.TrustPolicyLimit), Rule: fmt.Sprintf(
+			"IAM's role trust policy length quota is %d by default and can be raised to at most %d", vocab.MaxTrustPolicy, vocab.MaxTrustPolicyRaised)}
+	}
 	for _, a := range r.AttachPolicyARNs {
 		if err := vocab.ValidatePolicyARN("--attach-policy-arn", a); err != nil {
 			return err
@@ -120,6 +128,14 @@ func (r *Request) Validate() error {
 		}
 	}
 	return nil
+}
+
+// trustLimit is the trust policy length bind checks against.
+func (r *Request) trustLimit() int {
+	if r.TrustPolicyLimit == 0 {
+		return vocab.MaxTrustPolicy
+	}
+	return r.TrustPolicyLimit
 }
 
 // ownPolicy reports whether bind makes a customer managed policy (from stages or a policy file).

@@ -58,6 +58,7 @@ type BindOptions struct {
 	PolicyFile       string
 	AttachPolicyARNs []string
 	RegionalSTS      bool
+	TrustPolicyLimit int
 	DryRun           bool
 	ExitCode         bool
 	Yes              bool
@@ -94,10 +95,11 @@ func newBindCmd(g *Globals) *cobra.Command {
 	f.BoolVar(&o.Restart, "restart", true, "Restart the Deployment's pods that started before the role annotation (they have no AWS identity)")
 	f.BoolVar(&o.Wait, "wait", false, "Follow the Deployment's rollout until it is ready or --timeout passes")
 	f.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "How long --wait waits")
-	f.StringVar(&o.RoleName, "role-name", "", "IAM role `NAME` (default sdc-<cluster>-<namespace>-<serviceaccount>, shortened to 64)")
-	f.StringVar(&o.PolicyName, "policy-name", "", "IAM policy `NAME` (default like the role's, up to 128)")
+	f.StringVar(&o.RoleName, "role-name", "", "IAM role `NAME` to use, shared on purpose by every ServiceAccount bound with it (default: the one the ServiceAccount's annotation names, else sdc-<cluster>.<region>+<namespace>+<serviceaccount>)")
+	f.StringVar(&o.PolicyName, "policy-name", "", "IAM policy `NAME` (default: the role's name; one policy per role, holding each of its bindings' permissions)")
 	f.StringVar(&o.PolicyFile, "policy-file", "", "IAM policy document (JSON) `FILE` to grant instead of catalog stages")
 	f.StringArrayVar(&o.AttachPolicyARNs, "attach-policy-arn", nil, "Also attach this managed policy `ARN` to the role (repeatable)")
+	f.IntVar(&o.TrustPolicyLimit, "trust-policy-limit", vocab.MaxTrustPolicy, "The account's role trust policy length quota in `CHARACTERS` (IAM's default; raised quotas go up to 4096)")
 	f.BoolVar(&o.RegionalSTS, "sts-regional-endpoints", true, "Annotate eks.amazonaws.com/sts-regional-endpoints=\"true\" (pods use their region's STS)")
 	f.BoolVar(&o.DryRun, "dry-run", false, "Print the plan and change nothing")
 	f.BoolVar(&o.ExitCode, "exit-code", false, "With --dry-run: exit 2 when there are changes, 0 when none (as terraform plan -detailed-exitcode; kubectl diff exits 1 on changes)")
@@ -123,7 +125,7 @@ func (o *BindOptions) Complete(c *cobra.Command) error {
 	r := &bind.Request{
 		Namespace: ns, ServiceAccount: o.ServiceAccount, Deployment: o.Deployment,
 		CreateDeployment: o.CreateDeployment, Image: o.Image, FSGroup: o.FSGroup, Restart: o.Restart,
-		RoleName: o.RoleName, PolicyName: o.PolicyName, RegionalSTS: o.RegionalSTS,
+		RoleName: o.RoleName, PolicyName: o.PolicyName, RegionalSTS: o.RegionalSTS, TrustPolicyLimit: o.TrustPolicyLimit,
 		Selection: sel, AttachPolicyARNs: o.AttachPolicyARNs,
 	}
 	if len(sel.Stages) > 0 {

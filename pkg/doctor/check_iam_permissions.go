@@ -129,10 +129,7 @@ func wildcardGrants(f *Facts, t *Target, r *Role, set policySet, needed *iampoli
 			}
 		}
 	}
-	ownPolicy := ""
-	if f.Cluster != nil {
-		ownPolicy = vocab.DefaultName(f.Cluster.Name, t.Namespace, t.ServiceAccount, vocab.MaxPolicyName)
-	}
+	ownPolicy := r.Name // bind names the policy it makes like the role
 	fixed := map[int]bool{}
 	for i, p := range set.policies {
 		for j, s := range p.Statements {

@@ -3,6 +3,7 @@ package doctor
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
@@ -56,7 +57,13 @@ var iamTrustScope = Check{
 			}
 		}
 		if len(issues) == 0 {
-			return pass("the trust admits only this ServiceAccount", fmt.Sprintf("sub=%s, aud=%s", t.Subject(), t.Audience()))
+			// A role shared on purpose lists its ServiceAccounts by name: that is a scope, not a warning.
+			named := slices.DeleteFunc(iampolicy.WebIdentitySubjects(r.Trust, f.ProviderARN, host), func(s string) bool { return s == t.Subject() })
+			if len(named) == 0 {
+				return pass("the trust admits only this ServiceAccount", fmt.Sprintf("sub=%s, aud=%s", t.Subject(), t.Audience()))
+			}
+			return pass(fmt.Sprintf("the trust admits this ServiceAccount and %d other(s), each by name (a role shared on purpose)", len(named)),
+				fmt.Sprintf("sub=%s, aud=%s; also admitted: %s", t.Subject(), t.Audience(), namedList(named)))
 		}
 		return warn(fmt.Sprintf("role %s's trust admits more than ServiceAccount %s/%s", r.Name, t.Namespace, t.ServiceAccount),
 			strings.Join(issues, "; "), narrowTrustFix(f, t, r, broad))
@@ -101,4 +108,20 @@ func narrowTrustFix(f *Facts, t *Target, r *Role, broad map[int]bool) string {
 	exact := iampolicy.WebIdentityStatement(f.ProviderARN, vocab.IssuerHostPath(f.Cluster.Issuer), t.Namespace, t.ServiceAccount, t.Audience())
 	narrowed, _ := iampolicy.MergeStatement(kept, exact)
 	return command("aws", "iam", "update-assume-role-policy", "--role-name", r.Name, "--policy-document", string(narrowed.Compact()))
+}
+
+// namedList lists ServiceAccount subjects as namespace/name, the first 20 and how many more.
+func namedList(subjects []string) string {
+	var out []string
+	for i, s := range subjects {
+		if i == 20 {
+			out = append(out, fmt.Sprintf("and %d more", len(subjects)-20))
+			break
+		}
+		if ns, sa, ok := vocab.ParseSubject(s); ok {
+			s = ns + "/" + sa
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, ", ")
 }

@@ -84,18 +84,18 @@ func permissionWords(t *Target) []string {
 	return words
 }
 
-// customRoleName is the annotated role's name when it differs from bind's default, so that bind repairs
-// that role rather than making another.
+// customRoleName is the annotated role's name when bind needs to be told it: bind follows the annotation
+// by itself, but refuses a role whose kubectl-sdc tags name another binding unless --role-name says the
+// role is shared on purpose.
 func customRoleName(f *Facts, t *Target) string {
-	parsed, ok := vocab.ParseRoleARN(t.RoleARN)
-	name := parsed.Name
-	if !ok || f.Cluster == nil {
+	r := t.role(f)
+	if r == nil || !r.Exists || r.Tags[vocab.ManagedByKey] != vocab.ManagedByValue {
 		return ""
 	}
-	if name == vocab.DefaultName(f.Cluster.Name, t.Namespace, t.ServiceAccount, vocab.MaxRoleName) {
+	if ns, sa := r.Tags[vocab.TagNamespace], r.Tags[vocab.TagServiceAccount]; (ns == "" && sa == "") || (ns == t.Namespace && sa == t.ServiceAccount) {
 		return ""
 	}
-	return name
+	return r.Name
 }
 
 // rolloutFix restarts the target's Deployment, so its pods are created again and the webhook sees them.

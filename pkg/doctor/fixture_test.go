@@ -25,7 +25,7 @@ const (
 	fxIssuer    = "https://oidc.eks.us-west-2.amazonaws.com/id/ABCDEF0123456789"
 	fxHost      = "oidc.eks.us-west-2.amazonaws.com/id/ABCDEF0123456789"
 	fxProvider  = "arn:aws:iam::123456789012:oidc-provider/" + fxHost
-	fxRoleName  = "sdc-demo-ns1-sdc"
+	fxRoleName  = "sdc-demo.us-west-2+ns1+sdc"
 	fxRole      = "arn:aws:iam::123456789012:role/" + fxRoleName
 	fxPolicy    = "arn:aws:iam::123456789012:policy/" + fxRoleName
 	fxBucket    = "ingest"

@@ -80,7 +80,7 @@ func (t *Target) roleToRead(f *Facts) string {
 		return ""
 	}
 	t.candidateRole = vocab.RoleARN(f.Identity.Partition, f.Identity.Account,
-		vocab.DefaultName(f.Cluster.Name, t.Namespace, t.ServiceAccount, vocab.MaxRoleName))
+		vocab.DefaultName(f.Cluster.Name, f.Cluster.Region, t.Namespace, t.ServiceAccount, vocab.MaxRoleName))
 	return t.candidateRole
 }
 
@@ -107,6 +107,12 @@ func (t *Target) resolveSelection(f *Facts) {
 		return
 	}
 	v, ok := r.Tags[vocab.TagStages]
+	if f.Cluster != nil {
+		// A role shared on purpose records each binding's stages under its own key.
+		if own, found := r.Tags[vocab.TagStages+"/"+vocab.BindingID(vocab.ClusterKey(f.Cluster.ARN, f.Cluster.Issuer), t.Namespace, t.ServiceAccount)]; found {
+			v, ok = own, true
+		}
+	}
 	if !ok {
 		return
 	}

@@ -87,6 +87,8 @@ func TestPodsOfLeavesOutOthersAndTerminated(t *testing.T) {
 func TestBindFix(t *testing.T) {
 	t.Parallel()
 	f := fixture(t)
+	f.Roles["arn:aws:iam::123456789012:role/shared"] = &Role{Name: "shared", Exists: true, Tags: map[string]string{
+		vocab.ManagedByKey: vocab.ManagedByValue, vocab.TagNamespace: "team", vocab.TagServiceAccount: "first"}}
 	cases := []struct {
 		name string
 		t    Target
@@ -98,9 +100,12 @@ func TestBindFix(t *testing.T) {
 		{"stages and parameters", Target{Namespace: "etl", ServiceAccount: "sdc",
 			Selection: &catalog.Selection{Stages: []string{"kinesis-consumer", "s3-destination"}, Params: map[string]string{"stream": "orders", "application": "orders sdc", "bucket": "b"}}},
 			"kubectl sdc bind -n etl --service-account sdc --stage kinesis-consumer --stage s3-destination --set 'application=orders sdc' --bucket b --set stream=orders"},
-		{"a role that is not bind's default name", Target{Namespace: "ns1", ServiceAccount: "sdc", RoleARN: "arn:aws:iam::123456789012:role/hand-made",
+		{"a role made by hand: bind follows the annotation", Target{Namespace: "ns1", ServiceAccount: "sdc", RoleARN: "arn:aws:iam::123456789012:role/hand-made",
 			Selection: &catalog.Selection{Stages: []string{"s3"}, Params: map[string]string{"bucket": "b"}}},
-			"kubectl sdc bind -n ns1 --service-account sdc --bucket b --role-name hand-made"},
+			"kubectl sdc bind -n ns1 --service-account sdc --bucket b"},
+		{"a role shared on purpose, made for another binding", Target{Namespace: "ns1", ServiceAccount: "sdc", RoleARN: "arn:aws:iam::123456789012:role/shared",
+			Selection: &catalog.Selection{Stages: []string{"s3"}, Params: map[string]string{"bucket": "b"}}},
+			"kubectl sdc bind -n ns1 --service-account sdc --bucket b --role-name shared"},
 		{"bind's default name", Target{Namespace: "ns1", ServiceAccount: "sdc", RoleARN: fxRole,
 			Selection: &catalog.Selection{Stages: []string{"s3"}, Params: map[string]string{"bucket": "b"}}},
 			"kubectl sdc bind -n ns1 --service-account sdc --bucket b"},

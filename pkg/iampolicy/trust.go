@@ -2,7 +2,9 @@ package iampolicy
 
 import (
 	"bytes"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
@@ -77,4 +79,144 @@ func MergeStatement(p *Policy, s Statement) (merged *Policy, changed bool) {
 func (s Statement) equivalenceKey() []byte {
 	s.Sid = ""
 	return s.appendCanonical(nil)
+}
+
+// webIdentityShape returns the :sub values of s when s has exactly the shape of WebIdentityStatement for
+// providerARN and audience: Allow; Federated providerARN as the only principal; sts:AssumeRoleWithWebIdentity
+// as the only action; no resource elements; and conditions StringEquals on <host>:aud (audience alone) and
+// <host>:sub, nothing else. A Sid is allowed. ok is false for any other statement.
+func webIdentityShape(s Statement, providerARN, hostPath, audience string) (subjects Values, ok bool) {
+	host := vocab.IssuerHostPath(hostPath)
+	if s.Effect != Allow || s.NotPrincipal != nil || s.Principal == nil || s.Principal.Wildcard ||
+		len(s.Principal.Values) != 1 || len(s.Principal.Values["Federated"]) != 1 ||
+		!strings.EqualFold(s.Principal.Values["Federated"][0], providerARN) ||
+		len(s.Action) != 1 || !strings.EqualFold(s.Action[0], vocab.ActionAssumeRoleWithWebIdentity) ||
+		len(s.NotAction) > 0 || len(s.Resource) > 0 || len(s.NotResource) > 0 || len(s.Condition) != 1 {
+		return nil, false
+	}
+	keys, found := s.Condition["StringEquals"]
+	if !found || len(keys) != 2 {
+		return nil, false
+	}
+	var sub, aud Values
+	for k, v := range keys {
+		switch {
+		case strings.EqualFold(k, host+":sub"):
+			sub = v
+		case strings.EqualFold(k, host+":aud"):
+			aud = v
+		}
+	}
+	if len(sub) == 0 || len(aud) != 1 || aud[0] != audience {
+		return nil, false
+	}
+	return sub, true
+}
+
+// subKey is the :sub key of s's StringEquals as written (keys are case-insensitive, so keep the author's).
+func subKey(s Statement, hostPath string) string {
+	host := vocab.IssuerHostPath(hostPath)
+	for k := range s.Condition["StringEquals"] {
+		if strings.EqualFold(k, host+":sub") {
+			return k
+		}
+	}
+	return host + ":sub"
+}
+
+// AdmitSubject returns p changed so that it also admits subject with audience through providerARN, the
+// compact way: when a statement of exactly WebIdentityStatement's shape for that provider and audience
+// exists, subject joins its :sub list (about 35 characters per ServiceAccount, where a statement of its
+// own costs about 270); otherwise such a statement is appended. Statements of any other shape are never
+// touched, and p is not modified. changed is false when a statement of that shape already lists subject.
+// A nil p yields a new policy.
+func AdmitSubject(p *Policy, providerARN, hostPath, subject, audience string) (merged *Policy, changed bool) {
+	if audience == "" {
+		audience = vocab.DefaultAudience
+	}
+	if p == nil {
+		p = &Policy{Version: Version2012}
+	}
+	first := -1
+	for i, s := range p.Statements {
+		subs, ok := webIdentityShape(s, providerARN, hostPath, audience)
+		if !ok {
+			continue
+		}
+		if slices.Contains(subs, subject) {
+			return p.Clone(), false
+		}
+		if first < 0 {
+			first = i
+		}
+	}
+	merged = p.Clone()
+	if first >= 0 {
+		s := &merged.Statements[first]
+		k := subKey(*s, hostPath)
+		s.Condition["StringEquals"][k] = append(s.Condition["StringEquals"][k], subject)
+		return merged, true
+	}
+	st := WebIdentityStatement(providerARN, hostPath, "", "", audience)
+	st.Condition["StringEquals"][vocab.IssuerHostPath(hostPath)+":sub"] = Values{subject}
+	merged.Statements = append(merged.Statements, st)
+	return merged, true
+}
+
+// RevokeSubject returns p without subject in the :sub lists of the statements of WebIdentityStatement's
+// shape for providerARN and audience; a statement whose list becomes empty is removed. Statements of any
+// other shape (wildcards, other operators) are never touched, so subject may still be admitted through
+// them: the caller checks with Evaluate. p is not modified.
+func RevokeSubject(p *Policy, providerARN, hostPath, subject, audience string) (out *Policy, changed bool) {
+	if audience == "" {
+		audience = vocab.DefaultAudience
+	}
+	if p == nil {
+		return nil, false
+	}
+	out = &Policy{Version: p.Version, ID: p.ID}
+	for _, s := range p.Statements {
+		subs, ok := webIdentityShape(s, providerARN, hostPath, audience)
+		if !ok || !slices.Contains(subs, subject) {
+			out.Statements = append(out.Statements, s.clone())
+			continue
+		}
+		changed = true
+		rest := slices.DeleteFunc(slices.Clone(subs), func(v string) bool { return v == subject })
+		if len(rest) == 0 {
+			continue
+		}
+		c := s.clone()
+		c.Condition["StringEquals"][subKey(c, hostPath)] = rest
+		out.Statements = append(out.Statements, c)
+	}
+	return out, changed
+}
+
+// WebIdentitySubjects are the subjects p's statements of WebIdentityStatement's shape list for
+// providerARN (any audience), sorted and without repeats: the ServiceAccounts a role is shared by.
+func WebIdentitySubjects(p *Policy, providerARN, hostPath string) []string {
+	if p == nil {
+		return nil
+	}
+	var out []string
+	for _, s := range p.Statements {
+		aud := ""
+		for k, v := range s.Condition["StringEquals"] {
+			if strings.EqualFold(k, vocab.IssuerHostPath(hostPath)+":aud") && len(v) == 1 {
+				aud = v[0]
+			}
+		}
+		if subs, ok := webIdentityShape(s, providerARN, hostPath, aud); ok {
+			out = append(out, subs...)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Equivalent reports whether s and o are the same statement apart from their Sids (in canonical form:
+// value order and repeats do not matter).
+func (s Statement) Equivalent(o Statement) bool {
+	return bytes.Equal(s.equivalenceKey(), o.equivalenceKey())
 }

@@ -1,6 +1,7 @@
 package iampolicy
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
@@ -125,5 +126,71 @@ func TestMergeStatement(t *testing.T) {
 	merged.Statements[0].Principal.Values["Service"][0] = "changed"
 	if existing.Statements[0].Principal.Values["Service"][0] != "ec2.amazonaws.com" {
 		t.Errorf("changing the merged policy changed the input")
+	}
+}
+
+func TestAdmitAndRevokeSubject(t *testing.T) {
+	t.Parallel()
+	sub := func(ns, sa string) string { return vocab.Subject(ns, sa) }
+	admits := func(p *Policy, s string) bool {
+		return Evaluate(WebIdentityRequest(providerA, issuerA, s, vocab.DefaultAudience), p).Allowed()
+	}
+	// From nothing: one statement of bind's shape.
+	p, changed := AdmitSubject(nil, providerA, issuerA, sub("a", "x"), "")
+	if !changed || len(p.Statements) != 1 || !admits(p, sub("a", "x")) || admits(p, sub("a", "y")) {
+		t.Fatalf("from nil: %s", p.Compact())
+	}
+	// A second subject joins the list: still one statement, about 35 characters more.
+	before := p.Size()
+	p2, changed := AdmitSubject(p, providerA, issuerA, sub("b", "y"), "")
+	if !changed || len(p2.Statements) != 1 || !admits(p2, sub("a", "x")) || !admits(p2, sub("b", "y")) {
+		t.Fatalf("second subject: %s", p2.Compact())
+	}
+	if grew := p2.Size() - before; grew > 40 {
+		t.Errorf("a second ServiceAccount costs %d characters, want about 35", grew)
+	}
+	if len(p.Statements[0].Condition["StringEquals"][vocab.IssuerHostPath(issuerA)+":sub"]) != 1 {
+		t.Error("AdmitSubject modified its input")
+	}
+	// Idempotent.
+	if _, changed := AdmitSubject(p2, providerA, issuerA, sub("b", "y"), ""); changed {
+		t.Error("admitting a listed subject changed the policy")
+	}
+	// Another audience is another statement; another provider's statement is left alone.
+	other := WebIdentityStatement(providerB, issuerB, "team", "x", "")
+	hand := Statement{Effect: Allow, Principal: &Principal{Values: map[string]Values{"Federated": {providerA}}}, Action: Values{vocab.ActionAssumeRoleWithWebIdentity},
+		Condition: Conditions{"StringLike": {vocab.IssuerHostPath(issuerA) + ":sub": {"system:serviceaccount:ops:*"}}}}
+	deny := Statement{Effect: Deny, Principal: &Principal{Values: map[string]Values{"Federated": {providerA}}}, Action: Values{vocab.ActionAssumeRoleWithWebIdentity},
+		Condition: Conditions{"StringEquals": {vocab.IssuerHostPath(issuerA) + ":sub": {sub("blocked", "x")}}}}
+	base := NewPolicy(other, hand, deny)
+	m, _ := AdmitSubject(base, providerA, issuerA, sub("c", "z"), "other-aud")
+	if len(m.Statements) != 4 || !Evaluate(WebIdentityRequest(providerA, issuerA, sub("c", "z"), "other-aud"), m).Allowed() {
+		t.Fatalf("new audience: %s", m.Compact())
+	}
+	for i := 0; i < 3; i++ {
+		if !bytes.Equal(m.Statements[i].appendCanonical(nil), base.Statements[i].appendCanonical(nil)) {
+			t.Errorf("statement %d of another shape changed", i)
+		}
+	}
+	// A Deny stays a Deny: the subject it names is not admitted, though it is now listed.
+	d, _ := AdmitSubject(base, providerA, issuerA, sub("blocked", "x"), "")
+	if admits(d, sub("blocked", "x")) {
+		t.Error("a Deny was overridden")
+	}
+	// Revoke: from a list, then the last one removes the statement; other shapes stay.
+	r, changed := RevokeSubject(p2, providerA, issuerA, sub("a", "x"), "")
+	if !changed || admits(r, sub("a", "x")) || !admits(r, sub("b", "y")) || len(r.Statements) != 1 {
+		t.Fatalf("revoke one of two: %s", r.Compact())
+	}
+	r2, _ := RevokeSubject(r, providerA, issuerA, sub("b", "y"), "")
+	if len(r2.Statements) != 0 {
+		t.Errorf("revoking the last subject left %s", r2.Compact())
+	}
+	w := NewPolicy(hand)
+	if _, changed := RevokeSubject(w, providerA, issuerA, sub("ops", "x"), ""); changed {
+		t.Error("revoke touched a wildcard statement")
+	}
+	if got := WebIdentitySubjects(m, providerA, issuerA); len(got) != 1 || got[0] != sub("c", "z") {
+		t.Errorf("subjects %v", got)
 	}
 }

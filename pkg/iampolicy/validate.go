@@ -5,13 +5,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-)
 
-// Size limits IAM applies, in characters without whitespace.
-const (
-	MaxManagedPolicySize = 6144  // a customer managed policy
-	MaxInlinePolicySize  = 10240 // all inline policies of a role together
-	MaxTrustPolicySize   = 2048  // a role trust policy, default quota
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 // Kind says which IAM rules a document must follow.
@@ -37,15 +32,16 @@ func (k Kind) String() string {
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
 
-// MaxSize is the size limit IAM applies to a document of this kind.
+// MaxSize is the size limit IAM applies to a document of this kind, in characters without whitespace (the
+// default quota for a trust policy; see vocab).
 func (k Kind) MaxSize() int {
 	switch k {
 	case Inline:
-		return MaxInlinePolicySize
+		return vocab.MaxInlinePolicies
 	case Trust:
-		return MaxTrustPolicySize
+		return vocab.MaxTrustPolicy
 	}
-	return MaxManagedPolicySize
+	return vocab.MaxManagedPolicy
 }
 
 func (k Kind) withArticle() string {
@@ -53,16 +49,6 @@ func (k Kind) withArticle() string {
 		return "an " + k.String()
 	}
 	return "a " + k.String()
-}
-
-func (k Kind) limitName() string {
-	switch k {
-	case Inline:
-		return "MaxInlinePolicySize"
-	case Trust:
-		return "MaxTrustPolicySize"
-	}
-	return "MaxManagedPolicySize"
 }
 
 // Error is one rule a policy document breaks.
@@ -86,10 +72,10 @@ type SizeError struct {
 	Limit int
 }
 
-// Error names the size, the limit and the constant that holds it.
+// Error names the size and the limit.
 func (e *SizeError) Error() string {
-	return fmt.Sprintf("policy document is %d characters without whitespace, over the %d-character limit for %s (%s): "+
-		"split its statements into more than one policy or shorten them", e.Size, e.Limit, e.Kind.withArticle(), e.Kind.limitName())
+	return fmt.Sprintf("policy document is %d characters without whitespace, over the %d-character limit for %s: "+
+		"split its statements into more than one policy or shorten them", e.Size, e.Limit, e.Kind.withArticle())
 }
 
 func errf(path, format string, args ...any) error {
@@ -99,7 +85,10 @@ func errf(path, format string, args ...any) error {
 // Validate checks p against IAM's rules for a document of the given kind:
 // the structure Parse enforces, the elements the kind allows or needs, and
 // the size limit. Every problem found is reported, joined.
-func (p *Policy) Validate(kind Kind) error {
+func (p *Policy) Validate(kind Kind) error { return p.ValidateWithin(kind, kind.MaxSize()) }
+
+// ValidateWithin is Validate with another size limit: a trust policy under a raised quota.
+func (p *Policy) ValidateWithin(kind Kind, maxSize int) error {
 	if p == nil {
 		return &Error{Msg: "policy is nil"}
 	}
@@ -134,8 +123,8 @@ func (p *Policy) Validate(kind Kind) error {
 			return errors.Join(errs...)
 		}
 	}
-	if size := p.Size(); size > kind.MaxSize() {
-		errs = append(errs, &SizeError{Kind: kind, Size: size, Limit: kind.MaxSize()})
+	if size := p.Size(); size > maxSize {
+		errs = append(errs, &SizeError{Kind: kind, Size: size, Limit: maxSize})
 	}
 	return errors.Join(errs...)
 }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 // policyOfSize builds a managed policy whose compact form is exactly n
@@ -31,10 +33,10 @@ func TestValidateSizeLimits(t *testing.T) {
 		size    int
 		wantErr string
 	}{
-		{Identity, MaxManagedPolicySize, ""},
-		{Identity, MaxManagedPolicySize + 1, "6145 characters without whitespace, over the 6144-character limit for a managed policy (MaxManagedPolicySize)"},
-		{Inline, MaxInlinePolicySize, ""},
-		{Inline, MaxInlinePolicySize + 1, "10241 characters without whitespace, over the 10240-character limit for an inline policy (MaxInlinePolicySize)"},
+		{Identity, vocab.MaxManagedPolicy, ""},
+		{Identity, vocab.MaxManagedPolicy + 1, "6145 characters without whitespace, over the 6144-character limit for a managed policy"},
+		{Inline, vocab.MaxInlinePolicies, ""},
+		{Inline, vocab.MaxInlinePolicies + 1, "10241 characters without whitespace, over the 10240-character limit for an inline policy"},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s of %d", tt.kind, tt.size), func(t *testing.T) {
@@ -55,15 +57,15 @@ func TestValidateSizeLimits(t *testing.T) {
 // generous whitespace: IAM counts neither.
 func TestSizeIgnoresWhitespace(t *testing.T) {
 	t.Parallel()
-	p := policyOfSize(t, MaxManagedPolicySize)
+	p := policyOfSize(t, vocab.MaxManagedPolicy)
 	indented := p.Canonical()
 	spaced := strings.ReplaceAll(string(indented), "\n", "\n\t\t\t\t")
-	if len(spaced) <= MaxManagedPolicySize {
+	if len(spaced) <= vocab.MaxManagedPolicy {
 		t.Fatalf("test document is only %d bytes; it should exceed the limit with whitespace", len(spaced))
 	}
 	parsed := mustParse(t, spaced)
-	if parsed.Size() != MaxManagedPolicySize {
-		t.Errorf("Size = %d, want %d", parsed.Size(), MaxManagedPolicySize)
+	if parsed.Size() != vocab.MaxManagedPolicy {
+		t.Errorf("Size = %d, want %d", parsed.Size(), vocab.MaxManagedPolicy)
 	}
 	if err := parsed.Validate(Identity); err != nil {
 		t.Errorf("Validate(Identity) of a %d-byte document with %d characters besides whitespace: %v", len(spaced), parsed.Size(), err)
@@ -107,7 +109,7 @@ func TestValidateKinds(t *testing.T) {
 			NewPolicy(Statement{Effect: Allow, Action: Values{"s3:GetObject"}}), Identity, "needs Resource or NotResource"},
 		{"Sid must be alphanumeric",
 			NewPolicy(Statement{Sid: "read-s3", Effect: Allow, Action: Values{"s3:GetObject"}, Resource: Values{"*"}}), Identity, `"read-s3" has characters other than`},
-		{"trust policy over 2048 characters", bigTrust, Trust, "limit for a trust policy (MaxTrustPolicySize)"},
+		{"trust policy over 2048 characters", bigTrust, Trust, "limit for a trust policy"},
 		{"structure rules apply to built policies",
 			&Policy{Version: Version2012, Statements: []Statement{{Effect: "allow", Action: Values{"s3:GetObject"}, Resource: Values{"*"}}}}, Identity, `Statement[0].Effect: "allow" is not Allow or Deny`},
 		{"empty condition block in a built policy",

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -90,10 +91,63 @@ func RoleNameOf(s string) string {
 	return p.Name
 }
 
-// DefaultName is sdc-<cluster>-<namespace>-<serviceaccount>, shortened to limit with a stable hash of the
-// full name so that two long names never collide and the same input always gives the same name.
-func DefaultName(cluster, namespace, serviceAccount string, limit int) string {
-	return Shorten(fmt.Sprintf("sdc-%s-%s-%s", cluster, namespace, serviceAccount), limit)
+// DefaultName is the name bind gives a binding's role, and the policy it makes for it:
+// sdc-<cluster>.<region>+<namespace>+<serviceaccount>, shortened to limit with Shorten. It is one-to-one in
+// (cluster, region, namespace, ServiceAccount), which within an account is one-to-one in (cluster ARN,
+// namespace, ServiceAccount): '+' occurs in neither a namespace nor a ServiceAccount name and '.' not in a
+// region, so the parts read back unambiguously from the right. (Earlier versions wrote
+// sdc-<cluster>-<namespace>-<serviceaccount>, which gave a-b/c and a/b-c the same role, and two clusters
+// of one name in two regions the same roles; bind still finds those roles through the annotation.)
+func DefaultName(cluster, region, namespace, serviceAccount string, limit int) string {
+	return Shorten(fmt.Sprintf("sdc-%s.%s+%s+%s", cluster, region, namespace, serviceAccount), limit)
+}
+
+// ClusterKey is what identifies a cluster across regions and accounts: its ARN, or its issuer when it has
+// none (a cluster that is not EKS).
+func ClusterKey(arn, issuer string) string {
+	if arn != "" {
+		return arn
+	}
+	return issuer
+}
+
+// BindingID identifies a binding (a cluster, a namespace and a ServiceAccount) in 8 hex digits: the key of
+// the statements a shared policy holds for it. cluster is the cluster's ARN, or its issuer when it has no
+// ARN.
+func BindingID(cluster, namespace, serviceAccount string) string {
+	sum := sha256.Sum256([]byte(cluster + "\n" + namespace + "\n" + serviceAccount))
+	return hex.EncodeToString(sum[:])[:8]
+}
+
+// bindingSidRE reads a Sid written by BindingSid.
+var bindingSidRE = regexp.MustCompile(`^([A-Za-z0-9]*)For((?:B[0-9a-f]{8})+)$`)
+
+// BindingSid is the Sid of a policy statement kubectl-sdc keeps for the bindings ids (BindingID values):
+// <base>For<B><id>..., e.g. S3BucketForB1a2b3c4dB5e6f7a8b. base is the statement's own Sid (letters and
+// digits, as IAM requires), ids are sorted and kept once.
+func BindingSid(base string, ids []string) string {
+	sorted := slices.Clone(ids)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+	var b strings.Builder
+	b.WriteString(base)
+	b.WriteString("For")
+	for _, id := range sorted {
+		b.WriteString("B" + id)
+	}
+	return b.String()
+}
+
+// ParseBindingSid splits a Sid written by BindingSid; ok is false for any other Sid.
+func ParseBindingSid(sid string) (base string, ids []string, ok bool) {
+	m := bindingSidRE.FindStringSubmatch(sid)
+	if m == nil {
+		return "", nil, false
+	}
+	for i := 0; i < len(m[2]); i += 9 {
+		ids = append(ids, m[2][i+1:i+9])
+	}
+	return m[1], ids, true
 }
 
 // Shorten returns name when it fits in limit, else its first characters and 8 hex digits of its SHA-256.

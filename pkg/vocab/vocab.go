@@ -27,8 +27,10 @@ const (
 	// ManagedByKey = ManagedByValue marks what kubectl-sdc made (and may change or delete).
 	ManagedByKey   = "app.kubernetes.io/managed-by"
 	ManagedByValue = "kubectl-sdc"
-	// TagCluster is the cluster's name.
-	TagCluster = "kubectl-sdc/cluster"
+	// TagCluster is the cluster's name; TagClusterARN its ARN (region and account included), which tells
+	// two clusters of one name apart.
+	TagCluster    = "kubectl-sdc/cluster"
+	TagClusterARN = "kubectl-sdc/cluster-arn"
 	// TagNamespace and TagServiceAccount name the binding a role serves.
 	TagNamespace      = "kubectl-sdc/namespace"
 	TagServiceAccount = "kubectl-sdc/service-account"

@@ -65,8 +65,11 @@ func newBucket(t *testing.T) string {
 	return name
 }
 
-// roleName is bind's default role name for a ServiceAccount on the sandbox cluster.
-func roleName(ns, sa string) string { return "sdc-" + sandbox.ClusterName + "-" + ns + "-" + sa }
+// roleName is bind's default role name for a ServiceAccount on the sandbox cluster (short enough never to be
+// shortened): sdc-<cluster>.<region>+<namespace>+<serviceaccount>, as the README documents it.
+func roleName(ns, sa string) string {
+	return "sdc-" + sandbox.ClusterName + "." + sandbox.Region + "+" + ns + "+" + sa
+}
 
 func roleARN(t *testing.T, ns, sa string) string {
 	return fmt.Sprintf("arn:aws:iam::%s:role/%s", sandboxtest.Get(t).AccountID, roleName(ns, sa))

@@ -312,7 +312,7 @@ func TestDoctorFindsEachBreak(t *testing.T) {
 				mustRun(t, "aws", "iam", "detach-role-policy", "--role-name", b.roleName, "--policy-arn", policyARN(t, b.ns, "sdc"))
 				mustRun(t, "aws", "iam", "delete-role", "--role-name", b.roleName)
 			},
-			detail: []string{"does not exist", "has no role " + "sdc-sandbox-"},
+			detail: []string{"does not exist", "has no role " + "sdc-sandbox."},
 			fix:    "--stage <STAGE>", // the tag went with the role: the stages are not known any more
 			others: map[string]string{"iam.trust": "skip", "iam.permissions": "skip", "probe.assume-role": "fail"}},
 		{name: "role deleted, stages from the flags", id: "iam.role", status: "fail", code: 1, fix: "bind", fixed: true,
