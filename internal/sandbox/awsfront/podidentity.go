@@ -33,8 +33,10 @@ type association struct {
 	DisableSessionTags                          bool
 	Tags                                        map[string]string
 	Created, Modified                           time.Time
-	// previous is what EKS Auth and the webhook still see while a change is inside the consistency window
-	// (nil: the association did not exist before).
+	// visibleAt is when the last change leaves the consistency window that was set when it was made.
+	visibleAt time.Time
+	// previous is the version before the last change, which EKS Auth and the webhook still see while that
+	// change is inside the consistency window (nil: the association did not exist before).
 	previous *association
 }
 
@@ -66,9 +68,15 @@ func (a *association) summary() map[string]any {
 	}
 }
 
-// associationKey is the entity key of an association in Front.created, for the consistency window.
-func associationKey(k clusterKey, id string) string {
-	return "podid:" + k.Region + "/" + k.Name + "/" + id
+// visibleAfter is when a change made now leaves the consistency window.
+func (f *Front) visibleAfter(now time.Time) time.Time {
+	return now.Add(time.Duration(f.Faults().ConsistencyDelayMS) * time.Millisecond)
+}
+
+// inWindow tells whether a version of an association is still inside its consistency window; turning the
+// window off (consistency_delay_ms 0) makes every change visible at once.
+func (f *Front) inWindow(v *association) bool {
+	return f.Faults().ConsistencyDelayMS > 0 && time.Now().Before(v.visibleAt)
 }
 
 // newAssociationID makes an id in EKS's form: "a-" and 17 lower-case letters and digits.
@@ -292,7 +300,7 @@ func (f *Front) createAssociation(w http.ResponseWriter, r *http.Request, c *cal
 		ID: id, ARN: "arn:aws:eks:" + info.Key.Region + ":" + info.Account + ":podidentityassociation/" + info.Key.Name + "/" + id,
 		Cluster: info.Key.Name, Namespace: in.Namespace, ServiceAccount: in.ServiceAccount, RoleARN: *in.RoleArn,
 		DisableSessionTags: in.DisableSessionTags != nil && *in.DisableSessionTags,
-		Tags:               map[string]string{}, Created: now, Modified: now,
+		Tags:               map[string]string{}, Created: now, Modified: now, visibleAt: f.visibleAfter(now),
 	}
 	for k, v := range in.Tags {
 		a.Tags[k] = v
@@ -304,7 +312,6 @@ func (f *Front) createAssociation(w http.ResponseWriter, r *http.Request, c *cal
 	}
 	d := a.doc()
 	f.eksx.mu.Unlock()
-	f.remember(associationKey(info.Key, id))
 	writeEKSJSON(w, map[string]any{"association": d})
 }
 
@@ -343,10 +350,10 @@ func (f *Front) updateAssociation(w http.ResponseWriter, r *http.Request, c *cal
 		return
 	}
 	before := *a
-	before.previous = nil
-	if !f.hidden(associationKey(info.Key, id)) {
-		a.previous = &before
-	} // else: the previous change is still invisible, and what was visible before it stays so
+	if before.previous != nil && !f.inWindow(&before) {
+		before.previous = nil // the version before is in effect: older ones no longer matter
+	}
+	a.previous = &before
 	if in.RoleArn != nil {
 		a.RoleARN = *in.RoleArn
 	}
@@ -354,9 +361,9 @@ func (f *Front) updateAssociation(w http.ResponseWriter, r *http.Request, c *cal
 		a.DisableSessionTags = *in.DisableSessionTags
 	}
 	a.Modified = time.Now()
+	a.visibleAt = f.visibleAfter(a.Modified)
 	d := a.doc()
 	f.eksx.mu.Unlock()
-	f.remember(associationKey(info.Key, id))
 	writeEKSJSON(w, map[string]any{"association": d})
 }
 
@@ -425,30 +432,22 @@ func pageOf[T any](items []T, start, max int) ([]T, string) {
 // webhook see it: a change still inside the consistency window is not seen yet.
 func (f *Front) effectiveAssociation(k clusterKey, namespace, serviceAccount string) (association, bool) {
 	f.eksx.mu.Lock()
-	var found *association
-	if cs, ok := f.eksx.clusters[k]; ok {
-		for _, a := range cs.assocs {
-			if a.Namespace == namespace && a.ServiceAccount == serviceAccount {
-				found = a
-				break
-			}
-		}
-	}
-	var cur association
-	if found != nil {
-		cur = *found
-	}
-	f.eksx.mu.Unlock()
-	if found == nil {
+	defer f.eksx.mu.Unlock()
+	cs, ok := f.eksx.clusters[k]
+	if !ok {
 		return association{}, false
 	}
-	if f.hidden(associationKey(k, cur.ID)) {
-		if cur.previous == nil {
+	for _, a := range cs.assocs {
+		if a.Namespace == namespace && a.ServiceAccount == serviceAccount {
+			for v := a; v != nil; v = v.previous {
+				if !f.inWindow(v) {
+					return *v, true
+				}
+			}
 			return association{}, false
 		}
-		return *cur.previous, true
 	}
-	return cur, true
+	return association{}, false
 }
 
 // PodIdentityAssociated tells whether a ServiceAccount of the sandbox cluster has a Pod Identity
