@@ -545,3 +545,35 @@ func TestAssumeRoleForPodIdentity(t *testing.T) {
 		t.Errorf("by_action eks-auth:AssumeRoleForPodIdentity = %d; want every call counted", calls.ByAction["eks-auth:AssumeRoleForPodIdentity"])
 	}
 }
+
+// A cluster of moto's own (made through the front) gets associations too, but no add-ons, and EKS Auth
+// cannot verify its pods' tokens: moto's clusters have no real apiserver.
+func TestPodIdentityOnMotoCluster(t *testing.T) {
+	integration(t)
+	t.Parallel()
+	ctx := context.Background()
+	c := newClients(adminConfig(shared.url))
+	name := uniqueName("moto")
+	if _, err := c.eks.CreateCluster(ctx, &eks.CreateClusterInput{
+		Name: aws.String(name), RoleArn: aws.String("arn:aws:iam::" + shared.creds.AccountID + ":role/eks"),
+		ResourcesVpcConfig: &ekstypes.VpcConfigRequest{SubnetIds: []string{"subnet-1"}},
+	}); err != nil {
+		t.Fatalf("CreateCluster in moto: %v", err)
+	}
+	role := createRole(t, c.iam, uniqueName("pi-moto"), podIdentityTrust(bothActions, nil))
+	out, err := c.eks.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{
+		ClusterName: aws.String(name), Namespace: aws.String("ns"), ServiceAccount: aws.String("sa"), RoleArn: aws.String(role),
+	})
+	if err != nil {
+		t.Fatalf("association on moto's cluster %s: %v", name, err)
+	}
+	if want := ":podidentityassociation/" + name + "/"; !strings.Contains(aws.ToString(out.Association.AssociationArn), want) {
+		t.Errorf("associationArn %s; want one containing %s", aws.ToString(out.Association.AssociationArn), want)
+	}
+	_, err = c.eks.DescribeAddon(ctx, &eks.DescribeAddonInput{ClusterName: aws.String(name), AddonName: aws.String(PodIdentityAgentAddon)})
+	wantAPIError(t, err, "ResourceNotFoundException", 404, "No addon: eks-pod-identity-agent found in cluster: "+name)
+	is := newIssuer(t)
+	creds := aws.Credentials{AccessKeyID: shared.creds.AccessKeyID, SecretAccessKey: shared.creds.SecretAccessKey}
+	_, err = eksauthtest.AssumeRoleForPodIdentity(ctx, shared.url, "us-west-2", creds, name, is.token(t, is.podClaims("ns", "sa", "p", "pods.eks.amazonaws.com")))
+	wantEKSAuthError(t, err, "InvalidTokenException", 400, "could not be verified")
+}
