@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -80,6 +81,7 @@ type Sandbox struct {
 	kcmCert   []byte
 	kcmKey    []byte
 	stopOnce  sync.Once
+	frontRef  atomic.Pointer[awsfront.Front] // Front, for the webhook, which starts before it
 }
 
 // Start brings a sandbox up and returns once it is ready; on failure everything started is stopped again.
@@ -280,6 +282,7 @@ func (s *Sandbox) startWebhook(ctx context.Context, client kubernetes.Interface)
 	h := &webhook.Handler{
 		Config:          webhook.Config{Region: s.Region},
 		ServiceAccounts: client.CoreV1(),
+		PodIdentity:     s.podIdentityAssociated,
 		Log:             log.New(s.opts.Log, "", log.Ltime),
 	}
 	srv := &http.Server{Handler: h, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}, ReadHeaderTimeout: 10 * time.Second}
@@ -330,6 +333,7 @@ func (s *Sandbox) startFront(ctx context.Context) error {
 	s.servers = append(s.servers, srv)
 	go func() { _ = srv.Serve(ln) }()
 	s.Front = front
+	s.frontRef.Store(front)
 	s.AWSEndpoint = "http://" + ln.Addr().String()
 	// Bootstrap goes through moto directly, so it is neither delayed nor counted by the front's knobs.
 	creds, err := front.Bootstrap(ctx)

@@ -43,7 +43,7 @@ func (e awsError) write(w http.ResponseWriter, r *http.Request, service string) 
 			HostID    string `xml:"HostId"`
 		}{Code: e.Code, Message: e.Message, RequestID: id, HostID: id})
 		body = append([]byte(xml.Header), body...)
-	case "eks":
+	case "eks", "eks-auth":
 		h.Set("x-amzn-ErrorType", e.Code)
 		h.Set("Content-Type", "application/json")
 		body, _ = json.Marshal(map[string]string{"message": e.Message})
@@ -89,7 +89,7 @@ func throttleError(service string) awsError {
 	switch service {
 	case "s3":
 		return awsError{Status: http.StatusServiceUnavailable, Code: "SlowDown", Message: "Please reduce your request rate."}
-	case "eks":
+	case "eks", "eks-auth":
 		return awsError{Status: http.StatusTooManyRequests, Code: "ThrottlingException", Message: "Rate exceeded"}
 	default:
 		return awsError{Status: http.StatusBadRequest, Code: "Throttling", Message: "Rate exceeded", Sender: true}
@@ -103,6 +103,8 @@ func serverError(service string) awsError {
 		return awsError{Status: http.StatusInternalServerError, Code: "InternalError", Message: "We encountered an internal error. Please try again."}
 	case "eks":
 		return awsError{Status: http.StatusInternalServerError, Code: "ServerException", Message: "An internal error occurred. Please try again."}
+	case "eks-auth":
+		return awsError{Status: http.StatusInternalServerError, Code: "InternalServerException", Message: "An internal error occurred. Please try again."}
 	default:
 		return awsError{Status: http.StatusInternalServerError, Code: "InternalFailure", Message: "The request processing has failed because of an unknown error, exception or failure."}
 	}

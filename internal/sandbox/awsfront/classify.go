@@ -75,6 +75,8 @@ func classify(r *http.Request, body []byte) *call {
 		return c
 	case c.Service == "eks":
 		c.Action = eksAction(r.Method, r.URL.EscapedPath())
+	case c.Service == "eks-auth":
+		c.Action = eksAuthAction(r.Method, r.URL.EscapedPath())
 	case c.Params.Get("Action") != "":
 		c.Action = c.Params.Get("Action")
 	case r.Header.Get("X-Amz-Target") != "":
@@ -174,6 +176,14 @@ func eksAction(method, path string) string {
 				return a
 			}
 		}
+	}
+	return "Unknown"
+}
+
+// eksAuthAction names the EKS Auth operation; the service has one.
+func eksAuthAction(method, path string) string {
+	if segs := splitPath(path); method == http.MethodPost && len(segs) == 3 && segs[0] == "clusters" && segs[2] == "assume-role-for-pod-identity" {
+		return "AssumeRoleForPodIdentity"
 	}
 	return "Unknown"
 }

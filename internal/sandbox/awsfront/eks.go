@@ -11,6 +11,14 @@ import (
 // serveEKS answers for the sandbox cluster and forwards everything else to moto, whose clusters have
 // invented endpoints and issuers.
 func (f *Front) serveEKS(w http.ResponseWriter, r *http.Request, c *call) {
+	switch c.Action {
+	case "CreatePodIdentityAssociation", "DescribePodIdentityAssociation", "ListPodIdentityAssociations", "UpdatePodIdentityAssociation", "DeletePodIdentityAssociation":
+		f.servePodIdentity(w, r, c)
+		return
+	case "DescribeAddon", "CreateAddon", "DeleteAddon", "ListAddons":
+		f.serveAddon(w, r, c)
+		return
+	}
 	cl := f.cfg.EKS
 	if cl == nil {
 		f.proxy(w, r, c)
@@ -83,6 +91,9 @@ func (f *Front) describeSandboxCluster(w http.ResponseWriter, r *http.Request) {
 		"tags":                    map[string]string{},
 		"accessConfig":            map[string]any{"authenticationMode": "API_AND_CONFIG_MAP"},
 	}}
+	if cc := f.computeConfig(signingRegion(r), cl.Name); cc != nil {
+		doc["cluster"].(map[string]any)["computeConfig"] = cc
+	}
 	body, _ := json.Marshal(doc)
 	h := w.Header()
 	h.Set("Content-Type", "application/json")

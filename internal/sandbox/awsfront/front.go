@@ -103,11 +103,15 @@ type Front struct {
 	created      map[string]time.Time // entities created through the front: "role:<name>", "policy:<arn>", "oidc:<arn>"
 	sessions     map[string]session   // access key id of a role session -> its role
 	admin        Credentials
+
+	eksx        eksExtras      // add-ons, Pod Identity associations and Auto Mode, per cluster
+	clusterJWKS clusterKeySets // the sandbox clusters' service-account keys, for EKS Auth
 }
 
 // session is what the front remembers about credentials STS minted for a role.
 type session struct {
 	RoleName, RoleARN, AssumedRoleARN string
+	Tags                              map[string]string // session tags, seen as aws:PrincipalTag/<key>
 }
 
 // New makes a Front over the moto at cfg.MotoURL.
@@ -240,6 +244,8 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.serveIAM(rec, r, c)
 	case "eks":
 		f.serveEKS(rec, r, c)
+	case "eks-auth":
+		f.serveEKSAuth(rec, r, c)
 	case "s3":
 		f.serveS3(rec, r, c)
 	default:
@@ -291,6 +297,8 @@ func (f *Front) injectFault(ctx context.Context, c *call) (awsError, bool) {
 // serveAdmin answers the sandbox's own endpoints: call counts and faults.
 func (f *Front) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	switch {
+	case strings.HasPrefix(r.URL.Path, "/__sandbox/eks/"):
+		f.serveEKSAdmin(w, r)
 	case r.URL.Path == "/__sandbox/calls" && r.Method == http.MethodGet:
 		writeJSON(w, http.StatusOK, f.Calls())
 	case r.URL.Path == "/__sandbox/calls/reset" && r.Method == http.MethodPost:
@@ -313,7 +321,7 @@ func (f *Front) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		f.SetFaults(fl)
 		writeJSON(w, http.StatusOK, f.Faults())
 	default:
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no sandbox endpoint %s %s; known: GET /__sandbox/calls, POST /__sandbox/calls/reset, GET|POST /__sandbox/faults", r.Method, r.URL.Path)})
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no sandbox endpoint %s %s; known: GET /__sandbox/calls, POST /__sandbox/calls/reset, GET|POST /__sandbox/faults, POST /__sandbox/eks/auto-mode", r.Method, r.URL.Path)})
 	}
 }
 

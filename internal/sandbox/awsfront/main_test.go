@@ -12,6 +12,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -197,6 +198,7 @@ type issuer struct {
 	Host           string // URL without https://
 	CAThumbprint   string // SHA-1 of the last certificate of the chain, what IAM wants
 	LeafThumbprint string
+	CAPEM          []byte // the CA of the chain, for clients that trust it as a cluster's CA
 	key            *rsa.PrivateKey
 	kid            string
 	srv            *httptest.Server
@@ -254,6 +256,7 @@ func newIssuer(t *testing.T) *issuer {
 	is.Host = strings.TrimPrefix(srv.URL, "https://")
 	caSum, leafSum := sha1.Sum(caDER), sha1.Sum(leafDER)
 	is.CAThumbprint, is.LeafThumbprint = hex.EncodeToString(caSum[:]), hex.EncodeToString(leafSum[:])
+	is.CAPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
 	return is
 }
 

@@ -54,6 +54,9 @@ func (f *Front) serveS3(w http.ResponseWriter, r *http.Request, c *call) {
 		"aws:PrincipalArn":    {sess.RoleARN},
 		"aws:SecureTransport": {"false"},
 	}
+	for k, v := range sess.Tags {
+		keys["aws:PrincipalTag/"+k] = []string{v}
+	}
 	for k, v := range c.S3.Context {
 		keys[k] = v
 	}

@@ -21,7 +21,10 @@ type Handler struct {
 	// ServiceAccounts reads the pod's ServiceAccount live for every admission, so a pod created right after
 	// the annotation is set sees it (the EKS webhook's cache can lag; a live read keeps tests deterministic).
 	ServiceAccounts v1.ServiceAccountsGetter
-	Log             *log.Logger
+	// PodIdentity, when set, tells which ServiceAccounts have an EKS Pod Identity association; their pods
+	// get the Pod Identity environment and token too (both, with IRSA's, when the ServiceAccount has both).
+	PodIdentity PodIdentityLookup
+	Log         *log.Logger
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -65,6 +68,12 @@ func (h *Handler) review(ctx context.Context, req *admissionv1.AdmissionRequest)
 		return h.ignore(fmt.Errorf("reading ServiceAccount %s/%s: %w", ns, saName, err))
 	}
 	mutated, changed := Mutate(h.Config, &pod, sa)
+	if h.PodIdentity != nil && h.PodIdentity(ns, saName) {
+		var pi bool
+		if mutated, pi = MutatePodIdentity(h.Config, mutated); pi {
+			changed = true
+		}
+	}
 	if !changed {
 		return allow
 	}

@@ -1,0 +1,365 @@
+package awsfront
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+)
+
+// EKS Auth's AssumeRoleForPodIdentity is what the Pod Identity agent on a node calls with the pod's token.
+// It trusts the cluster's own service-account keys (no IAM OIDC provider is involved), finds the pod's
+// association and assumes its role as the service principal pods.eks.amazonaws.com, with six session tags.
+
+// podIdentityTagKeys are the session tags EKS Pod Identity adds, in the order EKS documents them.
+var podIdentityTagKeys = []string{"eks-cluster-arn", "eks-cluster-name", "kubernetes-namespace", "kubernetes-service-account", "kubernetes-pod-name", "kubernetes-pod-uid"}
+
+// podIdentitySessionSeconds is how long the credentials EKS Auth hands out last.
+const podIdentitySessionSeconds = 3600
+
+// podTokenClaims are the claims EKS Auth reads from a projected service-account token.
+type podTokenClaims struct {
+	jwt.Claims
+	Kubernetes struct {
+		Namespace      string `json:"namespace"`
+		ServiceAccount struct {
+			Name string `json:"name"`
+			UID  string `json:"uid"`
+		} `json:"serviceaccount"`
+		Pod struct {
+			Name string `json:"name"`
+			UID  string `json:"uid"`
+		} `json:"pod"`
+	} `json:"kubernetes.io"`
+}
+
+func invalidPodToken(msg string) awsError {
+	return eksError(http.StatusBadRequest, "InvalidTokenException", msg)
+}
+
+// podIdentityDenied is EKS Auth's refusal when STS would not let it assume the role; the model gives
+// AccessDeniedException HTTP 400.
+func podIdentityDenied() awsError {
+	return eksError(http.StatusBadRequest, "AccessDeniedException", "Unauthorized Exception! EKS does not have permissions to assume the associated role.")
+}
+
+// serveEKSAuth answers eks-auth:AssumeRoleForPodIdentity (POST /clusters/{name}/assume-role-for-pod-identity).
+func (f *Front) serveEKSAuth(w http.ResponseWriter, r *http.Request, c *call) {
+	segs := splitPath(r.URL.EscapedPath())
+	if c.Action != "AssumeRoleForPodIdentity" || len(segs) != 3 {
+		eksError(http.StatusNotFound, "UnknownOperationException", "The sandbox's EKS Auth knows only AssumeRoleForPodIdentity (POST /clusters/{clusterName}/assume-role-for-pod-identity).").write(w, r, c.Service)
+		return
+	}
+	var in struct {
+		Token string `json:"token"`
+	}
+	if err := readJSONBody(r, &in); err != nil {
+		eksError(http.StatusBadRequest, "InvalidRequestException", "The request body is not valid JSON: "+err.Error()).write(w, r, c.Service)
+		return
+	}
+	if in.Token == "" {
+		eksError(http.StatusBadRequest, "InvalidParameterException", "token is required.").write(w, r, c.Service)
+		return
+	}
+	info, err := f.findCluster(r.Context(), signingRegion(r), segs[1])
+	switch {
+	case errors.Is(err, errNoCluster):
+		eksError(http.StatusNotFound, "ResourceNotFoundException", "No cluster found for name: "+segs[1]+".").write(w, r, c.Service)
+		return
+	case err != nil:
+		e := serverError(c.Service)
+		e.Message = fmt.Sprintf("sandbox could not ask moto about cluster %s: %v", segs[1], err)
+		e.write(w, r, c.Service)
+		return
+	}
+	out, e, ok := f.assumeRoleForPodIdentity(r.Context(), info, in.Token, time.Now())
+	if !ok {
+		e.write(w, r, c.Service)
+		return
+	}
+	writeEKSJSON(w, out)
+}
+
+// assumeRoleForPodIdentity checks the token and the association as EKS Auth does, then has moto mint the
+// role's credentials and remembers the session (with its tags) for S3's authorization.
+func (f *Front) assumeRoleForPodIdentity(ctx context.Context, info eksClusterInfo, token string, now time.Time) (map[string]any, awsError, bool) {
+	claims, e, ok := f.verifyPodToken(ctx, info, token, now)
+	if !ok {
+		return nil, e, false
+	}
+	k := claims.Kubernetes
+	a, found := f.effectiveAssociation(info.Key, k.Namespace, k.ServiceAccount.Name)
+	if !found {
+		return nil, eksError(http.StatusNotFound, "ResourceNotFoundException",
+			fmt.Sprintf("No Pod Identity Association found for service account %s in namespace %s of cluster %s.", k.ServiceAccount.Name, k.Namespace, info.Key.Name)), false
+	}
+	tags := map[string]string{}
+	if !a.DisableSessionTags {
+		tags = map[string]string{
+			"eks-cluster-arn": info.ARN(), "eks-cluster-name": info.Key.Name,
+			"kubernetes-namespace": k.Namespace, "kubernetes-service-account": k.ServiceAccount.Name,
+			"kubernetes-pod-name": k.Pod.Name, "kubernetes-pod-uid": k.Pod.UID,
+		}
+	}
+	if e, ok := f.checkPodIdentityTrust(ctx, info, a, tags); !ok {
+		return nil, e, false
+	}
+
+	sessionName := podSessionName(info.Key.Name, k.Pod.Name)
+	in := &sts.AssumeRoleInput{RoleArn: aws.String(a.RoleARN), RoleSessionName: aws.String(sessionName), DurationSeconds: aws.Int32(podIdentitySessionSeconds)}
+	for _, key := range podIdentityTagKeys {
+		if v, ok := tags[key]; ok {
+			in.Tags = append(in.Tags, ststypes.Tag{Key: aws.String(key), Value: aws.String(v)})
+		}
+	}
+	res, err := f.motoSTS(info.Key.Region).AssumeRole(ctx, in)
+	if err != nil {
+		e := serverError("eks-auth")
+		e.Message = fmt.Sprintf("sandbox could not assume role %s in moto: %v", a.RoleARN, err)
+		return nil, e, false
+	}
+	cred, user := res.Credentials, res.AssumedRoleUser
+	f.mu.Lock()
+	f.sessions[aws.ToString(cred.AccessKeyId)] = session{
+		RoleName: roleNameOf(a.RoleARN), RoleARN: a.RoleARN, AssumedRoleARN: aws.ToString(user.Arn), Tags: tags,
+	}
+	f.mu.Unlock()
+	return map[string]any{
+		"subject":                map[string]string{"namespace": k.Namespace, "serviceAccount": k.ServiceAccount.Name},
+		"audience":               PodIdentityService,
+		"podIdentityAssociation": map[string]string{"associationArn": a.ARN, "associationId": a.ID},
+		"assumedRoleUser":        map[string]string{"arn": aws.ToString(user.Arn), "assumeRoleId": aws.ToString(user.AssumedRoleId)},
+		"credentials": map[string]any{
+			"sessionToken": aws.ToString(cred.SessionToken), "secretAccessKey": aws.ToString(cred.SecretAccessKey),
+			"accessKeyId": aws.ToString(cred.AccessKeyId), "expiration": epoch(aws.ToTime(cred.Expiration)),
+		},
+	}, awsError{}, true
+}
+
+// podSessionName is the role session name EKS Auth uses: eks-<cluster>-<pod>-<random id>, cut to STS's
+// 64 characters.
+func podSessionName(cluster, pod string) string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	s := hex.EncodeToString(b[:])
+	name := "eks-" + cluster + "-" + pod
+	if max := 64 - 1 - 36; len(name) > max {
+		name = name[:max]
+	}
+	return name + "-" + s[0:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:32]
+}
+
+// verifyPodToken checks a pod's token as EKS Auth does: a JWT signed by one of the cluster's
+// service-account keys, issued by the cluster, for the audience pods.eks.amazonaws.com, valid now, and
+// bound to a pod.
+func (f *Front) verifyPodToken(ctx context.Context, info eksClusterInfo, token string, now time.Time) (podTokenClaims, awsError, bool) {
+	var claims podTokenClaims
+	tok, err := jwt.ParseSigned(token, tokenAlgorithms)
+	if err != nil {
+		return claims, invalidPodToken("The service account token is not a valid JWT."), false
+	}
+	if info.Sandbox == nil {
+		return claims, invalidPodToken("The service account token could not be verified: cluster " + info.Key.Name + " has no service-account signing keys the sandbox can reach (only the sandbox's own clusters have)."), false
+	}
+	keys, err := f.clusterKeys(ctx, info.Sandbox, false)
+	if err != nil {
+		e := serverError("eks-auth")
+		e.Message = fmt.Sprintf("sandbox could not read the service-account keys of cluster %s: %v", info.Key.Name, err)
+		return claims, e, false
+	}
+	verified := false
+	for attempt := 0; attempt < 2 && !verified; attempt++ {
+		if attempt > 0 {
+			// A kid the cached set lacks may be a rotated key: look once more, fresh.
+			if keys, err = f.clusterKeys(ctx, info.Sandbox, true); err != nil {
+				break
+			}
+		}
+		candidates := keys.Keys
+		if len(tok.Headers) > 0 && tok.Headers[0].KeyID != "" {
+			candidates = keys.Key(tok.Headers[0].KeyID)
+		}
+		for _, k := range candidates {
+			if err := tok.Claims(k.Key, &claims); err == nil {
+				verified = true
+				break
+			}
+		}
+		if len(candidates) > 0 {
+			break // the key is known and the signature does not match it
+		}
+	}
+	if !verified {
+		return claims, invalidPodToken("The service account token's signature does not verify with the keys of cluster " + info.Key.Name + "."), false
+	}
+	switch {
+	case claims.Issuer != info.Sandbox.Issuer:
+		return claims, invalidPodToken(fmt.Sprintf("The service account token was issued by %q, not by cluster %s (%s).", claims.Issuer, info.Key.Name, info.Sandbox.Issuer)), false
+	case !claims.Audience.Contains(PodIdentityService):
+		return claims, invalidPodToken(fmt.Sprintf("The service account token's audience %v is not %s.", []string(claims.Audience), PodIdentityService)), false
+	case claims.Expiry != nil && !now.Before(claims.Expiry.Time()):
+		return claims, eksError(http.StatusBadRequest, "ExpiredTokenException",
+			fmt.Sprintf("The service account token expired at %s (now %s).", claims.Expiry.Time().UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))), false
+	case claims.Expiry == nil:
+		return claims, invalidPodToken("The service account token has no exp claim."), false
+	case claims.NotBefore != nil && now.Before(claims.NotBefore.Time()):
+		return claims, invalidPodToken(fmt.Sprintf("The service account token is not valid before %s.", claims.NotBefore.Time().UTC().Format(time.RFC3339))), false
+	}
+	k := claims.Kubernetes
+	switch {
+	case k.Namespace == "" || k.ServiceAccount.Name == "":
+		return claims, invalidPodToken("The service account token has no kubernetes.io namespace and serviceaccount claims."), false
+	case claims.Subject != "system:serviceaccount:"+k.Namespace+":"+k.ServiceAccount.Name:
+		return claims, invalidPodToken("The service account token's sub does not match its kubernetes.io claims."), false
+	case k.Pod.Name == "" || k.Pod.UID == "":
+		return claims, invalidPodToken("The service account token is not bound to a pod (no kubernetes.io pod claim); EKS Pod Identity needs the pod's projected token."), false
+	}
+	return claims, awsError{}, true
+}
+
+// checkPodIdentityTrust evaluates the role's trust policy as STS does for EKS Auth: the service principal
+// pods.eks.amazonaws.com must be allowed sts:AssumeRole and, when the session is tagged, sts:TagSession,
+// with the tags as aws:RequestTag/<key> and aws:TagKeys.
+func (f *Front) checkPodIdentityTrust(ctx context.Context, info eksClusterInfo, a association, tags map[string]string) (awsError, bool) {
+	name := roleNameOf(a.RoleARN)
+	if name == "" || f.hidden(roleKey(name)) {
+		return podIdentityDenied(), false
+	}
+	role, err := f.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
+	var nse *iamtypes.NoSuchEntityException
+	switch {
+	case errors.As(err, &nse):
+		return podIdentityDenied(), false
+	case err != nil:
+		e := serverError("eks-auth")
+		e.Message = fmt.Sprintf("sandbox could not read role %s from IAM: %v", name, err)
+		return e, false
+	case aws.ToString(role.Role.Arn) != a.RoleARN:
+		return podIdentityDenied(), false
+	}
+	trust, err := iampolicy.Parse([]byte(aws.ToString(role.Role.AssumeRolePolicyDocument)))
+	if err != nil {
+		return podIdentityDenied(), false
+	}
+	keys := map[string][]string{
+		"aws:SourceAccount": {info.Account},
+		"aws:SourceArn":     {info.ARN()},
+	}
+	if len(tags) > 0 {
+		var tagKeys []string
+		for _, k := range podIdentityTagKeys {
+			keys["aws:RequestTag/"+k] = []string{tags[k]}
+			tagKeys = append(tagKeys, k)
+		}
+		keys["aws:TagKeys"] = tagKeys
+	}
+	actions := []string{"sts:AssumeRole"}
+	if len(tags) > 0 {
+		actions = append(actions, "sts:TagSession")
+	}
+	for _, act := range actions {
+		d := iampolicy.Evaluate(iampolicy.Request{
+			Principal: &iampolicy.RequestPrincipal{Type: "Service", ID: PodIdentityService},
+			Action:    act, Resource: a.RoleARN, Context: keys,
+		}, trust)
+		if !d.Allowed() {
+			return podIdentityDenied(), false
+		}
+	}
+	return awsError{}, true
+}
+
+// motoSTS is an STS client straight to moto with the admin's keys; its calls are not counted.
+func (f *Front) motoSTS(region string) *sts.Client {
+	return sts.New(sts.Options{
+		BaseEndpoint: aws.String(f.cfg.MotoURL),
+		Region:       region,
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			return aws.Credentials{AccessKeyID: f.admin.AccessKeyID, SecretAccessKey: f.admin.SecretAccessKey, Source: "sandbox-admin"}, nil
+		}),
+		HTTPClient:       &http.Client{Transport: f.transport, Timeout: 30 * time.Second},
+		RetryMaxAttempts: 1,
+	})
+}
+
+// clusterKeySets caches each sandbox cluster's service-account keys, by issuer.
+type clusterKeySets struct {
+	mu   sync.Mutex
+	sets map[string]jwksEntry
+}
+
+// clusterKeys returns the cluster's service-account keys, read from its apiserver's JWKS endpoint over TLS
+// trusted by the cluster's own CA, as EKS reads its own control plane's keys.
+func (f *Front) clusterKeys(ctx context.Context, cl *EKSCluster, refresh bool) (*jose.JSONWebKeySet, error) {
+	f.clusterJWKS.mu.Lock()
+	e, ok := f.clusterJWKS.sets[cl.Issuer]
+	f.clusterJWKS.mu.Unlock()
+	if ok && !refresh && time.Since(e.fetched) < jwksTTL {
+		return e.set, nil
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(cl.CAData) {
+		return nil, fmt.Errorf("the CA of cluster %s holds no PEM certificate", cl.Name)
+	}
+	client := &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: &http.Transport{Proxy: nil, TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, DisableKeepAlives: true},
+	}
+	get := func(u string, v any) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			return fmt.Errorf("GET %s answered %s: %s", u, resp.Status, strings.TrimSpace(string(b)))
+		}
+		return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v)
+	}
+	var disc struct {
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := get(strings.TrimSuffix(cl.Issuer, "/")+"/.well-known/openid-configuration", &disc); err != nil {
+		return nil, err
+	}
+	if disc.JWKSURI == "" {
+		return nil, fmt.Errorf("the discovery document of %s has no jwks_uri", cl.Issuer)
+	}
+	var set jose.JSONWebKeySet
+	if err := get(disc.JWKSURI, &set); err != nil {
+		return nil, err
+	}
+	f.clusterJWKS.mu.Lock()
+	if f.clusterJWKS.sets == nil {
+		f.clusterJWKS.sets = map[string]jwksEntry{}
+	}
+	f.clusterJWKS.sets[cl.Issuer] = jwksEntry{set: &set, fetched: time.Now()}
+	f.clusterJWKS.mu.Unlock()
+	return &set, nil
+}
