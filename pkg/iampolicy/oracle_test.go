@@ -42,7 +42,7 @@ func TestOracleDifferential(t *testing.T) {
 	o := oracle.Start(t)
 	t.Parallel()
 	seed := oracle.Seed(t, oracleDefaultSeed)
-	n := oracle.Cases(t, oracleDefaultCases)
+	n := oracle.Count(t, "ORACLE_CASES", oracleDefaultCases)
 	g := newOracleGen(seed)
 	cases := make([]oracleCase, n)
 	sims := make([]oracle.Simulation, n)

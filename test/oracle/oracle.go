@@ -380,16 +380,17 @@ func Seed(t testing.TB, def uint64) uint64 {
 	return n
 }
 
-// Cases is the number of generated cases: ORACLE_CASES when set, else def.
-func Cases(t testing.TB, def int) int {
+// Count is a number of generated cases: the environment variable env (ORACLE_CASES, ORACLE_TRUSTS) when
+// set, else def.
+func Count(t testing.TB, env string, def int) int {
 	t.Helper()
-	v := os.Getenv("ORACLE_CASES")
+	v := os.Getenv(env)
 	if v == "" {
 		return def
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 {
-		t.Fatalf("ORACLE_CASES=%q: the number of cases is a positive integer", v)
+		t.Fatalf("%s=%q: a number of cases is a positive integer", env, v)
 	}
 	return n
 }
