@@ -84,8 +84,8 @@ ORACLE_DIR := test/oracle/testdata
 oracle-deps:
 	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || \
 		{ echo "the oracle tests need node and npm (Debian: apt-get install nodejs npm)"; exit 1; }
-	@cd $(ORACLE_DIR) && if node installed.js; then echo "oracle-deps: node_modules matches package-lock.json"; \
-		else npm ci --no-audit --no-fund; fi
+	@cd $(ORACLE_DIR) && if env -u NODE_OPTIONS node installed.js; then echo "oracle-deps: node_modules matches package-lock.json"; \
+		else env -u NODE_OPTIONS npm ci --no-audit --no-fund; fi
 
 ## oracle: the oracle tests alone (ORACLE_SEED=N or random, ORACLE_CASES=N change the generated cases)
 oracle: oracle-deps
