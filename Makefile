@@ -18,7 +18,7 @@ TEST_FLAGS ?=
 
 export CGO_ENABLED ?= 0
 
-.PHONY: all build sandbox-bin install test unit e2e lint vet fmt-check tidy-check staticcheck demo sandbox-up sandbox-down clean
+.PHONY: all build sandbox-bin install test unit e2e lint vet fmt-check tidy-check staticcheck demo sandbox-up sandbox-down clean oracle-deps oracle
 
 all: build
 
@@ -75,8 +75,21 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 ## test: every test, unit and end-to-end (the e2e tests start their own sandboxes)
-test: lint sandbox-bin
+test: lint sandbox-bin oracle-deps
 	SDC_SANDBOX_BIN=$(BIN) $(GO) test -count=1 -timeout 60m $(TEST_FLAGS) ./...
+
+## oracle-deps: the test-only IAM oracles (npm packages pinned by test/oracle/testdata/package-lock.json)
+##              into test/oracle/testdata/node_modules; npm ci runs only when node_modules differs from the lockfile
+ORACLE_DIR := test/oracle/testdata
+oracle-deps:
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || \
+		{ echo "the oracle tests need node and npm (Debian: apt-get install nodejs npm)"; exit 1; }
+	@cd $(ORACLE_DIR) && if env -u NODE_OPTIONS node installed.js; then echo "oracle-deps: node_modules matches package-lock.json"; \
+		else env -u NODE_OPTIONS npm ci --no-audit --no-fund; fi
+
+## oracle: the oracle tests alone (ORACLE_SEED=N or random, ORACLE_CASES=N change the generated cases)
+oracle: oracle-deps
+	$(GO) test -count=1 -run Oracle ./pkg/iampolicy ./pkg/catalog ./pkg/bind ./pkg/doctor ./test/oracle
 
 ## unit: the tests that need no sandbox
 unit:

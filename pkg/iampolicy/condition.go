@@ -147,8 +147,15 @@ func (ev *evaluation) conditionsHold(c Conditions) bool {
 // holds applies one operator to one key. A missing key (or one with no
 // values) makes a positive operator false and a negated one true;
 // IfExists makes it true; ForAllValues is true and ForAnyValue false over
-// an empty set. A key with several values and no qualifier needs one
-// matching value for a positive operator and none for a negated one.
+// an empty set. A key with several values is compared only through
+// ForAnyValue or ForAllValues: IAM's documentation says multivalued keys
+// require a set operator, and without one the condition does not hold,
+// negated or not.
+//
+// A policy value whose variable cannot be resolved fails to match, and so
+// does the negation: IAM documents that any attempt to match it fails and
+// makes the statement invalid, so a negated operator listing it does not
+// hold either.
 func (ev *evaluation) holds(o operator, ctxValues []string, policyValues Values) bool {
 	if o.fam == famNull {
 		present := len(ctxValues) > 0
@@ -170,16 +177,23 @@ func (ev *evaluation) holds(o operator, ctxValues []string, policyValues Values)
 		}
 		return o.negated
 	}
+	if o.qualifier == "" && len(ctxValues) > 1 {
+		return false
+	}
 	// satisfied applies the operator, negation included, to one request value.
 	satisfied := func(v string) bool {
 		for _, pv := range policyValues {
-			if ev.match(o, v, pv) {
+			matched, resolved := ev.match(o, v, pv)
+			switch {
+			case !resolved && o.negated:
+				return false
+			case matched:
 				return !o.negated
 			}
 		}
 		return o.negated
 	}
-	if o.qualifier == forAllValues || (o.qualifier == "" && o.negated) {
+	if o.qualifier == forAllValues {
 		for _, v := range ctxValues {
 			if !satisfied(v) {
 				return false
@@ -196,45 +210,55 @@ func (ev *evaluation) holds(o operator, ctxValues []string, policyValues Values)
 }
 
 // match applies the positive form of an operator to a request value and a
-// policy value.
-func (ev *evaluation) match(o operator, v, pv string) bool {
+// policy value. resolved is false when the policy value names a policy
+// variable that has no value (and no default); matched is then false.
+func (ev *evaluation) match(o operator, v, pv string) (matched, resolved bool) {
 	switch o.fam {
 	case famString:
 		pat, ok := ev.pattern(pv)
 		if !ok {
-			return false
+			return false, false
 		}
 		switch o.test {
 		case testEqualsIgnoreCase:
-			return strings.EqualFold(v, patternString(pat))
+			return strings.EqualFold(v, patternString(pat)), true
 		case testLike:
-			return matchPattern(pat, v, false)
+			return matchPattern(pat, v, false), true
 		}
-		return v == patternString(pat)
+		return v == patternString(pat), true
 	case famArn:
 		pat, ok := ev.pattern(pv)
-		return ok && matchARN(pat, v)
+		if !ok {
+			return false, false
+		}
+		return matchARN(pat, v), true
 	case famBool:
-		return strings.EqualFold(v, pv)
+		// The Boolean operator takes policy variables, as the string and
+		// ARN operators do (IAM's condition operator reference).
+		pat, ok := ev.pattern(pv)
+		if !ok {
+			return false, false
+		}
+		return strings.EqualFold(v, patternString(pat)), true
 	case famBinary:
-		return v == pv
+		return v == pv, true
 	case famNumeric:
 		a, err1 := strconv.ParseFloat(strings.TrimSpace(v), 64)
 		b, err2 := strconv.ParseFloat(strings.TrimSpace(pv), 64)
-		return err1 == nil && err2 == nil && compare(o.test, cmpFloat(a, b))
+		return err1 == nil && err2 == nil && compare(o.test, cmpFloat(a, b)), true
 	case famDate:
 		a, ok1 := parseDate(v)
 		b, ok2 := parseDate(pv)
-		return ok1 && ok2 && compare(o.test, a.Compare(b))
+		return ok1 && ok2 && compare(o.test, a.Compare(b)), true
 	case famIP:
 		addr, err := netip.ParseAddr(strings.TrimSpace(v))
 		if err != nil {
-			return false
+			return false, true
 		}
 		prefix, ok := parsePrefix(pv)
-		return ok && prefix.Contains(addr.Unmap())
+		return ok && prefix.Contains(addr.Unmap()), true
 	}
-	return false
+	return false, true
 }
 
 func cmpFloat(a, b float64) int {

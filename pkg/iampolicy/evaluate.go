@@ -131,11 +131,13 @@ func (ev *evaluation) applies(s *Statement) bool {
 	}
 	switch {
 	case s.Resource != nil:
-		if !ev.anyResource(s.Resource) {
+		if matched, _ := ev.anyResource(s.Resource); !matched {
 			return false
 		}
 	case s.NotResource != nil:
-		if ev.anyResource(s.NotResource) {
+		// A NotResource entry whose variable has no value cannot be
+		// matched, so the statement cannot say the resource is not it.
+		if matched, unresolved := ev.anyResource(s.NotResource); matched || unresolved {
 			return false
 		}
 	}
@@ -151,14 +153,20 @@ func (ev *evaluation) anyAction(patterns Values) bool {
 	return false
 }
 
-func (ev *evaluation) anyResource(patterns Values) bool {
+// anyResource reports whether a pattern matches the request's resource, and
+// whether a pattern names a policy variable without a value.
+func (ev *evaluation) anyResource(patterns Values) (matched, unresolved bool) {
 	for _, p := range patterns {
 		pat, ok := ev.pattern(p)
-		if ok && matchPattern(pat, ev.req.Resource, false) {
-			return true
+		if !ok {
+			unresolved = true
+			continue
+		}
+		if matchPattern(pat, ev.req.Resource, false) {
+			matched = true
 		}
 	}
-	return false
+	return matched, unresolved
 }
 
 // pchar is one element of a compiled pattern: a literal rune, or a

@@ -258,6 +258,61 @@ func TestEvaluateConditions(t *testing.T) {
 	})
 }
 
+// Rules the differential test against iam-simulate (oracle_test.go) showed our evaluator breaking, each
+// decided by IAM's documentation.
+func TestEvaluateFoundByTheOracle(t *testing.T) {
+	t.Parallel()
+	allowAll := `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}`
+	// reference_policies_elements_condition_operators: "You can use a policy variable with the Boolean
+	// condition operator."
+	const boolVar = `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*",
+		"Condition":{"Bool":{"aws:SecureTransport":"${aws:ViaAWSService}"}}}}`
+	// reference_policies_condition-single-vs-multi-valued-context-keys: "Multivalued context keys require a
+	// condition set operator."
+	const tagKeysEquals = `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:TagRole","Resource":"*",
+		"Condition":{"StringEquals":{"aws:TagKeys":"owner"}}}}`
+	const tagKeysNotEquals = `{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"iam:TagRole","Resource":"*",
+		"Condition":{"StringNotEqualsIfExists":{"aws:TagKeys":"owner"}}}}`
+	// reference_policies_variables: a key that is "not present ... any attempt to match it fails and causes
+	// the statement to be invalid".
+	const denyOtherTeam = `{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"s3:*","Resource":"*",
+		"Condition":{"StringNotEquals":{"aws:PrincipalTag/team":"${aws:username}"}}}}`
+	const notHome = `{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"s3:*","NotResource":"arn:aws:s3:::home/${aws:username}/*"}}`
+	ctx := func(kv ...string) map[string][]string {
+		m := map[string][]string{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = append(m[kv[i]], kv[i+1])
+		}
+		return m
+	}
+	runEvalCases(t, []evalCase{
+		{name: "Bool substitutes a policy variable", policies: []string{boolVar}, want: Allow,
+			req: Request{Action: "s3:GetObject", Resource: "*", Context: ctx("aws:SecureTransport", "false", "aws:ViaAWSService", "false")}},
+		{name: "Bool with a variable of another value fails", policies: []string{boolVar}, want: ImplicitDeny,
+			req: Request{Action: "s3:GetObject", Resource: "*", Context: ctx("aws:SecureTransport", "true", "aws:ViaAWSService", "false")}},
+		{name: "Bool with a variable without a value fails", policies: []string{boolVar}, want: ImplicitDeny,
+			req: Request{Action: "s3:GetObject", Resource: "*", Context: ctx("aws:SecureTransport", "true")}},
+		{name: "an operator without a set qualifier compares a single value", policies: []string{tagKeysEquals}, want: Allow,
+			req: Request{Action: "iam:TagRole", Resource: "*", Context: ctx("aws:TagKeys", "owner")}},
+		{name: "an operator without a set qualifier does not hold on several values", policies: []string{tagKeysEquals}, want: ImplicitDeny,
+			req: Request{Action: "iam:TagRole", Resource: "*", Context: ctx("aws:TagKeys", "owner", "aws:TagKeys", "env")}},
+		{name: "nor does its negation", policies: []string{allowAll, tagKeysNotEquals}, want: Allow,
+			req: Request{Action: "iam:TagRole", Resource: "*", Context: ctx("aws:TagKeys", "cost", "aws:TagKeys", "env")}},
+		{name: "the negation holds on one other value", policies: []string{allowAll, tagKeysNotEquals}, want: Deny, wantAt: [2]int{1, 0}, checkSite: true,
+			req: Request{Action: "iam:TagRole", Resource: "*", Context: ctx("aws:TagKeys", "cost")}},
+		{name: "a negated operator whose variable has no value does not hold", policies: []string{allowAll, denyOtherTeam}, want: Allow,
+			req: Request{Action: "s3:GetObject", Resource: "*", Context: ctx("aws:PrincipalTag/team", "data")}},
+		{name: "a negated operator whose variable has a value holds", policies: []string{allowAll, denyOtherTeam}, want: Deny,
+			req: Request{Action: "s3:GetObject", Resource: "*", Context: ctx("aws:PrincipalTag/team", "data", "aws:username", "alice")}},
+		{name: "NotResource whose variable has no value does not apply", policies: []string{allowAll, notHome}, want: Allow,
+			req: Request{Action: "s3:GetObject", Resource: "arn:aws:s3:::home/bob/x"}},
+		{name: "NotResource whose variable has a value applies elsewhere", policies: []string{allowAll, notHome}, want: Deny,
+			req: Request{Action: "s3:GetObject", Resource: "arn:aws:s3:::home/bob/x", Context: ctx("aws:username", "alice")}},
+		{name: "NotResource whose variable has a value spares the named resources", policies: []string{allowAll, notHome}, want: Allow,
+			req: Request{Action: "s3:GetObject", Resource: "arn:aws:s3:::home/alice/x", Context: ctx("aws:username", "alice")}},
+	})
+}
+
 func TestEvaluatePrincipals(t *testing.T) {
 	t.Parallel()
 	trust := func(principal string) string {
