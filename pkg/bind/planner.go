@@ -297,12 +297,14 @@ func roleChange(res *Result) (*plan.Change, error) {
 	size := fmt.Sprintf("trust policy: %d of %d characters; admits %d ServiceAccount(s) of this cluster by name", trust.Size(), r.trustLimit(), len(subjects))
 	op := writeTrust{Role: n.RoleName, Provider: n.ProviderARN, Host: n.IssuerHostPath, Subject: subject, Audience: res.Audience}
 	tags := map[string]string{}
-	if stagesTag != "" {
+	switch {
+	case stagesTag == "":
+	case r.RoleName != "":
+		// A role shared on purpose records each binding's stages under its own key (for doctor and list):
+		// one key for all would flip at every bind of another binding, and no rerun would be a no-op.
+		tags[vocab.TagStages+"/"+n.BindingID] = stagesTag
+	default:
 		tags[vocab.TagStages] = stagesTag
-		if r.RoleName != "" {
-			// A role shared on purpose: each binding's stages under its own key, for doctor and list.
-			tags[vocab.TagStages+"/"+n.BindingID] = stagesTag
-		}
 	}
 	if o.Role == nil {
 		c.Action = plan.Create

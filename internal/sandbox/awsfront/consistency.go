@@ -35,6 +35,41 @@ func (f *Front) remember(key string) {
 	f.created[key] = now
 }
 
+// hideFromNow hides key as if it were created now, and returns what undoes that.
+func (f *Front) hideFromNow(key string) (restore func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	prev, had := f.created[key]
+	f.created[key] = time.Now()
+	return func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if had {
+			f.created[key] = prev
+		} else {
+			delete(f.created, key)
+		}
+	}
+}
+
+// createdKey is the consistency key of the entity a create call makes; "" when it cannot be known.
+func (f *Front) createdKey(c *call) string {
+	account := f.accountID()
+	switch c.Action {
+	case "CreateRole":
+		return roleKey(c.Params.Get("RoleName"))
+	case "CreatePolicy":
+		path := c.Params.Get("Path")
+		if path == "" {
+			path = "/"
+		}
+		return policyKey("arn:aws:iam::" + account + ":policy" + path + c.Params.Get("PolicyName"))
+	case "CreateOpenIDConnectProvider":
+		return oidcKey("arn:aws:iam::" + account + ":oidc-provider/" + strings.TrimSuffix(strings.TrimPrefix(c.Params.Get("Url"), "https://"), "/"))
+	}
+	return ""
+}
+
 // hidden tells whether an entity is still inside the consistency window.
 func (f *Front) hidden(key string) bool {
 	f.mu.Lock()
@@ -59,6 +94,10 @@ func (f *Front) serveIAM(w http.ResponseWriter, r *http.Request, c *call) {
 		e.write(w, r, c.Service)
 		return
 	}
+	if c.Write {
+		f.iamWriteMu.Lock()
+		defer f.iamWriteMu.Unlock()
+	}
 	if clientIDOps[c.Action] {
 		f.changeClientIDs(w, r, c)
 		return
@@ -69,26 +108,31 @@ func (f *Front) serveIAM(w http.ResponseWriter, r *http.Request, c *call) {
 		f.proxy(w, r, c)
 		return
 	}
+	// A new entity is hidden from the moment its create is sent, not from its answer: moto may answer a read
+	// sent at the same time after it made the entity, and that read must not see it.
+	key := ""
+	if isCreate {
+		key = f.createdKey(c)
+	}
+	var restore func()
+	if key != "" {
+		restore = f.hideFromNow(key)
+	}
 	resp, body, err := f.fetch(r, c)
 	if err != nil {
+		if restore != nil {
+			restore()
+		}
 		f.motoUnreachable(w, r, c, err)
 		return
 	}
-	if resp.StatusCode == http.StatusOK {
-		switch c.Action {
-		case "CreateRole":
-			f.remember(roleKey(c.Params.Get("RoleName")))
-		case "CreatePolicy":
-			if arn := xmlText(body, "Arn"); arn != "" {
-				f.remember(policyKey(arn))
-			}
-		case "CreateOpenIDConnectProvider":
-			if arn := xmlText(body, "OpenIDConnectProviderArn"); arn != "" {
-				f.remember(oidcKey(arn))
-			}
-		default:
-			body = f.filterList(body, container)
-		}
+	switch {
+	case key != "" && resp.StatusCode == http.StatusOK:
+		f.remember(key) // the window starts when IAM acknowledged the create
+	case key != "":
+		restore() // not created by this call (it exists already, or the input was refused)
+	case isList && resp.StatusCode == http.StatusOK:
+		body = f.filterList(body, container)
 	}
 	reply(w, resp, body)
 }

@@ -94,6 +94,9 @@ type Front struct {
 
 	logMu      sync.Mutex // the caller's writer need not be safe for concurrent use
 	providerMu sync.Mutex // serialises the front's own rewrites of OIDC providers
+	// iamWriteMu serialises IAM writes: moto checks-then-inserts without a lock, so two CreateRole calls of
+	// one name at the same moment could both succeed, where IAM lets exactly one win (EntityAlreadyExists).
+	iamWriteMu sync.Mutex
 
 	mu           sync.Mutex
 	faults       Faults

@@ -1,0 +1,209 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/awsfront"
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/sandboxtest"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
+)
+
+// namespaceNamed creates the namespace name for one test and deletes it afterwards.
+func namespaceNamed(t *testing.T, name string) string {
+	t.Helper()
+	client := kube(t)
+	if _, err := client.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating namespace %s: %v", name, err)
+	}
+	t.Cleanup(func() { _ = client.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{}) })
+	return name
+}
+
+// admits reports whether role's trust admits the ServiceAccount's tokens through the sandbox's provider.
+func admits(t *testing.T, role, ns, sa string) bool {
+	t.Helper()
+	trust := trustOf(t, role)
+	return iampolicy.Evaluate(iampolicy.WebIdentityRequest(providerARN(t), sandboxtest.Get(t).Issuer, vocab.Subject(ns, sa), vocab.DefaultAudience), trust).Allowed()
+}
+
+// doctorPasses runs doctor --probe for the ServiceAccount (which no Deployment runs under) and fails the
+// test unless every check passes but that one warning.
+func doctorPasses(t *testing.T, ns, sa string, probe ...string) {
+	t.Helper()
+	rep, r := doctorJSON(t, append([]string{"-n", ns, "--service-account", sa}, probe...)...)
+	bad := 0
+	for _, c := range rep.all() {
+		if c.Status == "fail" || (c.Status == "warn" && c.ID != "kube.deployment") {
+			bad++
+		}
+	}
+	if r.Code != 0 || bad > 0 {
+		t.Errorf("doctor %s/%s %v: exit %d\n%s", ns, sa, probe, r.Code, rep)
+	}
+}
+
+// a-b/c and a/b-c were one role under the old default name; now each has its own, each trusted by its
+// ServiceAccount alone, each with its own bucket.
+func TestDefaultNamesAreOneToOne(t *testing.T) {
+	t.Parallel()
+	a := newNamespace(t)
+	ab := namespaceNamed(t, a+"-b")
+	one, two := newBucket(t), newBucket(t)
+	mustBind(t, "-n", ab, "--service-account", "c", "--bucket", one, "--yes")
+	mustBind(t, "-n", a, "--service-account", "b-c", "--bucket", two, "--yes")
+	if roleName(ab, "c") == roleName(a, "b-c") {
+		t.Fatal("the test's names collide")
+	}
+	for _, b := range []struct{ ns, sa, other string }{{ab, "c", "b-c"}, {a, "b-c", "c"}} {
+		if !admits(t, roleName(b.ns, b.sa), b.ns, b.sa) {
+			t.Errorf("role %s does not admit %s/%s", roleName(b.ns, b.sa), b.ns, b.sa)
+		}
+		if subjects := iampolicy.WebIdentitySubjects(trustOf(t, roleName(b.ns, b.sa)), providerARN(t), sandboxtest.Get(t).Issuer); len(subjects) != 1 {
+			t.Errorf("role %s admits %v, want only %s/%s", roleName(b.ns, b.sa), subjects, b.ns, b.sa)
+		}
+		doctorPasses(t, b.ns, b.sa, "--probe")
+	}
+}
+
+// A role whose kubectl-sdc tags name another binding is refused before anything is written, with its
+// owner named; --role-name shares it on purpose.
+func TestARoleOfAnotherBindingIsRefused(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	bucket := newBucket(t)
+	role := roleName(ns, "sdc")
+	_, err := awsAdmin(t).IAM.CreateRole(context.Background(), &iam.CreateRoleInput{RoleName: aws.String(role),
+		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`),
+		Tags: []iamtypes.Tag{{Key: aws.String(vocab.ManagedByKey), Value: aws.String(vocab.ManagedByValue)}, {Key: aws.String(vocab.TagCluster), Value: aws.String("sandbox")},
+			{Key: aws.String(vocab.TagNamespace), Value: aws.String("payments")}, {Key: aws.String(vocab.TagServiceAccount), Value: aws.String("etl")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := kubectl(t, "sdc", "bind", "-n", ns, "--bucket", bucket, "--yes")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "ServiceAccount payments/etl") || !strings.Contains(r.Stderr, "--role-name "+role) {
+		t.Fatalf("want a refusal naming the owner: %s", r)
+	}
+	if trust := trustOf(t, role); len(trust.Statements) != 1 || admits(t, role, ns, "sdc") {
+		t.Errorf("the refused bind changed the trust: %s", trust.Compact())
+	}
+	if _, err := kube(t).CoreV1().ServiceAccounts(ns).Get(context.Background(), "sdc", metav1.GetOptions{}); err == nil {
+		t.Error("the refused bind made the ServiceAccount")
+	}
+	if _, err := awsAdmin(t).IAM.GetPolicy(context.Background(), &iam.GetPolicyInput{PolicyArn: aws.String(policyARN(t, ns, "sdc"))}); err == nil {
+		t.Error("the refused bind made the policy")
+	}
+	mustBind(t, "-n", ns, "--bucket", bucket, "--role-name", role, "--yes")
+	if !admits(t, role, ns, "sdc") {
+		t.Error("shared on purpose, the role does not admit the ServiceAccount")
+	}
+}
+
+// Two bindings share a role on purpose with different buckets: both keep their permissions, and a rerun
+// of either changes nothing.
+func TestSharedRoleKeepsEveryBindingsPermissions(t *testing.T) {
+	t.Parallel()
+	ns1, ns2 := newNamespace(t), newNamespace(t)
+	one, two := newBucket(t), newBucket(t)
+	role := "sdc-shared-" + ns1
+	bind1 := []string{"-n", ns1, "--bucket", one, "--role-name", role, "--yes"}
+	bind2 := []string{"-n", ns2, "--bucket", two, "--role-name", role, "--yes"}
+	mustBind(t, bind1...)
+	mustBind(t, bind2...)
+	doctorPasses(t, ns1, "sdc", "--probe")
+	doctorPasses(t, ns2, "sdc", "--probe")
+	for _, args := range [][]string{bind1, bind2} {
+		r := kubectl(t, append([]string{"sdc", "bind", "--dry-run", "--exit-code"}, args[:len(args)-1]...)...)
+		if r.Code != 0 {
+			t.Errorf("a rerun of bind %v would change something: %s", args, r)
+		}
+	}
+	if got := attachedTo(t, role); len(got) != 1 {
+		t.Errorf("the shared role has %d policies attached, want its one: %v", len(got), got)
+	}
+}
+
+// Forty ServiceAccounts bound one after the other to one role fit in its trust, and all pass doctor.
+// The names are as short as the issue's arithmetic assumes (about 35 characters per ServiceAccount).
+func TestFortyServiceAccountsShareOneRole(t *testing.T) {
+	t.Parallel()
+	ns := namespaceNamed(t, fmt.Sprintf("f%05d", time.Now().UnixNano()%100000))
+	bucket := newBucket(t)
+	role := "sdc-forty-" + ns
+	for i := range 40 {
+		mustBind(t, "-n", ns, "--service-account", fmt.Sprintf("s%02d", i), "--bucket", bucket, "--role-name", role, "--yes")
+	}
+	trust := trustOf(t, role)
+	subjects := iampolicy.WebIdentitySubjects(trust, providerARN(t), sandboxtest.Get(t).Issuer)
+	t.Logf("40 ServiceAccounts: trust of %d characters in %d statement(s)", trust.Size(), len(trust.Statements))
+	if len(subjects) != 40 || len(trust.Statements) != 1 || trust.Size() > vocab.MaxTrustPolicy {
+		t.Fatalf("trust: %d subjects, %d statements, %d characters", len(subjects), len(trust.Statements), trust.Size())
+	}
+	for i := range 40 {
+		doctorPasses(t, ns, fmt.Sprintf("s%02d", i))
+	}
+}
+
+// Twenty binds of different ServiceAccounts into one role at the same time, as separate processes: every
+// bind that exits 0 is admitted at the end, and every ServiceAccount after at most one rerun of those
+// that failed; the same again inside IAM's consistency window. Not parallel: faults are account-wide.
+func TestConcurrentBindsIntoOneRole(t *testing.T) {
+	sb := sandboxtest.Get(t)
+	t.Cleanup(func() { sb.Front.SetFaults(awsfront.Faults{}) })
+	for _, window := range []int{0, 1500} {
+		t.Run(fmt.Sprintf("consistency window %d ms", window), func(t *testing.T) {
+			sb.Front.SetFaults(awsfront.Faults{ConsistencyDelayMS: window})
+			ns := newNamespace(t)
+			bucket := newBucket(t)
+			role := "sdc-race-" + ns
+			bindArgs := func(i int) []string {
+				return []string{"sdc", "bind", "-n", ns, "--service-account", fmt.Sprintf("sa-%02d", i), "--bucket", bucket, "--role-name", role, "--yes"}
+			}
+			codes := make([]int, 20)
+			var wg sync.WaitGroup
+			for i := range codes {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					r := kubectl(t, bindArgs(i)...)
+					codes[i] = r.Code
+					if r.Code != 0 {
+						t.Logf("bind sa-%02d: %s", i, r)
+					}
+				}()
+			}
+			wg.Wait()
+			sb.Front.SetFaults(awsfront.Faults{}) // the checks read at once
+			failed := 0
+			for i, code := range codes {
+				sa := fmt.Sprintf("sa-%02d", i)
+				switch {
+				case code == 0 && !admits(t, role, ns, sa):
+					t.Errorf("bind of %s exited 0, but the trust does not admit it", sa)
+				case code != 0:
+					failed++
+					if r := kubectl(t, bindArgs(i)...); r.Code != 0 {
+						t.Errorf("the rerun of %s failed: %s", sa, r)
+					}
+				}
+			}
+			for i := range codes {
+				if sa := fmt.Sprintf("sa-%02d", i); !admits(t, role, ns, sa) {
+					t.Errorf("%s is not admitted after the reruns", sa)
+				}
+			}
+			t.Logf("window %d ms: %d of 20 binds failed and were rerun; trust of %d characters", window, failed, trustOf(t, role).Size())
+		})
+	}
+}
