@@ -108,6 +108,7 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	root.AddCommand(newStagesCmd(g))
 	root.AddCommand(newBindCmd(g))
 	root.AddCommand(newDoctorCmd(g))
+	root.AddCommand(newManifestCmd(g))
 	registerGlobalCompletions(root, g)
 	return root
 }
