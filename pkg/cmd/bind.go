@@ -29,6 +29,11 @@ bind makes all of this true, creating or changing only what is not already so:
   5. the eks.amazonaws.com/role-arn annotation on the ServiceAccount
   6. with --deployment: the Deployment runs under the ServiceAccount with securityContext.fsGroup
 
+A Deployment that StreamSets Control Hub manages is never changed (its agent creates it again from the
+Control Hub deployment's YAML at every restart): bind warns, applies everything else and prints the lines
+to put into that YAML. --print-manifest touches no Deployment and prints the whole manifest (or with
+--fragment those lines) on standard output, the plan going to standard error.
+
 It always shows the plan first: + create, ~ update or = unchanged for each resource, with a diff of every
 IAM document and Kubernetes object it would change. Then it asks (on a terminal), or applies with --yes.
 A second run on an unchanged system changes nothing.`
@@ -39,6 +44,9 @@ const bindExample = `  # The original guide: namespace ns1, ServiceAccount sdc, 
 
   # Stages from the catalog (kubectl sdc stages), parameters with --set
   kubectl sdc bind -n etl --stage kinesis-consumer --set stream=orders --set application=orders-sdc
+
+  # StreamSets Control Hub runs SDC: everything but the Deployment, then the manifest for its YAML
+  kubectl sdc bind -n ns1 --bucket sdc-ingest-bucket --print-manifest --image streamsets/datacollector:5.11.0 --yes
 
   # Only show what would change; exit 2 when something would
   kubectl sdc bind -n ns1 --bucket sdc-ingest-bucket --dry-run --exit-code`

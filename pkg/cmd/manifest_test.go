@@ -97,3 +97,27 @@ func TestManifestAndPrintManifestBadInput(t *testing.T) {
 		}
 	}
 }
+
+// Every flag of manifest completes: -o with its formats, --service-account from the cluster (here one that
+// does not answer: nothing, promptly), the free-text ones with nothing rather than file names.
+func TestManifestFlagCompletions(t *testing.T) {
+	t.Parallel()
+	kubeconfig := writeCompletionKubeconfig(t)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-o", ""}, "json\nyaml\n:4\n"},
+		{[]string{"--service-account", ""}, ":4\n"},
+		{[]string{"--name", ""}, ":4\n"},
+		{[]string{"--image", ""}, ":4\n"},
+		{[]string{"--fs-group", ""}, ":4\n"},
+	}
+	for _, c := range cases {
+		args := append([]string{"__complete", "--kubeconfig", kubeconfig, "manifest"}, c.args...)
+		out, _, code := runCmd(t, args...)
+		if code != ExitOK || !strings.HasPrefix(out, c.want) {
+			t.Errorf("%s: exit %d, %q; want %q", strings.Join(args, " "), code, out, c.want)
+		}
+	}
+}
