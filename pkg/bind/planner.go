@@ -421,7 +421,7 @@ func deploymentChange(res *Result) (*plan.Change, error) {
 		}
 		res.Fragment = fragment
 		res.Warnings = append(res.Warnings, ch.Why(r.Namespace, r.Deployment)+
-			". bind leaves it alone and applies everything else; to run it under ServiceAccount "+r.ServiceAccount+", "+controlhub.Advice+" (the lines follow)")
+			". bind leaves it alone and does the rest; to run it under ServiceAccount "+r.ServiceAccount+", "+controlhub.Advice+" (the lines follow)")
 		return nil, nil
 	}
 	if c.Before == c.After {

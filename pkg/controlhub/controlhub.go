@@ -8,7 +8,6 @@ package controlhub
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -57,7 +56,7 @@ type Evidence struct {
 	Managed bool
 	// DeploymentID is the Control Hub deployment's ID, from EnvDeploymentID ("" when it is not a literal).
 	DeploymentID string
-	// Signs are what was seen, for messages, e.g. "container streamsets-engine-1 sets STREAMSETS_DEPLOYMENT_ID".
+	// Signs are what was seen, most telling first: the registration, then the agent's names.
 	Signs []string
 }
 
@@ -68,10 +67,8 @@ func Inspect(d *appsv1.Deployment) Evidence {
 		return e
 	}
 	spec := &d.Spec.Template.Spec
-	agentNamed := strings.HasPrefix(d.Name, AgentDeploymentPrefix)
-	if agentNamed {
-		e.Signs = append(e.Signs, "Deployment named "+AgentDeploymentPrefix+"<ID>")
-	}
+	var agent []string // the agent's names, in the order of how telling they are
+	var secret, container bool
 	for _, cs := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
 		for _, c := range cs {
 			var id, token bool
@@ -85,23 +82,31 @@ func Inspect(d *appsv1.Deployment) Evidence {
 				case EnvDeploymentToken:
 					token = true
 					if ref := env.ValueFrom; ref != nil && ref.SecretKeyRef != nil && strings.HasPrefix(ref.SecretKeyRef.Name, AgentTokenSecretPrefix) {
-						agentNamed = true
-						e.Signs = append(e.Signs, fmt.Sprintf("container %s takes %s from Secret %s", c.Name, EnvDeploymentToken, ref.SecretKeyRef.Name))
+						secret = true
 					}
 				}
 			}
 			if id && token {
 				e.Registered = true
-				e.Signs = append(e.Signs, fmt.Sprintf("container %s sets %s and %s", c.Name, EnvDeploymentID, EnvDeploymentToken))
-				if strings.HasPrefix(c.Name, AgentContainerPrefix) {
-					agentNamed = true
-					e.Signs = append(e.Signs, "container named "+AgentContainerPrefix+"<ID>")
-				}
+				container = container || strings.HasPrefix(c.Name, AgentContainerPrefix)
 			}
 		}
 	}
-	e.Managed = e.Registered && agentNamed
-	sort.Strings(e.Signs)
+	if !e.Registered {
+		return Evidence{DeploymentID: e.DeploymentID}
+	}
+	e.Signs = append(e.Signs, "it sets "+EnvDeploymentID+" and "+EnvDeploymentToken)
+	if secret {
+		agent = append(agent, "its token comes from Secret "+AgentTokenSecretPrefix+"<ID>")
+	}
+	if strings.HasPrefix(d.Name, AgentDeploymentPrefix) {
+		agent = append(agent, "it is named "+AgentDeploymentPrefix+"<ID>")
+	}
+	if container {
+		agent = append(agent, "its container is named "+AgentContainerPrefix+"<ID>")
+	}
+	e.Managed = len(agent) > 0
+	e.Signs = append(e.Signs, agent...)
 	return e
 }
 
@@ -114,11 +119,16 @@ func (e Evidence) Describe() string {
 	return "its Control Hub deployment"
 }
 
-// Why is one line saying why a patch will not last, for bind's warning and doctor's detail.
+// Why is one sentence saying why a patch will not last, for bind's warning and doctor's detail: the
+// registration and the most telling of the agent's names.
 func (e Evidence) Why(namespace, name string) string {
-	return fmt.Sprintf("Deployment %s/%s is managed by StreamSets Control Hub (%s): its Kubernetes agent creates it again from the YAML of %s whenever that deployment is started, stopped or changed, so a patch made here is lost at the next restart",
-		namespace, name, strings.Join(e.Signs, "; "), e.Describe())
+	signs := e.Signs
+	if len(signs) > 2 {
+		signs = signs[:2]
+	}
+	return fmt.Sprintf("Deployment %s/%s is managed by StreamSets Control Hub (%s): its Kubernetes agent creates it again from the YAML of %s at every start, stop or change of that deployment, so a patch made here would be lost",
+		namespace, name, strings.Join(signs, ", "), e.Describe())
 }
 
 // Advice says where the fragment goes, for bind's and doctor's fixes.
-const Advice = "put these lines into the Control Hub deployment's Kubernetes YAML (edit the deployment, advanced mode: under spec.template.spec), then restart the deployment from Control Hub"
+const Advice = "put these lines into the Control Hub deployment's YAML (edit the deployment in Control Hub, advanced mode; they go under spec.template.spec), then restart it from Control Hub"

@@ -26,7 +26,7 @@ func controlHubManaged(f *Facts) {
 // Control Hub deployment's YAML (a patch would be lost at its next restart), never to a patch or bind.
 func TestControlHubDeploymentFixes(t *testing.T) {
 	t.Parallel()
-	const chFix = "kubectl sdc manifest -n ns1 --service-account sdc --fragment   # then put these lines into the Control Hub deployment's Kubernetes YAML"
+	const chFix = "kubectl sdc manifest -n ns1 --service-account sdc --fragment   # then put these lines into the Control Hub deployment's YAML"
 	uid := func(v int64) *int64 { return &v }
 	cases := []struct {
 		name   string
@@ -38,7 +38,7 @@ func TestControlHubDeploymentFixes(t *testing.T) {
 		{"named, under another ServiceAccount", func(f *Facts) {
 			f.Deployments[0].Spec.Template.Spec.ServiceAccountName = ""
 			f.Options.Deployment, f.Options.ServiceAccountSet = "sdc", true
-		}, "kube.deployment", Fail, "is managed by StreamSets Control Hub (container sdc sets STREAMSETS_DEPLOYMENT_ID and STREAMSETS_DEPLOYMENT_TOKEN; container sdc takes STREAMSETS_DEPLOYMENT_TOKEN from Secret streamsets-deployment-secret-" + chID + ")"},
+		}, "kube.deployment", Fail, "is managed by StreamSets Control Hub (it sets STREAMSETS_DEPLOYMENT_ID and STREAMSETS_DEPLOYMENT_TOKEN, its token comes from Secret streamsets-deployment-secret-<ID>)"},
 		{"none under the ServiceAccount", func(f *Facts) {
 			f.Deployments[0].Spec.Template.Spec.ServiceAccountName = "default"
 		}, "kube.deployment", Warn, "Deployments in ns1: sdc (ServiceAccount default, managed by StreamSets Control Hub: Control Hub deployment " + chID + ")"},
@@ -46,7 +46,7 @@ func TestControlHubDeploymentFixes(t *testing.T) {
 			spec := &f.Deployments[0].Spec.Template.Spec
 			spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: uid(20159)}
 			spec.Containers = append(spec.Containers, corev1.Container{Name: "sidecar", Image: "busybox", SecurityContext: &corev1.SecurityContext{RunAsUser: uid(1000)}})
-		}, "kube.fs-group", Warn, "its Kubernetes agent creates it again from the YAML of Control Hub deployment " + chID},
+		}, "kube.fs-group", Warn, "its Kubernetes agent creates it again from the YAML of Control Hub deployment " + chID + " at every start"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -79,7 +79,7 @@ func TestBindAndDoctorOnAControlHubDeployment(t *testing.T) {
 	r := mustBind(t, "-n", ns, "--bucket", bucket, "--deployment", name, "--yes")
 	for _, want := range []string{
 		"warning: Deployment " + ns + "/" + name + " is managed by StreamSets Control Hub",
-		"a patch made here is lost at the next restart",
+		"so a patch made here would be lost",
 		"+ create    IAM role " + roleARN(t, ns, "sdc"),
 		"Applied:",
 		"For the Control Hub deployment's YAML (kubectl sdc manifest -n " + ns + " --service-account sdc --fragment prints them again):\nspec:\n  template:\n    spec:\n      securityContext:\n        fsGroup: 65534\n      serviceAccountName: sdc\n",
@@ -133,7 +133,7 @@ func TestBindAndDoctorOnAControlHubDeployment(t *testing.T) {
 
 	// doctor: the fix is the fragment for Control Hub, not a patch, whether the Deployment is named (it runs
 	// under another ServiceAccount: fail) or not (none runs under sdc: warn).
-	wantFix := "kubectl sdc manifest -n " + ns + " --service-account sdc --fragment   # then put these lines into the Control Hub deployment's Kubernetes YAML"
+	wantFix := "kubectl sdc manifest -n " + ns + " --service-account sdc --fragment   # then put these lines into the Control Hub deployment's YAML"
 	for _, args := range [][]string{{"--service-account", "sdc", "--deployment", name}, {}} {
 		rep, dr := doctorJSON(t, append([]string{"-n", ns}, args...)...)
 		c := rep.check(t, "kube.deployment")
@@ -179,7 +179,7 @@ func TestDoctorFSGroupOnAControlHubDeployment(t *testing.T) {
 		t.Errorf("doctor: exit %d, want 0 (a warning only)\n%s", r.Code, rep)
 	}
 	c := rep.check(t, "kube.fs-group")
-	if c.Status != "warn" || !strings.HasPrefix(c.Fix, "kubectl sdc manifest -n "+ns+" --service-account sdc --fragment   # then put these lines into the Control Hub deployment's Kubernetes YAML") ||
+	if c.Status != "warn" || !strings.HasPrefix(c.Fix, "kubectl sdc manifest -n "+ns+" --service-account sdc --fragment   # then put these lines into the Control Hub deployment's YAML") ||
 		strings.Contains(c.Fix, "kubectl patch") || !strings.Contains(c.Detail, "Control Hub deployment "+id) {
 		t.Errorf("kube.fs-group: %+v", c)
 	}
