@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	applyappsv1 "k8s.io/client-go/applyconfigurations/apps/v1"
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
@@ -60,6 +61,10 @@ type Result struct {
 	Selection catalog.Selection // normalized, as recorded on the role
 	// Notes are things worth telling the user that change nothing, e.g. pods the webhook skipped.
 	Notes []string
+	// Warnings are what bind did not do and the user must, e.g. for a Deployment that StreamSets Control
+	// Hub manages; Fragment is then the pod spec fragment to put into the Control Hub deployment's YAML.
+	Warnings []string
+	Fragment *applyappsv1.DeploymentApplyConfiguration
 }
 
 // Plan observes the current state and plans every change: Observe, then the pure Plan. It writes nothing.
@@ -84,6 +89,9 @@ type Output struct {
 	Deployment      string         `json:"deployment,omitempty"`
 	DryRun          bool           `json:"dryRun"`
 	Changes         []ChangeOutput `json:"changes"`
+	// Warnings and Fragment: see Result; present only when there are some.
+	Warnings []string                                  `json:"warnings,omitempty"`
+	Fragment *applyappsv1.DeploymentApplyConfiguration `json:"fragment,omitempty"`
 }
 
 // ChangeOutput is one change in Output. Error is set when applying it failed; Skipped when a change it
@@ -102,7 +110,7 @@ func (res *Result) Output(dryRun bool, applied *plan.Result) Output {
 		Cluster: res.Cluster.Name, Issuer: res.Cluster.Issuer, IssuerSource: res.Cluster.Source,
 		OIDCProviderARN: res.Names.ProviderARN, PolicyARN: res.Names.PolicyARN, RoleARN: res.Names.RoleARN,
 		Namespace: res.Request.Namespace, ServiceAccount: res.Request.ServiceAccount, Deployment: res.Request.Deployment,
-		DryRun: dryRun, Changes: []ChangeOutput{},
+		DryRun: dryRun, Changes: []ChangeOutput{}, Warnings: res.Warnings, Fragment: res.Fragment,
 	}
 	for i, c := range res.Plan.Changes {
 		co := ChangeOutput{Kind: c.Kind, Name: c.Name, Action: string(c.Action)}

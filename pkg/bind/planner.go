@@ -12,12 +12,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	applyappsv1 "k8s.io/client-go/applyconfigurations/apps/v1"
 	applycorev1 "k8s.io/client-go/applyconfigurations/core/v1"
-	applymetav1 "k8s.io/client-go/applyconfigurations/meta/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/controlhub"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/grant"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/manifest"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/plan"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
@@ -83,7 +84,9 @@ func Plan(r *Request, o *Observed) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		add(d)
+		if d != nil {
+			add(d)
+		}
 		if c := restartChange(res, sa, d); c != nil {
 			add(c)
 		}
@@ -494,7 +497,10 @@ func mapsEqual(a, b map[string]string) bool {
 }
 
 // deploymentChange: the Deployment runs under the ServiceAccount with the fsGroup; with
-// --create-deployment a missing one is created in the original guide's shape.
+// --create-deployment a missing one is created in the original guide's shape. A Deployment that a
+// StreamSets Control Hub agent manages is never changed (its agent would create it again without the
+// change): it is nil then, and the result carries a warning and the fragment for the Control Hub
+// deployment's YAML.
 func deploymentChange(res *Result) (*plan.Change, error) {
 	r, d := res.Request, res.Observed.Deployment
 	c := &plan.Change{ID: "deployment", Kind: KindDeployment, Name: r.Namespace + "/" + r.Deployment, Format: "yaml",
@@ -503,6 +509,7 @@ func deploymentChange(res *Result) (*plan.Change, error) {
 		return nil, &FlagError{Flag: "--deployment", Value: r.Deployment, Rule: fmt.Sprintf(
 			"no such Deployment in namespace %s: create it first, or add --create-deployment --image IMAGE", r.Namespace)}
 	}
+	identity := r.podIdentity()
 	managed := map[string]any{"serviceAccountName": r.ServiceAccount}
 	if r.FSGroup != vocab.LeaveFSGroup {
 		managed["securityContext"] = map[string]any{"fsGroup": r.FSGroup}
@@ -513,12 +520,12 @@ func deploymentChange(res *Result) (*plan.Change, error) {
 			"spec":     map[string]any{"template": map[string]any{"spec": spec}}})
 	}
 	if d == nil {
-		labels := map[string]string{"app": r.Deployment}
-		ac := applyappsv1.Deployment(r.Deployment, r.Namespace).WithSpec(applyappsv1.DeploymentSpec().
-			WithSelector(applymetav1.LabelSelector().WithMatchLabels(labels)).
-			WithTemplate(applycorev1.PodTemplateSpec().WithLabels(labels).WithSpec(applycorev1.PodSpec().
-				WithContainers(applycorev1.Container().WithName(r.Deployment).WithImage(r.Image)))))
-		setPodIdentity(ac, r)
+		identity.Name, identity.Image = r.Deployment, r.Image
+		ac, err := manifest.Deployment(identity)
+		if err != nil {
+			return nil, err
+		}
+		ac.WithNamespace(r.Namespace)
 		c.Action = plan.Create
 		c.After = toYAML(ac)
 		c.Op = applyDeployment{Config: ac}
@@ -533,6 +540,21 @@ func deploymentChange(res *Result) (*plan.Change, error) {
 		current["securityContext"] = map[string]any{"fsGroup": fs}
 	}
 	c.Before, c.After = view(current), view(managed)
+	if ch := controlhub.Inspect(d); ch.Managed {
+		if c.Before == c.After {
+			c.Action = plan.Unchanged
+			c.Notes = []string{"managed by StreamSets Control Hub (" + ch.Describe() + "), whose YAML already sets these fields"}
+			return c, nil
+		}
+		fragment, err := manifest.Fragment(identity)
+		if err != nil {
+			return nil, err
+		}
+		res.Fragment = fragment
+		res.Warnings = append(res.Warnings, ch.Why(r.Namespace, r.Deployment)+
+			". bind leaves it alone and does the rest; to run it under ServiceAccount "+r.ServiceAccount+", "+controlhub.Advice+" (the lines follow)")
+		return nil, nil
+	}
 	if c.Before == c.After {
 		c.Action = plan.Unchanged
 		return c, nil
@@ -548,40 +570,21 @@ func deploymentChange(res *Result) (*plan.Change, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the fields %s manages on Deployment %s/%s: %w", vocab.FieldManager, r.Namespace, r.Deployment, err)
 	}
-	setPodIdentity(ac, r)
+	manifest.SetPodIdentity(ac, identity)
 	c.Op = applyDeployment{Config: ac}
 	return c, nil
-}
-
-// setPodIdentity sets the two fields bind manages on a Deployment's pod template, on top of whatever else
-// the apply configuration holds.
-func setPodIdentity(ac *applyappsv1.DeploymentApplyConfiguration, r *Request) {
-	if ac.Spec == nil {
-		ac.WithSpec(applyappsv1.DeploymentSpec())
-	}
-	if ac.Spec.Template == nil {
-		ac.Spec.WithTemplate(applycorev1.PodTemplateSpec())
-	}
-	if ac.Spec.Template.Spec == nil {
-		ac.Spec.Template.WithSpec(applycorev1.PodSpec())
-	}
-	spec := ac.Spec.Template.Spec
-	spec.WithServiceAccountName(r.ServiceAccount)
-	if r.FSGroup != vocab.LeaveFSGroup {
-		if spec.SecurityContext == nil {
-			spec.WithSecurityContext(applycorev1.PodSecurityContext())
-		}
-		spec.SecurityContext.WithFSGroup(r.FSGroup)
-	}
 }
 
 // restartChange: pods that started before the role annotation have no AWS identity (the webhook mutates
 // pods only when they are created); restart them the way `kubectl rollout restart` does, unless the
 // Deployment change already rolls them. Pods created after the annotation that still lack it were skipped
 // by the webhook (or there is none): a restart would not help, so that is only noted.
+//
+// A Deployment Control Hub manages is not restarted by bind either: the user is told to restart it from
+// Control Hub. deploy is nil when bind leaves such a Deployment alone.
 func restartChange(res *Result, sa, deploy *plan.Change) *plan.Change {
 	r, o := res.Request, res.Observed
-	if !r.Restart || o.Deployment == nil || deploy.Action != plan.Unchanged {
+	if !r.Restart || o.Deployment == nil || deploy == nil || deploy.Action != plan.Unchanged {
 		return nil
 	}
 	annotatedAt := o.Now
@@ -613,6 +616,11 @@ func restartChange(res *Result, sa, deploy *plan.Change) *plan.Change {
 		res.Notes = append(res.Notes, fmt.Sprintf("pods %s started after the role annotation but have no AWS_ROLE_ARN: is the pod identity webhook running? (kubectl sdc doctor)", strings.Join(skipped, ", ")))
 	}
 	if len(stale) == 0 {
+		return nil
+	}
+	if ch := controlhub.Inspect(o.Deployment); ch.Managed {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%d pod(s) of Deployment %s/%s started before the role annotation (%s) and have no AWS identity: restart %s from Control Hub (bind does not restart a Deployment Control Hub manages)",
+			len(stale), r.Namespace, r.Deployment, strings.Join(stale, ", "), ch.Describe()))
 		return nil
 	}
 	return &plan.Change{ID: "restart", Kind: KindRestart, Name: r.Namespace + "/" + r.Deployment, Action: plan.Update,

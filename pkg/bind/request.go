@@ -11,6 +11,7 @@ import (
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/manifest"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
@@ -60,6 +61,9 @@ func (r *Request) Validate() error {
 			return err
 		}
 	}
+	if r.FSGroup < vocab.LeaveFSGroup || r.FSGroup > 2147483647 {
+		return &FlagError{Flag: "--fs-group", Rule: "must be a group ID from 0 to 2147483647, or -1 to leave the pod's fsGroup alone"}
+	}
 	if r.CreateDeployment {
 		if r.Deployment == "" {
 			return &FlagError{Flag: "--create-deployment", Rule: "needs --deployment NAME (the Deployment to create)"}
@@ -67,14 +71,14 @@ func (r *Request) Validate() error {
 		if r.Image == "" {
 			return &FlagError{Flag: "--image", Rule: "is required with --create-deployment (an SDC image, e.g. streamsets/datacollector:5.11.0)"}
 		}
-		if err := vocab.ValidateImage("--image", r.Image); err != nil {
+		// The Deployment to create is the manifest's: its name is also its container's and app label's.
+		created := r.podIdentity()
+		created.Name, created.Image = r.Deployment, r.Image
+		if err := created.Validate(); err != nil {
 			return err
 		}
 	} else if r.Image != "" {
-		return &FlagError{Flag: "--image", Value: r.Image, Rule: "is only used with --create-deployment"}
-	}
-	if r.FSGroup < vocab.LeaveFSGroup || r.FSGroup > 2147483647 {
-		return &FlagError{Flag: "--fs-group", Rule: "must be a group ID from 0 to 2147483647, or -1 to leave the pod's fsGroup alone"}
+		return &FlagError{Flag: "--image", Value: r.Image, Rule: "is only used with --create-deployment or --print-manifest"}
 	}
 	if r.RoleName != "" {
 		if err := vocab.ValidateIAMName("--role-name", r.RoleName, vocab.MaxRoleName); err != nil {
@@ -136,6 +140,16 @@ func (r *Request) trustLimit() int {
 		return vocab.MaxTrustPolicy
 	}
 	return r.TrustPolicyLimit
+}
+
+// Mechanism is how the pods of the binding get its AWS identity: IRSA, the only one bind sets up today.
+func (r *Request) Mechanism() vocab.Mechanism { return vocab.MechanismIRSA }
+
+// podIdentity is what the Deployment's pod spec needs for the binding: the ServiceAccount, the fsGroup and
+// the mechanism.
+func (r *Request) podIdentity() manifest.Options {
+	return manifest.Options{ServiceAccount: r.ServiceAccount, FSGroup: r.FSGroup, Mechanism: r.Mechanism(),
+		NameFlag: "--deployment", ImageFlag: "--image"}
 }
 
 // ownPolicy reports whether bind makes a customer managed policy (from stages or a policy file).

@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/bind"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/manifest"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/plan"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/render"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
@@ -25,6 +29,11 @@ bind makes all of this true, creating or changing only what is not already so:
   5. the eks.amazonaws.com/role-arn annotation on the ServiceAccount
   6. with --deployment: the Deployment runs under the ServiceAccount with securityContext.fsGroup
 
+A Deployment that StreamSets Control Hub manages is never changed (its agent creates it again from the
+Control Hub deployment's YAML at every restart): bind warns, applies everything else and prints the lines
+to put into that YAML. --print-manifest touches no Deployment and prints the whole manifest (or with
+--fragment those lines) on standard output, the plan going to standard error.
+
 It always shows the plan first: + create, ~ update or = unchanged for each resource, with a diff of every
 IAM document and Kubernetes object it would change. Then it asks (on a terminal), or applies with --yes.
 A second run on an unchanged system changes nothing.`
@@ -35,6 +44,9 @@ const bindExample = `  # The original guide: namespace ns1, ServiceAccount sdc, 
 
   # Stages from the catalog (kubectl sdc stages), parameters with --set
   kubectl sdc bind -n etl --stage kinesis-consumer --set stream=orders --set application=orders-sdc
+
+  # StreamSets Control Hub runs SDC: everything but the Deployment, then the manifest for its YAML
+  kubectl sdc bind -n ns1 --bucket sdc-ingest-bucket --print-manifest --image streamsets/datacollector:5.11.0 --yes
 
   # Only show what would change; exit 2 when something would
   kubectl sdc bind -n ns1 --bucket sdc-ingest-bucket --dry-run --exit-code`
@@ -64,8 +76,13 @@ type BindOptions struct {
 	Yes              bool
 	Output           outputFlag
 	Verbose          int
+	// PrintManifest prints the Deployment manifest (or with Fragment its fragment) instead of touching a
+	// Deployment: for Deployments that StreamSets Control Hub creates from its own YAML.
+	PrintManifest bool
+	Fragment      bool
 
-	req *bind.Request
+	req      *bind.Request
+	manifest manifest.Options
 }
 
 func newBindCmd(g *Globals) *cobra.Command {
@@ -90,7 +107,9 @@ func newBindCmd(g *Globals) *cobra.Command {
 	f.StringVar(&o.ServiceAccount, "service-account", vocab.DefaultServiceAccount, "ServiceAccount `NAME` to bind")
 	f.StringVar(&o.Deployment, "deployment", "", "Deployment `NAME` to run under the ServiceAccount with the fsGroup")
 	f.BoolVar(&o.CreateDeployment, "create-deployment", false, "Create --deployment in the original guide's shape when it does not exist (needs --image)")
-	f.StringVar(&o.Image, "image", "", "SDC `IMAGE` for --create-deployment, e.g. streamsets/datacollector:5.11.0")
+	f.StringVar(&o.Image, "image", "", "SDC `IMAGE` for --create-deployment or --print-manifest, e.g. streamsets/datacollector:5.11.0")
+	f.BoolVar(&o.PrintManifest, "print-manifest", false, "Touch no Deployment: after applying everything else, print the Deployment manifest (named by --deployment, default sdc; needs --image) for Control Hub or kubectl apply")
+	f.BoolVar(&o.Fragment, "fragment", false, "With --print-manifest: print only the pod spec's serviceAccountName and securityContext, to merge into a manifest you have")
 	f.Int64Var(&o.FSGroup, "fs-group", vocab.DefaultFSGroup, "Pod securityContext.fsGroup `GID` for --deployment; -1 leaves it alone")
 	f.BoolVar(&o.Restart, "restart", true, "Restart the Deployment's pods that started before the role annotation (they have no AWS identity)")
 	f.BoolVar(&o.Wait, "wait", false, "Follow the Deployment's rollout until it is ready or --timeout passes")
@@ -104,7 +123,7 @@ func newBindCmd(g *Globals) *cobra.Command {
 	f.BoolVar(&o.DryRun, "dry-run", false, "Print the plan and change nothing")
 	f.BoolVar(&o.ExitCode, "exit-code", false, "With --dry-run: exit 2 when there are changes, 0 when none (as terraform plan -detailed-exitcode; kubectl diff exits 1 on changes)")
 	f.BoolVarP(&o.Yes, "yes", "y", false, "Apply without asking")
-	o.Output.add(c, "the result object", "the plan in prose")
+	o.Output.add(c, "the result object (with --print-manifest: the manifest)", "the plan in prose (with --print-manifest: yaml)")
 	f.CountVarP(&o.Verbose, "verbose", "v", "Say more: how the cluster's issuer was found, and what was tried")
 	o.aws.add(f)
 	o.perms.add(c, g)
@@ -142,6 +161,13 @@ func (o *BindOptions) Complete(c *cobra.Command) error {
 			return fmt.Errorf("--policy-file %s: not a valid IAM policy document: %w", o.PolicyFile, err)
 		}
 	}
+	if o.PrintManifest {
+		// The manifest is printed instead of touching a Deployment: the request names none, and --deployment
+		// and --image are the manifest's.
+		o.manifest = manifest.Options{Fragment: o.Fragment, Name: o.Deployment, Image: o.Image,
+			ServiceAccount: o.ServiceAccount, FSGroup: o.FSGroup, NameFlag: "--deployment", ImageFlag: "--image"}
+		r.Deployment, r.Image = "", ""
+	}
 	o.req = r
 	return nil
 }
@@ -160,6 +186,23 @@ func (o *BindOptions) Validate() error {
 	if o.Timeout <= 0 {
 		return fmt.Errorf("--timeout %s: must be positive", o.Timeout)
 	}
+	if o.Fragment && !o.PrintManifest {
+		return errors.New("--fragment needs --print-manifest (it says what to print)")
+	}
+	if o.PrintManifest {
+		switch {
+		case o.CreateDeployment:
+			return errors.New("--print-manifest touches no Deployment and --create-deployment creates one: use one or the other")
+		case o.Wait:
+			return errors.New("--wait follows a Deployment's rollout, and with --print-manifest bind touches no Deployment")
+		}
+		if err := o.req.Validate(); err != nil {
+			return err
+		}
+		// The mechanism is bind's (IRSA); set here so the manifest can be checked before anything is read.
+		o.manifest.Mechanism = o.req.Mechanism()
+		return o.manifest.Validate()
+	}
 	return o.req.Validate()
 }
 
@@ -174,19 +217,25 @@ func (o *BindOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	th := o.Theme()
 	if o.Verbose > 0 {
 		o.explainCluster(res)
 	}
-	prose := !o.Output.structured()
+	out, th, prose := o.proseStream()
 	if prose {
-		if err := render.Plan(o.Out, th, o.facts(res), res.Plan); err != nil {
+		if err := render.Plan(out, th, o.facts(res), res.Plan); err != nil {
 			return err
 		}
-		render.Notes(o.Out, th, res.Notes)
+		render.Notes(out, th, res.Notes)
+		render.Warnings(out, th, res.Warnings)
+	} else {
+		// The warnings are in the result object too; standard error makes sure a person sees them.
+		render.Warnings(o.ErrOut, o.ErrTheme(), res.Warnings)
 	}
 	if o.DryRun || !res.Plan.HasChanges() {
-		if err := o.Output.print(o.Out, res.Output(o.DryRun, nil)); err != nil {
+		if err := o.printResult(res, nil); err != nil {
+			return err
+		}
+		if err := o.printManifest(out, th, prose, res); err != nil {
 			return err
 		}
 		if o.DryRun && o.ExitCode && res.Plan.HasChanges() {
@@ -203,7 +252,7 @@ func (o *BindOptions) Run(ctx context.Context) error {
 		}
 	}
 	applied, applyErr := b.Apply(ctx, res)
-	if err := o.Output.print(o.Out, res.Output(false, &applied)); err != nil {
+	if err := o.printResult(res, &applied); err != nil {
 		return err
 	}
 	if applyErr != nil {
@@ -211,11 +260,59 @@ func (o *BindOptions) Run(ctx context.Context) error {
 	}
 	if prose {
 		created, updated, _ := res.Plan.Counts()
-		render.Applied(o.Out, th, created, updated, fmt.Sprintf("Check the whole chain: kubectl sdc doctor -n %s --service-account %s --probe", o.req.Namespace, o.req.ServiceAccount))
+		render.Applied(out, th, created, updated, fmt.Sprintf("Check the whole chain: kubectl sdc doctor -n %s --service-account %s --probe", o.req.Namespace, o.req.ServiceAccount))
+	}
+	if err := o.printManifest(out, th, prose, res); err != nil {
+		return err
 	}
 	if o.Wait {
 		return o.wait(ctx, b)
 	}
+	return nil
+}
+
+// proseStream is where the plan and the rest of the prose go, and whether there is any: standard output
+// without -o; with --print-manifest standard error, since standard output then holds only the manifest.
+func (o *BindOptions) proseStream() (io.Writer, *render.Theme, bool) {
+	if o.PrintManifest {
+		return o.ErrOut, o.ErrTheme(), true
+	}
+	return o.Out, o.Theme(), !o.Output.structured()
+}
+
+// printResult prints the result object for -o; with --print-manifest, -o is the manifest's format instead.
+func (o *BindOptions) printResult(res *bind.Result, applied *plan.Result) error {
+	if o.PrintManifest {
+		return nil
+	}
+	return o.Output.print(o.Out, res.Output(o.DryRun, applied))
+}
+
+// printManifest prints, once everything else is applied, what the user puts where bind did not write:
+// with --print-manifest the manifest or fragment alone on standard output, in -o's format (yaml by
+// default); for a Deployment that Control Hub manages, the fragment after the prose (the result object of
+// -o holds it already).
+func (o *BindOptions) printManifest(out io.Writer, th *render.Theme, prose bool, res *bind.Result) error {
+	if o.PrintManifest {
+		obj, err := manifest.Object(o.manifest)
+		if err != nil {
+			return err
+		}
+		format := o.Output
+		if format == "" {
+			format = "yaml"
+		}
+		return format.print(o.Out, obj)
+	}
+	if res.Fragment == nil || !prose {
+		return nil
+	}
+	var text strings.Builder
+	if err := outputFlag("yaml").print(&text, res.Fragment); err != nil {
+		return err
+	}
+	render.Snippet(out, th, fmt.Sprintf("For the Control Hub deployment's YAML (kubectl sdc manifest -n %s --service-account %s --fragment prints them again):",
+		o.req.Namespace, o.req.ServiceAccount), text.String())
 	return nil
 }
 
@@ -249,7 +346,7 @@ func (o *BindOptions) confirm(res *bind.Result) error {
 	if !render.IsTerminal(o.In) {
 		return errors.New("refusing to change anything without confirmation: standard input is not a terminal; re-run with --yes to apply, or --dry-run to only see the plan")
 	}
-	if o.Output.structured() {
+	if _, _, prose := o.proseStream(); !prose {
 		// The plan was not printed as prose: show it where the prompt is.
 		_ = render.Plan(o.ErrOut, o.ErrTheme(), o.facts(res), res.Plan)
 	}

@@ -67,7 +67,8 @@ func (g *Globals) RESTConfig() (*rest.Config, error) {
 const rootLong = `Give StreamSets Data Collector on Amazon EKS its AWS permissions through IAM Roles for Service Accounts.
 
 bind makes the IAM OIDC provider, policy and role, the ServiceAccount and its annotation, and the
-Deployment settings in one idempotent, plan-first step; doctor checks the whole chain and says what to fix.
+Deployment settings in one idempotent, plan-first step; doctor checks the whole chain and says what to fix;
+manifest prints the SDC Deployment for StreamSets Control Hub's YAML or kubectl apply.
 
 Exit codes:
   0  success (bind --dry-run --exit-code: nothing to change; doctor: no check failed)
@@ -108,6 +109,7 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	root.AddCommand(newStagesCmd(g))
 	root.AddCommand(newBindCmd(g))
 	root.AddCommand(newDoctorCmd(g))
+	root.AddCommand(newManifestCmd(g))
 	registerGlobalCompletions(root, g)
 	return root
 }

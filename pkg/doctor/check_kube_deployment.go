@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/controlhub"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
@@ -25,14 +26,21 @@ var kubeDeployment = Check{
 			if f.Options.AllNamespaces {
 				return skip(fmt.Sprintf("no Deployment runs under ServiceAccount %s/%s", t.Namespace, t.ServiceAccount), deploymentsIn(f, t.Namespace))
 			}
+			fix := strings.Replace(bindFix(f, t), " --service-account "+shellQuote(t.ServiceAccount), " --service-account "+shellQuote(t.ServiceAccount)+" --deployment <DEPLOYMENT>", 1)
+			if controlHubIn(f, t.Namespace) {
+				// SDC here is Control Hub's: bind --deployment would not last, the Control Hub YAML does.
+				fix = controlHubFix(t)
+			}
 			return warn(fmt.Sprintf("no Deployment in %s runs under ServiceAccount %s", t.Namespace, t.ServiceAccount),
-				deploymentsIn(f, t.Namespace)+"; SDC gets this ServiceAccount's role only when its pods run under it",
-				strings.Replace(bindFix(f, t), " --service-account "+shellQuote(t.ServiceAccount), " --service-account "+shellQuote(t.ServiceAccount)+" --deployment <DEPLOYMENT>", 1))
+				deploymentsIn(f, t.Namespace)+"; SDC gets this ServiceAccount's role only when its pods run under it", fix)
 		}
 		if sa := serviceAccountOf(&t.Deploy.Spec.Template.Spec); sa != t.ServiceAccount {
+			detail, fix := fmt.Sprintf("its pods get the identity of ServiceAccount %s (%s), not role %s", sa, roleOfSA(f, t.Namespace, sa), orNone(t.RoleARN)), bindFix(f, t)
+			if ch := controlhub.Inspect(t.Deploy); ch.Managed {
+				detail, fix = detail+". "+ch.Why(t.Namespace, t.Deployment), controlHubFix(t)
+			}
 			return fail(fmt.Sprintf("Deployment %s/%s runs under ServiceAccount %s, not %s", t.Namespace, t.Deployment, sa, t.ServiceAccount),
-				fmt.Sprintf("its pods get the identity of ServiceAccount %s (%s), not role %s", sa, roleOfSA(f, t.Namespace, sa), orNone(t.RoleARN)),
-				bindFix(f, t))
+				detail, fix)
 		}
 		return pass(fmt.Sprintf("Deployment %s/%s runs under ServiceAccount %s", t.Namespace, t.Deployment, t.ServiceAccount),
 			fmt.Sprintf("%d pod(s) not terminated", len(t.Pods)))
@@ -45,13 +53,34 @@ func deploymentsIn(f *Facts, ns string) string {
 	for i := range f.Deployments {
 		d := &f.Deployments[i]
 		if d.Namespace == ns {
-			ds = append(ds, fmt.Sprintf("%s (ServiceAccount %s)", d.Name, serviceAccountOf(&d.Spec.Template.Spec)))
+			by := ""
+			if ch := controlhub.Inspect(d); ch.Managed {
+				by = ", managed by StreamSets Control Hub: " + ch.Describe()
+			}
+			ds = append(ds, fmt.Sprintf("%s (ServiceAccount %s%s)", d.Name, serviceAccountOf(&d.Spec.Template.Spec), by))
 		}
 	}
 	if len(ds) == 0 {
 		return "namespace " + ns + " has no Deployments"
 	}
 	return "Deployments in " + ns + ": " + strings.Join(ds, ", ")
+}
+
+// controlHubIn reports whether a Deployment of the namespace is managed by a StreamSets Control Hub agent.
+func controlHubIn(f *Facts, ns string) bool {
+	for i := range f.Deployments {
+		if d := &f.Deployments[i]; d.Namespace == ns && controlhub.Inspect(d).Managed {
+			return true
+		}
+	}
+	return false
+}
+
+// controlHubFix is the fix for a Deployment that Control Hub manages: the fragment for the Control Hub
+// deployment's YAML, since a patch would be lost at its next restart.
+func controlHubFix(t *Target) string {
+	return command("kubectl", "sdc", "manifest", "-n", t.Namespace, "--service-account", t.ServiceAccount, "--fragment") +
+		"   # then " + controlhub.Advice
 }
 
 func roleOfSA(f *Facts, ns, name string) string {

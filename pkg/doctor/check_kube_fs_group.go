@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/controlhub"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
@@ -46,8 +47,11 @@ var kubeFSGroup = Check{
 		if t.Selection != nil {
 			fix = bindFix(f, t)
 		}
+		detail := "containers: " + strings.Join(parts, ", ") + fmt.Sprintf(": the projected AWS token is then readable by root only, and a non-root SDC (uid %d) cannot read it", vocab.SDCUID)
+		if ch := controlhub.Inspect(t.Deploy); ch.Managed {
+			detail, fix = detail+". "+ch.Why(t.Namespace, t.Deployment), controlHubFix(t)
+		}
 		return warn(fmt.Sprintf("Deployment %s/%s sets no fsGroup and its containers run as different users", t.Namespace, t.Deployment),
-			"containers: "+strings.Join(parts, ", ")+": the projected AWS token is then readable by root only, and a non-root SDC (uid 20159) cannot read it",
-			fix)
+			detail, fix)
 	},
 }

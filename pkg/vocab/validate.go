@@ -63,14 +63,3 @@ func ValidatePolicyARN(flag, v string) error {
 	}
 	return nil
 }
-
-// ValidateImage checks a container image reference enough to catch typos; the registry decides the rest.
-func ValidateImage(flag, v string) error {
-	if v == "" {
-		return &FlagError{flag, v, "is required (an SDC image, e.g. streamsets/datacollector:5.11.0)"}
-	}
-	if strings.ContainsAny(v, " \t\n") || strings.HasPrefix(v, "-") || strings.HasSuffix(v, ":") {
-		return &FlagError{flag, v, "not an image reference: want [registry/]repository[:tag][@digest]"}
-	}
-	return nil
-}

@@ -149,7 +149,7 @@ func TestCompleteHonoursKubectlFlags(t *testing.T) {
 func TestCompleteSubcommands(t *testing.T) {
 	t.Parallel()
 	c := complete(t, nil, "")
-	for _, want := range []string{"version", "completion"} {
+	for _, want := range []string{"version", "completion", "manifest"} {
 		if !slices.Contains(c.names, want) {
 			t.Errorf("kubectl __complete sdc \"\" = %v, lacks %q", c.names, want)
 		}

@@ -162,4 +162,12 @@ func TestDoctorWithOnlyTheDocumentedPermissions(t *testing.T) {
 			t.Errorf("doctor calls %s (on %s) but docs/permissions/doctor-policy.json does not allow it: %v", a, res, d)
 		}
 	}
+
+	// manifest's one read, of the ServiceAccount, is within the doctor ClusterRole: it has nothing to say.
+	if r := kubectl(t, "sdc", "manifest", "-n", ns, "--fragment", "--as", user); r.Code != 0 || r.Stderr != "" {
+		t.Errorf("manifest as %s: %s", user, r)
+	}
+	if r := kubectl(t, "sdc", "manifest", "-n", ns, "--fragment", "--as", "someone-else"); r.Code != 0 || !strings.Contains(r.Stderr, "forbidden") {
+		t.Errorf("manifest as a user without the role: want the manifest and a note that the ServiceAccount could not be read, got %s", r)
+	}
 }

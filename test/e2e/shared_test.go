@@ -38,9 +38,9 @@ func admits(t *testing.T, role, ns, sa string) bool {
 	return iampolicy.Evaluate(iampolicy.WebIdentityRequest(providerARN(t), sandboxtest.Get(t).Issuer, vocab.Subject(ns, sa), vocab.DefaultAudience), trust).Allowed()
 }
 
-// doctorPasses runs doctor --probe for the ServiceAccount (which no Deployment runs under) and fails the
+// doctorPassesForServiceAccount runs doctor for the ServiceAccount (which no Deployment runs under) and fails the
 // test unless every check passes but that one warning.
-func doctorPasses(t *testing.T, ns, sa string, probe ...string) {
+func doctorPassesForServiceAccount(t *testing.T, ns, sa string, probe ...string) {
 	t.Helper()
 	rep, r := doctorJSON(t, append([]string{"-n", ns, "--service-account", sa}, probe...)...)
 	bad := 0
@@ -73,7 +73,7 @@ func TestDefaultNamesAreOneToOne(t *testing.T) {
 		if subjects := iampolicy.WebIdentitySubjects(trustOf(t, roleName(b.ns, b.sa)), providerARN(t), sandboxtest.Get(t).Issuer); len(subjects) != 1 {
 			t.Errorf("role %s admits %v, want only %s/%s", roleName(b.ns, b.sa), subjects, b.ns, b.sa)
 		}
-		doctorPasses(t, b.ns, b.sa, "--probe")
+		doctorPassesForServiceAccount(t, b.ns, b.sa, "--probe")
 	}
 }
 
@@ -121,8 +121,8 @@ func TestSharedRoleKeepsEveryBindingsPermissions(t *testing.T) {
 	bind2 := []string{"-n", ns2, "--bucket", two, "--role-name", role, "--yes"}
 	mustBind(t, bind1...)
 	mustBind(t, bind2...)
-	doctorPasses(t, ns1, "sdc", "--probe")
-	doctorPasses(t, ns2, "sdc", "--probe")
+	doctorPassesForServiceAccount(t, ns1, "sdc", "--probe")
+	doctorPassesForServiceAccount(t, ns2, "sdc", "--probe")
 	for _, args := range [][]string{bind1, bind2} {
 		r := kubectl(t, append([]string{"sdc", "bind", "--dry-run", "--exit-code"}, args[:len(args)-1]...)...)
 		if r.Code != 0 {
@@ -151,7 +151,7 @@ func TestFortyServiceAccountsShareOneRole(t *testing.T) {
 		t.Fatalf("trust: %d subjects, %d statements, %d characters", len(subjects), len(trust.Statements), trust.Size())
 	}
 	for i := range 40 {
-		doctorPasses(t, ns, fmt.Sprintf("s%02d", i))
+		doctorPassesForServiceAccount(t, ns, fmt.Sprintf("s%02d", i))
 	}
 }
 

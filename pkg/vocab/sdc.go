@@ -1,0 +1,24 @@
+package vocab
+
+// Facts of StreamSets Data Collector as its image ships it (the datacollector image's Dockerfile and the
+// SDC documentation): what a Deployment running it needs to say, and what doctor checks against.
+const (
+	// DefaultDeploymentName is the name of the Deployment (and of its container and app label) in the
+	// original guide's manifest, and the default of `kubectl sdc manifest --name`.
+	DefaultDeploymentName = "sdc"
+	// SDCPort is the port of SDC's web UI and REST API (http.port in sdc.properties).
+	SDCPort = int32(18630)
+	// SDCUID is the user ID of the non-root user sdc the image runs as (its group ID is the same).
+	SDCUID = int64(20159)
+)
+
+// Mechanism is how a pod gets the AWS identity of its ServiceAccount.
+type Mechanism string
+
+// The mechanisms kubectl-sdc knows. IRSA is the only one bind makes today; EKS Pod Identity will be the
+// second, and the manifest then follows what the ServiceAccount uses.
+const (
+	// MechanismIRSA is IAM Roles for Service Accounts: the role-arn annotation, the pod identity webhook
+	// and a projected web identity token (which the pod's fsGroup makes readable by a non-root user).
+	MechanismIRSA Mechanism = "irsa"
+)
