@@ -63,6 +63,10 @@ func (f *Front) serveIAM(w http.ResponseWriter, r *http.Request, c *call) {
 		f.changeClientIDs(w, r, c)
 		return
 	}
+	if keyOps[c.Action] {
+		f.serveKeyOp(w, r, c)
+		return
+	}
 	container, isList := listContainers[c.Action]
 	isCreate := c.Action == "CreateRole" || c.Action == "CreatePolicy" || c.Action == "CreateOpenIDConnectProvider"
 	if !isList && !isCreate {
