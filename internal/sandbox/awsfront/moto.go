@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -71,8 +72,9 @@ func StartMoto(ctx context.Context, o MotoOptions) (*Moto, error) {
 		m := &Moto{URL: "http://127.0.0.1:" + strconv.Itoa(port), done: make(chan struct{}), logf: logf}
 		cmd := exec.Command(path, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 		cmd.Stdout, cmd.Stderr = out, out
-		// moto must not try to reach the internet or read the developer's AWS setup.
-		cmd.Env = append(os.Environ(), "AWS_EC2_METADATA_DISABLED=true", "PYTHONUNBUFFERED=1")
+		// moto must not try to reach the internet or read the developer's AWS setup (a region or endpoint
+		// there makes its error pages fail).
+		cmd.Env = append(withoutAWS(os.Environ()), "AWS_EC2_METADATA_DISABLED=true", "PYTHONUNBUFFERED=1")
 		if err := spawn(cmd); err != nil {
 			closeFile(logf)
 			return nil, fmt.Errorf("starting %s: %w", path, err)
@@ -143,6 +145,17 @@ func (m *Moto) kill() error {
 		<-m.done
 	}
 	return nil
+}
+
+// withoutAWS drops the AWS_* variables from an environment.
+func withoutAWS(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "AWS_") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 func closeFile(f *os.File) {
