@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox"
 	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/credential"
 )
 
@@ -53,7 +54,7 @@ func stopAPIServer(dir, cluster string) error {
 		return nil
 	}
 	_ = syscall.Kill(pid, syscall.SIGTERM)
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(sandbox.APIServerStopGrace)
 	for alive(pid) && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -24,7 +24,7 @@ import (
 // service-account issuer and JWKS), controller-manager and pod identity webhook, known to the AWS endpoint
 // as an EKS cluster in its region. They share one AWS (moto behind the front) and one kubeconfig.
 
-// MaxClusters bounds Options.Clusters: each cluster costs about 350 MiB and a few seconds of CPU to start.
+// MaxClusters bounds Options.Clusters: each cluster costs about 390 MiB and a few seconds of CPU to start.
 const MaxClusters = 8
 
 // SecondRegion is where the even-numbered clusters (sandbox-2, sandbox-4, ...) run.
@@ -134,11 +134,16 @@ func (s *Cluster) AuditEvents(userAgentPrefix string) ([]AuditEvent, error) {
 	return auditEvents(s.AuditLogPath(), userAgentPrefix)
 }
 
-// StopAPIServer stops this cluster's kube-apiserver (SIGTERM, then SIGKILL after 10 s) and leaves the rest
-// of the sandbox running: the way to make one cluster of a fleet unreachable. It stays stopped.
+// StopAPIServer stops this cluster's kube-apiserver and leaves the rest of the sandbox running: the way to
+// make one cluster of a fleet unreachable. It stays stopped. The apiserver refuses connections as soon as it
+// gets SIGTERM but waits for the controller-manager's watches to end before it exits, so it gets SIGKILL
+// after APIServerStopGrace.
 func (s *Cluster) StopAPIServer() {
-	s.apiserver.stop(10 * time.Second)
+	s.apiserver.stop(APIServerStopGrace)
 }
+
+// APIServerStopGrace is how long StopAPIServer (and `sdc-sandbox stop-apiserver`) waits after SIGTERM.
+const APIServerStopGrace = 5 * time.Second
 
 // APIServerPID is the process id of this cluster's kube-apiserver.
 func (s *Cluster) APIServerPID() int {

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -324,5 +325,38 @@ func TestTargetAccount(t *testing.T) {
 	// The sandbox account's admin does not see the target account's role.
 	if _, errOut, code = runTool(t, clientEnv(t, sb), "aws", "--profile", "sandbox", "iam", "get-role", "--role-name", sandbox.TargetRoleName); code == 0 || !strings.Contains(errOut, "NoSuchEntity") {
 		t.Errorf("get-role %s in the sandbox account: exit %d %s; want NoSuchEntity", sandbox.TargetRoleName, code, errOut)
+	}
+}
+
+// TestStopAPIServer: stopping one cluster's apiserver (on a fleet of its own, since it stays stopped)
+// makes that context fail and leaves the other cluster and the AWS endpoint answering.
+func TestStopAPIServer(t *testing.T) {
+	sandboxtest.Get(t) // skipped under -short, like every test that needs a sandbox
+	t.Parallel()
+	sb, err := sandboxtest.StartWith(sandbox.Options{Clusters: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sb.Stop()
+		if !t.Failed() {
+			_ = os.RemoveAll(sb.Dir)
+		}
+	})
+	second := sb.Cluster("sandbox-2")
+	pid := second.APIServerPID()
+	second.StopAPIServer()
+	if err := syscall.Kill(pid, 0); err == nil {
+		t.Errorf("the apiserver of sandbox-2 (pid %d) still runs", pid)
+	}
+	out, errOut, code := runTool(t, clientEnv(t, sb), "kubectl", "--context", "sandbox-2", "get", "namespace", "default", "--request-timeout", "5s")
+	if code == 0 || !strings.Contains(errOut, "was refused") {
+		t.Errorf("kubectl --context sandbox-2: exit %d %s %s; want the connection refused", code, out, errOut)
+	}
+	if _, errOut, code := runTool(t, clientEnv(t, sb), "kubectl", "--context", "sandbox", "get", "namespace", "default"); code != 0 {
+		t.Errorf("kubectl --context sandbox: exit %d %s", code, errOut)
+	}
+	if out, errOut, code := runTool(t, clientEnv(t, sb), "aws", "--profile", "sandbox-2", "eks", "describe-cluster", "--name", "sandbox-2"); code != 0 || !strings.Contains(out, second.APIServerURL) {
+		t.Errorf("the AWS endpoint still describes sandbox-2: exit %d %s %s", code, out, errOut)
 	}
 }

@@ -313,3 +313,47 @@ func TestBoundariesAndSessionPolicies(t *testing.T) {
 		}
 	})
 }
+
+// TestUserAssumeRole: an IAM user's own and group policies count as a role session's do.
+func TestUserAssumeRole(t *testing.T) {
+	integration(t)
+	t.Parallel()
+	ctx := context.Background()
+	admin := newClients(adminConfig(shared.url))
+	user := uniqueName("user")
+	if _, err := admin.iam.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(user)}); err != nil {
+		t.Fatal(err)
+	}
+	key, err := admin.iam.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(user)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	userARN := "arn:aws:iam::" + shared.creds.AccountID + ":user/" + user
+	named := createRole(t, admin.iam, uniqueName("named"), trusting(userARN))
+	root := createRole(t, admin.iam, uniqueName("root"), trusting(shared.creds.AccountID))
+	c := sts.NewFromConfig(awsConfig(shared.url, credentials.NewStaticCredentialsProvider(aws.ToString(key.AccessKey.AccessKeyId), aws.ToString(key.AccessKey.SecretAccessKey), "")))
+	assume := func(arn string) error {
+		_, err := c.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(arn), RoleSessionName: aws.String("user-session")})
+		return err
+	}
+	if err := assume(named); err != nil {
+		t.Errorf("a trust naming the user: %v", err)
+	}
+	code, msg, _ := apiError(t, assume(root))
+	if want := "User: " + userARN + " is not authorized to perform: sts:AssumeRole on resource: " + root; code != "AccessDenied" || msg != want {
+		t.Errorf("a trust naming the account, the user allowed nothing: %s %q; want AccessDenied %q", code, msg, want)
+	}
+	group := uniqueName("group")
+	if _, err := admin.iam.CreateGroup(ctx, &iam.CreateGroupInput{GroupName: aws.String(group)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.iam.PutGroupPolicy(ctx, &iam.PutGroupPolicyInput{GroupName: aws.String(group), PolicyName: aws.String("assume"), PolicyDocument: aws.String(policyDoc(allow("sts:AssumeRole", root)))}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.iam.AddUserToGroup(ctx, &iam.AddUserToGroupInput{GroupName: aws.String(group), UserName: aws.String(user)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := assume(root); err != nil {
+		t.Errorf("a trust naming the account, the user's group allowing it: %v", err)
+	}
+}
