@@ -1,7 +1,7 @@
-// Package sandbox runs a local stand-in for an EKS cluster and its AWS account, built from real parts:
-// etcd, kube-apiserver and kube-controller-manager built from source, a pod identity webhook that behaves as
-// the EKS one documents, and moto's AWS server behind a front that adds what real IAM and STS do and moto
-// does not. Tests, benchmarks and `make demo` run the plugin against it.
+// Package sandbox runs a local stand-in for an EKS cluster (or a fleet of them) and its AWS accounts, built
+// from real parts: etcd, kube-apiserver and kube-controller-manager built from source, a pod identity
+// webhook that behaves as the EKS one documents, and moto's AWS server behind a front that adds what real
+// IAM and STS do and moto does not. Tests, benchmarks and `make demo` run the plugin against it.
 package sandbox
 
 import (
