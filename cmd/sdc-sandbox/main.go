@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,8 +25,9 @@ import (
 const stateFile = "sandbox.json"
 
 type state struct {
-	PID          int `json:"pid"`
-	ProcessGroup int `json:"processGroup"`
+	PID          int            `json:"pid"`
+	ProcessGroup int            `json:"processGroup"`
+	APIServers   map[string]int `json:"apiservers,omitempty"` // cluster name -> kube-apiserver pid
 }
 
 func main() {
@@ -35,7 +37,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(upCmd(), downCmd())
+	root.AddCommand(upCmd(), downCmd(), stopAPIServerCmd(), credentialCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintf(os.Stderr, "sdc-sandbox: %v\n", err)
 		os.Exit(1)
@@ -55,6 +57,7 @@ func upCmd() *cobra.Command {
 	f := c.Flags()
 	f.StringVar(&opts.Dir, "dir", "", "State directory: kubeconfig, env, audit.log, logs/ and ready are written here (required)")
 	f.StringVar(&opts.BinDir, "bin-dir", defaultBinDir(), "Directory with etcd, kube-apiserver and kube-controller-manager (make sandbox-bin)")
+	f.IntVar(&opts.Clusters, "clusters", 1, fmt.Sprintf("Number of clusters (1-%d): sandbox, sandbox-2, ..., each a kube context and an EKS cluster, even ones in %s", sandbox.MaxClusters, sandbox.SecondRegion))
 	f.IntVar(&opts.Faults.LatencyMS, "latency-ms", 0, "AWS front: delay every AWS request by this many milliseconds")
 	f.Float64Var(&opts.Faults.ThrottleRate, "throttle-rate", 0, "AWS front: fraction of AWS requests answered with the service's throttling error")
 	f.Float64Var(&opts.Faults.ErrorRate, "error-rate", 0, "AWS front: fraction of AWS requests answered with a 5xx error")
@@ -91,6 +94,9 @@ func defaultBinDir() string {
 }
 
 func up(opts sandbox.Options) error {
+	if opts.Clusters < 1 || opts.Clusters > sandbox.MaxClusters {
+		return fmt.Errorf("--clusters %d is out of range: run 1 to %d clusters", opts.Clusters, sandbox.MaxClusters)
+	}
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return err
 	}
@@ -106,12 +112,16 @@ func up(opts sandbox.Options) error {
 		return err
 	}
 	defer sb.Stop()
-	if err := writeState(sb.Dir, state{PID: os.Getpid(), ProcessGroup: sb.ProcessGroup()}); err != nil {
+	st := state{PID: os.Getpid(), ProcessGroup: sb.ProcessGroup(), APIServers: map[string]int{}}
+	for _, c := range sb.Clusters {
+		st.APIServers[c.Name] = c.APIServerPID()
+	}
+	if err := writeState(sb.Dir, st); err != nil {
 		return err
 	}
 	defer os.Remove(filepath.Join(sb.Dir, stateFile))
-	fmt.Printf("sandbox ready: . %s/env  (kubectl context %q, AWS endpoint %s); Ctrl-C stops it\n",
-		sb.Dir, sandbox.ContextName, sb.AWSEndpoint)
+	fmt.Printf("sandbox ready: . %s/env  (kubectl contexts %s, AWS endpoint %s); Ctrl-C stops it\n",
+		sb.Dir, strings.Join(sb.ClusterNames(), ", "), sb.AWSEndpoint)
 	<-ctx.Done()
 	fmt.Fprintln(os.Stderr, "sdc-sandbox: stopping")
 	return nil

@@ -33,8 +33,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// startUp runs `sdc-sandbox up` and waits for DIR/ready.
-func startUp(t *testing.T) (*exec.Cmd, string, *bytes.Buffer) {
+// startUp runs `sdc-sandbox up` and waits for DIR/ready; args are more flags of up.
+func startUp(t *testing.T, args ...string) (*exec.Cmd, string, *bytes.Buffer) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a sandbox; -short runs unit tests only")
@@ -45,7 +45,7 @@ func startUp(t *testing.T) (*exec.Cmd, string, *bytes.Buffer) {
 	}
 	dir := t.TempDir()
 	var logs bytes.Buffer
-	cmd := exec.Command(sandboxBin, "up", "--dir", dir, "--bin-dir", bin)
+	cmd := exec.Command(sandboxBin, append([]string{"up", "--dir", dir, "--bin-dir", bin}, args...)...)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -66,13 +66,15 @@ func startUp(t *testing.T) (*exec.Cmd, string, *bytes.Buffer) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	for _, f := range []string{"kubeconfig", "env", "audit.log", stateFile} {
+	for _, f := range []string{"kubeconfig", "env", "audit.log", stateFile, "aws/config", "aws/credentials"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("ready, but %s is missing: %v", f, err)
 		}
 	}
 	env, _ := os.ReadFile(filepath.Join(dir, "env"))
-	for _, k := range []string{"KUBECONFIG", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "SDC_SANDBOX_DIR"} {
+	for _, k := range []string{"KUBECONFIG", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "SDC_SANDBOX_DIR",
+		"AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "SANDBOX_TARGET_ACCOUNT_ID", "SANDBOX_TARGET_ACCESS_KEY_ID", "SANDBOX_TARGET_SECRET_ACCESS_KEY",
+		"SANDBOX_TARGET_PROFILE", "SANDBOX_TARGET_ROLE_ARN"} {
 		if !strings.Contains(string(env), "export "+k+"=") {
 			t.Errorf("DIR/env has no export of %s:\n%s", k, env)
 		}

@@ -33,9 +33,14 @@ func (e AuditEvent) Mutating() bool {
 	return false
 }
 
-// AuditEvents returns the completed requests in the audit log whose user agent starts with prefix.
+// AuditEvents returns the completed requests in the first cluster's audit log whose user agent starts
+// with prefix.
 func (s *Sandbox) AuditEvents(userAgentPrefix string) ([]AuditEvent, error) {
-	f, err := os.Open(s.AuditLogPath())
+	return auditEvents(s.AuditLogPath(), userAgentPrefix)
+}
+
+func auditEvents(path, userAgentPrefix string) ([]AuditEvent, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}

@@ -67,7 +67,7 @@ func binary(binDir, name string) (string, error) {
 }
 
 // startEtcd runs a single-member etcd on loopback, without fsync: the sandbox's data is thrown away anyway.
-func (s *Sandbox) startEtcd(ctx context.Context) (string, error) {
+func (s *Cluster) startEtcd(ctx context.Context) (string, error) {
 	bin, err := binary(s.opts.BinDir, EtcdBinary)
 	if err != nil {
 		return "", err
@@ -106,7 +106,7 @@ func (s *Sandbox) startEtcd(ctx context.Context) (string, error) {
 
 // startAPIServer runs kube-apiserver as EKS configures what the plugin depends on: a TLS endpoint with its
 // own CA, a service-account issuer whose discovery document and JWKS anyone may read, RBAC, and an audit log.
-func (s *Sandbox) startAPIServer(ctx context.Context, etcdURL string, port int) error {
+func (s *Cluster) startAPIServer(ctx context.Context, etcdURL string, port int) error {
 	bin, err := binary(s.opts.BinDir, APIServerBinary)
 	if err != nil {
 		return err
@@ -134,11 +134,20 @@ func (s *Sandbox) startAPIServer(ctx context.Context, etcdURL string, port int) 
 		"--audit-log-format=json", "--audit-log-mode=blocking", "--audit-log-maxbackup=0",
 		"--profiling=false", "--v=0",
 	}
+	if s.authnURL != "" {
+		// Bearer tokens from the exec credential plugin are checked as EKS checks them (authn.go).
+		path := filepath.Join(s.Dir, "authn-webhook.kubeconfig")
+		if err := writeWebhookKubeconfig(path, s.authnURL, s.authnCAPEM); err != nil {
+			return err
+		}
+		args = append(args, "--authentication-token-webhook-config-file="+path, "--authentication-token-webhook-version=v1")
+	}
 	p, err := s.spawn.run("kube-apiserver", bin, args, nil, filepath.Join(s.Dir, "logs", "kube-apiserver.log"))
 	if err != nil {
 		return err
 	}
 	s.procs = append(s.procs, p)
+	s.apiserver = p
 	hc, err := s.adminHTTPClient()
 	if err != nil {
 		return err
@@ -159,7 +168,7 @@ func (s *Sandbox) startAPIServer(ctx context.Context, etcdURL string, port int) 
 
 // startControllerManager runs the controllers a Deployment needs to get ReplicaSets and Pods, plus the ones
 // that make namespaces usable (ServiceAccount "default", kube-root-ca.crt) and clean up after deletions.
-func (s *Sandbox) startControllerManager() error {
+func (s *Cluster) startControllerManager() error {
 	bin, err := binary(s.opts.BinDir, ControllerManagerBinary)
 	if err != nil {
 		return err
@@ -187,16 +196,16 @@ func (s *Sandbox) startControllerManager() error {
 }
 
 // writeKubeconfig writes a client-certificate kubeconfig with one context.
-func (s *Sandbox) writeKubeconfig(path, user string, certPEM, keyPEM []byte) error {
+func (s *Cluster) writeKubeconfig(path, user string, certPEM, keyPEM []byte) error {
 	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters[ContextName] = &clientcmdapi.Cluster{Server: s.APIServerURL, CertificateAuthorityData: s.CAPEM}
+	cfg.Clusters[s.Name] = &clientcmdapi.Cluster{Server: s.APIServerURL, CertificateAuthorityData: s.CAPEM}
 	cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{ClientCertificateData: certPEM, ClientKeyData: keyPEM}
-	cfg.Contexts[ContextName] = &clientcmdapi.Context{Cluster: ContextName, AuthInfo: user}
-	cfg.CurrentContext = ContextName
+	cfg.Contexts[s.Context] = &clientcmdapi.Context{Cluster: s.Name, AuthInfo: user}
+	cfg.CurrentContext = s.Context
 	return clientcmd.WriteToFile(*cfg, path)
 }
 
-func (s *Sandbox) adminHTTPClient() (*http.Client, error) {
+func (s *Cluster) adminHTTPClient() (*http.Client, error) {
 	cert, err := tls.X509KeyPair(s.adminCert, s.adminKey)
 	if err != nil {
 		return nil, err

@@ -1,8 +1,8 @@
 package sandbox
 
-// podIdentityAssociated answers the webhook from the AWS front's Pod Identity associations of the sandbox
+// podIdentityAssociated answers the webhook from the AWS front's Pod Identity associations of this
 // cluster; before the front is up no pod can have one.
-func (s *Sandbox) podIdentityAssociated(namespace, serviceAccount string) bool {
-	f := s.frontRef.Load()
-	return f != nil && f.PodIdentityAssociated(ClusterName, namespace, serviceAccount)
+func (c *Cluster) podIdentityAssociated(namespace, serviceAccount string) bool {
+	f := c.front.Load()
+	return f != nil && f.PodIdentityAssociated(c.Name, namespace, serviceAccount)
 }

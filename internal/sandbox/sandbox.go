@@ -1,7 +1,7 @@
-// Package sandbox runs a local stand-in for an EKS cluster and its AWS account, built from real parts:
-// etcd, kube-apiserver and kube-controller-manager built from source, a pod identity webhook that behaves as
-// the EKS one documents, and moto's AWS server behind a front that adds what real IAM and STS do and moto
-// does not. Tests, benchmarks and `make demo` run the plugin against it.
+// Package sandbox runs a local stand-in for an EKS cluster (or a fleet of them) and its AWS accounts, built
+// from real parts: etcd, kube-apiserver and kube-controller-manager built from source, a pod identity
+// webhook that behaves as the EKS one documents, and moto's AWS server behind a front that adds what real
+// IAM and STS do and moto does not. Tests, benchmarks and `make demo` run the plugin against it.
 package sandbox
 
 import (
@@ -28,7 +28,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/awsfront"
 	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/webhook"
@@ -47,17 +46,19 @@ const (
 
 // Options configure Start.
 type Options struct {
-	Dir    string          // state directory: kubeconfig, env, audit.log, ready and logs are written here
-	BinDir string          // where etcd, kube-apiserver and kube-controller-manager are
-	Faults awsfront.Faults // initial fault settings of the AWS front
-	Log    io.Writer       // progress and the servers' request logs; nil discards them
+	Dir      string          // state directory: kubeconfig, env, audit.log, ready and logs are written here
+	BinDir   string          // where etcd, kube-apiserver and kube-controller-manager are
+	Clusters int             // how many clusters to run, 1 to MaxClusters; 0 means 1
+	Faults   awsfront.Faults // initial fault settings of the AWS front
+	Log      io.Writer       // progress and the servers' request logs; nil discards them
 }
 
-// Sandbox is a running sandbox.
+// Sandbox is a running sandbox. The fields from KubeconfigPath to SecretAccessKey describe the first
+// cluster ("sandbox"); Clusters has them all.
 type Sandbox struct {
 	Dir                   string
-	KubeconfigPath        string
-	RESTConfig            *rest.Config // admin (system:masters)
+	KubeconfigPath        string       // DIR/kubeconfig: a context per cluster, "sandbox" current
+	RESTConfig            *rest.Config // admin (system:masters) of the first cluster
 	APIServerURL          string
 	Issuer                string // the service-account issuer, equal to APIServerURL
 	CAPEM                 []byte // the CA of the apiserver's serving certificate
@@ -69,19 +70,19 @@ type Sandbox struct {
 	SecretAccessKey       string
 	Front                 *awsfront.Front
 
-	opts      Options
-	log       *log.Logger
-	spawn     *spawner
-	procs     []*process
-	servers   []*http.Server
-	moto      *awsfront.Moto
-	pki       *pki
-	adminCert []byte
-	adminKey  []byte
-	kcmCert   []byte
-	kcmKey    []byte
-	stopOnce  sync.Once
-	frontRef  atomic.Pointer[awsfront.Front] // Front, for the webhook, which starts before it
+	Clusters           []*Cluster    // every cluster, in order: sandbox, sandbox-2, ...
+	AWSConfigPath      string        // DIR/aws/config: a profile per cluster and TargetProfile
+	AWSCredentialsPath string        // DIR/aws/credentials: their keys
+	Target             TargetAccount // the second AWS account
+
+	opts     Options
+	log      *log.Logger
+	spawn    *spawner
+	servers  []*http.Server
+	moto     *awsfront.Moto
+	authn    *authenticator
+	stopOnce sync.Once
+	frontRef atomic.Pointer[awsfront.Front] // Front, for the webhook, which starts before it
 }
 
 // Start brings a sandbox up and returns once it is ready; on failure everything started is stopped again.
@@ -96,14 +97,25 @@ func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
+	if opts.Clusters == 0 {
+		opts.Clusters = 1
+	}
+	if opts.Clusters < 1 || opts.Clusters > MaxClusters {
+		return nil, fmt.Errorf("sandbox: %d clusters asked for; run 1 to %d", opts.Clusters, MaxClusters)
+	}
 	s := &Sandbox{
 		Dir:                   dir,
 		KubeconfigPath:        filepath.Join(dir, "kubeconfig"),
 		ServiceAccountKeyPath: filepath.Join(dir, "pki", "sa.key"),
 		Region:                Region,
+		AWSConfigPath:         filepath.Join(dir, "aws", "config"),
+		AWSCredentialsPath:    filepath.Join(dir, "aws", "credentials"),
 		opts:                  opts,
 		log:                   log.New(opts.Log, "sdc-sandbox: ", log.Ltime),
 		spawn:                 newSpawner(),
+	}
+	for i := 1; i <= opts.Clusters; i++ {
+		s.Clusters = append(s.Clusters, newCluster(i, dir, opts, s.log, s.spawn, &s.frontRef))
 	}
 	defer func() {
 		if err != nil {
@@ -124,14 +136,30 @@ func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
 	if err := os.WriteFile(filepath.Join(dir, "ready"), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
 		return nil, err
 	}
-	s.log.Printf("ready in %s: apiserver %s, AWS endpoint %s", time.Since(started).Round(10*time.Millisecond), s.APIServerURL, s.AWSEndpoint)
+	s.log.Printf("ready in %s: %d cluster(s), apiserver %s, AWS endpoint %s", time.Since(started).Round(10*time.Millisecond), len(s.Clusters), s.APIServerURL, s.AWSEndpoint)
 	return s, nil
 }
 
-// prepareDir removes what an earlier sandbox left in Dir (only the sandbox's own files) and writes the PKI.
+// prepareDir removes what an earlier sandbox left in Dir (only the sandbox's own files) and writes each
+// cluster's PKI.
 func (s *Sandbox) prepareDir() error {
-	for _, name := range []string{"etcd", "pki", "logs", "audit.log", "audit-policy.yaml", "kubeconfig",
-		"controller-manager.kubeconfig", "env", "ready"} {
+	for _, name := range []string{"kubeconfig", "env", "ready", "clusters", "aws"} {
+		if err := os.RemoveAll(filepath.Join(s.Dir, name)); err != nil {
+			return err
+		}
+	}
+	for _, c := range s.Clusters {
+		if err := c.prepareDir(); err != nil {
+			return err
+		}
+	}
+	return os.MkdirAll(filepath.Join(s.Dir, "aws"), 0o700)
+}
+
+// prepareDir clears the cluster's own files from its directory and writes its PKI.
+func (s *Cluster) prepareDir() error {
+	for _, name := range []string{"etcd", "pki", "logs", "audit.log", "audit-policy.yaml", "admin.kubeconfig",
+		"controller-manager.kubeconfig", "authn-webhook.kubeconfig"} {
 		if err := os.RemoveAll(filepath.Join(s.Dir, name)); err != nil {
 			return err
 		}
@@ -182,72 +210,57 @@ func (s *Sandbox) prepareDir() error {
 }
 
 func (s *Sandbox) start(ctx context.Context) error {
-	// moto takes a second or two to start; let it do so while etcd and the apiserver come up.
+	// moto takes a second or two to start; let it do so while etcd and the apiservers come up.
 	motoErr := make(chan error, 1)
 	go func() {
 		m, err := awsfront.StartMoto(ctx, awsfront.MotoOptions{Dir: filepath.Join(s.Dir, "logs"), Log: s.opts.Log})
 		s.moto = m
 		motoErr <- err
 	}()
-	etcdURL, err := s.startEtcd(ctx)
-	if err != nil {
+	// The apiservers check bearer tokens with the sandbox's authenticator; it must listen before they start.
+	if err := s.startAuthenticator(); err != nil {
 		<-motoErr
-		return fmt.Errorf("etcd: %w", err)
+		return fmt.Errorf("token authenticator: %w", err)
 	}
-	port, err := freePort()
-	if err != nil {
-		<-motoErr
-		return err
+	// The clusters start side by side: on two cores that is about as fast as one after the other, and on
+	// more it is faster.
+	errs := make([]error, len(s.Clusters))
+	var wg sync.WaitGroup
+	for i, c := range s.Clusters {
+		c.authnURL, c.authnCAPEM = s.authn.url+"/authenticate/"+c.Name, s.authn.caPEM
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.startControlPlane(ctx); err != nil {
+				errs[i] = fmt.Errorf("cluster %s: %w", c.Name, err)
+			}
+		}()
 	}
-	if err := s.startAPIServer(ctx, etcdURL, port); err != nil {
-		<-motoErr
-		return fmt.Errorf("kube-apiserver: %w", err)
-	}
-	if err := s.writeKubeconfig(s.KubeconfigPath, "sandbox-admin", s.adminCert, s.adminKey); err != nil {
-		<-motoErr
-		return err
-	}
-	if err := s.writeKubeconfig(filepath.Join(s.Dir, "controller-manager.kubeconfig"), "kube-controller-manager", s.kcmCert, s.kcmKey); err != nil {
-		<-motoErr
-		return err
-	}
-	if err := s.startControllerManager(); err != nil {
-		<-motoErr
-		return fmt.Errorf("kube-controller-manager: %w", err)
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", s.KubeconfigPath)
-	if err != nil {
-		<-motoErr
-		return err
-	}
-	s.RESTConfig = cfg
-	// The sandbox's own client (the webhook reads a ServiceAccount per pod) must keep up with bulk seeding.
-	own := rest.CopyConfig(cfg)
-	own.QPS, own.Burst = 500, 1000
-	client, err := kubernetes.NewForConfig(own)
-	if err != nil {
-		<-motoErr
-		return err
-	}
-	if err := s.startWebhook(ctx, client); err != nil {
-		<-motoErr
-		return fmt.Errorf("pod identity webhook: %w", err)
-	}
-	if err := allowIssuerDiscovery(ctx, client); err != nil {
-		<-motoErr
-		return err
-	}
+	wg.Wait()
 	if err := <-motoErr; err != nil {
 		return fmt.Errorf("moto: %w", err)
 	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	first := s.Clusters[0]
+	s.RESTConfig, s.APIServerURL, s.Issuer, s.CAPEM = first.RESTConfig, first.APIServerURL, first.Issuer, first.CAPEM
 	if err := s.startFront(ctx); err != nil {
 		return fmt.Errorf("AWS front: %w", err)
 	}
-	// The controller-manager is ready for Deployments once its ServiceAccount controller has made "default".
-	return poll(ctx, s.procs[len(s.procs)-1], 30*time.Second, func() error {
-		_, err := client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
+	s.authn.setFront(s.Front)
+	if err := s.setUpAWS(ctx); err != nil {
 		return err
-	})
+	}
+	if err := s.writeFleetKubeconfig(); err != nil {
+		return err
+	}
+	for _, c := range s.Clusters {
+		if err := c.waitControllers(ctx); err != nil {
+			return fmt.Errorf("cluster %s: kube-controller-manager: %w", c.Name, err)
+		}
+	}
+	return nil
 }
 
 // allowIssuerDiscovery lets anyone read the OIDC discovery document and JWKS, as EKS does (IAM and STS
@@ -266,7 +279,7 @@ func allowIssuerDiscovery(ctx context.Context, client kubernetes.Interface) erro
 }
 
 // startWebhook serves the pod identity webhook over TLS on loopback and registers it with the apiserver.
-func (s *Sandbox) startWebhook(ctx context.Context, client kubernetes.Interface) error {
+func (s *Cluster) startWebhook(ctx context.Context, client kubernetes.Interface) error {
 	certPEM, keyPEM, err := s.pki.issue("pod-identity-webhook", nil, []string{"127.0.0.1"})
 	if err != nil {
 		return err
@@ -313,14 +326,18 @@ func (s *Sandbox) startWebhook(ctx context.Context, client kubernetes.Interface)
 
 // startFront bootstraps the AWS account in moto and serves the front that the sandbox hands out.
 func (s *Sandbox) startFront(ctx context.Context) error {
+	first := s.Clusters[0].eksCluster()
+	var clusters []awsfront.EKSCluster
+	for _, c := range s.Clusters {
+		clusters = append(clusters, c.eksCluster())
+	}
 	front, err := awsfront.New(awsfront.Config{
-		MotoURL: s.moto.URL,
-		Region:  s.Region,
-		EKS: &awsfront.EKSCluster{
-			Name: ClusterName, Endpoint: s.APIServerURL, CAData: s.CAPEM, Issuer: s.Issuer, Version: KubeVersion,
-		},
-		Faults: s.opts.Faults,
-		Log:    s.opts.Log,
+		MotoURL:  s.moto.URL,
+		Region:   s.Region,
+		EKS:      &first,
+		Clusters: clusters,
+		Faults:   s.opts.Faults,
+		Log:      s.opts.Log,
 	})
 	if err != nil {
 		return err
@@ -355,6 +372,14 @@ func (s *Sandbox) EnvMap() map[string]string {
 		"AWS_DEFAULT_REGION":        s.Region, // the aws CLI v1 reads only this one
 		"AWS_EC2_METADATA_DISABLED": "true",
 		"SDC_SANDBOX_DIR":           s.Dir,
+		// A profile per cluster (what each context's exec plugin names) and one for the second account.
+		"AWS_CONFIG_FILE":                  s.AWSConfigPath,
+		"AWS_SHARED_CREDENTIALS_FILE":      s.AWSCredentialsPath,
+		"SANDBOX_TARGET_ACCOUNT_ID":        s.Target.AccountID,
+		"SANDBOX_TARGET_ACCESS_KEY_ID":     s.Target.AccessKeyID,
+		"SANDBOX_TARGET_SECRET_ACCESS_KEY": s.Target.SecretAccessKey,
+		"SANDBOX_TARGET_PROFILE":           s.Target.Profile,
+		"SANDBOX_TARGET_ROLE_ARN":          s.Target.RoleARN,
 	}
 }
 
@@ -383,7 +408,7 @@ func (s *Sandbox) writeEnv() error {
 	return os.WriteFile(filepath.Join(s.Dir, "env"), []byte(b.String()), 0o600)
 }
 
-// AuditLogPath is the apiserver's audit log (JSON lines, level Metadata).
+// AuditLogPath is the first cluster's apiserver audit log (JSON lines, level Metadata).
 func (s *Sandbox) AuditLogPath() string { return filepath.Join(s.Dir, "audit.log") }
 
 // Stop stops everything the sandbox started, in reverse order, and removes DIR/ready.
@@ -395,9 +420,12 @@ func (s *Sandbox) Stop() {
 			_ = srv.Shutdown(ctx)
 			cancel()
 		}
-		for i := len(s.procs) - 1; i >= 0; i-- {
-			s.procs[i].stop(10 * time.Second)
+		var wg sync.WaitGroup
+		for _, c := range s.Clusters {
+			wg.Add(1)
+			go func() { defer wg.Done(); c.stop() }()
 		}
+		wg.Wait()
 		if s.moto != nil {
 			_ = s.moto.Stop()
 		}

@@ -27,7 +27,8 @@ import (
 	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/webhook"
 )
 
-func TestMain(m *testing.M) { sandboxtest.Main(m) }
+// The package's sandbox runs two clusters (fleet_test.go); the tests here use the first, as before.
+func TestMain(m *testing.M) { sandboxtest.MainWith(m, sandbox.Options{Clusters: 2}) }
 
 // anonymous is an HTTP client that trusts the sandbox CA and presents no credentials, as IAM does.
 func anonymous(t *testing.T, sb *sandbox.Sandbox) *http.Client {

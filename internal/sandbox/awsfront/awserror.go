@@ -31,7 +31,14 @@ func (e awsError) write(w http.ResponseWriter, r *http.Request, service string) 
 	h := w.Header()
 	h.Set("x-amzn-RequestId", id)
 	var body []byte
+	if service != "s3" && service != "eks" && r.Header.Get("X-Amz-Target") != "" {
+		// The awsJson protocols (X-Amz-Target) answer errors as JSON with the code in __type.
+		service = "json"
+	}
 	switch service {
+	case "json":
+		h.Set("Content-Type", "application/x-amz-json-1.1")
+		body, _ = json.Marshal(map[string]string{"__type": e.Code, "message": e.Message})
 	case "s3":
 		h.Set("x-amz-request-id", id)
 		h.Set("Content-Type", "application/xml")

@@ -15,6 +15,7 @@ type call struct {
 	Params      url.Values // awsQuery parameters (query string and form body) for IAM and STS
 	Body        []byte     // the buffered body of awsQuery requests; nil when the body is streamed
 	S3          s3Request  // set for S3 requests
+	Caller      *principal // who the access key belongs to, once authenticate has checked it
 }
 
 // Key is the by_action key of the call, like "iam:CreateRole".

@@ -54,7 +54,7 @@ func (f *Front) hideFromNow(key string) (restore func()) {
 
 // createdKey is the consistency key of the entity a create call makes; "" when it cannot be known.
 func (f *Front) createdKey(c *call) string {
-	account := f.accountID()
+	account := f.callerAccount(c)
 	switch c.Action {
 	case "CreateRole":
 		return roleKey(c.Params.Get("RoleName"))
@@ -100,6 +100,10 @@ func (f *Front) serveIAM(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	if clientIDOps[c.Action] {
 		f.changeClientIDs(w, r, c)
+		return
+	}
+	if keyOps[c.Action] {
+		f.serveKeyOp(w, r, c)
 		return
 	}
 	container, isList := listContainers[c.Action]

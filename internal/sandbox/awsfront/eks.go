@@ -19,28 +19,26 @@ func (f *Front) serveEKS(w http.ResponseWriter, r *http.Request, c *call) {
 		f.serveAddon(w, r, c)
 		return
 	}
-	cl := f.cfg.EKS
-	if cl == nil {
-		f.proxy(w, r, c)
-		return
-	}
+	account, region := f.callerAccount(c), signingRegion(r)
 	switch c.Action {
 	case "DescribeCluster":
-		if segs := splitPath(r.URL.EscapedPath()); len(segs) == 2 && segs[1] == cl.Name {
-			f.describeSandboxCluster(w, r)
-			return
+		if segs := splitPath(r.URL.EscapedPath()); len(segs) == 2 {
+			if cl := f.sandboxCluster(account, region, segs[1]); cl != nil {
+				f.describeSandboxCluster(w, r, cl)
+				return
+			}
 		}
 	case "ListClusters":
-		if r.URL.Query().Get("nextToken") == "" {
-			f.listClusters(w, r, c)
+		if names := f.sandboxClusterNames(account, region); len(names) > 0 && r.URL.Query().Get("nextToken") == "" {
+			f.listClusters(w, r, c, names)
 			return
 		}
 	}
 	f.proxy(w, r, c)
 }
 
-// listClusters merges the sandbox cluster into the first page of moto's list.
-func (f *Front) listClusters(w http.ResponseWriter, r *http.Request, c *call) {
+// listClusters merges the sandbox clusters into the first page of moto's list.
+func (f *Front) listClusters(w http.ResponseWriter, r *http.Request, c *call, sandboxNames []string) {
 	resp, body, err := f.fetch(r, c)
 	if err != nil {
 		f.motoUnreachable(w, r, c, err)
@@ -56,8 +54,10 @@ func (f *Front) listClusters(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	names, _ := page["clusters"].([]any)
-	if !slices.Contains(names, any(f.cfg.EKS.Name)) {
-		names = append([]any{f.cfg.EKS.Name}, names...)
+	for i := len(sandboxNames) - 1; i >= 0; i-- {
+		if !slices.Contains(names, any(sandboxNames[i])) {
+			names = append([]any{sandboxNames[i]}, names...)
+		}
 	}
 	page["clusters"] = names
 	body, _ = json.Marshal(page)
@@ -65,16 +65,15 @@ func (f *Front) listClusters(w http.ResponseWriter, r *http.Request, c *call) {
 }
 
 // describeSandboxCluster answers DescribeCluster for the sandbox cluster with its real endpoint, CA and issuer.
-func (f *Front) describeSandboxCluster(w http.ResponseWriter, r *http.Request) {
-	cl := f.cfg.EKS
-	account := f.accountID()
+func (f *Front) describeSandboxCluster(w http.ResponseWriter, r *http.Request, cl *EKSCluster) {
+	account, region := f.clusterPlace(cl)
 	version := cl.Version
 	if version == "" {
 		version = "1.34"
 	}
 	doc := map[string]any{"cluster": map[string]any{
 		"name":      cl.Name,
-		"arn":       "arn:aws:eks:" + f.cfg.Region + ":" + account + ":cluster/" + cl.Name,
+		"arn":       "arn:aws:eks:" + region + ":" + account + ":cluster/" + cl.Name,
 		"createdAt": float64(f.started.UnixMilli()) / 1000,
 		"version":   version,
 		"endpoint":  cl.Endpoint,

@@ -80,7 +80,7 @@ func (f *Front) serveEKSAuth(w http.ResponseWriter, r *http.Request, c *call) {
 		eksError(http.StatusBadRequest, "InvalidParameterException", "token is required.").write(w, r, c.Service)
 		return
 	}
-	info, err := f.findCluster(r.Context(), signingRegion(r), segs[1])
+	info, err := f.findCluster(r.Context(), f.callerAccount(c), signingRegion(r), segs[1])
 	switch {
 	case errors.Is(err, errNoCluster):
 		eksError(http.StatusNotFound, "ResourceNotFoundException", "No cluster found for name: "+segs[1]+".").write(w, r, c.Service)
@@ -143,6 +143,10 @@ func (f *Front) assumeRoleForPodIdentity(ctx context.Context, info eksClusterInf
 		RoleName: roleNameOf(a.RoleARN), RoleARN: a.RoleARN, AssumedRoleARN: aws.ToString(user.Arn), Tags: tags,
 	}
 	f.mu.Unlock()
+	f.rememberKey(aws.ToString(cred.AccessKeyId), &principal{
+		Account: accountOf(a.RoleARN), ARN: aws.ToString(user.Arn), RoleName: roleNameOf(a.RoleARN), RoleARN: a.RoleARN,
+		Secret: aws.ToString(cred.SecretAccessKey), SessionToken: aws.ToString(cred.SessionToken), Expires: aws.ToTime(cred.Expiration), Tags: tags,
+	})
 	return map[string]any{
 		"subject":                map[string]string{"namespace": k.Namespace, "serviceAccount": k.ServiceAccount.Name},
 		"audience":               PodIdentityService,

@@ -67,44 +67,20 @@ func (c eksClusterInfo) ARN() string {
 	return "arn:aws:eks:" + c.Key.Region + ":" + c.Account + ":cluster/" + c.Key.Name
 }
 
-// signingRegion is the region of a SigV4 request's credential scope, or "".
-func signingRegion(r *http.Request) string {
-	cred := ""
-	if auth := r.Header.Get("Authorization"); auth != "" {
-		if i := strings.Index(auth, "Credential="); i >= 0 {
-			cred = auth[i+len("Credential="):]
-			if j := strings.IndexAny(cred, ", "); j >= 0 {
-				cred = cred[:j]
-			}
-		}
-	} else {
-		cred = r.URL.Query().Get("X-Amz-Credential")
-	}
-	if parts := strings.Split(cred, "/"); len(parts) == 5 {
-		return parts[2]
-	}
-	return ""
-}
-
-// sandboxCluster returns the sandbox's own cluster of that name in that region, or nil.
-func (f *Front) sandboxCluster(region, name string) *EKSCluster {
-	if cl := f.cfg.EKS; cl != nil && cl.Name == name && (region == "" || region == f.cfg.Region) {
-		return cl
-	}
-	return nil
-}
-
 // errNoCluster means neither the sandbox nor moto has the cluster.
 var errNoCluster = errors.New("no such cluster")
 
 // findCluster resolves the cluster a call names: the sandbox's own, or one of moto's (asked directly,
 // uncounted). It fails with errNoCluster when neither has it.
-func (f *Front) findCluster(ctx context.Context, region, name string) (eksClusterInfo, error) {
+func (f *Front) findCluster(ctx context.Context, account, region, name string) (eksClusterInfo, error) {
 	if region == "" {
 		region = f.cfg.Region
 	}
-	info := eksClusterInfo{Key: clusterKey{region, name}, Account: f.accountID()}
-	if cl := f.sandboxCluster(region, name); cl != nil {
+	if account == "" {
+		account = f.accountID()
+	}
+	info := eksClusterInfo{Key: clusterKey{region, name}, Account: account}
+	if cl := f.sandboxCluster(account, region, name); cl != nil {
 		info.Sandbox = cl
 		return info, nil
 	}
@@ -136,7 +112,7 @@ func (f *Front) motoEKS(region string) *eks.Client {
 
 // clusterOrError resolves the cluster for an EKS call and writes EKS's error when it cannot.
 func (f *Front) clusterOrError(w http.ResponseWriter, r *http.Request, c *call, name string) (eksClusterInfo, bool) {
-	info, err := f.findCluster(r.Context(), signingRegion(r), name)
+	info, err := f.findCluster(r.Context(), f.callerAccount(c), signingRegion(r), name)
 	switch {
 	case errors.Is(err, errNoCluster):
 		eksError(http.StatusNotFound, "ResourceNotFoundException", "No cluster found for name: "+name+".").write(w, r, c.Service)
@@ -196,7 +172,7 @@ func (f *Front) SetAutoMode(ctx context.Context, m EKSAutoMode) error {
 	if m.Cluster == "" {
 		return errors.New(`auto-mode needs "cluster", the EKS cluster name, e.g. {"cluster":"sandbox","enabled":true}`)
 	}
-	info, err := f.findCluster(ctx, m.Region, m.Cluster)
+	info, err := f.findCluster(ctx, "", m.Region, m.Cluster)
 	if errors.Is(err, errNoCluster) {
 		return fmt.Errorf("no EKS cluster %q in region %s; the sandbox's is %q", m.Cluster, info.Key.Region, f.clusterName())
 	}

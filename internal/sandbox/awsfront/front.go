@@ -58,6 +58,8 @@ type EKSCluster struct {
 	CAData   []byte // PEM of the apiserver's CA; DescribeCluster returns it base64-encoded
 	Issuer   string // the apiserver's service-account issuer
 	Version  string // Kubernetes minor version, like "1.34"
+	// Region and AccountID place the cluster; empty: Config.Region and the front's own account.
+	Region, AccountID string
 }
 
 // Config configures a Front.
@@ -65,9 +67,11 @@ type Config struct {
 	MotoURL string      // moto's base URL
 	Region  string      // the sandbox region, us-west-2 when empty
 	EKS     *EKSCluster // nil: no sandbox cluster
-	Faults  Faults      // initial fault settings
-	Log     io.Writer   // one line per request when set
-	Seed    uint64      // seed of the random source behind the fault rates; 0 picks one from the clock
+	// Clusters are further sandbox clusters, each answered for in its own region and account (clusters.go).
+	Clusters []EKSCluster
+	Faults   Faults    // initial fault settings
+	Log      io.Writer // one line per request when set
+	Seed     uint64    // seed of the random source behind the fault rates; 0 picks one from the clock
 }
 
 // CallCounts counts the API calls that reached the front, by kind and by "service:Action".
@@ -109,6 +113,8 @@ type Front struct {
 
 	eksx        eksExtras      // add-ons, Pod Identity associations and Auto Mode, per cluster
 	clusterJWKS clusterKeySets // the sandbox clusters' service-account keys, for EKS Auth
+	keys        keyRing        // who each access key belongs to (keys.go)
+	accounts    accountClients // the front's own IAM client per account (accounts.go)
 }
 
 // session is what the front remembers about credentials STS minted for a role.
@@ -230,6 +236,13 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.Body = body
 	f.count(c)
 	defer func() { f.logCall(c, r, rec, start) }()
+	r.Header.Del(motoAccountHeader) // the front's own way into any account; never a client's
+
+	if e, ok := f.authenticate(r, c); !ok {
+		rec.note = "refused"
+		e.write(rec, r, c.Service)
+		return
+	}
 
 	if e, ok := f.injectFault(r.Context(), c); ok {
 		rec.note = "fault"
@@ -240,6 +253,10 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "sts":
 		if c.Action == "AssumeRoleWithWebIdentity" {
 			f.assumeRoleWithWebIdentity(rec, r, c)
+			return
+		}
+		if c.Action == "AssumeRole" {
+			f.assumeRole(rec, r, c)
 			return
 		}
 		f.proxy(rec, r, c)

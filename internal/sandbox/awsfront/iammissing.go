@@ -60,7 +60,8 @@ func (f *Front) changeClientIDs(w http.ResponseWriter, r *http.Request, c *call)
 
 // rewriteProvider re-creates the provider with the client IDs change returns.
 func (f *Front) rewriteProvider(ctx context.Context, arn string, change func([]string) []string) error {
-	p, err := f.iam.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(arn)})
+	c := f.iamIn(accountOf(arn))
+	p, err := c.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(arn)})
 	if err != nil {
 		return err
 	}
@@ -68,13 +69,13 @@ func (f *Front) rewriteProvider(ctx context.Context, arn string, change func([]s
 	if slices.Equal(ids, p.ClientIDList) {
 		return nil
 	}
-	if _, err := f.iam.DeleteOpenIDConnectProvider(ctx, &iam.DeleteOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(arn)}); err != nil {
+	if _, err := c.DeleteOpenIDConnectProvider(ctx, &iam.DeleteOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(arn)}); err != nil {
 		return err
 	}
 	in := &iam.CreateOpenIDConnectProviderInput{Url: aws.String("https://" + aws.ToString(p.Url)), ClientIDList: ids, ThumbprintList: p.ThumbprintList}
 	if len(p.Tags) > 0 {
 		in.Tags = p.Tags
 	}
-	_, err = f.iam.CreateOpenIDConnectProvider(ctx, in)
+	_, err = c.CreateOpenIDConnectProvider(ctx, in)
 	return err
 }

@@ -147,6 +147,17 @@ func (m *Moto) kill() error {
 	return nil
 }
 
+// withoutAWS drops the AWS_* variables from an environment.
+func withoutAWS(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "AWS_") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
 func closeFile(f *os.File) {
 	if f != nil {
 		f.Close()
@@ -188,15 +199,4 @@ func spawn(cmd *exec.Cmd) error {
 	reply := make(chan error)
 	spawnReqs <- spawnReq{cmd: cmd, reply: reply}
 	return <-reply
-}
-
-// withoutAWS is env without the AWS SDK's and CLI's variables.
-func withoutAWS(env []string) []string {
-	out := make([]string, 0, len(env))
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, "AWS_") {
-			out = append(out, kv)
-		}
-	}
-	return out
 }

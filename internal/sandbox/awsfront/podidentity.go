@@ -453,6 +453,14 @@ func (f *Front) effectiveAssociation(k clusterKey, namespace, serviceAccount str
 // PodIdentityAssociated tells whether a ServiceAccount of the sandbox cluster has a Pod Identity
 // association that is in effect; the sandbox's webhook asks it for every pod.
 func (f *Front) PodIdentityAssociated(cluster, namespace, serviceAccount string) bool {
-	_, ok := f.effectiveAssociation(clusterKey{f.cfg.Region, cluster}, namespace, serviceAccount)
-	return ok
+	for _, cl := range f.sandboxClusters() {
+		if cl.Name != cluster {
+			continue
+		}
+		_, region := f.clusterPlace(cl)
+		if _, ok := f.effectiveAssociation(clusterKey{region, cluster}, namespace, serviceAccount); ok {
+			return true
+		}
+	}
+	return false
 }

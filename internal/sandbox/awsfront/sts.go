@@ -75,8 +75,9 @@ func (f *Front) rememberSession(body []byte, roleARN string) {
 		return
 	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.sessions[key] = session{RoleName: roleNameOf(roleARN), RoleARN: roleARN, AssumedRoleARN: xmlText(body, "Arn")}
+	f.mu.Unlock()
+	f.rememberKey(key, sessionPrincipal(body, roleARN))
 }
 
 // roleNameOf is the name in a role ARN (arn:aws:iam::acct:role/path/name).
@@ -126,7 +127,7 @@ func (f *Front) checkWebIdentity(ctx context.Context, roleARN, token string, now
 	if !strings.HasPrefix(claims.Issuer, "https://") || f.hidden(oidcKey(providerARN)) {
 		return noProvider, false
 	}
-	provider, err := f.iam.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(providerARN)})
+	provider, err := f.iamIn(account).GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(providerARN)})
 	if err != nil {
 		var nse *iamtypes.NoSuchEntityException
 		if errors.As(err, &nse) {
@@ -166,7 +167,7 @@ func (f *Front) checkWebIdentity(ctx context.Context, roleARN, token string, now
 	if roleName == "" || f.hidden(roleKey(roleName)) {
 		return notAuthorized(), false
 	}
-	role, err := f.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(roleName)})
+	role, err := f.iamIn(account).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(roleName)})
 	if err != nil {
 		var nse *iamtypes.NoSuchEntityException
 		if errors.As(err, &nse) {

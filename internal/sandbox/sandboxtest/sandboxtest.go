@@ -1,4 +1,5 @@
-// Package sandboxtest starts one sandbox per test package: call Main from TestMain, Get from tests.
+// Package sandboxtest starts one sandbox per test package: call Main from TestMain (MainWith for more than
+// one cluster), Get from tests.
 package sandboxtest
 
 import (
@@ -24,13 +25,24 @@ func Main(m *testing.M) {
 	os.Exit(Run(m))
 }
 
+// MainWith is Main with a sandbox started with opts: sandbox.Options{Clusters: 2} gives the package a
+// fleet of two clusters. Dir, BinDir and Log are sandboxtest's to set.
+func MainWith(m *testing.M, opts sandbox.Options) {
+	os.Exit(RunWith(m, opts))
+}
+
 // Run is Main without the exit, for a TestMain that has its own cleanup; it returns the exit code. The
 // developer's environment is cleared first (see testenv), so the tests see only the sandbox.
 func Run(m *testing.M) int {
+	return RunWith(m, sandbox.Options{})
+}
+
+// RunWith is MainWith without the exit.
+func RunWith(m *testing.M, opts sandbox.Options) int {
 	cleanup := testenv.Isolate()
 	defer cleanup()
 	if !isShort() {
-		sb, err := Start()
+		sb, err := StartWith(opts)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "sandboxtest: the sandbox did not start: %v\n", err)
 			return 1
@@ -60,6 +72,11 @@ func isShort() bool {
 
 // Start starts a sandbox in a fresh temporary directory with the binaries from BinDir.
 func Start() (*sandbox.Sandbox, error) {
+	return StartWith(sandbox.Options{})
+}
+
+// StartWith is Start with opts (their Dir, BinDir and Log are replaced).
+func StartWith(opts sandbox.Options) (*sandbox.Sandbox, error) {
 	bin, err := BinDir()
 	if err != nil {
 		return nil, err
@@ -72,9 +89,12 @@ func Start() (*sandbox.Sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// Clusters start side by side; on two busy cores each takes longer.
+	clusters := max(opts.Clusters, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(1+clusters)*time.Minute)
 	defer cancel()
-	sb, err := sandbox.Start(ctx, sandbox.Options{Dir: dir, BinDir: bin, Log: logf})
+	opts.Dir, opts.BinDir, opts.Log = dir, bin, logf
+	sb, err := sandbox.Start(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%w (logs in %s)", err, dir)
 	}
