@@ -136,18 +136,52 @@ type createRole struct {
 	Tags                     map[string]string
 }
 
-// writeTrust makes the role's trust admit Subject (with Audience, through Provider), and checks afterwards
-// that it still does. IAM has no conditional write for a trust policy, so another bind (or any writer) may
-// replace the document between our read and our write, or right after: the trust is read fresh before
-// each write, merged (iampolicy.AdmitSubject) and written, and then read again after a short settle; a
-// trust that lost the subject to a concurrent write is merged and written again, with jittered backoff,
-// until it holds or the bound is spent. Success is reported only when the check holds.
+// TrustEdit is one change bind (or unbind) makes to a role's trust and checks afterwards, as pure functions
+// of the document: the read-merge-write-verify loop of writeTrust runs any of them.
+type TrustEdit interface {
+	// Apply returns the trust with the edit made (p is not modified); changed is false when it already holds.
+	Apply(p *iampolicy.Policy) (out *iampolicy.Policy, changed bool)
+	// Holds reports whether p is as the edit wants it.
+	Holds(p *iampolicy.Policy) bool
+	// Subjects are who p admits by name, for messages about a concurrent writer (nil when not applicable).
+	Subjects(p *iampolicy.Policy) []string
+	// String names the edit in messages, e.g. "admit system:serviceaccount:ns1:sdc".
+	String() string
+}
+
+// AdmitWebIdentity admits Subject's tokens with Audience through the OIDC provider Provider (the compact
+// way, iampolicy.AdmitSubject).
+type AdmitWebIdentity struct{ Provider, Host, Subject, Audience string }
+
+// Apply adds the subject.
+func (e AdmitWebIdentity) Apply(p *iampolicy.Policy) (*iampolicy.Policy, bool) {
+	return iampolicy.AdmitSubject(p, e.Provider, e.Host, e.Subject, e.Audience)
+}
+
+// Holds reports whether STS would let the subject's token assume the role.
+func (e AdmitWebIdentity) Holds(p *iampolicy.Policy) bool {
+	return iampolicy.Evaluate(iampolicy.WebIdentityRequest(e.Provider, e.Host, e.Subject, e.Audience), p).Allowed()
+}
+
+// Subjects are the ServiceAccounts the trust lists for the provider.
+func (e AdmitWebIdentity) Subjects(p *iampolicy.Policy) []string {
+	return iampolicy.WebIdentitySubjects(p, e.Provider, e.Host)
+}
+
+func (e AdmitWebIdentity) String() string { return "admit " + e.Subject }
+
+// writeTrust makes the role's trust as Edit wants it, and checks afterwards that it still is. IAM has no
+// conditional write for a trust policy, so another bind (or any writer) may replace the document between
+// our read and our write, or right after: the trust is read fresh before each write, edited and written,
+// then read again after a short settle; a trust that lost the edit to a concurrent write is edited and
+// written again, with jittered backoff, until it holds or the bound is spent. Success is reported only
+// when the check holds.
 type writeTrust struct {
-	Role                              string
-	Provider, Host, Subject, Audience string
-	Create                            *createRole // the role did not exist when planned
-	Update                            bool        // the trust lacked the subject when planned
-	Tags                              map[string]string
+	Role   string
+	Edit   TrustEdit
+	Create *createRole // the role did not exist when planned
+	Update bool        // the trust lacked the edit when planned
+	Tags   map[string]string
 }
 
 func (op writeTrust) apply(ctx context.Context, a *applier) error {
@@ -159,11 +193,10 @@ func (op writeTrust) apply(ctx context.Context, a *applier) error {
 		if created {
 			return nil // a trust that did not exist before cannot have lost a concurrent write
 		}
-		// Someone made it meanwhile (another bind into the same role): merge into theirs.
+		// Someone made it meanwhile (another bind into the same role): edit theirs.
 	} else if !op.Update {
 		return a.tagRole(ctx, op.Role, op.Tags)
 	}
-	req := iampolicy.WebIdentityRequest(op.Provider, op.Host, op.Subject, op.Audience)
 	var wrote, seen *iampolicy.Policy
 	attempts := 0
 	err := sdcaws.ConcurrentWrites.Retry(ctx, func(ctx context.Context) error {
@@ -176,18 +209,18 @@ func (op writeTrust) apply(ctx context.Context, a *applier) error {
 			return errNotVisible // just made by another writer, or IAM still replicating it
 		}
 		seen = current
-		if iampolicy.Evaluate(req, current).Allowed() {
-			return nil // admitted: by our write (verified), or already
+		if op.Edit.Holds(current) {
+			return nil // as wanted: by our write (verified), or already
 		}
-		merged, _ := iampolicy.AdmitSubject(current, op.Provider, op.Host, op.Subject, op.Audience)
+		edited, _ := op.Edit.Apply(current)
 		start := time.Now()
 		_, err = a.aws.IAM.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{
-			RoleName: aws.String(op.Role), PolicyDocument: aws.String(string(merged.Compact())),
+			RoleName: aws.String(op.Role), PolicyDocument: aws.String(string(edited.Compact())),
 		}, noSDKRetries)
 		if err != nil {
 			return err
 		}
-		wrote = merged
+		wrote = edited
 		// Verify after a settle: a writer that read the trust before our write writes within about one
 		// round trip of its read; waiting a few of ours lets its write land before we look.
 		return settle(ctx, time.Since(start))
@@ -224,13 +257,11 @@ func settle(ctx context.Context, d time.Duration) error {
 // lostTrust explains a trust write that did not hold: what the concurrent writer changed.
 func lostTrust(op writeTrust, wrote, seen *iampolicy.Policy, attempts int, err error) error {
 	if wrote == nil || seen == nil {
-		return fmt.Errorf("updating the trust policy of IAM role %s: %w", op.Role, err)
+		return fmt.Errorf("updating the trust policy of IAM role %s (%s): %w", op.Role, op.Edit, err)
 	}
-	ours := iampolicy.WebIdentitySubjects(wrote, op.Provider, op.Host)
-	theirs := iampolicy.WebIdentitySubjects(seen, op.Provider, op.Host)
-	added, removed := setDiff(theirs, ours), setDiff(ours, theirs)
-	return fmt.Errorf("the trust policy of IAM role %s was rewritten by another writer while bind updated it, %d time(s): the last one left out %s (it added %s and removed %s); nothing else was lost: run the same bind again",
-		op.Role, attempts, op.Subject, listOrNone(added), listOrNone(removed))
+	ours, theirs := op.Edit.Subjects(wrote), op.Edit.Subjects(seen)
+	return fmt.Errorf("the trust policy of IAM role %s was rewritten by another writer while bind updated it (to %s), %d time(s): the last rewrite added %s and removed %s; run the same command again",
+		op.Role, op.Edit, attempts, listOrNone(setDiff(theirs, ours)), listOrNone(setDiff(ours, theirs)))
 }
 
 func setDiff(a, b []string) []string {

@@ -298,7 +298,7 @@ func roleChange(res *Result) (*plan.Change, error) {
 	}
 	c := &plan.Change{ID: "role", Kind: KindRole, Name: n.RoleARN, Format: "json", After: string(trust.Canonical())}
 	size := fmt.Sprintf("trust policy: %d of %d characters; admits %d ServiceAccount(s) of this cluster by name", trust.Size(), r.trustLimit(), len(subjects))
-	op := writeTrust{Role: n.RoleName, Provider: n.ProviderARN, Host: n.IssuerHostPath, Subject: subject, Audience: res.Audience}
+	op := writeTrust{Role: n.RoleName, Edit: AdmitWebIdentity{Provider: n.ProviderARN, Host: n.IssuerHostPath, Subject: subject, Audience: res.Audience}}
 	tags := map[string]string{}
 	switch {
 	case stagesTag == "":
