@@ -293,10 +293,15 @@ func (h *harness) readEndState(ctx context.Context, ns, roleARN, policyARN strin
 	return s, nil
 }
 
+// canonical is doc in canonical form without its Sids: they name statements (bind's name the bindings a
+// shared policy serves) and do not change what a policy allows.
 func canonical(doc string) (json.RawMessage, error) {
 	p, err := iampolicy.Parse([]byte(doc))
 	if err != nil {
 		return nil, err
+	}
+	for i := range p.Statements {
+		p.Statements[i].Sid = ""
 	}
 	return json.RawMessage(p.Canonical()), nil
 }
