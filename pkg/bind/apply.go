@@ -353,10 +353,14 @@ func (op writePolicy) apply(ctx context.Context, a *applier) error {
 		}
 		return err // created: no earlier version existed, so none was lost
 	}
+	exists := false // made by another bind meanwhile, whether or not IAM shows it yet
 	if op.Create {
-		if err := create(ctx); err == nil {
+		switch err := create(ctx); {
+		case err == nil:
 			return nil
-		} else if err != errNotVisible && !sdcaws.IsThrottled(err) {
+		case err == errNotVisible:
+			exists = true
+		case !sdcaws.IsThrottled(err):
 			return err
 		}
 	}
@@ -366,10 +370,14 @@ func (op writePolicy) apply(ctx context.Context, a *applier) error {
 			return err
 		}
 		if current == nil {
-			if wroteVersion != "" || op.Create {
+			if wroteVersion != "" || exists {
 				return errNotVisible // made by us or another bind, and IAM does not show it yet
 			}
-			return create(ctx)
+			err := create(ctx)
+			if err == errNotVisible {
+				exists = true
+			}
+			return err
 		}
 		merged, changed := grant.Merge(current.Document, op.Binding, want)
 		if !changed {
