@@ -208,6 +208,10 @@ func run(ctx context.Context, cfg config) (res *results, err error) {
 	if err == nil {
 		one, err = benchDoctorOne(ctx, h, cfg, bs.doctorNS, work)
 	}
+	if err == nil {
+		progress(cfg.Log, "bind into a role shared on purpose")
+		res.Shared, err = benchShared(ctx, h, cfg)
+	}
 	h.stop()
 	if err != nil {
 		return nil, err

@@ -27,6 +27,7 @@ type results struct {
 	Bind          []bindRow       `json:"bind"`
 	Doctor        []doctorRow     `json:"doctor"`
 	Targets       []targetCheck   `json:"targets"`
+	Shared        *sharedReport   `json:"shared_role,omitempty"`
 	DurationS     float64         `json:"duration_s"`
 }
 
@@ -418,6 +419,7 @@ func printTable(w io.Writer, res *results) {
 		fmt.Fprintf(w, " %s %s;", p.Name, fmtBytes(int64(p.Bytes)))
 	}
 	fmt.Fprintln(w)
+	printShared(w, res.Shared)
 	var failed []string
 	for _, t := range res.Targets {
 		if !t.Met {
