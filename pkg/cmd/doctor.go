@@ -204,7 +204,7 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 
 // RunFleet checks each selected context as Run would check it alone, side by side, and reports the fleet.
 func (o *DoctorOptions) RunFleet(ctx context.Context) error {
-	results := fleet.Run(ctx, o.fleet.selected, o.fleet.run, o.examine)
+	results := runFleet(ctx, &o.fleet, o.examine)
 	fr := doctor.NewFleetReport(results)
 	if o.Output.structured() {
 		if o.Verbose > 0 {

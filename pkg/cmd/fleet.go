@@ -109,6 +109,12 @@ func (f *fleetFlags) complete(g *Globals, af awsFlags) error {
 	return nil
 }
 
+// runFleet examines the contexts complete selected with fn, as f's flags say (bound, timeout), and returns
+// a result per context in their order.
+func runFleet[R any](ctx context.Context, f *fleetFlags, fn fleet.Func[R]) []fleet.Result[R] {
+	return fleet.Run(ctx, f.selected, f.run, fn)
+}
+
 // contextSession is the session of one context of a fleet, made exactly as a single-context run makes its
 // own (kubectl's flags with --context set to it), with the context's AWS profile and region; the profile's
 // region comes before the environment's. Its Namespace is -n, else the context's; its ReadWith says, for

@@ -181,6 +181,14 @@ func TestDoctorFleetOfUnreachableContexts(t *testing.T) {
 	if strings.Index(text, "=== Context down") > strings.Index(text, "=== Context prod-eu") {
 		t.Errorf("contexts out of the --contexts order:\n%s", text)
 	}
+
+	streams, _, out, _ = genericiooptions.NewTestIOStreams()
+	Execute(streams, []string{"doctor", "--kubeconfig", kc, "--contexts", "down", "-o", "yaml"})
+	for _, w := range []string{"contexts:\n- account: \"\"\n  checks: []\n  cluster: \"\"\n  context: down\n  error: ", "summary:\n  errors: 1\n"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("-o yaml lacks %q:\n%s", w, out)
+		}
+	}
 }
 
 func TestContextsCompletion(t *testing.T) {
