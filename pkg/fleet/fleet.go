@@ -6,7 +6,11 @@
 // A command joins the fleet by giving Run a Func: how to examine one context exactly as a single-context
 // run of the command would (its own kube client, AWS clients, cluster discovery, region and account). Run
 // returns one Result per context, in order; the command turns them into its report with Header and its own
-// per-context payload (doctor: checks, targets and summary; list: items).
+// per-context payload (doctor: checks, targets and summary; list: items). In the cobra layer that is:
+// fleetFlags on the command (add, validate, complete), a Func built on contextSession (the context's
+// clients, namespace and AWS settings), runFleet, then the report: an entry struct embedding Header, a
+// summary with the count of Errors, text through render (ContextHeading per context, then a Table), and the
+// exit code (an error counts unless --ignore-unreachable). See ExampleRun, and doctor's RunFleet.
 package fleet
 
 import (
