@@ -14,8 +14,8 @@ import (
 )
 
 // fleetFlags run a command over several kube contexts: --contexts, --all-contexts, --parallel and
-// --ignore-unreachable. A command adds them, calls validate in Validate, and, when enabled, selects the
-// contexts and hands fleet.Run a function that examines one context through g.contextSession.
+// --ignore-unreachable. A command adds them, calls validate and then (when enabled) complete in its
+// Complete, and hands runFleet a function that examines one context through g.contextSession.
 type fleetFlags struct {
 	Contexts          []string
 	All               bool
