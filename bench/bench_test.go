@@ -41,6 +41,14 @@ func TestSmoke(t *testing.T) {
 	if want := (len(resolutions) + len(cfg.Sizes)) * len(cfg.DoctorLatencies); len(res.Doctor) != want {
 		t.Errorf("%d doctor rows, want %d", len(res.Doctor), want)
 	}
+	if want := len(cfg.FleetSizes) * len(cfg.DoctorLatencies); len(res.Fleet) != want {
+		t.Errorf("%d fleet rows, want %d", len(res.Fleet), want)
+	}
+	for _, f := range res.Fleet {
+		if f.AWS.Total == 0 || f.Kube.Requests == 0 || f.Baseline.WallMS == 0 || len(f.SinglesMS) != f.Contexts {
+			t.Errorf("fleet of %d: %d AWS calls, %d Kubernetes requests, single runs %v: the fleet measurement is broken", f.Contexts, f.AWS.Total, f.Kube.Requests, f.SinglesMS)
+		}
+	}
 	for _, b := range res.Bind {
 		if b.Scenario == "fresh" && b.AWS.Writes == 0 {
 			t.Errorf("bind fresh (%s) made no AWS writes: the run was not fresh", b.Resolution)
@@ -245,6 +253,10 @@ func TestConfigValidation(t *testing.T) {
 		"more roles than SAs": func(c *config) {
 			c.Sizes = []clusterSize{{10, 5, 20}}
 		},
+		"a fleet of one":    func(c *config) { c.FleetSizes = []int{1, 2} },
+		"a fleet too large": func(c *config) { c.FleetSizes = []int{2, 9} },
+		"shrinking fleets":  func(c *config) { c.FleetSizes = []int{4, 2} },
+		"no fleet":          func(c *config) { c.FleetSizes = nil },
 	}
 	for name, mutate := range bad {
 		c := fullConfig()
@@ -277,6 +289,10 @@ func TestExtrapolation(t *testing.T) {
 
 func TestCorrectnessTargets(t *testing.T) {
 	t.Parallel()
+	fleet := func(n, awsCalls, kube, singleAWS, singleKube int) fleetRow {
+		return fleetRow{Contexts: n, measured: measured{AWSPerRun: []int{awsCalls}, KubePerRun: []int{kube}},
+			Baseline: baseline{AWSCalls: singleAWS, KubeRequests: singleKube}}
+	}
 	row := func(sas, requests int) doctorRow {
 		return doctorRow{Scope: "-A", ServiceAccounts: sas, Roles: 1, measured: measured{KubePerRun: []int{requests}, Kube: kubeSummary{Requests: requests}}}
 	}
@@ -301,6 +317,9 @@ func TestCorrectnessTargets(t *testing.T) {
 		{"list pages", results{Doctor: []doctorRow{row(100, 5), row(1000, 8)}}, "kube requests constant", true},
 		{"a get per ServiceAccount", results{Doctor: []doctorRow{row(100, 105), row(1000, 1005)}}, "kube requests constant", false},
 		{"a get per ServiceAccount, small sizes", results{Doctor: []doctorRow{row(10, 15), row(20, 25)}}, "kube requests constant", false},
+		{"a fleet reads each context as alone", results{Fleet: []fleetRow{fleet(2, 20, 10, 20, 10)}}, "AWS calls and kube requests = the single runs'", true},
+		{"a fleet that skips a read", results{Fleet: []fleetRow{fleet(2, 19, 10, 20, 10)}}, "AWS calls and kube requests = the single runs'", false},
+		{"a fleet that asks Kubernetes more", results{Fleet: []fleetRow{fleet(2, 20, 12, 20, 10)}}, "AWS calls and kube requests = the single runs'", false},
 	}
 	for _, c := range cases {
 		got, ok := find(checkTargets(&c.res), c.target)

@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox"
 	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/sandboxtest"
 )
 
@@ -32,6 +33,7 @@ type config struct {
 	BindLatencies   []int         // AWS front latency (ms) bind and its baseline are measured at
 	DoctorLatencies []int         // the same for doctor
 	Sizes           []clusterSize // doctor -A clusters, ascending
+	FleetSizes      []int         // doctor -A --contexts over this many clusters, ascending
 	NaiveSubset     int           // ServiceAccounts the naive walk is measured on
 	StartupReps     int
 	Plugin          string    // a built plugin to measure; "" builds one
@@ -46,6 +48,7 @@ func fullConfig() config {
 		BindLatencies:   []int{0, 50, 100},
 		DoctorLatencies: []int{0, 50},
 		Sizes:           []clusterSize{{100, 50, 30}, {300, 100, 100}, {1000, 200, 300}},
+		FleetSizes:      []int{2, 4},
 		NaiveSubset:     100, // the subset; each ServiceAccount costs the walk seconds of aws CLI calls
 		StartupReps:     20,
 	}
@@ -60,6 +63,7 @@ func smokeConfig() config {
 		BindLatencies:   []int{0},
 		DoctorLatencies: []int{0},
 		Sizes:           []clusterSize{{10, 5, 3}, {20, 5, 6}},
+		FleetSizes:      []int{2}, // a fleet sandbox of two clusters: the least that is a fleet
 		NaiveSubset:     2,
 		StartupReps:     3,
 	}
@@ -77,6 +81,13 @@ func (c config) validate() error {
 		return fmt.Errorf("-naive-subset %d: give at least 1", c.NaiveSubset)
 	case c.StartupReps < 1:
 		return fmt.Errorf("-startup-reps %d: give at least 1", c.StartupReps)
+	case len(c.FleetSizes) == 0:
+		return errors.New("-fleet-sizes needs at least one size, like 2,4")
+	}
+	for i, n := range c.FleetSizes {
+		if n < 2 || n > sandbox.MaxClusters || (i > 0 && n <= c.FleetSizes[i-1]) {
+			return fmt.Errorf("-fleet-sizes %s: give ascending numbers of clusters from 2 to %d", joinInts(c.FleetSizes), sandbox.MaxClusters)
+		}
 	}
 	for _, l := range append(append([]int(nil), c.BindLatencies...), c.DoctorLatencies...) {
 		if l < 0 {
@@ -109,6 +120,7 @@ func mainCode() int {
 	bindLat := fs.String("bind-latencies", joinInts(full.BindLatencies), "AWS latencies (ms) to measure bind at")
 	doctorLat := fs.String("doctor-latencies", joinInts(full.DoctorLatencies), "AWS latencies (ms) to measure doctor at")
 	sizes := fs.String("sizes", joinSizes(full.Sizes), "doctor -A clusters as SAs/namespaces/roles, ascending")
+	fleetSizes := fs.String("fleet-sizes", joinInts(full.FleetSizes), "doctor -A --contexts over this many sandbox clusters, ascending (the sandbox has the largest)")
 	naive := fs.Int("naive-subset", full.NaiveSubset, "ServiceAccounts the naive walk (doctor's baseline) is measured on; larger sizes are extrapolated")
 	reps := fs.Int("startup-reps", full.StartupReps, "runs of each start-up command")
 	plugin := fs.String("plugin", "", "the kubectl-sdc binary to measure (default: build one)")
@@ -132,6 +144,8 @@ func mainCode() int {
 			cfg.DoctorLatencies, err = parseInts(*doctorLat)
 		case "sizes":
 			cfg.Sizes, err = parseSizes(*sizes)
+		case "fleet-sizes":
+			cfg.FleetSizes, err = parseInts(*fleetSizes)
 		case "naive-subset":
 			cfg.NaiveSubset = *naive
 		case "startup-reps":
@@ -164,7 +178,7 @@ func run(ctx context.Context, cfg config) (res *results, err error) {
 	started := time.Now()
 	res = &results{Date: started.UTC().Format(time.RFC3339), Mode: "full", Machine: readMachine(),
 		Settings: settings{Runs: cfg.Runs, BindLatencies: cfg.BindLatencies, DoctorLatencies: cfg.DoctorLatencies,
-			NaiveSubset: cfg.NaiveSubset, StartupReps: cfg.StartupReps}}
+			NaiveSubset: cfg.NaiveSubset, StartupReps: cfg.StartupReps, FleetSizes: cfg.FleetSizes}}
 	if cfg.Smoke {
 		res.Mode = "smoke"
 	}
@@ -199,7 +213,7 @@ func run(ctx context.Context, cfg config) (res *results, err error) {
 	}
 
 	progress(cfg.Log, "bind and doctor on one target: starting a sandbox")
-	h, err := startHarness(ctx, tb, filepath.Join(work, "sandbox-bind"))
+	h, err := startHarness(ctx, tb, filepath.Join(work, "sandbox-bind"), 1)
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +232,7 @@ func run(ctx context.Context, cfg config) (res *results, err error) {
 	}
 
 	progress(cfg.Log, "doctor -A on seeded clusters: starting a fresh sandbox")
-	h, err = startHarness(ctx, tb, filepath.Join(work, "sandbox-doctor"))
+	h, err = startHarness(ctx, tb, filepath.Join(work, "sandbox-doctor"), 1)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +242,19 @@ func run(ctx context.Context, cfg config) (res *results, err error) {
 		return nil, err
 	}
 
-	assemble(res, bs, one, all, cfg)
+	largest := cfg.FleetSizes[len(cfg.FleetSizes)-1]
+	progress(cfg.Log, "doctor over a fleet: starting a sandbox of %d clusters", largest)
+	h, err = startHarness(ctx, tb, filepath.Join(work, "sandbox-fleet"), largest)
+	if err != nil {
+		return nil, err
+	}
+	fl, err := benchFleet(ctx, h, cfg)
+	h.stop()
+	if err != nil {
+		return nil, err
+	}
+
+	assemble(res, bs, one, all, fl, cfg)
 	res.Machine.LoadAfter = loadAverage()
 	res.DurationS = time.Since(started).Round(time.Second).Seconds()
 	if cfg.Out != "" {

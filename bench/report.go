@@ -26,6 +26,7 @@ type results struct {
 	Binary        binaryReport    `json:"binary"`
 	Bind          []bindRow       `json:"bind"`
 	Doctor        []doctorRow     `json:"doctor"`
+	Fleet         []fleetRow      `json:"fleet"`
 	Targets       []targetCheck   `json:"targets"`
 	Shared        *sharedReport   `json:"shared_role,omitempty"`
 	DurationS     float64         `json:"duration_s"`
@@ -38,6 +39,7 @@ type settings struct {
 	Sizes           []string `json:"sizes"`
 	NaiveSubset     int      `json:"naive_subset"`
 	StartupReps     int      `json:"startup_reps"`
+	FleetSizes      []int    `json:"fleet_sizes"`
 }
 
 // machine is what the figures were measured on, and how busy it was (load averages from /proc/loadavg:
@@ -230,7 +232,7 @@ func (t targetCheck) cell() string {
 }
 
 // assemble turns the samples into rows, fills the round-trip estimates and checks the targets.
-func assemble(res *results, bs *bindSamples, one *doctorOneSamples, all *doctorAllSamples, cfg config) {
+func assemble(res *results, bs *bindSamples, one *doctorOneSamples, all *doctorAllSamples, fl *fleetSamples, cfg config) {
 	for _, sc := range []string{"fresh", "no-op"} {
 		for _, r := range resolutions {
 			var zero *measured
@@ -281,6 +283,9 @@ func assemble(res *results, bs *bindSamples, one *doctorOneSamples, all *doctorA
 				res.Doctor = append(res.Doctor, row)
 			}
 		}
+	}
+	if fl != nil {
+		res.Fleet = fl.rows(cfg)
 	}
 	res.Targets = checkTargets(res)
 }
@@ -352,7 +357,7 @@ func checkTargets(res *results) []targetCheck {
 			out = append(out, targetCheck{What: what, Target: "≤ 5 s", Value: fmtDuration(d.WallMS), Met: d.WallMS <= targetDoctorAllMS})
 		}
 	}
-	return out
+	return append(out, fleetTargets(res.Fleet)...)
 }
 
 // printTable writes the one table and, under it, what the binary is made of and how to read it all.
@@ -399,6 +404,11 @@ func printTable(w io.Writer, res *results) {
 		}
 		fmt.Fprintf(tw, "%s\t%d ms\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, r.LatencyMS, awsCell(r.measured), kubeCell(r.measured),
 			roundTripCell(r.measured), fmtDuration(r.WallMS), bname, fmtDuration(r.Baseline.WallMS), fmtRatio(r.Ratio), cells(what))
+	}
+	for _, r := range res.Fleet {
+		fmt.Fprintf(tw, "doctor -A --contexts, %d clusters\t%d ms\t%s\t%s\t%s\t%s\t%s (slowest %s, %s)\t%s\t%s\t%s\n", r.Contexts, r.LatencyMS,
+			awsCell(r.measured), kubeCell(r.measured), roundTripCell(r.measured), fmtDuration(r.WallMS),
+			r.Baseline.Name, fmtDuration(r.SlowestSingleMS), fmtRatio(r.RatioToSlowest), fmtDuration(r.Baseline.WallMS), fmtRatio(r.Ratio), cells(fleetWhat(r)))
 	}
 	tw.Flush()
 

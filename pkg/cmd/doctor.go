@@ -9,6 +9,7 @@ import (
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/doctor"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/fleet"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/render"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
@@ -27,8 +28,14 @@ recorded on the role (tag kubectl-sdc/stages).
 Doctor only reads. The exceptions: --probe asks the TokenRequest API for a short-lived token (nothing is
 stored), and --probe-write puts one small marker object (<prefix>.kubectl-sdc-doctor-probe).
 
-Exit codes: 0 no check failed, 1 a check failed (or, with --strict, warned), 2 doctor could not run
-(bad flags, no usable kube context or AWS configuration).`
+--contexts (names or shell patterns) or --all-contexts check several kube contexts side by side, each as
+--context would check it, with the AWS profile its exec credential plugin names (unless --profile): each
+context's report, then a table of the fleet. A context that cannot be checked (no answer, credentials
+refused, no OIDC issuer, no answer within --request-timeout) is that context's error.
+
+Exit codes: 0 no check failed, 1 a check failed (or, with --strict, warned) or, over a fleet, a context
+could not be checked (unless --ignore-unreachable), 2 doctor could not run (bad flags, no usable kube
+context or AWS configuration).`
 
 const doctorExample = `  # The ServiceAccount sdc in ns1, and the Deployment(s) running under it
   kubectl sdc doctor -n ns1
@@ -37,13 +44,17 @@ const doctorExample = `  # The ServiceAccount sdc in ns1, and the Deployment(s) 
   kubectl sdc doctor -n ns1 --deployment sdc --probe
 
   # Every annotated ServiceAccount in the cluster, as JSON; fail on warnings too
-  kubectl sdc doctor -A -o json --strict`
+  kubectl sdc doctor -A -o json --strict
+
+  # Every annotated ServiceAccount of every production context, each with its own AWS profile
+  kubectl sdc doctor -A --contexts 'prod-*'`
 
 // DoctorOptions are doctor's flags.
 type DoctorOptions struct {
 	*Globals
 	aws   awsFlags
 	perms permissionFlags
+	fleet fleetFlags
 
 	ServiceAccount string
 	Deployment     string
@@ -78,6 +89,9 @@ func newDoctorCmd(g *Globals) *cobra.Command {
 			if err := o.Validate(); err != nil {
 				return &ExitError{Code: ExitCannotRun, Err: err}
 			}
+			if o.fleet.enabled() {
+				return o.RunFleet(c.Context())
+			}
 			return o.Run(c.Context())
 		},
 	}
@@ -95,16 +109,30 @@ func newDoctorCmd(g *Globals) *cobra.Command {
 	f.CountVarP(&o.Verbose, "verbose", "v", "Show the details of passing checks too")
 	o.aws.add(f)
 	o.perms.add(c, g)
+	o.fleet.add(c, g)
 	addTargetCompletions(c, g)
 	return c
 }
 
-// Complete turns the flags into doctor options.
+// Complete turns the flags into doctor options; over a fleet it also selects the contexts (each context's
+// namespace is its own, unless -n).
 func (o *DoctorOptions) Complete(c *cobra.Command) error {
-	ns, _, err := o.Namespace()
-	if err != nil {
-		return fmt.Errorf("kube context: %w", err)
+	if err := o.fleet.validate(c, o.Globals, o.aws); err != nil {
+		return err
 	}
+	ns := ""
+	if o.fleet.enabled() {
+		if err := o.fleet.complete(o.Globals, o.aws); err != nil {
+			return err
+		}
+		ns = deref(o.ConfigFlags.Namespace) // -n, checked here; without it each context's own, checked with it
+	} else {
+		var err error
+		if ns, _, err = o.Namespace(); err != nil {
+			return fmt.Errorf("kube context: %w", err)
+		}
+	}
+	var err error
 	if o.catalog, err = o.perms.catalog(); err != nil {
 		return err
 	}
@@ -142,7 +170,11 @@ func (o *DoctorOptions) Validate() error {
 			return err
 		}
 	}
-	return o.opts.Validate()
+	opts := o.opts
+	if o.fleet.enabled() && opts.Namespace == "" {
+		opts.Namespace = "default" // a stand-in: each context's own namespace is checked with it
+	}
+	return opts.Validate()
 }
 
 // Run gathers the facts, runs the checks and reports.
@@ -168,6 +200,63 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 		return &ExitError{Code: ExitFailure}
 	}
 	return nil
+}
+
+// RunFleet checks each selected context as Run would check it alone, side by side, and reports the fleet.
+func (o *DoctorOptions) RunFleet(ctx context.Context) error {
+	results := runFleet(ctx, &o.fleet, o.examine)
+	fr := doctor.NewFleetReport(results)
+	if o.Output.structured() {
+		if o.Verbose > 0 {
+			notes := make([]string, len(fr.Contexts))
+			for i, c := range fr.Contexts {
+				notes[i] = "context " + c.Context + ": " + c.ReadWith
+			}
+			render.Notes(o.ErrOut, o.ErrTheme(), notes)
+		}
+		if err := o.Output.print(o.Out, fr); err != nil {
+			return err
+		}
+	} else if err := render.FleetReport(o.Out, o.Theme(), fr, o.Verbose > 0); err != nil {
+		return err
+	}
+	if fr.Failed(o.Strict, o.fleet.IgnoreUnreachable) {
+		return &ExitError{Code: ExitFailure}
+	}
+	return nil
+}
+
+// examine runs doctor on one context of a fleet: the fleet.Func of doctor.
+func (o *DoctorOptions) examine(ctx context.Context, c fleet.Context) (*doctor.Report, fleet.Identity, error) {
+	id := fleet.Identity{Region: c.Region}
+	s, err := o.contextSession(ctx, c)
+	if err != nil {
+		return nil, id, &fleet.Unreachable{Reason: "cannot load its configuration", Err: err}
+	}
+	id.ReadWith, id.Region = s.ReadWith, s.AWS.Region
+	admission, err := admissionv1client.NewForConfig(s.REST)
+	if err != nil {
+		return nil, id, err
+	}
+	opts := o.opts
+	if !opts.AllNamespaces {
+		opts.Namespace = s.Namespace
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, id, &fleet.Unreachable{Reason: "bad namespace", Err: fmt.Errorf("kube context %q: %w", c.Name, err),
+			Fix: "pass -n NAMESPACE, or fix the context's namespace: kubectl config set-context " + c.Name + " --namespace NAME"}
+	}
+	d := &doctor.Doctor{Core: s.Core, Apps: s.Apps, Admission: admission, AWS: s.AWS, Resolver: s.Resolver,
+		Catalog: o.catalog, Options: opts}
+	rep, err := d.Run(ctx)
+	if err != nil {
+		return nil, id, err
+	}
+	id.Cluster, id.Account = rep.Cluster, rep.Account
+	if rep.Region != "" {
+		id.Region = rep.Region
+	}
+	return rep, id, rep.Unreachable()
 }
 
 func (o *DoctorOptions) print(rep *doctor.Report) error {
