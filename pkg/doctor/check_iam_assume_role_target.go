@@ -30,7 +30,7 @@ var iamAssumeRoleTarget = Check{
 			return fail(fmt.Sprintf("role %s may not call sts:AssumeRole on %s", r.Name, target),
 				fmt.Sprintf("the stages assume %s (from %s); missing: %s; %s", target, t.AssumeRoleFrom, strings.Join(missing, ", "), set.describe()), fix)
 		}
-		own := fmt.Sprintf("role %s may call sts:AssumeRole on it", r.Name)
+		own := fmt.Sprintf("the stages assume it (from %s); role %s may call sts:AssumeRole on it", t.AssumeRoleFrom, r.Name)
 		ar := f.AssumedRoles[target]
 		if ar == nil || !ar.Readable {
 			why := "not read"

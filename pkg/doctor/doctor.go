@@ -91,13 +91,11 @@ type Check struct {
 
 // TargetReport is the outcome for one ServiceAccount (and the Deployment running under it).
 type TargetReport struct {
-	Namespace      string `json:"namespace"`
-	ServiceAccount string `json:"serviceAccount"`
-	Deployment     string `json:"deployment"`
-	RoleARN        string `json:"roleArn"`
-	// AssumeRoleARN is the role the stages assume, when they assume one.
-	AssumeRoleARN string   `json:"assumeRoleArn,omitempty"`
-	Checks        []Result `json:"checks"`
+	Namespace      string   `json:"namespace"`
+	ServiceAccount string   `json:"serviceAccount"`
+	Deployment     string   `json:"deployment"`
+	RoleARN        string   `json:"roleArn"`
+	Checks         []Result `json:"checks"`
 }
 
 // Summary counts the results by status.
@@ -185,7 +183,7 @@ func runChecks(ctx context.Context, f *Facts, checks []Check) *Report {
 				seen[k] = v
 			}
 			tr := TargetReport{Namespace: t.Namespace, ServiceAccount: t.ServiceAccount, Deployment: t.Deployment,
-				RoleARN: t.RoleARN, AssumeRoleARN: t.AssumeRoleARN, Checks: []Result{}}
+				RoleARN: t.RoleARN, Checks: []Result{}}
 			for _, c := range checks {
 				if c.Scope != TargetScope {
 					continue

@@ -34,7 +34,6 @@ type docTarget struct {
 	ServiceAccount string     `json:"serviceAccount"`
 	Deployment     string     `json:"deployment"`
 	RoleARN        string     `json:"roleArn"`
-	AssumeRoleARN  string     `json:"assumeRoleArn,omitempty"`
 	Checks         []docCheck `json:"checks"`
 }
 
