@@ -101,8 +101,11 @@ type BindOptions struct {
 	manifest manifest.Options
 }
 
-func newBindCmd(g *Globals) *cobra.Command {
-	o := &BindOptions{Globals: g}
+func newBindCmd(g *Globals) *cobra.Command { return bindCmd(&BindOptions{Globals: g}) }
+
+// bindCmd is bind's command with its flags bound to o.
+func bindCmd(o *BindOptions) *cobra.Command {
+	g := o.Globals
 	c := &cobra.Command{
 		Use:     "bind",
 		Short:   "Create or update everything IRSA needs for a ServiceAccount (plan first, idempotent)",
