@@ -100,6 +100,7 @@ func newDoctorCmd(g *Globals) *cobra.Command {
 	f.BoolVar(&o.Strict, "strict", false, "Exit 1 on warnings too")
 	f.StringVar(&o.AssumeRoleARN, "assume-role-arn", "", "Role `ARN` the SDC stages assume (\"Assume Another Role\"; default: the one bind recorded on the role, tag "+vocab.TagAssumeRoleARN+")")
 	f.StringVar(&o.TargetProfile, "target-profile", "", "AWS `PROFILE` of the assumed role's account, to check that role's trust and policies too")
+	noFileCompletions(c, "assume-role-arn", "target-profile")
 	o.Output.add(c, "the report", "text")
 	f.CountVarP(&o.Verbose, "verbose", "v", "Show the details of passing checks too")
 	o.aws.add(f)

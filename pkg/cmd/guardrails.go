@@ -36,6 +36,14 @@ func (f *guardrailFlags) add(c *cobra.Command) {
 	fs.StringVar(&f.Description, "description", "", "The role's `TEXT` description (default: says which ServiceAccount and cluster it serves)")
 	fs.StringVar(&f.AssumeRoleARN, "assume-role-arn", "", "Role `ARN` (in another account) the SDC stages assume, \"Assume Another Role\": the stages' permissions go there, and this role may only assume it")
 	fs.StringVar(&f.TargetProfile, "target-profile", "", "AWS `PROFILE` of --assume-role-arn's account: bind also creates or updates that role's trust and policy (without it, it prints what to add there)")
+	noFileCompletions(c, "permissions-boundary", "role-path", "tag", "max-session-duration", "description", "assume-role-arn", "target-profile")
+}
+
+// noFileCompletions keeps the shell from offering file names for flags whose values are free text or ARNs.
+func noFileCompletions(c *cobra.Command, flags ...string) {
+	for _, f := range flags {
+		_ = c.RegisterFlagCompletionFunc(f, cobra.NoFileCompletions)
+	}
 }
 
 // complete fills the request's guardrails from the flags, and from the environment where a flag was not
