@@ -390,10 +390,16 @@ func (op writePolicy) write(ctx context.Context, a *applier) error {
 		}
 		return err // created: no earlier version existed, so none was lost
 	}
+	// exists: the policy was made (by another bind) though IAM may not show it yet. A create refused for
+	// throttling made nothing, so the loop tries it again rather than wait for a policy nobody made.
+	exists := false
 	if op.Create {
-		if err := create(ctx); err == nil {
+		switch err := create(ctx); {
+		case err == nil:
 			return nil
-		} else if err != errNotVisible && !sdcaws.IsThrottled(err) {
+		case err == errNotVisible:
+			exists = true
+		case !sdcaws.IsThrottled(err):
 			return err
 		}
 	}
@@ -403,10 +409,12 @@ func (op writePolicy) write(ctx context.Context, a *applier) error {
 			return err
 		}
 		if current == nil {
-			if wroteVersion != "" || op.Create {
+			if wroteVersion != "" || exists {
 				return errNotVisible // made by us or another bind, and IAM does not show it yet
 			}
-			return create(ctx)
+			err := create(ctx)
+			exists = err == errNotVisible
+			return err
 		}
 		merged, changed := grant.Merge(current.Document, op.Binding, want)
 		if !changed {

@@ -392,3 +392,29 @@ func TestBindPolicyWithBoundaryCoversEveryCall(t *testing.T) {
 		t.Errorf("bind-policy-boundary.json allows a CreateRole without the boundary: %v", d)
 	}
 }
+
+// A role (and its policy) made before --role-path is found where it is, used there, and reported, not
+// moved; nothing is written for it.
+func TestBindRoleAtAnotherPathIsReportedNotMoved(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	bucket := newBucket(t)
+	mustBind(t, "-n", ns, "--bucket", bucket, "--yes")
+	r := mustBind(t, "-n", ns, "--bucket", bucket, "--role-path", "/sdc/", "--yes")
+	role, policy := roleARN(t, ns, "sdc"), policyARN(t, ns, "sdc")
+	for _, want := range []string{
+		"warning: IAM role " + role + " is at path /, not /sdc/ (--role-path): IAM fixes a role's path when it is created, so bind keeps using it where it is",
+		"warning: IAM policy " + policy + " is at path /, not /sdc/ (--role-path): bind keeps using it where it is",
+		"No changes:",
+	} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("bind --role-path on a role at / lacks %q:\n%s", want, r.Stdout)
+		}
+	}
+	if got := getRole(t, roleName(ns, "sdc")); got.Role.Arn != role || got.Role.Path != "/" {
+		t.Errorf("the role moved: %+v", got.Role)
+	}
+	if lp := run(t, nil, "aws", "iam", "list-policies", "--scope", "Local", "--path-prefix", "/sdc/", "--output", "json"); strings.Contains(lp.Stdout, roleName(ns, "sdc")) {
+		t.Errorf("a second policy was made at /sdc/: %s", lp.Stdout)
+	}
+}
