@@ -33,9 +33,9 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("%s: %s, got %s", c.What, c.Target, c.Value)
 		}
 	}
-	// Every measurement is there: 2 scenarios × 2 resolutions × latencies of bind; doctor on one target
-	// (both resolutions) and -A at each size, at each latency.
-	if want := 4 * len(cfg.BindLatencies); len(res.Bind) != want {
+	// Every measurement is there: 2 scenarios × (2 resolutions + guardrails) × latencies of bind; doctor on
+	// one target (both resolutions) and -A at each size, at each latency.
+	if want := 6 * len(cfg.BindLatencies); len(res.Bind) != want {
 		t.Errorf("%d bind rows, want %d", len(res.Bind), want)
 	}
 	if want := (len(resolutions) + len(cfg.Sizes)) * len(cfg.DoctorLatencies); len(res.Doctor) != want {

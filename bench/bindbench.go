@@ -13,7 +13,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox"
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/awsfront"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 // What every bind run asks for: the original guide's setup.
@@ -36,6 +38,29 @@ type resolution struct {
 var resolutions = []resolution{
 	{Name: "found via ListClusters", Tag: "ctx"},
 	{Name: "--eks-cluster", Tag: "eks", Args: []string{"--eks-cluster", sandbox.ClusterName}},
+}
+
+// guardrails is bind with --eks-cluster inside an organization's guardrails: a permissions boundary, a role
+// path and tags. CreateRole, CreatePolicy and CreateOpenIDConnectProvider carry them, so it must cost
+// exactly the calls of bind without them (a correctness target of the bench).
+var guardrails = resolution{Name: "--eks-cluster, guardrails", Tag: "grd", Args: []string{"--eks-cluster", sandbox.ClusterName,
+	"--permissions-boundary", "arn:aws:iam::" + awsfront.DefaultAccountID + ":policy/" + benchBoundary, "--role-path", "/sdc/",
+	"--tag", "cost-center=data-platform", "--tag", "owner=bench"}}
+
+// benchBoundary is the permissions boundary the guardrails variant sets (made once, allowing everything).
+const benchBoundary = "sdc-bench-boundary"
+
+// bindVariants are what bind is measured with: each resolution, and the guardrails.
+func bindVariants() []resolution { return append(append([]resolution{}, resolutions...), guardrails) }
+
+// makeBoundary creates the guardrails' permissions boundary unless it exists.
+func (h *harness) makeBoundary(ctx context.Context) error {
+	_, err := h.iam.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String(benchBoundary),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`)})
+	if err != nil && !strings.Contains(err.Error(), "EntityAlreadyExists") {
+		return fmt.Errorf("creating the guardrails' permissions boundary: %w", err)
+	}
+	return nil
 }
 
 // bindOutput is the part of `bind -o json` the bench checks.
@@ -68,14 +93,17 @@ type bindKey struct {
 	latency    int
 }
 
-// benchBind measures bind fresh and no-op (both resolutions) and the guide's script, interleaved run by run
+// benchBind measures bind fresh and no-op (both resolutions, and with guardrails) and the guide's script, interleaved run by run
 // so that all three see the same machine, and checks after every guide run that it reached bind's end state.
 func benchBind(ctx context.Context, h *harness, cfg config) (*bindSamples, error) {
 	out := &bindSamples{bind: map[bindKey][]sample{}, guide: map[int][]sample{}}
 	guide := filepath.Join(h.tb.baselineDir, "guide.sh")
+	if err := h.makeBoundary(ctx); err != nil {
+		return nil, err
+	}
 	// One unmeasured round of everything first: moto loads a service's backend on its first call (a few
 	// hundred ms for EKS), kubectl fills its discovery cache, the aws CLI its caches.
-	for _, res := range resolutions {
+	for _, res := range bindVariants() {
 		for range 2 {
 			w, err := h.measure(ctx, "kubectl-sdc/", "kubectl", bindArgs("bench-warmup-"+res.Tag, res)...)
 			if err != nil {
@@ -101,7 +129,7 @@ func benchBind(ctx context.Context, h *harness, cfg config) (*bindSamples, error
 	for _, lat := range cfg.BindLatencies {
 		for run := range cfg.Runs {
 			var bindState endState
-			for i, res := range resolutions {
+			for i, res := range bindVariants() {
 				ns := fmt.Sprintf("bench-bind-%s-l%d-r%d", res.Tag, lat, run)
 				if err := h.deleteProviders(ctx); err != nil {
 					return nil, err
@@ -243,7 +271,7 @@ func (h *harness) readEndState(ctx context.Context, ns, roleARN, policyARN strin
 	if err != nil {
 		return s, err
 	}
-	if s.Policy, err = canonical(aws.ToString(ver.PolicyVersion.Document)); err != nil {
+	if s.Policy, err = canonicalGrant(aws.ToString(ver.PolicyVersion.Document)); err != nil {
 		return s, fmt.Errorf("policy %s: %w", policyARN, err)
 	}
 	roleName := roleARN[strings.LastIndex(roleARN, "/")+1:]
@@ -302,6 +330,21 @@ func canonical(doc string) (json.RawMessage, error) {
 	}
 	for i := range p.Statements {
 		p.Statements[i].Sid = ""
+	}
+	return json.RawMessage(p.Canonical()), nil
+}
+
+// canonicalGrant is canonical for a permissions policy, with each Sid as the guide writes it: bind's Sids
+// also name the bindings a statement serves (S3BucketForB1a2b3c4d), which the guide's policy has no use for.
+func canonicalGrant(doc string) (json.RawMessage, error) {
+	p, err := iampolicy.Parse([]byte(doc))
+	if err != nil {
+		return nil, err
+	}
+	for i := range p.Statements {
+		if base, _, ok := vocab.ParseBindingSid(p.Statements[i].Sid); ok {
+			p.Statements[i].Sid = base
+		}
 	}
 	return json.RawMessage(p.Canonical()), nil
 }

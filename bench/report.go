@@ -234,7 +234,7 @@ func (t targetCheck) cell() string {
 // assemble turns the samples into rows, fills the round-trip estimates and checks the targets.
 func assemble(res *results, bs *bindSamples, one *doctorOneSamples, all *doctorAllSamples, fl *fleetSamples, cfg config) {
 	for _, sc := range []string{"fresh", "no-op"} {
-		for _, r := range resolutions {
+		for _, r := range bindVariants() {
 			var zero *measured
 			for _, lat := range cfg.BindLatencies {
 				s := bs.bind[bindKey{sc, r.Name, lat}]
@@ -290,6 +290,21 @@ func assemble(res *results, bs *bindSamples, one *doctorOneSamples, all *doctorA
 	res.Targets = checkTargets(res)
 }
 
+// guardrailsCost checks that bind fresh with guardrails made the AWS calls (and writes) of bind fresh
+// without them, at the same latency.
+func guardrailsCost(res *results, g bindRow, what string) targetCheck {
+	c := targetCheck{What: what, Target: "AWS calls as without guardrails", Correctness: true}
+	for _, b := range res.Bind {
+		if b.Scenario == "fresh" && b.Resolution == "--eks-cluster" && b.LatencyMS == g.LatencyMS {
+			c.Value = fmt.Sprintf("%d (%d w) vs %d (%d w)", maxInt(g.AWSPerRun), g.AWS.Writes, maxInt(b.AWSPerRun), b.AWS.Writes)
+			c.Met = maxInt(g.AWSPerRun) == maxInt(b.AWSPerRun) && g.AWS.Writes == b.AWS.Writes
+			return c
+		}
+	}
+	c.Value = "no run without guardrails to compare with"
+	return c
+}
+
 // The targets.
 const (
 	targetFreshAWSCalls   = 10
@@ -316,6 +331,9 @@ func checkTargets(res *results) []targetCheck {
 			out = append(out,
 				targetCheck{What: what, Target: "≤ 10 AWS calls", Value: strconv.Itoa(maxInt(b.AWSPerRun)), Met: maxInt(b.AWSPerRun) <= targetFreshAWSCalls},
 				targetCheck{What: what, Target: "≤ 8 kube requests", Value: strconv.Itoa(maxInt(b.KubePerRun)), Met: maxInt(b.KubePerRun) <= targetFreshKube})
+			if b.Resolution == guardrails.Name {
+				out = append(out, guardrailsCost(res, b, what))
+			}
 		} else {
 			w := b.AWS.Writes + b.Kube.Writes
 			out = append(out, targetCheck{What: what, Target: "0 writes", Value: fmt.Sprintf("%d AWS + %d kube writes", b.AWS.Writes, b.Kube.Writes),

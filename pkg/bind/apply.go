@@ -39,6 +39,8 @@ type operation interface {
 type applier struct {
 	aws *sdcaws.Clients
 	b   *Binder
+	// target writes in the account of the role the stages assume (--target-profile); nil without one.
+	target *applier
 }
 
 // Apply applies the plan and, when something failed, returns an error that says what was done and that
@@ -47,6 +49,9 @@ func (b *Binder) Apply(ctx context.Context, res *Result) (plan.Result, error) {
 	a := &applier{aws: res.Observed.aws, b: b}
 	if a.aws == nil {
 		a.aws = b.AWS
+	}
+	if t := res.Observed.Target; t != nil && t.aws != nil {
+		a.target = &applier{aws: t.aws, b: b}
 	}
 	for _, c := range res.Plan.Changes {
 		if op, ok := c.Op.(operation); ok {
@@ -130,10 +135,13 @@ func (op addClientID) apply(ctx context.Context, a *applier) error {
 	return err
 }
 
-// createRole is how to create the role when it does not exist yet.
+// createRole is how to create the role when it does not exist yet: with its guardrails (path, permissions
+// boundary, maximum session duration, tags) in the same call.
 type createRole struct {
 	Name, Trust, Description string
 	Tags                     map[string]string
+	Path, Boundary           string // "" for "/" and no boundary
+	MaxSessionDuration       int32  // 0 for IAM's default
 }
 
 // TrustEdit is one change bind (or unbind) makes to a role's trust and checks afterwards, as pure functions
@@ -182,6 +190,11 @@ type writeTrust struct {
 	Create *createRole // the role did not exist when planned
 	Update bool        // the trust lacked the edit when planned
 	Tags   map[string]string
+	// Boundary and Settings change an existing role's guardrails (see roleGuardrails); empty: unchanged.
+	Boundary string
+	Settings *roleSettings
+	// Untag are tag keys to remove: records of this binding that no longer hold.
+	Untag []string
 }
 
 func (op writeTrust) apply(ctx context.Context, a *applier) error {
@@ -195,7 +208,7 @@ func (op writeTrust) apply(ctx context.Context, a *applier) error {
 		}
 		// Someone made it meanwhile (another bind into the same role): edit theirs.
 	} else if !op.Update {
-		return a.tagRole(ctx, op.Role, op.Tags)
+		return a.roleExtras(ctx, op)
 	}
 	var wrote, seen *iampolicy.Policy
 	attempts := 0
@@ -230,7 +243,7 @@ func (op writeTrust) apply(ctx context.Context, a *applier) error {
 	if err != nil {
 		return lostTrust(op, wrote, seen, attempts, err)
 	}
-	return a.tagRole(ctx, op.Role, op.Tags)
+	return a.roleExtras(ctx, op)
 }
 
 // errLost is a verification that found our change gone; errNotVisible a document IAM does not show yet.
@@ -288,10 +301,20 @@ func noSDKRetries(o *iam.Options) { o.Retryer = aws.NopRetryer{} }
 // createRole creates the role; created is false when it exists already (made by someone else meanwhile).
 func (a *applier) createRole(ctx context.Context, c *createRole) (created bool, err error) {
 	err = sdcaws.RetryEventual(ctx, func(ctx context.Context) error {
-		_, err := a.aws.IAM.CreateRole(ctx, &iam.CreateRoleInput{
+		in := &iam.CreateRoleInput{
 			RoleName: aws.String(c.Name), AssumeRolePolicyDocument: aws.String(c.Trust),
 			Description: aws.String(c.Description), Tags: iamTags(c.Tags),
-		})
+		}
+		if c.Path != "" {
+			in.Path = aws.String(c.Path)
+		}
+		if c.Boundary != "" {
+			in.PermissionsBoundary = aws.String(c.Boundary)
+		}
+		if c.MaxSessionDuration != 0 {
+			in.MaxSessionDuration = aws.Int32(c.MaxSessionDuration)
+		}
+		_, err := a.aws.IAM.CreateRole(ctx, in)
 		return err
 	}, sdcaws.IsEventuallyConsistent) // a just-made provider may be refused as an "Invalid principal"
 	if sdcaws.IsAlreadyExists(err) {
@@ -330,13 +353,23 @@ func (a *applier) tagRole(ctx context.Context, role string, tags map[string]stri
 // new default version, and checks afterwards that no concurrent writer dropped them, as writeTrust does.
 type writePolicy struct {
 	ARN, Name, Binding string
+	Path               string // where to create it; "" for "/"
 	Create             bool   // the policy did not exist when planned
 	Want               string // this binding's statements, compact JSON
 	Description        string
 	Tags               map[string]string
+	// Retag are tags an existing policy gets (others stay), once its document is written.
+	Retag map[string]string
 }
 
 func (op writePolicy) apply(ctx context.Context, a *applier) error {
+	if err := op.write(ctx, a); err != nil {
+		return err
+	}
+	return tagPolicy{ARN: op.ARN, Tags: op.Retag}.apply(ctx, a)
+}
+
+func (op writePolicy) write(ctx context.Context, a *applier) error {
 	want, err := iampolicy.Parse([]byte(op.Want))
 	if err != nil {
 		return err
@@ -344,16 +377,22 @@ func (op writePolicy) apply(ctx context.Context, a *applier) error {
 	var wroteVersion string
 	create := func(ctx context.Context) error {
 		merged, _ := grant.Merge(nil, op.Binding, want)
-		_, err := a.aws.IAM.CreatePolicy(ctx, &iam.CreatePolicyInput{
+		in := &iam.CreatePolicyInput{
 			PolicyName: aws.String(op.Name), PolicyDocument: aws.String(string(merged.Compact())),
 			Description: aws.String(op.Description), Tags: iamTags(op.Tags),
-		}, noSDKRetries)
+		}
+		if op.Path != "" {
+			in.Path = aws.String(op.Path)
+		}
+		_, err := a.aws.IAM.CreatePolicy(ctx, in, noSDKRetries)
 		if sdcaws.IsAlreadyExists(err) {
 			return errNotVisible // made meanwhile by another bind: merge into it
 		}
 		return err // created: no earlier version existed, so none was lost
 	}
-	exists := false // made by another bind meanwhile, whether or not IAM shows it yet
+	// exists: the policy was made (by another bind) though IAM may not show it yet. A create refused for
+	// throttling made nothing, so the loop tries it again rather than wait for a policy nobody made.
+	exists := false
 	if op.Create {
 		switch err := create(ctx); {
 		case err == nil:
@@ -374,9 +413,7 @@ func (op writePolicy) apply(ctx context.Context, a *applier) error {
 				return errNotVisible // made by us or another bind, and IAM does not show it yet
 			}
 			err := create(ctx)
-			if err == errNotVisible {
-				exists = true
-			}
+			exists = err == errNotVisible
 			return err
 		}
 		merged, changed := grant.Merge(current.Document, op.Binding, want)

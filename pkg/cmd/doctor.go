@@ -3,10 +3,12 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 	admissionv1client "k8s.io/client-go/kubernetes/typed/admissionregistration/v1"
 
+	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/doctor"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/fleet"
@@ -23,7 +25,10 @@ version. --probe also asks AWS: it mints a token for the ServiceAccount, exchang
 role's credentials and, with those, looks at the S3 buckets the stages use.
 
 The permissions are checked against --stage/--set/--bucket (as for bind), else against the stages bind
-recorded on the role (tag kubectl-sdc/stages).
+recorded on the role (tag kubectl-sdc/stages), within the role's permissions boundary. When the stages
+assume another role (--assume-role-arn, else tag kubectl-sdc/assume-role-arn), doctor checks that this
+role may assume it and, with credentials of its account (--target-profile), that its trust admits this
+role and its policies allow the stages; --probe then goes through both roles.
 
 Doctor only reads. The exceptions: --probe asks the TokenRequest API for a short-lived token (nothing is
 stored), and --probe-write puts one small marker object (<prefix>.kubectl-sdc-doctor-probe).
@@ -64,6 +69,8 @@ type DoctorOptions struct {
 	Strict         bool
 	Output         outputFlag
 	Verbose        int
+	AssumeRoleARN  string
+	TargetProfile  string
 
 	opts    doctor.Options
 	catalog *catalog.Catalog
@@ -105,6 +112,9 @@ func newDoctorCmd(g *Globals) *cobra.Command {
 	f.BoolVar(&o.Probe, "probe", false, "Also ask AWS: assume the role with a token of the ServiceAccount, and reach the stages' S3 buckets with its credentials")
 	f.BoolVar(&o.ProbeWrite, "probe-write", false, "With --probe: also put a small marker object <prefix>"+doctor.ProbeMarker+" where S3 stages write")
 	f.BoolVar(&o.Strict, "strict", false, "Exit 1 on warnings too")
+	f.StringVar(&o.AssumeRoleARN, "assume-role-arn", "", "Role `ARN` the SDC stages assume (\"Assume Another Role\"; default: the one bind recorded on the role, tag "+vocab.TagAssumeRoleARN+")")
+	f.StringVar(&o.TargetProfile, "target-profile", "", "AWS `PROFILE` of the assumed role's account, to check that role's trust and policies too")
+	noFileCompletions(c, "assume-role-arn", "target-profile")
 	o.Output.add(c, "the report", "text")
 	f.CountVarP(&o.Verbose, "verbose", "v", "Show the details of passing checks too")
 	o.aws.add(f)
@@ -141,6 +151,8 @@ func (o *DoctorOptions) Complete(c *cobra.Command) error {
 		ServiceAccount: o.ServiceAccount, ServiceAccountSet: c.Flags().Changed("service-account"),
 		Deployment: o.Deployment, CatalogFile: o.perms.CatalogFile,
 		Probe: o.Probe, ProbeWrite: o.ProbeWrite,
+		AssumeRoleARN: o.AssumeRoleARN, TargetProfile: o.TargetProfile,
+		ExpectedBoundary: os.Getenv(vocab.EnvPermissionsBoundary),
 	}
 	if len(o.perms.Stages) > 0 || len(o.perms.Sets) > 0 || o.perms.Bucket != "" || o.perms.Prefix != "" {
 		sel, err := o.perms.selection()
@@ -189,6 +201,10 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 	}
 	d := &doctor.Doctor{Core: s.Core, Apps: s.Apps, Admission: admission, AWS: s.AWS, Resolver: s.Resolver,
 		Catalog: o.catalog, Options: o.opts}
+	if o.TargetProfile != "" {
+		// A profile that does not load is a reason to skip what it would read, not to stop the run.
+		d.TargetAWS, d.TargetAWSErr = sdcaws.Load(ctx, sdcaws.Options{Profile: o.TargetProfile, Region: s.AWS.Region})
+	}
 	rep, err := d.Run(ctx)
 	if err != nil {
 		return &ExitError{Code: ExitCannotRun, Err: err}

@@ -87,7 +87,8 @@ func (r Result) String() string {
 }
 
 // Env is the process environment commands run in: the caller's, minus anything that could point AWS or
-// kubectl elsewhere, plus the sandbox's, with the plugin first on PATH, then extra (which wins).
+// kubectl elsewhere or give the plugin defaults (KUBECTL_SDC_*: a test that wants one passes it in extra),
+// plus the sandbox's, with the plugin first on PATH, then extra (which wins).
 func Env(sb *sandbox.Sandbox, extra ...string) []string {
 	drop := map[string]bool{"KUBECONFIG": true, "NO_COLOR": true}
 	for _, k := range sandbox.UnsetEnv {
@@ -96,7 +97,7 @@ func Env(sb *sandbox.Sandbox, extra ...string) []string {
 	var out []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if drop[k] || strings.HasPrefix(k, "AWS_") || k == "PATH" {
+		if drop[k] || strings.HasPrefix(k, "AWS_") || strings.HasPrefix(k, "KUBECTL_SDC_") || k == "PATH" {
 			continue
 		}
 		out = append(out, kv)
