@@ -43,6 +43,9 @@ type Cluster struct {
 	KubeCluster string `json:"kubeCluster"`
 	// Warnings are facts worth telling the user that did not stop resolution.
 	Warnings []string `json:"warnings,omitempty"`
+	// AutoMode is EKS Auto Mode (DescribeCluster's computeConfig.enabled), which runs the Pod Identity
+	// agent itself; nil when the cluster was not described.
+	AutoMode *bool `json:"autoMode,omitempty"`
 }
 
 // Attempt is one source's answer: how it found the issuer, why it did not apply, or how it failed.

@@ -6,11 +6,8 @@ import (
 	"strings"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
-
-// sdcImageRepository is the last path element of SDC images (streamsets/datacollector, or a mirror's
-// registry/path/datacollector).
-const sdcImageRepository = "datacollector"
 
 // sdcVersion: the SDC image is at least the version from which the stage libraries in use can take web
 // identity credentials (they need aws-java-sdk-sts); older ones fall back to the node's role.
@@ -26,13 +23,14 @@ var sdcVersion = Check{
 		}
 		container, image, tag := "", "", ""
 		for _, c := range t.Deploy.Spec.Template.Spec.Containers {
-			if repo, tg := splitImage(c.Image); lastPathElement(repo) == sdcImageRepository {
+			if vocab.IsSDCImage(c.Image) {
+				_, tg := splitImage(c.Image)
 				container, image, tag = c.Name, c.Image, tg
 				break
 			}
 		}
 		if container == "" {
-			return skip("skipped: no container runs an SDC image", "no container image ends in /"+sdcImageRepository)
+			return skip("skipped: no container runs an SDC image", "no container image ends in /"+vocab.SDCImageRepository)
 		}
 		minVersion, lib, err := minimumFor(f.Catalog, t.Selection.Stages)
 		if err != nil {
@@ -71,16 +69,5 @@ func minimumFor(c *catalog.Catalog, stages []string) (version, library string, e
 	return version, "", nil
 }
 
-// splitImage splits an image reference into repository and tag ("" without a tag); a digest is dropped.
-func splitImage(image string) (repo, tag string) {
-	ref, _, _ := strings.Cut(image, "@")
-	slash := strings.LastIndex(ref, "/")
-	if colon := strings.LastIndex(ref, ":"); colon > slash {
-		return ref[:colon], ref[colon+1:]
-	}
-	return ref, ""
-}
-
-func lastPathElement(repo string) string {
-	return repo[strings.LastIndex(repo, "/")+1:]
-}
+// splitImage splits an image reference into repository and tag (vocab.SplitImage).
+func splitImage(image string) (repo, tag string) { return vocab.SplitImage(image) }
