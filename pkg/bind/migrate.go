@@ -85,8 +85,21 @@ func (b *Binder) PlanMigration(ctx context.Context, m *MigrateRequest) (*Migrati
 		mg.Identity, err = b.AWS.Identity(gctx)
 		return err
 	})
+	var listed []eksread.Summary
 	g.Go(func() (err error) {
-		mg.Cluster, err = b.Resolver.Resolve(gctx)
+		if mg.Cluster, err = b.Resolver.Resolve(gctx); err != nil {
+			return err
+		}
+		if err := mg.Cluster.RequireEKS(); err != nil {
+			return err
+		}
+		// The associations hang off the cluster: one paged list (filtered to the ServiceAccount when one
+		// is named), while the Kubernetes lists run.
+		f := eksread.Filter{}
+		if !m.AllNamespaces {
+			f = eksread.Filter{Namespace: m.Namespace, ServiceAccount: m.ServiceAccount}
+		}
+		listed, err = eksread.List(gctx, b.AWS.ForRegion(mg.Cluster.Region).EKS, mg.Cluster.Name, f)
 		return err
 	})
 	g.Go(func() error {
@@ -121,10 +134,11 @@ func (b *Binder) PlanMigration(ctx context.Context, m *MigrateRequest) (*Migrati
 		return nil, fmt.Errorf("the AWS credentials are for account %s (%s) but cluster %s is in account %s: use credentials of the cluster's account (--profile)",
 			id.Account, id.ARN, c.Name, c.AccountID)
 	}
-	if err := c.RequireEKS(); err != nil {
-		return nil, err
+	associated := map[string]bool{}
+	for _, a := range listed {
+		associated[a.Key()] = true
 	}
-	targets, err := migrationTargets(m, sas, id, mg)
+	targets, err := migrationTargets(m, sas, associated, id, mg)
 	if err != nil {
 		return nil, err
 	}
@@ -137,15 +151,39 @@ func (b *Binder) PlanMigration(ctx context.Context, m *MigrateRequest) (*Migrati
 	aws := b.AWS
 	var (
 		assocs   map[string]eksread.Described
-		listErr  error
 		roles    = map[string]*iamread.Role{}
 		roleErrs = map[string]error{}
 		mu       sync.Mutex
 	)
+	in := map[string]bool{}
+	for _, sa := range targets {
+		in[sa.Namespace+"/"+sa.Name] = true
+	}
+	var scope []eksread.Summary
+	for _, s := range listed {
+		if in[s.Key()] {
+			scope = append(scope, s)
+		}
+	}
+	// The describes come first: a ServiceAccount whose IRSA is already removed is served by its
+	// association's role, which is read with the others.
+	assocs = eksread.DescribeAll(ctx, eks, c.Name, scope, migrateParallelism)
+	roleOf := func(sa *corev1.ServiceAccount) (vocab.ParsedRoleARN, string, bool) {
+		if p, ok := vocab.ParseRoleARN(sa.Annotations[vocab.RoleARNAnnotation]); ok {
+			return p, RoleFromAnnotation, true
+		}
+		if a := assocs[sa.Namespace+"/"+sa.Name].Association; a != nil {
+			if p, ok := vocab.ParseRoleARN(a.RoleARN); ok {
+				return p, RoleFromAssociation, true
+			}
+		}
+		return vocab.ParsedRoleARN{}, "", false
+	}
 	names := map[string]bool{}
 	for _, sa := range targets {
-		p, _ := vocab.ParseRoleARN(sa.Annotations[vocab.RoleARNAnnotation])
-		names[p.Name] = true
+		if p, _, ok := roleOf(sa); ok {
+			names[p.Name] = true
+		}
 	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, migrateParallelism)
@@ -159,29 +197,6 @@ func (b *Binder) PlanMigration(ctx context.Context, m *MigrateRequest) (*Migrati
 		}()
 	}
 	goDo(func() { mg.Agent = eksread.ReadAgent(ctx, eks, c.Name, c.AutoMode) })
-	wg.Add(1)
-	go func() { // the list pages one after the other; the describes then fan out within the bound
-		defer wg.Done()
-		f := eksread.Filter{}
-		if !m.AllNamespaces {
-			f = eksread.Filter{Namespace: m.Namespace, ServiceAccount: m.ServiceAccount}
-		}
-		var list []eksread.Summary
-		if list, listErr = eksread.List(ctx, eks, c.Name, f); listErr != nil {
-			return
-		}
-		in := map[string]bool{}
-		for _, sa := range targets {
-			in[sa.Namespace+"/"+sa.Name] = true
-		}
-		var scope []eksread.Summary
-		for _, s := range list {
-			if in[s.Key()] {
-				scope = append(scope, s)
-			}
-		}
-		assocs = eksread.DescribeAll(ctx, eks, c.Name, scope, migrateParallelism)
-	}()
 	for name := range names {
 		goDo(func() {
 			r, err := iamread.ReadRole(ctx, aws.IAM, name, iamread.RoleOptions{Concurrent: true})
@@ -191,9 +206,6 @@ func (b *Binder) PlanMigration(ctx context.Context, m *MigrateRequest) (*Migrati
 		})
 	}
 	wg.Wait()
-	if listErr != nil {
-		return nil, listErr
-	}
 	for _, err := range roleErrs {
 		if err != nil {
 			return nil, err
@@ -210,6 +222,9 @@ func (b *Binder) PlanMigration(ctx context.Context, m *MigrateRequest) (*Migrati
 			Namespace: &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: sa.Namespace}}, ServiceAccount: sa,
 			Workloads: workloadsOf(sa, deploys, pods), aws: aws, eks: eks}
 		o.Names = NamesFor(r, c, id, sa)
+		if p, source, ok := roleOf(sa); ok && source == RoleFromAssociation {
+			o.Names = namesWithRole(r, o.Names, p, source) // IRSA already removed: the association's role
+		}
 		if role := roles[o.Names.RoleName]; role != nil && role.TrustErr == nil {
 			o.Role = role
 		} else if role != nil {
@@ -257,8 +272,9 @@ func (b *Binder) PlanMigration(ctx context.Context, m *MigrateRequest) (*Migrati
 }
 
 // migrationTargets are the ServiceAccounts to move: the one named, which must be bound by IRSA to a role of
-// the account, or with AllNamespaces every such one (the others are noted and left out).
-func migrationTargets(m *MigrateRequest, sas []corev1.ServiceAccount, id sdcaws.Identity, mg *Migration) ([]*corev1.ServiceAccount, error) {
+// the account, or with AllNamespaces every such one (the others are noted and left out); and those already
+// moved (an association, no annotation), for which a second run has nothing to change.
+func migrationTargets(m *MigrateRequest, sas []corev1.ServiceAccount, associated map[string]bool, id sdcaws.Identity, mg *Migration) ([]*corev1.ServiceAccount, error) {
 	var out []*corev1.ServiceAccount
 	for i := range sas {
 		sa := &sas[i]
@@ -269,6 +285,8 @@ func migrationTargets(m *MigrateRequest, sas []corev1.ServiceAccount, id sdcaws.
 		p, ok := vocab.ParseRoleARN(v)
 		var why string
 		switch {
+		case v == "" && associated[sa.Namespace+"/"+sa.Name]:
+			// Moved already (IRSA removed): a second run finds nothing to change.
 		case v == "":
 			if m.AllNamespaces {
 				continue

@@ -18,13 +18,25 @@ const reportIndent = "          "
 // word, so nothing depends on color. Details of passing checks are shown only when verbose.
 func Report(w io.Writer, th *Theme, rep *doctor.Report, verbose bool) error {
 	var b strings.Builder
+	// The ID column fits every check that always runs, and those of this report: a report without EKS Pod
+	// Identity keeps the width it always had.
 	width := 0
 	for _, c := range doctor.Checks() {
-		width = max(width, len(c.ID))
+		if c.Applies == nil {
+			width = max(width, len(c.ID))
+		}
+	}
+	for _, r := range rep.Checks {
+		width = max(width, len(r.ID))
+	}
+	for _, t := range rep.Targets {
+		for _, r := range t.Checks {
+			width = max(width, len(r.ID))
+		}
 	}
 	writeLayers(&b, th, rep.Checks, width, verbose, "")
 	if len(rep.Targets) == 0 && rep.AllNamespaces {
-		b.WriteString("\nNo ServiceAccount in any namespace carries the eks.amazonaws.com/role-arn annotation.\n")
+		b.WriteString("\nNo ServiceAccount in any namespace carries the eks.amazonaws.com/role-arn annotation or has an EKS Pod Identity association.\n")
 	}
 	for _, t := range rep.Targets {
 		b.WriteString("\n")
@@ -47,6 +59,9 @@ func targetHeading(t doctor.TargetReport) string {
 	}
 	if t.RoleARN != "" {
 		parts = append(parts, "role "+t.RoleARN)
+	}
+	if t.PodIdentityAssociation != "" {
+		parts = append(parts, "EKS Pod Identity")
 	}
 	return strings.Join(parts, " · ")
 }
