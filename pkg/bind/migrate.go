@@ -67,7 +67,8 @@ const migrateParallelism = 16
 // of the scope, the agent, the associations (one paged list, then a describe of each in scope) and each
 // distinct role — and plans every ServiceAccount as bind --mechanism pod-identity would, with its
 // annotated role and without touching its permissions. It writes nothing. SDC images that cannot use Pod
-// Identity are refused all together (unless Force), as is any ServiceAccount that cannot be planned.
+// Identity are refused all together (unless Force); a ServiceAccount that cannot be planned (its role is
+// gone, say) is an error, or with AllNamespaces left out with a note.
 func (b *Binder) PlanMigration(ctx context.Context, m *MigrateRequest) (*Migration, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
@@ -261,9 +262,15 @@ func (b *Binder) PlanMigration(ctx context.Context, m *MigrateRequest) (*Migrati
 			mg.Plan.Changes = append(mg.Plan.Changes, &cc)
 		}
 	}
-	if len(problems) > 0 {
-		sort.Strings(problems)
-		return nil, fmt.Errorf("migrate cannot move every ServiceAccount in scope to EKS Pod Identity, so it changes none: %s", strings.Join(problems, "; "))
+	sort.Strings(problems)
+	switch {
+	case len(problems) > 0 && !m.AllNamespaces:
+		return nil, fmt.Errorf("migrate cannot move ServiceAccount %s/%s to EKS Pod Identity: %s", m.Namespace, m.ServiceAccount, strings.Join(problems, "; "))
+	case len(problems) > 0:
+		// One broken binding should not hold the others back; it is left out, and said so.
+		for _, p := range problems {
+			mg.Notes = append(mg.Notes, "left out: "+p)
+		}
 	}
 	if len(refusals) > 0 {
 		return nil, refused(refusals, "kubectl sdc bind ...")

@@ -30,11 +30,12 @@ type docCheck struct {
 }
 
 type docTarget struct {
-	Namespace      string     `json:"namespace"`
-	ServiceAccount string     `json:"serviceAccount"`
-	Deployment     string     `json:"deployment"`
-	RoleARN        string     `json:"roleArn"`
-	Checks         []docCheck `json:"checks"`
+	Namespace              string     `json:"namespace"`
+	ServiceAccount         string     `json:"serviceAccount"`
+	Deployment             string     `json:"deployment"`
+	RoleARN                string     `json:"roleArn"`
+	PodIdentityAssociation string     `json:"podIdentityAssociation"`
+	Checks                 []docCheck `json:"checks"`
 }
 
 type docReport struct {
