@@ -84,13 +84,13 @@ var kubeStaticCredentials = Check{
 		if len(patch) > 0 {
 			fixes = append(fixes, command("kubectl", "patch", "deployment", t.Deployment, "-n", t.Namespace, "--type=json", "-p", "["+strings.Join(patch, ",")+"]"))
 		}
-		mechanism := "IRSA"
+		ignored := "the web identity token, so IRSA is ignored"
 		if !t.UsesIRSA() {
-			mechanism = "EKS Pod Identity"
+			ignored = "EKS Pod Identity's container credentials, so EKS Pod Identity is ignored"
 		}
 		if len(found) > 0 {
 			return fail(fmt.Sprintf("Deployment %s/%s sets static AWS credentials", t.Namespace, t.Deployment),
-				strings.Join(found, "; ")+": SDC's AWS SDK takes these before the "+mechanism+" credentials, so "+mechanism+" is ignored",
+				strings.Join(found, "; ")+": SDC's AWS SDK takes these before "+ignored,
 				strings.Join(fixes, " && "))
 		}
 		note := ""
