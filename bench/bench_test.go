@@ -33,13 +33,18 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("%s: %s, got %s", c.What, c.Target, c.Value)
 		}
 	}
-	// Every measurement is there: 2 scenarios × 2 resolutions × latencies of bind; doctor on one target
-	// (both resolutions) and -A at each size, at each latency.
-	if want := 4 * len(cfg.BindLatencies); len(res.Bind) != want {
+	// Every measurement is there: 2 mechanisms × 2 scenarios × 2 resolutions × latencies of bind; doctor on
+	// one target (both resolutions), -A at each size, and -A with Pod Identity associations, at each latency.
+	if want := 8 * len(cfg.BindLatencies); len(res.Bind) != want {
 		t.Errorf("%d bind rows, want %d", len(res.Bind), want)
 	}
-	if want := (len(resolutions) + len(cfg.Sizes)) * len(cfg.DoctorLatencies); len(res.Doctor) != want {
+	if want := (len(resolutions) + len(cfg.Sizes) + 1) * len(cfg.DoctorLatencies); len(res.Doctor) != want {
 		t.Errorf("%d doctor rows, want %d", len(res.Doctor), want)
+	}
+	for _, d := range res.Doctor {
+		if d.Scope == scopePodIdentity && (d.Associations != cfg.Sizes[len(cfg.Sizes)-1].SAs || d.AWS.ByAction["eks:DescribePodIdentityAssociation"] != d.Associations) {
+			t.Errorf("doctor -A with associations: %d associations, calls %v", d.Associations, d.AWS.ByAction)
+		}
 	}
 	for _, b := range res.Bind {
 		if b.Scenario == "fresh" && b.AWS.Writes == 0 {

@@ -48,9 +48,21 @@ type bindOutput struct {
 	} `json:"changes"`
 }
 
-func bindArgs(ns string, r resolution) []string {
+// The mechanisms bind is measured with: IRSA (the guide's, with the guide's script as its baseline) and EKS
+// Pod Identity (measured against IRSA's bind at the same latency).
+const (
+	mechIRSA        = "irsa"
+	mechPodIdentity = "pod-identity"
+)
+
+var mechanisms = []string{mechIRSA, mechPodIdentity}
+
+func bindArgs(ns string, r resolution, mech string) []string {
 	args := []string{"sdc", "bind", "-n", ns, "--service-account", benchSA, "--bucket", benchBucket,
 		"--deployment", benchDeployment, "--create-deployment", "--image", benchImage, "--yes", "-o", "json"}
+	if mech == mechPodIdentity {
+		args = append(args, "--mechanism", mechPodIdentity)
+	}
 	return append(args, r.Args...)
 }
 
@@ -66,6 +78,7 @@ type bindKey struct {
 	scenario   string // "fresh" or "no-op"
 	resolution string
 	latency    int
+	mechanism  string
 }
 
 // benchBind measures bind fresh and no-op (both resolutions) and the guide's script, interleaved run by run
@@ -75,14 +88,16 @@ func benchBind(ctx context.Context, h *harness, cfg config) (*bindSamples, error
 	guide := filepath.Join(h.tb.baselineDir, "guide.sh")
 	// One unmeasured round of everything first: moto loads a service's backend on its first call (a few
 	// hundred ms for EKS), kubectl fills its discovery cache, the aws CLI its caches.
-	for _, res := range resolutions {
-		for range 2 {
-			w, err := h.measure(ctx, "kubectl-sdc/", "kubectl", bindArgs("bench-warmup-"+res.Tag, res)...)
-			if err != nil {
-				return nil, err
-			}
-			if w.cmd.Code != 0 {
-				return nil, fmt.Errorf("bind failed in the warm-up round:\n%s", w.cmd)
+	for _, mech := range mechanisms {
+		for _, res := range resolutions {
+			for range 2 {
+				w, err := h.measure(ctx, "kubectl-sdc/", "kubectl", bindArgs("bench-warmup-"+mech+"-"+res.Tag, res, mech)...)
+				if err != nil {
+					return nil, err
+				}
+				if w.cmd.Code != 0 {
+					return nil, fmt.Errorf("bind --mechanism %s failed in the warm-up round:\n%s", mech, w.cmd)
+				}
 			}
 		}
 	}
@@ -107,7 +122,7 @@ func benchBind(ctx context.Context, h *harness, cfg config) (*bindSamples, error
 					return nil, err
 				}
 				h.setLatency(lat)
-				fresh, err := h.measure(ctx, "kubectl-sdc/", "kubectl", bindArgs(ns, res)...)
+				fresh, err := h.measure(ctx, "kubectl-sdc/", "kubectl", bindArgs(ns, res, mechIRSA)...)
 				if err != nil {
 					return nil, err
 				}
@@ -115,7 +130,7 @@ func benchBind(ctx context.Context, h *harness, cfg config) (*bindSamples, error
 				if err != nil {
 					return nil, err
 				}
-				noop, err := h.measure(ctx, "kubectl-sdc/", "kubectl", bindArgs(ns, res)...)
+				noop, err := h.measure(ctx, "kubectl-sdc/", "kubectl", bindArgs(ns, res, mechIRSA)...)
 				h.setLatency(0)
 				if err != nil {
 					return nil, err
@@ -123,8 +138,8 @@ func benchBind(ctx context.Context, h *harness, cfg config) (*bindSamples, error
 				if _, err := checkBind(noop, "unchanged"); err != nil {
 					return nil, err
 				}
-				out.bind[bindKey{"fresh", res.Name, lat}] = append(out.bind[bindKey{"fresh", res.Name, lat}], fresh)
-				out.bind[bindKey{"no-op", res.Name, lat}] = append(out.bind[bindKey{"no-op", res.Name, lat}], noop)
+				out.add(bindKey{"fresh", res.Name, lat, mechIRSA}, fresh)
+				out.add(bindKey{"no-op", res.Name, lat, mechIRSA}, noop)
 				progress(cfg.Log, "bind %s (%s) at %d ms, run %d/%d: fresh %s, no-op %s", res.Name, ns, lat, run+1, cfg.Runs,
 					fmtDuration(ms(fresh.cmd.Wall)), fmtDuration(ms(noop.cmd.Wall)))
 				if i == 0 {
@@ -135,6 +150,31 @@ func benchBind(ctx context.Context, h *harness, cfg config) (*bindSamples, error
 						return nil, fmt.Errorf("reading what bind made in %s: %w", ns, err)
 					}
 				}
+			}
+
+			// EKS Pod Identity: no provider to delete, each run in a namespace (and so a role) of its own.
+			for _, res := range resolutions {
+				ns := fmt.Sprintf("bench-pi-%s-l%d-r%d", res.Tag, lat, run)
+				h.setLatency(lat)
+				fresh, err := h.measure(ctx, "kubectl-sdc/", "kubectl", bindArgs(ns, res, mechPodIdentity)...)
+				if err == nil {
+					_, err = checkBind(fresh, "create")
+				}
+				var noop sample
+				if err == nil {
+					noop, err = h.measure(ctx, "kubectl-sdc/", "kubectl", bindArgs(ns, res, mechPodIdentity)...)
+				}
+				h.setLatency(0)
+				if err == nil {
+					_, err = checkBind(noop, "unchanged")
+				}
+				if err != nil {
+					return nil, fmt.Errorf("bind --mechanism pod-identity: %w", err)
+				}
+				out.add(bindKey{"fresh", res.Name, lat, mechPodIdentity}, fresh)
+				out.add(bindKey{"no-op", res.Name, lat, mechPodIdentity}, noop)
+				progress(cfg.Log, "bind --mechanism pod-identity %s (%s) at %d ms, run %d/%d: fresh %s, no-op %s", res.Name, ns, lat, run+1, cfg.Runs,
+					fmtDuration(ms(fresh.cmd.Wall)), fmtDuration(ms(noop.cmd.Wall)))
 			}
 
 			ns := fmt.Sprintf("bench-guide-l%d-r%d", lat, run)
@@ -165,6 +205,8 @@ func benchBind(ctx context.Context, h *harness, cfg config) (*bindSamples, error
 	}
 	return out, nil
 }
+
+func (b *bindSamples) add(k bindKey, s sample) { b.bind[k] = append(b.bind[k], s) }
 
 // checkBind checks that a bind run succeeded and found the world as the scenario says: on a fresh run every
 // change is a create (else something was left over and the run was not fresh), on a no-op run nothing changes.
@@ -293,10 +335,15 @@ func (h *harness) readEndState(ctx context.Context, ns, roleARN, policyARN strin
 	return s, nil
 }
 
+// canonical is the document in canonical form without Sids: they name statements and grant nothing, and
+// bind's name the bindings a shared policy serves (S3BucketForB1a2b3c4d), which no script by hand knows.
 func canonical(doc string) (json.RawMessage, error) {
 	p, err := iampolicy.Parse([]byte(doc))
 	if err != nil {
 		return nil, err
+	}
+	for i := range p.Statements {
+		p.Statements[i].Sid = ""
 	}
 	return json.RawMessage(p.Canonical()), nil
 }
