@@ -33,12 +33,13 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("%s: %s, got %s", c.What, c.Target, c.Value)
 		}
 	}
-	// Every measurement is there: 2 scenarios × (2 resolutions + guardrails) × latencies of bind; doctor on
-	// one target (both resolutions) and -A at each size, at each latency.
-	if want := 6 * len(cfg.BindLatencies); len(res.Bind) != want {
+	// Every measurement is there: 2 scenarios × (2 resolutions + guardrails) × latencies of bind with IRSA
+	// and 2 × 2 with EKS Pod Identity; doctor on one target (both resolutions), -A at each size, and -A with
+	// Pod Identity associations, at each latency.
+	if want := 10 * len(cfg.BindLatencies); len(res.Bind) != want {
 		t.Errorf("%d bind rows, want %d", len(res.Bind), want)
 	}
-	if want := (len(resolutions) + len(cfg.Sizes)) * len(cfg.DoctorLatencies); len(res.Doctor) != want {
+	if want := (len(resolutions) + len(cfg.Sizes) + 1) * len(cfg.DoctorLatencies); len(res.Doctor) != want {
 		t.Errorf("%d doctor rows, want %d", len(res.Doctor), want)
 	}
 	if want := len(cfg.FleetSizes) * len(cfg.DoctorLatencies); len(res.Fleet) != want {
@@ -47,6 +48,11 @@ func TestSmoke(t *testing.T) {
 	for _, f := range res.Fleet {
 		if f.AWS.Total == 0 || f.Kube.Requests == 0 || f.Baseline.WallMS == 0 || len(f.SinglesMS) != f.Contexts {
 			t.Errorf("fleet of %d: %d AWS calls, %d Kubernetes requests, single runs %v: the fleet measurement is broken", f.Contexts, f.AWS.Total, f.Kube.Requests, f.SinglesMS)
+		}
+	}
+	for _, d := range res.Doctor {
+		if d.Scope == scopePodIdentity && (d.Associations != cfg.Sizes[len(cfg.Sizes)-1].SAs || d.AWS.ByAction["eks:DescribePodIdentityAssociation"] != d.Associations) {
+			t.Errorf("doctor -A with associations: %d associations, calls %v", d.Associations, d.AWS.ByAction)
 		}
 	}
 	for _, b := range res.Bind {

@@ -53,6 +53,15 @@ const benchBoundary = "sdc-bench-boundary"
 // bindVariants are what bind is measured with: each resolution, and the guardrails.
 func bindVariants() []resolution { return append(append([]resolution{}, resolutions...), guardrails) }
 
+// variantsFor are the variants bind is measured with for a mechanism: the guardrails for IRSA only, as they
+// change the same calls whatever the mechanism.
+func variantsFor(mech string) []resolution {
+	if mech == mechIRSA {
+		return bindVariants()
+	}
+	return resolutions
+}
+
 // makeBoundary creates the guardrails' permissions boundary unless it exists.
 func (h *harness) makeBoundary(ctx context.Context) error {
 	_, err := h.iam.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String(benchBoundary),
@@ -73,9 +82,21 @@ type bindOutput struct {
 	} `json:"changes"`
 }
 
-func bindArgs(ns string, r resolution) []string {
+// The mechanisms bind is measured with: IRSA (the guide's, with the guide's script as its baseline) and EKS
+// Pod Identity (measured against IRSA's bind at the same latency).
+const (
+	mechIRSA        = "irsa"
+	mechPodIdentity = "pod-identity"
+)
+
+var mechanisms = []string{mechIRSA, mechPodIdentity}
+
+func bindArgs(ns string, r resolution, mech string) []string {
 	args := []string{"sdc", "bind", "-n", ns, "--service-account", benchSA, "--bucket", benchBucket,
 		"--deployment", benchDeployment, "--create-deployment", "--image", benchImage, "--yes", "-o", "json"}
+	if mech == mechPodIdentity {
+		args = append(args, "--mechanism", mechPodIdentity)
+	}
 	return append(args, r.Args...)
 }
 
@@ -91,6 +112,7 @@ type bindKey struct {
 	scenario   string // "fresh" or "no-op"
 	resolution string
 	latency    int
+	mechanism  string
 }
 
 // benchBind measures bind fresh and no-op (both resolutions, and with guardrails) and the guide's script, interleaved run by run
@@ -103,14 +125,16 @@ func benchBind(ctx context.Context, h *harness, cfg config) (*bindSamples, error
 	}
 	// One unmeasured round of everything first: moto loads a service's backend on its first call (a few
 	// hundred ms for EKS), kubectl fills its discovery cache, the aws CLI its caches.
-	for _, res := range bindVariants() {
-		for range 2 {
-			w, err := h.measure(ctx, "kubectl-sdc/", "kubectl", bindArgs("bench-warmup-"+res.Tag, res)...)
-			if err != nil {
-				return nil, err
-			}
-			if w.cmd.Code != 0 {
-				return nil, fmt.Errorf("bind failed in the warm-up round:\n%s", w.cmd)
+	for _, mech := range mechanisms {
+		for _, res := range variantsFor(mech) {
+			for range 2 {
+				w, err := h.measure(ctx, "kubectl-sdc/", "kubectl", bindArgs("bench-warmup-"+mech+"-"+res.Tag, res, mech)...)
+				if err != nil {
+					return nil, err
+				}
+				if w.cmd.Code != 0 {
+					return nil, fmt.Errorf("bind --mechanism %s failed in the warm-up round:\n%s", mech, w.cmd)
+				}
 			}
 		}
 	}
@@ -135,7 +159,7 @@ func benchBind(ctx context.Context, h *harness, cfg config) (*bindSamples, error
 					return nil, err
 				}
 				h.setLatency(lat)
-				fresh, err := h.measure(ctx, "kubectl-sdc/", "kubectl", bindArgs(ns, res)...)
+				fresh, err := h.measure(ctx, "kubectl-sdc/", "kubectl", bindArgs(ns, res, mechIRSA)...)
 				if err != nil {
 					return nil, err
 				}
@@ -143,7 +167,7 @@ func benchBind(ctx context.Context, h *harness, cfg config) (*bindSamples, error
 				if err != nil {
 					return nil, err
 				}
-				noop, err := h.measure(ctx, "kubectl-sdc/", "kubectl", bindArgs(ns, res)...)
+				noop, err := h.measure(ctx, "kubectl-sdc/", "kubectl", bindArgs(ns, res, mechIRSA)...)
 				h.setLatency(0)
 				if err != nil {
 					return nil, err
@@ -151,8 +175,8 @@ func benchBind(ctx context.Context, h *harness, cfg config) (*bindSamples, error
 				if _, err := checkBind(noop, "unchanged"); err != nil {
 					return nil, err
 				}
-				out.bind[bindKey{"fresh", res.Name, lat}] = append(out.bind[bindKey{"fresh", res.Name, lat}], fresh)
-				out.bind[bindKey{"no-op", res.Name, lat}] = append(out.bind[bindKey{"no-op", res.Name, lat}], noop)
+				out.add(bindKey{"fresh", res.Name, lat, mechIRSA}, fresh)
+				out.add(bindKey{"no-op", res.Name, lat, mechIRSA}, noop)
 				progress(cfg.Log, "bind %s (%s) at %d ms, run %d/%d: fresh %s, no-op %s", res.Name, ns, lat, run+1, cfg.Runs,
 					fmtDuration(ms(fresh.cmd.Wall)), fmtDuration(ms(noop.cmd.Wall)))
 				if i == 0 {
@@ -163,6 +187,31 @@ func benchBind(ctx context.Context, h *harness, cfg config) (*bindSamples, error
 						return nil, fmt.Errorf("reading what bind made in %s: %w", ns, err)
 					}
 				}
+			}
+
+			// EKS Pod Identity: no provider to delete, each run in a namespace (and so a role) of its own.
+			for _, res := range resolutions {
+				ns := fmt.Sprintf("bench-pi-%s-l%d-r%d", res.Tag, lat, run)
+				h.setLatency(lat)
+				fresh, err := h.measure(ctx, "kubectl-sdc/", "kubectl", bindArgs(ns, res, mechPodIdentity)...)
+				if err == nil {
+					_, err = checkBind(fresh, "create")
+				}
+				var noop sample
+				if err == nil {
+					noop, err = h.measure(ctx, "kubectl-sdc/", "kubectl", bindArgs(ns, res, mechPodIdentity)...)
+				}
+				h.setLatency(0)
+				if err == nil {
+					_, err = checkBind(noop, "unchanged")
+				}
+				if err != nil {
+					return nil, fmt.Errorf("bind --mechanism pod-identity: %w", err)
+				}
+				out.add(bindKey{"fresh", res.Name, lat, mechPodIdentity}, fresh)
+				out.add(bindKey{"no-op", res.Name, lat, mechPodIdentity}, noop)
+				progress(cfg.Log, "bind --mechanism pod-identity %s (%s) at %d ms, run %d/%d: fresh %s, no-op %s", res.Name, ns, lat, run+1, cfg.Runs,
+					fmtDuration(ms(fresh.cmd.Wall)), fmtDuration(ms(noop.cmd.Wall)))
 			}
 
 			ns := fmt.Sprintf("bench-guide-l%d-r%d", lat, run)
@@ -193,6 +242,8 @@ func benchBind(ctx context.Context, h *harness, cfg config) (*bindSamples, error
 	}
 	return out, nil
 }
+
+func (b *bindSamples) add(k bindKey, s sample) { b.bind[k] = append(b.bind[k], s) }
 
 // checkBind checks that a bind run succeeded and found the world as the scenario says: on a fresh run every
 // change is a create (else something was left over and the run was not fresh), on a no-op run nothing changes.

@@ -108,6 +108,10 @@ type doctorAllSamples struct {
 	fixed   map[int]naiveRun // the naive walk over no target: its once-per-run part, by latency
 	subset  map[int]naiveRun // the naive walk over the first targets, by latency
 	subsetN int
+	// pod are doctor -A's runs, by latency, on the largest size once every ServiceAccount also has an EKS
+	// Pod Identity association (associations of them).
+	pod          map[int][]sample
+	associations int
 }
 
 type doctorAllKey struct {
@@ -124,7 +128,7 @@ type seededSize struct {
 // benchDoctorAll seeds one cluster through the sizes in turn and measures doctor -A at each; the naive walk
 // is measured once per latency on a subset of the smallest size (it costs seconds per ServiceAccount).
 func benchDoctorAll(ctx context.Context, h *harness, cfg config, workDir string) (*doctorAllSamples, error) {
-	out := &doctorAllSamples{doctor: map[doctorAllKey][]sample{}, fixed: map[int]naiveRun{}, subset: map[int]naiveRun{}}
+	out := &doctorAllSamples{doctor: map[doctorAllKey][]sample{}, fixed: map[int]naiveRun{}, subset: map[int]naiveRun{}, pod: map[int][]sample{}}
 	sd := newSeeder(h, cfg.Sizes)
 	logf := func(f string, a ...any) { progress(cfg.Log, f, a...) }
 	for i, z := range cfg.Sizes {
@@ -182,6 +186,37 @@ func benchDoctorAll(ctx context.Context, h *harness, cfg config, workDir string)
 				progress(cfg.Log, "doctor -A on %s at %d ms, run %d/%d: %s, %d AWS calls, %d Kubernetes requests", z, lat, run+1, cfg.Runs,
 					fmtDuration(ms(d.cmd.Wall)), d.aws.Total, d.kube.Requests)
 			}
+		}
+	}
+
+	// The largest size again, every ServiceAccount with an EKS Pod Identity association beside IRSA: one
+	// paged list of the cluster's associations, a describe of each in parallel with a bound.
+	h.setLatency(0)
+	largest := cfg.Sizes[len(cfg.Sizes)-1]
+	n, err := sd.seedAssociations(ctx, logf)
+	if err != nil {
+		return nil, err
+	}
+	out.associations = n
+	if w, err := h.measure(ctx, "kubectl-sdc/", "kubectl", "sdc", "doctor", "-A", "-o", "json"); err != nil {
+		return nil, err
+	} else if err := checkDoctor(w, largest.SAs); err != nil {
+		return nil, err
+	}
+	for _, lat := range cfg.DoctorLatencies {
+		for run := range cfg.Runs {
+			h.setLatency(lat)
+			d, err := h.measure(ctx, "kubectl-sdc/", "kubectl", "sdc", "doctor", "-A", "-o", "json")
+			h.setLatency(0)
+			if err != nil {
+				return nil, err
+			}
+			if err := checkDoctor(d, largest.SAs); err != nil {
+				return nil, err
+			}
+			out.pod[lat] = append(out.pod[lat], d)
+			progress(cfg.Log, "doctor -A on %s with %d Pod Identity associations at %d ms, run %d/%d: %s, %d AWS calls (%d describes), %d Kubernetes requests",
+				largest, n, lat, run+1, cfg.Runs, fmtDuration(ms(d.cmd.Wall)), d.aws.Total, d.aws.ByAction["eks:DescribePodIdentityAssociation"], d.kube.Requests)
 		}
 	}
 	return out, nil

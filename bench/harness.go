@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -29,6 +30,7 @@ type harness struct {
 	// iam and kube are the bench's own clients, for preparing and checking; they are never measured: every
 	// measurement resets the counts first and reads them before the bench touches anything again.
 	iam  *iam.Client
+	eks  *eks.Client
 	kube kubernetes.Interface
 }
 
@@ -67,15 +69,14 @@ func startHarness(ctx context.Context, tb *toolbox, dir string, clusters int) (*
 		sb.Stop()
 		return nil, err
 	}
-	h.iam = iam.New(iam.Options{
-		Region:       sb.Region,
-		BaseEndpoint: aws.String(sb.AWSEndpoint),
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: sb.AccessKeyID, SecretAccessKey: sb.SecretAccessKey, Source: "sandbox"}, nil
-		}),
-		RetryMaxAttempts: 8,
-		HTTPClient:       &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: time.Minute},
+	creds := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{AccessKeyID: sb.AccessKeyID, SecretAccessKey: sb.SecretAccessKey, Source: "sandbox"}, nil
 	})
+	httpClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: time.Minute}
+	h.iam = iam.New(iam.Options{Region: sb.Region, BaseEndpoint: aws.String(sb.AWSEndpoint), Credentials: creds,
+		RetryMaxAttempts: 8, HTTPClient: httpClient})
+	h.eks = eks.New(eks.Options{Region: sb.Region, BaseEndpoint: aws.String(sb.AWSEndpoint), Credentials: creds,
+		RetryMaxAttempts: 8, HTTPClient: httpClient})
 	return h, nil
 }
 

@@ -196,10 +196,22 @@ func baselineOf(name string, samples []sample) baseline {
 type bindRow struct {
 	Scenario   string `json:"scenario"`   // fresh or no-op
 	Resolution string `json:"resolution"` // how the cluster's issuer was found
+	Mechanism  string `json:"mechanism"`  // irsa or pod-identity
 	measured
 	Baseline baseline `json:"baseline"`
 	Ratio    float64  `json:"ratio"`
 }
+
+// name is the row's name in the table.
+func (b bindRow) name() string {
+	if b.Mechanism == mechPodIdentity {
+		return fmt.Sprintf("bind pod-identity %s (%s)", b.Scenario, b.Resolution)
+	}
+	return fmt.Sprintf("bind %s (%s)", b.Scenario, b.Resolution)
+}
+
+// what names the row's targets.
+func (b bindRow) what() string { return fmt.Sprintf("%s at %d ms", b.name(), b.LatencyMS) }
 
 type doctorRow struct {
 	Scope           string         `json:"scope"`                // "one target" or "-A"
@@ -208,6 +220,8 @@ type doctorRow struct {
 	Namespaces      int            `json:"namespaces"`
 	Roles           int            `json:"roles"`
 	Objects         map[string]int `json:"objects,omitempty"` // what doctor -A lists, in the whole cluster
+	// Associations is how many ServiceAccounts also have an EKS Pod Identity association.
+	Associations int `json:"pod_identity_associations,omitempty"`
 	measured
 	Baseline baseline `json:"baseline"`
 	Ratio    float64  `json:"ratio"`
@@ -233,22 +247,28 @@ func (t targetCheck) cell() string {
 
 // assemble turns the samples into rows, fills the round-trip estimates and checks the targets.
 func assemble(res *results, bs *bindSamples, one *doctorOneSamples, all *doctorAllSamples, fl *fleetSamples, cfg config) {
-	for _, sc := range []string{"fresh", "no-op"} {
-		for _, r := range bindVariants() {
-			var zero *measured
-			for _, lat := range cfg.BindLatencies {
-				s := bs.bind[bindKey{sc, r.Name, lat}]
-				if len(s) == 0 {
-					continue
+	for _, mech := range mechanisms {
+		for _, sc := range []string{"fresh", "no-op"} {
+			for _, r := range variantsFor(mech) {
+				var zero *measured
+				for _, lat := range cfg.BindLatencies {
+					s := bs.bind[bindKey{sc, r.Name, lat, mech}]
+					if len(s) == 0 {
+						continue
+					}
+					row := bindRow{Scenario: sc, Resolution: r.Name, Mechanism: mech, measured: summarize(s, lat, true),
+						Baseline: baselineOf("guide.sh (fresh)", bs.guide[lat])}
+					if mech == mechPodIdentity {
+						// No guide does Pod Identity by hand: the same bind with IRSA is the yardstick.
+						row.Baseline = baselineOf("bind "+sc+" with IRSA", bs.bind[bindKey{sc, r.Name, lat, mechIRSA}])
+					}
+					if lat == 0 {
+						zero = &row.measured
+					}
+					row.estimateRoundTrips(zero)
+					row.Ratio = ratio(row.WallMS, row.Baseline.WallMS)
+					res.Bind = append(res.Bind, row)
 				}
-				row := bindRow{Scenario: sc, Resolution: r.Name, measured: summarize(s, lat, true),
-					Baseline: baselineOf("guide.sh (fresh)", bs.guide[lat])}
-				if lat == 0 {
-					zero = &row.measured
-				}
-				row.estimateRoundTrips(zero)
-				row.Ratio = ratio(row.WallMS, row.Baseline.WallMS)
-				res.Bind = append(res.Bind, row)
 			}
 		}
 	}
@@ -283,6 +303,17 @@ func assemble(res *results, bs *bindSamples, one *doctorOneSamples, all *doctorA
 				res.Doctor = append(res.Doctor, row)
 			}
 		}
+		if len(all.pod) > 0 {
+			z := all.sizes[len(all.sizes)-1]
+			for _, lat := range cfg.DoctorLatencies {
+				row := doctorRow{Scope: scopePodIdentity, ServiceAccounts: z.SAs, Namespaces: z.Namespaces, Roles: z.Roles, Objects: z.Objects,
+					Associations: all.associations, measured: summarize(all.pod[lat], lat, false),
+					// The same cluster without the associations is the yardstick: what Pod Identity adds.
+					Baseline: baselineOf(fmt.Sprintf("doctor -A, %d SAs, IRSA only", z.SAs), all.doctor[doctorAllKey{z.SAs, lat}])}
+				row.Ratio = ratio(row.WallMS, row.Baseline.WallMS)
+				res.Doctor = append(res.Doctor, row)
+			}
+		}
 	}
 	if fl != nil {
 		res.Fleet = fl.rows(cfg)
@@ -303,6 +334,29 @@ func guardrailsCost(res *results, g bindRow, what string) targetCheck {
 	}
 	c.Value = "no run without guardrails to compare with"
 	return c
+}
+
+// scopePodIdentity is the scope of doctor -A's rows on ServiceAccounts that also have an association.
+const scopePodIdentity = "-A, with EKS Pod Identity associations"
+
+// podIdentityTargets are the costs of doctor -A over ServiceAccounts with associations: one paged list of
+// the cluster's associations (EKS pages by 100), one describe of each, and the describes in parallel,
+// never one after another per ServiceAccount.
+func podIdentityTargets(d doctorRow) []targetCheck {
+	what := fmt.Sprintf("doctor -A %d SAs with %d associations at %d ms", d.ServiceAccounts, d.Associations, d.LatencyMS)
+	pages, describes := d.AWS.ByAction["eks:ListPodIdentityAssociations"], d.AWS.ByAction["eks:DescribePodIdentityAssociation"]
+	wantPages := (d.Associations + 99) / 100
+	out := []targetCheck{
+		{What: what, Target: fmt.Sprintf("one paged list (%d pages)", wantPages), Value: strconv.Itoa(pages), Met: pages == wantPages, Correctness: true},
+		{What: what, Target: "one describe per association", Value: strconv.Itoa(describes), Met: describes == d.Associations, Correctness: true},
+	}
+	if d.LatencyMS > 0 {
+		sequential := float64(describes * d.LatencyMS)
+		out = append(out, targetCheck{What: what, Target: "describes in parallel",
+			Value: fmt.Sprintf("%s where one after another would take %s; %.1f calls in flight", fmtDuration(d.WallMS), fmtDuration(sequential), d.AWSInFlight),
+			Met:   d.WallMS < sequential/4})
+	}
+	return out
 }
 
 // The issue's targets.
@@ -326,7 +380,23 @@ func checkTargets(res *results) []targetCheck {
 		out = append(out, targetCheck{What: "startup " + s.Name, Target: "≤ 50 ms", Value: fmtDuration(s.MedianMS), Met: s.MedianMS <= targetStartupMS})
 	}
 	for _, b := range res.Bind {
-		what := fmt.Sprintf("bind %s (%s) at %d ms", b.Scenario, b.Resolution, b.LatencyMS)
+		what := b.what()
+		if b.Mechanism == mechPodIdentity {
+			// The issue's call and time targets are IRSA's; Pod Identity's are reported. Correctness holds
+			// for both: a no-op writes nothing, and Pod Identity touches no OIDC provider.
+			oidc := 0
+			for a, n := range b.AWS.ByAction {
+				if strings.Contains(a, "OpenIDConnectProvider") {
+					oidc += n
+				}
+			}
+			out = append(out, targetCheck{What: what, Target: "no OIDC provider call", Value: strconv.Itoa(oidc), Met: oidc == 0, Correctness: true})
+			if b.Scenario == "no-op" {
+				out = append(out, targetCheck{What: what, Target: "0 writes", Value: fmt.Sprintf("%d AWS + %d kube writes", b.AWS.Writes, b.Kube.Writes),
+					Met: b.AWS.Writes+b.Kube.Writes == 0, Correctness: true})
+			}
+			continue
+		}
 		if b.Scenario == "fresh" {
 			out = append(out,
 				targetCheck{What: what, Target: "≤ 10 AWS calls", Value: strconv.Itoa(maxInt(b.AWSPerRun)), Met: maxInt(b.AWSPerRun) <= targetFreshAWSCalls},
@@ -345,6 +415,10 @@ func checkTargets(res *results) []targetCheck {
 	}
 	base := map[int]doctorRow{}
 	for _, d := range res.Doctor {
+		if d.Scope == scopePodIdentity {
+			out = append(out, podIdentityTargets(d)...)
+			continue
+		}
 		if d.Scope != "-A" {
 			continue
 		}
@@ -405,16 +479,19 @@ func printTable(w io.Writer, res *results) {
 	fmt.Fprintf(tw, "binary: stripped %s\t—\t—\t—\t—\t%s\tkubectl binary\t%s\t%s\t\n", b.Target, fmtBytes(b.StrippedBytes), fmtBytes(b.KubectlBytes),
 		fmtRatio(ratio(float64(b.StrippedBytes), float64(b.KubectlBytes))))
 	for _, r := range res.Bind {
-		what := fmt.Sprintf("bind %s (%s) at %d ms", r.Scenario, r.Resolution, r.LatencyMS)
-		fmt.Fprintf(tw, "bind %s (%s)\t%d ms\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Scenario, r.Resolution, r.LatencyMS,
+		fmt.Fprintf(tw, "%s\t%d ms\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.name(), r.LatencyMS,
 			awsCell(r.measured), kubeCell(r.measured), roundTripCell(r.measured), fmtDuration(r.WallMS),
-			r.Baseline.Name, fmtDuration(r.Baseline.WallMS), fmtRatio(r.Ratio), cells(what))
+			r.Baseline.Name, fmtDuration(r.Baseline.WallMS), fmtRatio(r.Ratio), cells(r.what()))
 	}
 	for _, r := range res.Doctor {
 		name, what := "doctor, one target ("+r.Resolution+")", ""
-		if r.Scope == "-A" {
+		switch r.Scope {
+		case "-A":
 			name = fmt.Sprintf("doctor -A, %d SAs/%d ns/%d roles", r.ServiceAccounts, r.Namespaces, r.Roles)
 			what = fmt.Sprintf("doctor -A %d SAs/%d roles at %d ms", r.ServiceAccounts, r.Roles, r.LatencyMS)
+		case scopePodIdentity:
+			name = fmt.Sprintf("doctor -A, %d SAs + Pod Identity associations", r.ServiceAccounts)
+			what = fmt.Sprintf("doctor -A %d SAs with %d associations at %d ms", r.ServiceAccounts, r.Associations, r.LatencyMS)
 		}
 		bname := r.Baseline.Name
 		if r.Baseline.Extrapolated {

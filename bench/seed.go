@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	appsv1 "k8s.io/api/apps/v1"
@@ -17,6 +20,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/bind"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
@@ -49,6 +53,8 @@ type seeder struct {
 	issuer  string            // without https://
 	account string            // the sandbox account
 	tags    map[string]string // role tag value by bucket, as bind writes it
+	// podIdentity: the roles trust EKS Pod Identity too, and each ServiceAccount has an association.
+	podIdentity bool
 }
 
 func newSeeder(h *harness, sizes []clusterSize) *seeder {
@@ -186,18 +192,23 @@ func (s *seeder) markRole(r int) {
 
 // trust is role r's trust document: the provider, the audience and every ServiceAccount placed on r.
 func (s *seeder) trust(r int) (string, error) {
-	doc := map[string]any{
-		"Version": "2012-10-17",
-		"Statement": []any{map[string]any{
-			"Effect":    "Allow",
-			"Principal": map[string]any{"Federated": fmt.Sprintf("arn:aws:iam::%s:oidc-provider/%s", s.account, s.issuer)},
-			"Action":    "sts:AssumeRoleWithWebIdentity",
-			"Condition": map[string]any{"StringEquals": map[string]any{
-				s.issuer + ":aud": "sts.amazonaws.com",
-				s.issuer + ":sub": s.subs[r],
-			}},
+	statements := []any{map[string]any{
+		"Effect":    "Allow",
+		"Principal": map[string]any{"Federated": fmt.Sprintf("arn:aws:iam::%s:oidc-provider/%s", s.account, s.issuer)},
+		"Action":    "sts:AssumeRoleWithWebIdentity",
+		"Condition": map[string]any{"StringEquals": map[string]any{
+			s.issuer + ":aud": "sts.amazonaws.com",
+			s.issuer + ":sub": s.subs[r],
 		}},
+	}}
+	if s.podIdentity {
+		// The statement bind --mechanism pod-identity and migrate add.
+		statements = append(statements, map[string]any{
+			"Sid": vocab.PodIdentityTrustSid, "Effect": "Allow", "Principal": map[string]any{"Service": vocab.PodIdentityService},
+			"Action": []string{vocab.ActionAssumeRole, vocab.ActionTagSession},
+		})
 	}
+	doc := map[string]any{"Version": "2012-10-17", "Statement": statements}
 	b, err := json.Marshal(doc)
 	return string(b), err
 }
@@ -279,6 +290,47 @@ func (s *seeder) waitSettled(ctx context.Context, want int, logf func(string, ..
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// seedAssociations gives every seeded ServiceAccount an EKS Pod Identity association naming its role, as
+// migrate does (the role trusts pods.eks.amazonaws.com beside the ServiceAccounts' web identity), so that
+// doctor -A judges both mechanisms of each.
+func (s *seeder) seedAssociations(ctx context.Context, logf func(string, ...any)) (int, error) {
+	start := time.Now()
+	s.podIdentity = true
+	var roles []int
+	for r := range s.subs {
+		roles = append(roles, r)
+	}
+	sort.Ints(roles)
+	if err := parallel(ctx, 16, roles, func(ctx context.Context, r int) error {
+		trust, err := s.trust(r)
+		if err != nil {
+			return err
+		}
+		_, err = s.h.iam.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String(roleName(r)), PolicyDocument: aws.String(trust)})
+		return err
+	}); err != nil {
+		return 0, fmt.Errorf("adding Pod Identity to the roles' trust: %w", err)
+	}
+	sas := make([]int, s.seeded)
+	for i := range sas {
+		sas[i] = i
+	}
+	if err := parallel(ctx, 32, sas, func(ctx context.Context, i int) error {
+		ns, role := s.place(i)
+		_, err := s.h.eks.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String(sandbox.ClusterName),
+			Namespace: aws.String(nsName(ns)), ServiceAccount: aws.String(saName(i)), RoleArn: aws.String(s.roleARN(role))})
+		var inUse *ekstypes.ResourceInUseException
+		if errors.As(err, &inUse) {
+			return nil
+		}
+		return err
+	}); err != nil {
+		return 0, fmt.Errorf("creating Pod Identity associations: %w", err)
+	}
+	logf("seeded %d Pod Identity associations in %s", s.seeded, time.Since(start).Round(time.Second))
+	return s.seeded, nil
 }
 
 // objectCounts is how many objects of each kind doctor -A lists, for the number of pages it may need.

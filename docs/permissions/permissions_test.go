@@ -31,7 +31,14 @@ const (
 	boundary = account + "policy/SDCWorkloadBoundary"
 	otherPol = account + "policy/team-s3"
 	adminAWS = "arn:aws:iam::aws:policy/AdministratorAccess"
+	// EKS Pod Identity's resources: the agent add-on, an association, another add-on.
+	agent       = "arn:aws:eks:us-west-2:123456789012:addon/prod/eks-pod-identity-agent/2ac6a7f1-0d43-4c1e-9b1e-1b7a2c1e0f00"
+	association = "arn:aws:eks:us-west-2:123456789012:podidentityassociation/prod/a-0123456789abcdefg"
+	otherAddon  = "arn:aws:eks:us-west-2:123456789012:addon/prod/vpc-cni/2ac6a7f1-0d43-4c1e-9b1e-1b7a2c1e0f00"
 )
+
+// passedToPods is the condition key IAM sets when a role is passed to EKS Pod Identity.
+var passedToPods = map[string][]string{"iam:PassedToService": {"pods.eks.amazonaws.com"}}
 
 // request is one IAM call, with the condition keys IAM sets for it.
 type request struct {
@@ -98,6 +105,13 @@ func TestBindPolicy(t *testing.T) {
 		{"iam:PutRolePermissionsBoundary", sdcRole, nil},
 		{"iam:UpdateRole", pathRole, nil},
 		{"iam:UntagRole", sdcRole, nil},
+		// --mechanism pod-identity and migrate: the agent, the associations, and the role passed to them.
+		{"eks:DescribeAddon", agent, nil},
+		{"eks:ListPodIdentityAssociations", cluster, nil},
+		{"eks:CreatePodIdentityAssociation", cluster, nil},
+		{"eks:DescribePodIdentityAssociation", association, nil},
+		{"eks:UpdatePodIdentityAssociation", association, nil},
+		{"iam:PassRole", sdcRole, passedToPods},
 	})
 	checkRequests(t, p, true, bindCalls())
 	// The scoping: bind can neither touch roles and policies it does not name, nor give its roles more
@@ -113,6 +127,13 @@ func TestBindPolicy(t *testing.T) {
 		{"iam:PassRole", sdcRole, nil},
 		{"iam:CreateOpenIDConnectProvider", account + "oidc-provider/token.actions.githubusercontent.com", nil},
 		{"iam:CreateUser", account + "user/sdc-prod", nil},
+		// Pod Identity: only sdc-* roles, passed to Pod Identity only; no deletes, no other add-on.
+		{"iam:PassRole", otherRole, passedToPods},
+		{"iam:PassRole", sdcRole, map[string][]string{"iam:PassedToService": {"ec2.amazonaws.com"}}},
+		{"eks:DeletePodIdentityAssociation", association, nil},
+		{"eks:DescribeAddon", otherAddon, nil},
+		{"eks:CreateAddon", cluster, nil},
+		{"eks-auth:AssumeRoleForPodIdentity", cluster, nil},
 	})
 }
 
@@ -203,6 +224,10 @@ var writeActions = []request{
 	{"iam:PassRole", sdcRole, nil},
 	{"eks:UpdateClusterConfig", cluster, nil},
 	{"eks:CreatePodIdentityAssociation", cluster, nil},
+	{"eks:UpdatePodIdentityAssociation", association, nil},
+	{"eks:DeletePodIdentityAssociation", association, nil},
+	{"eks:CreateAddon", cluster, nil},
+	{"iam:PassRole", sdcRole, passedToPods},
 	{"sts:AssumeRole", sdcRole, nil},
 	{"s3:PutObject", "arn:aws:s3:::sdc-ingest-bucket/marker", nil},
 }
@@ -227,8 +252,12 @@ func TestDoctorPolicy(t *testing.T) {
 		{"iam:ListPolicyVersions", sdcPolicy, nil},
 		{"iam:GetPolicy", adminAWS, nil},
 		{"iam:GetPolicyVersion", adminAWS, nil},
+		{"eks:DescribeAddon", agent, nil},
+		{"eks:ListPodIdentityAssociations", cluster, nil},
+		{"eks:DescribePodIdentityAssociation", association, nil},
 	})
-	checkRequests(t, p, false, writeActions)
+	// EKS Auth hands out the credentials of any associated role: that is --probe's, in a policy of its own.
+	checkRequests(t, p, false, append(writeActions, request{"eks-auth:AssumeRoleForPodIdentity", cluster, nil}))
 	// And by construction: every action it names reads.
 	for _, s := range p.Statements {
 		for _, a := range s.Action {
@@ -239,6 +268,22 @@ func TestDoctorPolicy(t *testing.T) {
 		}
 		if len(s.NotAction) > 0 || s.Effect != iampolicy.Allow {
 			t.Errorf("statement %q: use plain Allow statements with Action lists, so the read-only promise can be checked", s.Sid)
+		}
+	}
+}
+
+// doctor --probe on a ServiceAccount served by EKS Pod Identity calls EKS Auth as the Pod Identity agent
+// does, signed with doctor's credentials: that one action, and nothing else.
+func TestDoctorProbePolicy(t *testing.T) {
+	t.Parallel()
+	p := loadPolicy(t, "doctor-probe-policy.json")
+	checkRequests(t, p, true, []request{{"eks-auth:AssumeRoleForPodIdentity", cluster, nil}})
+	checkRequests(t, p, false, append(writeActions,
+		request{"eks-auth:AssumeRoleForPodIdentity", account + "role/sdc-prod-ns1-sdc", nil},
+		request{"eks:DescribeCluster", cluster, nil}))
+	for _, s := range p.Statements {
+		if len(s.Action) != 1 || s.Action[0] != "eks-auth:AssumeRoleForPodIdentity" || s.Effect != iampolicy.Allow {
+			t.Errorf("statement %q grants %v: the probe policy holds eks-auth:AssumeRoleForPodIdentity alone", s.Sid, s.Action)
 		}
 	}
 }

@@ -38,6 +38,7 @@ type operation interface {
 // applier is what operations write through.
 type applier struct {
 	aws *sdcaws.Clients
+	eks eksAPI // the cluster's region's, for Pod Identity associations
 	b   *Binder
 	// target writes in the account of the role the stages assume (--target-profile); nil without one.
 	target *applier
@@ -46,7 +47,7 @@ type applier struct {
 // Apply applies the plan and, when something failed, returns an error that says what was done and that
 // running bind again finishes the job.
 func (b *Binder) Apply(ctx context.Context, res *Result) (plan.Result, error) {
-	a := &applier{aws: res.Observed.aws, b: b}
+	a := &applier{aws: res.Observed.aws, eks: res.Observed.eks, b: b}
 	if a.aws == nil {
 		a.aws = b.AWS
 	}
@@ -80,7 +81,11 @@ func (b *Binder) Apply(ctx context.Context, res *Result) (plan.Result, error) {
 		}
 	}
 	var msg strings.Builder
-	fmt.Fprintf(&msg, "bind stopped part way: %d change(s) failed", len(bad))
+	command := res.Command
+	if command == "" {
+		command = "bind"
+	}
+	fmt.Fprintf(&msg, "%s stopped part way: %d change(s) failed", command, len(bad))
 	for _, s := range bad {
 		msg.WriteString("\n  failed:  " + s)
 	}
@@ -90,7 +95,7 @@ func (b *Binder) Apply(ctx context.Context, res *Result) (plan.Result, error) {
 	for _, s := range done {
 		msg.WriteString("\n  done:    " + s)
 	}
-	msg.WriteString("\nbind is idempotent: fix the cause and run the same command again to finish")
+	msg.WriteString("\n" + command + " is idempotent: fix the cause and run the same command again to finish")
 	return applied, errors.New(msg.String())
 }
 

@@ -51,6 +51,8 @@ const (
 	RoleFromFlag       = "--role-name"
 	RoleFromAnnotation = "the ServiceAccount's " + vocab.RoleARNAnnotation + " annotation"
 	RoleByDefault      = "the default name"
+	// RoleFromAssociation is the role the ServiceAccount's EKS Pod Identity association names.
+	RoleFromAssociation = "the ServiceAccount's EKS Pod Identity association"
 )
 
 // Result is the plan and everything it was computed from.
@@ -72,6 +74,10 @@ type Result struct {
 	Fragment *applyappsv1.DeploymentApplyConfiguration
 	// Handoff is what the target account's owners must add (--assume-role-arn without --target-profile).
 	Handoff *Handoff
+	// Refusals are SDC images that cannot use EKS Pod Identity (without --force): Plan fails with them.
+	Refusals []string
+	// Command names the command in Apply's messages; "" means bind.
+	Command string
 }
 
 // Plan observes the current state and plans every change: Observe, then the pure Plan. It writes nothing.
@@ -85,17 +91,21 @@ func (b *Binder) Plan(ctx context.Context, r *Request) (*Result, error) {
 
 // Output is what `-o json|yaml` prints.
 type Output struct {
-	Cluster         string         `json:"cluster"`
-	Issuer          string         `json:"issuer"`
-	IssuerSource    string         `json:"issuerSource"`
-	OIDCProviderARN string         `json:"oidcProviderArn"`
-	PolicyARN       string         `json:"policyArn,omitempty"`
-	RoleARN         string         `json:"roleArn"`
-	Namespace       string         `json:"namespace"`
-	ServiceAccount  string         `json:"serviceAccount"`
-	Deployment      string         `json:"deployment,omitempty"`
-	DryRun          bool           `json:"dryRun"`
-	Changes         []ChangeOutput `json:"changes"`
+	Cluster         string `json:"cluster"`
+	Issuer          string `json:"issuer"`
+	IssuerSource    string `json:"issuerSource"`
+	OIDCProviderARN string `json:"oidcProviderArn"`
+	PolicyARN       string `json:"policyArn,omitempty"`
+	RoleARN         string `json:"roleArn"`
+	Namespace       string `json:"namespace"`
+	ServiceAccount  string `json:"serviceAccount"`
+	Deployment      string `json:"deployment,omitempty"`
+	// Mechanism is irsa or pod-identity; PodIdentityAssociation names the association (cluster/ns/sa)
+	// with pod-identity, whose OIDCProviderARN is empty (Pod Identity needs none).
+	Mechanism              string         `json:"mechanism"`
+	PodIdentityAssociation string         `json:"podIdentityAssociation,omitempty"`
+	DryRun                 bool           `json:"dryRun"`
+	Changes                []ChangeOutput `json:"changes"`
 	// Warnings and Fragment: see Result; present only when there are some.
 	Warnings []string                                  `json:"warnings,omitempty"`
 	Fragment *applyappsv1.DeploymentApplyConfiguration `json:"fragment,omitempty"`
@@ -123,6 +133,11 @@ func (res *Result) Output(dryRun bool, applied *plan.Result) Output {
 		Namespace: res.Request.Namespace, ServiceAccount: res.Request.ServiceAccount, Deployment: res.Request.Deployment,
 		DryRun: dryRun, Changes: []ChangeOutput{}, Warnings: res.Warnings, Fragment: res.Fragment,
 		AssumeRoleARN: res.Request.AssumeRoleARN, AssumeRoleTarget: res.Handoff,
+		Mechanism: string(res.Request.Mechanism()),
+	}
+	if res.Request.podIdentityMode() {
+		out.OIDCProviderARN = ""
+		out.PodIdentityAssociation = vocab.AssociationName(res.Cluster.Name, res.Request.Namespace, res.Request.ServiceAccount)
 	}
 	for i, c := range res.Plan.Changes {
 		co := ChangeOutput{Kind: c.Kind, Name: c.Name, Action: string(c.Action)}

@@ -232,7 +232,11 @@ func newRole(res *Result, trust string, tags map[string]string) *createRole {
 	c := &createRole{Name: n.RoleName, Trust: trust, Tags: tags, Description: g.Description,
 		Boundary: g.PermissionsBoundary, MaxSessionDuration: g.MaxSessionDuration}
 	if c.Description == "" {
-		c.Description = fmt.Sprintf(roleDescriptionTemplate, r.Namespace, r.ServiceAccount, res.Cluster.Name)
+		description := roleDescriptionTemplate
+		if r.podIdentityMode() {
+			description = podIdentityRoleDescriptionTemplate
+		}
+		c.Description = fmt.Sprintf(description, r.Namespace, r.ServiceAccount, res.Cluster.Name)
 	}
 	if n.RolePath != "/" {
 		c.Path = n.RolePath

@@ -21,6 +21,7 @@ import (
 
 	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/cluster"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/eksread"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iamread"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
@@ -50,8 +51,23 @@ type Observed struct {
 	Deployment     *appsv1.Deployment
 	Pods           []corev1.Pod // the Deployment's pods
 
-	// aws are the clients for the cluster's region, which Apply writes through.
+	// Pod Identity (read only for --mechanism pod-identity): the agent, and the ServiceAccount's
+	// association (nil when it has none).
+	Agent       eksread.Agent
+	Association *eksread.Association
+	// Workloads are the Deployments whose SDC images must be able to use Pod Identity and whose pods may
+	// need a restart: bind's --deployment, or (migrate) every Deployment under the ServiceAccount.
+	Workloads []Workload
+
+	// aws are the clients IAM is written through; eks is the EKS client of the cluster's region.
 	aws *sdcaws.Clients
+	eks eksAPI
+}
+
+// Workload is a Deployment and its pods.
+type Workload struct {
+	Deployment *appsv1.Deployment
+	Pods       []corev1.Pod
 }
 
 // Observe reads the current state: cluster facts, identity and Kubernetes objects in parallel, then IAM
@@ -96,7 +112,14 @@ func (b *Binder) Observe(ctx context.Context, r *Request) (*Observed, error) {
 			o.Identity.Account, o.Identity.ARN, c.Name, c.AccountID)
 	}
 	o.Names = NamesFor(r, c, o.Identity, o.ServiceAccount)
-	if err := b.observeIAM(ctx, r, o); err != nil {
+	if o.Deployment != nil {
+		o.Workloads = []Workload{{Deployment: o.Deployment, Pods: o.Pods}}
+	}
+	if !r.podIdentityMode() {
+		if err := b.observeIAM(ctx, r, o); err != nil {
+			return nil, err
+		}
+	} else if err := b.observePodIdentity(ctx, r, o); err != nil {
 		return nil, err
 	}
 	if err := b.observePolicyElsewhere(ctx, r, o); err != nil {
@@ -106,6 +129,41 @@ func (b *Binder) Observe(ctx context.Context, r *Request) (*Observed, error) {
 		return nil, err
 	}
 	return o, nil
+}
+
+// observePodIdentity reads, in parallel, the IAM side (as for IRSA, without the OIDC provider), the
+// ServiceAccount's association and the agent. An association that names another role of the account is
+// followed when no role was named (--role-name, the annotation): it is what the ServiceAccount uses, as an
+// annotation is for IRSA; that costs one more round of IAM reads, only then.
+func (b *Binder) observePodIdentity(ctx context.Context, r *Request, o *Observed) error {
+	if err := o.Cluster.RequireEKS(); err != nil {
+		return err
+	}
+	o.eks = b.AWS.ForRegion(o.Cluster.Region).EKS
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return b.observeIAM(gctx, r, o) })
+	g.Go(func() (err error) {
+		o.Association, err = eksread.Find(gctx, o.eks, o.Cluster.Name, r.Namespace, r.ServiceAccount)
+		return err
+	})
+	g.Go(func() error {
+		o.Agent = eksread.ReadAgent(gctx, o.eks, o.Cluster.Name, o.Cluster.AutoMode)
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	a := o.Association
+	if a == nil || o.Names.RoleSource != RoleByDefault || a.RoleARN == o.Names.RoleARN || (o.Role != nil && o.Role.ARN == a.RoleARN) {
+		return nil
+	}
+	p, ok := vocab.ParseRoleARN(a.RoleARN)
+	if !ok || p.Account != o.Identity.Account || p.Partition != o.Identity.Partition {
+		return nil
+	}
+	o.Names = namesWithRole(r, o.Names, p, RoleFromAssociation)
+	o.Policy, o.Role = nil, nil
+	return b.observeIAM(ctx, r, o)
 }
 
 // NamesFor derives every name and ARN bind manages from the request, the cluster, the caller and the
@@ -124,18 +182,32 @@ func NamesFor(r *Request, c *cluster.Cluster, id sdcaws.Identity, sa *corev1.Ser
 	case r.RoleName != "":
 		n.RoleName, n.RoleSource = r.RoleName, RoleFromFlag
 	case ok:
-		n.RoleName, n.RoleSource = annotated.Name, RoleFromAnnotation
-		if n.RolePath == "" {
-			n.RolePath = annotated.Path // a role that is gone is made again where the annotation says
-		}
+		return namesWithRole(r, n, annotated, RoleFromAnnotation)
 	default:
 		n.RoleName, n.RoleSource = vocab.DefaultName(c.Name, c.Region, r.Namespace, r.ServiceAccount, vocab.MaxRoleName), RoleByDefault
 	}
+	return withPolicyName(r, n)
+}
+
+// namesWithRole is n with the role p, found by source. A role that is gone is made again where p says,
+// unless --role-path says where.
+func namesWithRole(r *Request, n Names, p vocab.ParsedRoleARN, source string) Names {
+	n.RoleName, n.RoleSource = p.Name, source
+	if n.RolePath = r.Guardrails.RolePath; n.RolePath == "" {
+		n.RolePath = p.Path
+	}
+	return withPolicyName(r, n)
+}
+
+// withPolicyName places the role at its path and names the policy bind makes: --policy-name's, else the
+// role's, at the role's path.
+func withPolicyName(r *Request, n Names) Names {
 	if n.RolePath == "" {
 		n.RolePath = "/"
 	}
 	// Where the role will be made; one found elsewhere (IAM finds roles by name) keeps its own ARN.
 	n.RoleARN = vocab.RoleARNAt(n.Partition, n.Account, n.RolePath, n.RoleName)
+	n.PolicyName, n.PolicyARN = "", ""
 	if r.ownPolicy() {
 		n.PolicyName = r.PolicyName
 		if n.PolicyName == "" {
@@ -224,18 +296,23 @@ func (b *Binder) observeIAM(ctx context.Context, r *Request, o *Observed) error 
 		value string
 		err   error
 	}
+	irsa := !r.podIdentityMode()
 	thumbCtx, cancelThumb := context.WithCancel(ctx)
 	defer cancelThumb()
 	thumb := make(chan thumbprint, 1)
-	go func() {
-		v, err := Thumbprint(thumbCtx, o.Cluster.Issuer)
-		thumb <- thumbprint{v, err}
-	}()
+	if irsa {
+		go func() {
+			v, err := Thumbprint(thumbCtx, o.Cluster.Issuer)
+			thumb <- thumbprint{v, err}
+		}()
+	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) {
-		o.Provider, err = iamread.ReadProvider(gctx, o.aws.IAM, n.ProviderARN)
-		return err
-	})
+	if irsa { // Pod Identity needs no provider
+		g.Go(func() (err error) {
+			o.Provider, err = iamread.ReadProvider(gctx, o.aws.IAM, n.ProviderARN)
+			return err
+		})
+	}
 	if r.ownPolicy() {
 		g.Go(func() (err error) {
 			o.Policy, err = iamread.ReadPolicy(gctx, o.aws.IAM, n.PolicyARN)
@@ -256,7 +333,7 @@ func (b *Binder) observeIAM(ctx context.Context, r *Request, o *Observed) error 
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	if o.Provider == nil {
+	if o.Provider == nil && irsa {
 		t := <-thumb
 		o.Thumbprint, o.ThumbprintErr = t.value, t.err
 	}

@@ -37,8 +37,22 @@ const (
 
 // Plan computes every change that makes the request true of the observed state. It is a pure function:
 // it reads nothing, writes nothing and changes neither r nor o; each change carries the operation that
-// Apply performs.
+// Apply performs. With --mechanism pod-identity it refuses a cluster without the Pod Identity agent and SDC
+// images that cannot use Pod Identity (unless --force), before anything is written.
 func Plan(r *Request, o *Observed) (*Result, error) {
+	res, err := planAll(r, o)
+	if err != nil {
+		return nil, err
+	}
+	if len(res.Refusals) > 0 {
+		return nil, refused(res.Refusals, "kubectl sdc bind ...")
+	}
+	return res, nil
+}
+
+// planAll is Plan that keeps the image refusals in the result (migrate lists them for every
+// ServiceAccount before it refuses).
+func planAll(r *Request, o *Observed) (*Result, error) {
 	res := &Result{Request: r, Observed: o, Cluster: o.Cluster, Identity: o.Identity, Names: o.Names,
 		Audience: audienceFor(r, o.ServiceAccount)}
 	if o.Role != nil && o.Role.ARN != "" {
@@ -48,14 +62,22 @@ func Plan(r *Request, o *Observed) (*Result, error) {
 		return nil, err
 	}
 	res.Warnings = append(res.Warnings, pathWarnings(res)...)
+	pod := r.podIdentityMode()
+	if pod {
+		if err := checkAgent(res); err != nil {
+			return nil, err
+		}
+	}
 	p := &plan.Plan{}
 	add := func(c *plan.Change) { p.Changes = append(p.Changes, c) }
 
-	prov, err := providerChange(res)
-	if err != nil {
-		return nil, err
+	if !pod {
+		prov, err := providerChange(res)
+		if err != nil {
+			return nil, err
+		}
+		add(prov)
 	}
-	add(prov)
 	var targetPolicy *iampolicy.Policy // the stages' permissions, where the stages assume a role
 	if r.ownPolicy() {
 		desired, sel, err := desiredPolicy(r, o)
@@ -97,8 +119,16 @@ func Plan(r *Request, o *Observed) (*Result, error) {
 		}
 	}
 	add(namespaceChange(res))
-	sa := serviceAccountChange(res)
+	var sa, assoc *plan.Change
+	if pod {
+		assoc = associationChange(res)
+		add(assoc)
+		sa = podIdentityServiceAccountChange(res)
+	} else {
+		sa = serviceAccountChange(res)
+	}
 	add(sa)
+	var deploy *plan.Change
 	if r.Deployment != "" {
 		d, err := deploymentChange(res)
 		if err != nil {
@@ -107,9 +137,26 @@ func Plan(r *Request, o *Observed) (*Result, error) {
 		if d != nil {
 			add(d)
 		}
-		if c := restartChange(res, sa, d); c != nil {
+		deploy = d
+		if !pod {
+			if c := restartChange(res, sa, d); c != nil {
+				add(c)
+			}
+		}
+	}
+	if pod {
+		var restarts []string
+		for _, c := range podIdentityRestarts(res, assoc, deploy) {
+			add(c)
+			restarts = append(restarts, c.ID)
+		}
+		if deploy != nil && deploy.Action != plan.Unchanged {
+			restarts = append(restarts, deploy.ID)
+		}
+		if c := revokeIRSAChange(res, role, restarts); c != nil {
 			add(c)
 		}
+		checkImages(res)
 	}
 	res.Plan = p
 	return res, nil
@@ -327,8 +374,11 @@ func policyChange(res *Result, desired *iampolicy.Policy) (*plan.Change, error) 
 // every other statement stays as it is (pkg/iampolicy AdmitSubject). Apply re-reads and checks it.
 func roleChange(res *Result) (*plan.Change, error) {
 	n, r, o := res.Names, res.Request, res.Observed
-	subject := vocab.Subject(r.Namespace, r.ServiceAccount)
 	var existing *iampolicy.Policy
+	if o.Role == nil && r.KeepPermissions {
+		return nil, fmt.Errorf("IAM role %s (named by %s) does not exist: migrate keeps a ServiceAccount's role and its permissions, so there must be one; bind the ServiceAccount first (kubectl sdc bind -n %s --service-account %s --mechanism pod-identity --stage ...)",
+			n.RoleARN, n.RoleSource, r.Namespace, r.ServiceAccount)
+	}
 	if o.Role != nil {
 		existing = o.Role.Trust
 		if who := owner(o.Role.Tags, res); who != "" && r.RoleName == "" {
@@ -336,16 +386,11 @@ func roleChange(res *Result) (*plan.Change, error) {
 				n.RoleARN, n.RoleSource, who, r.Namespace, r.ServiceAccount, n.RoleName)
 		}
 	}
-	trust, trustChanged := iampolicy.AdmitSubject(existing, n.ProviderARN, n.IssuerHostPath, subject, res.Audience)
-	req := iampolicy.WebIdentityRequest(n.ProviderARN, n.IssuerHostPath, subject, res.Audience)
-	if d := iampolicy.Evaluate(req, trust); !d.Allowed() {
-		return nil, fmt.Errorf("IAM role %s's trust policy would still not admit ServiceAccount %s/%s: %s; bind adds Allow statements but never removes or changes another statement, so change that one by hand (aws iam update-assume-role-policy) or use another role",
-			n.RoleName, r.Namespace, r.ServiceAccount, d)
-	}
-	subjects := iampolicy.WebIdentitySubjects(trust, n.ProviderARN, n.IssuerHostPath)
-	if err := trustFits(res, trust, subjects); err != nil {
+	want, err := wantTrust(res, existing)
+	if err != nil {
 		return nil, err
 	}
+	trust, trustChanged := want.trust, want.changed
 	if err := trust.ValidateWithin(iampolicy.Trust, r.trustLimit()); err != nil {
 		return nil, &FlagError{Flag: "--role-name", Value: n.RoleName, Rule: "adding this ServiceAccount to the role's trust policy would break IAM's rules: " + err.Error()}
 	}
@@ -357,8 +402,8 @@ func roleChange(res *Result) (*plan.Change, error) {
 		}
 	}
 	c := &plan.Change{ID: "role", Kind: KindRole, Name: n.RoleARN, Format: "json", After: string(trust.Canonical())}
-	size := fmt.Sprintf("trust policy: %d of %d characters; admits %d ServiceAccount(s) of this cluster by name", trust.Size(), r.trustLimit(), len(subjects))
-	op := writeTrust{Role: n.RoleName, Edit: AdmitWebIdentity{Provider: n.ProviderARN, Host: n.IssuerHostPath, Subject: subject, Audience: res.Audience}}
+	size := want.size
+	op := writeTrust{Role: n.RoleName, Edit: want.edit}
 	tags := map[string]string{}
 	switch {
 	case stagesTag == "":
@@ -378,7 +423,7 @@ func roleChange(res *Result) (*plan.Change, error) {
 		for k, v := range bindingTags(res) {
 			tags[k] = v
 		}
-		c.Notes = []string{"trusts " + n.ProviderARN + " for " + subject, size}
+		c.Notes = []string{want.trusts, size}
 		if stagesTag != "" {
 			c.Notes = append(c.Notes, "tag "+vocab.TagStages+"="+stagesTag)
 		}
@@ -430,12 +475,46 @@ func roleChange(res *Result) (*plan.Change, error) {
 	}
 	c.Action = plan.Update
 	if trustChanged {
-		c.Notes = append([]string{"admits " + subject + "; every other statement and subject stays"}, c.Notes...)
+		c.Notes = append([]string{want.admits}, c.Notes...)
 		op.Update = true
 	}
 	c.Notes = append(c.Notes, tagNotes(o.Role.Tags, retag)...)
 	c.Op = op
 	return c, nil
+}
+
+// trustWant is the trust a role must have for the binding, and how the plan says so.
+type trustWant struct {
+	trust   *iampolicy.Policy
+	changed bool
+	edit    TrustEdit
+	// trusts (a new role), admits (a changed trust) and size are the plan's notes.
+	trusts, admits, size string
+}
+
+// wantTrust is the binding's trust, edited from the role's (nil: a new role) for the request's mechanism.
+func wantTrust(res *Result, existing *iampolicy.Policy) (trustWant, error) {
+	if res.Request.podIdentityMode() {
+		return podIdentityTrust(res, existing)
+	}
+	n, r := res.Names, res.Request
+	subject := vocab.Subject(r.Namespace, r.ServiceAccount)
+	trust, changed := iampolicy.AdmitSubject(existing, n.ProviderARN, n.IssuerHostPath, subject, res.Audience)
+	req := iampolicy.WebIdentityRequest(n.ProviderARN, n.IssuerHostPath, subject, res.Audience)
+	if d := iampolicy.Evaluate(req, trust); !d.Allowed() {
+		return trustWant{}, fmt.Errorf("IAM role %s's trust policy would still not admit ServiceAccount %s/%s: %s; bind adds Allow statements but never removes or changes another statement, so change that one by hand (aws iam update-assume-role-policy) or use another role",
+			n.RoleName, r.Namespace, r.ServiceAccount, d)
+	}
+	subjects := iampolicy.WebIdentitySubjects(trust, n.ProviderARN, n.IssuerHostPath)
+	if err := trustFits(res, trust, subjects); err != nil {
+		return trustWant{}, err
+	}
+	return trustWant{trust: trust, changed: changed,
+		edit:   AdmitWebIdentity{Provider: n.ProviderARN, Host: n.IssuerHostPath, Subject: subject, Audience: res.Audience},
+		trusts: "trusts " + n.ProviderARN + " for " + subject,
+		admits: "admits " + subject + "; every other statement and subject stays",
+		size:   fmt.Sprintf("trust policy: %d of %d characters; admits %d ServiceAccount(s) of this cluster by name", trust.Size(), r.trustLimit(), len(subjects)),
+	}, nil
 }
 
 // trustFits refuses a trust policy over the account's quota, before anything is written, with how many

@@ -15,7 +15,10 @@ import (
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
-const roleDescriptionTemplate = "IRSA role of ServiceAccount %s/%s on cluster %s, made by kubectl-sdc"
+const (
+	roleDescriptionTemplate            = "IRSA role of ServiceAccount %s/%s on cluster %s, made by kubectl-sdc"
+	podIdentityRoleDescriptionTemplate = "EKS Pod Identity role of ServiceAccount %s/%s on cluster %s, made by kubectl-sdc"
+)
 
 // FlagError is bad input, named by its flag (see vocab.FlagError).
 type FlagError = vocab.FlagError
@@ -53,11 +56,29 @@ type Request struct {
 	// TargetProfile names the AWS profile whose credentials bind uses in AssumeRoleARN's account; without
 	// it bind changes nothing there and prints what its owners must add.
 	TargetProfile string
+
+	// Via is how the pods get the role: vocab.MechanismIRSA (also "") or vocab.MechanismPodIdentity.
+	Via vocab.Mechanism
+	// RegionalSTSSet records that --sts-regional-endpoints was given: it is IRSA's alone.
+	RegionalSTSSet bool
+	// RemoveIRSA (Pod Identity only) removes the ServiceAccount's role annotation, when bind set it, and the
+	// ServiceAccount from the role's web identity trust.
+	RemoveIRSA bool
+	// Force (Pod Identity only) binds even an SDC release known to bundle an AWS SDK that cannot read Pod
+	// Identity credentials.
+	Force bool
+	// PrintedImage is the image of the manifest --print-manifest prints: checked like a Deployment's.
+	PrintedImage string
+	// KeepPermissions leaves the role's policies alone (migrate: the permissions stay as they are).
+	KeepPermissions bool
 }
 
 // Validate checks everything that can be checked without calling anything, so bad input fails before any
 // read or write. Catalog parameters are checked by rendering against a placeholder account.
 func (r *Request) Validate() error {
+	if err := r.validateMechanism(); err != nil {
+		return err
+	}
 	if err := vocab.ValidateNamespace("--namespace", r.Namespace); err != nil {
 		return err
 	}
@@ -115,6 +136,9 @@ func (r *Request) Validate() error {
 	}
 	hasStages := len(r.Selection.Stages) > 0
 	switch {
+	case r.KeepPermissions && (hasStages || r.PolicyDocument != nil || len(r.AttachPolicyARNs) > 0):
+		return errors.New("internal: permissions given to a request that keeps them")
+	case r.KeepPermissions:
 	case hasStages && r.PolicyDocument != nil:
 		return &FlagError{Flag: "--policy-file", Rule: "cannot be combined with --stage/--bucket: give the permissions one way"}
 	case !hasStages && len(r.Selection.Params) > 0:
@@ -156,8 +180,36 @@ func (r *Request) trustLimit() int {
 	return r.TrustPolicyLimit
 }
 
-// Mechanism is how the pods of the binding get its AWS identity: IRSA, the only one bind sets up today.
-func (r *Request) Mechanism() vocab.Mechanism { return vocab.MechanismIRSA }
+// Mechanism is how the pods of the binding get its AWS identity: IRSA unless Via says otherwise.
+func (r *Request) Mechanism() vocab.Mechanism {
+	if r.Via == "" {
+		return vocab.MechanismIRSA
+	}
+	return r.Via
+}
+
+// podIdentityMode reports whether bind sets up EKS Pod Identity.
+func (r *Request) podIdentityMode() bool { return r.Mechanism() == vocab.MechanismPodIdentity }
+
+// validateMechanism checks the mechanism and the flags that belong to one mechanism only.
+func (r *Request) validateMechanism() error {
+	if _, err := vocab.ParseMechanism("--mechanism", string(r.Mechanism())); err != nil {
+		return err
+	}
+	if r.podIdentityMode() {
+		if r.RegionalSTSSet {
+			return &FlagError{Flag: "--sts-regional-endpoints", Rule: "sets an annotation of IRSA's; --mechanism pod-identity uses none (the Pod Identity agent sets the pods' region itself): leave the flag out"}
+		}
+		return nil
+	}
+	switch {
+	case r.RemoveIRSA:
+		return &FlagError{Flag: "--remove-irsa", Rule: "removes IRSA once EKS Pod Identity serves the ServiceAccount: it needs --mechanism pod-identity (or kubectl sdc migrate --remove-irsa)"}
+	case r.Force:
+		return &FlagError{Flag: "--force", Rule: "binds an SDC image that cannot use EKS Pod Identity anyway: it is for --mechanism pod-identity only"}
+	}
+	return nil
+}
 
 // podIdentity is what the Deployment's pod spec needs for the binding: the ServiceAccount, the fsGroup and
 // the mechanism.

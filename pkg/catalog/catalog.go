@@ -24,8 +24,26 @@ type Catalog struct {
 
 // File is the schema of plugins.yaml.
 type File struct {
-	Libraries []Library `json:"libraries"`
-	Stages    []Stage   `json:"stages"`
+	// PodIdentity is what EKS Pod Identity needs of the AWS SDK inside SDC.
+	PodIdentity *PodIdentitySDK `json:"podIdentity,omitempty"`
+	Libraries   []Library       `json:"libraries"`
+	Stages      []Stage         `json:"stages"`
+}
+
+// PodIdentitySDK holds the first AWS SDK for Java versions whose default credential chain reads EKS Pod
+// Identity credentials (the container provider with AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE).
+type PodIdentitySDK struct {
+	MinJavaSDKv1 string `json:"minJavaSDKv1"`
+	MinJavaSDKv2 string `json:"minJavaSDKv2"`
+}
+
+// BundledSDK is the AWS SDK for Java a library bundles in one SDC release line.
+type BundledSDK struct {
+	// SDC is a release line, MAJOR.MINOR (3.19 stands for every 3.19.x).
+	SDC string `json:"sdc"`
+	// JavaSDKv1 is the version of com.amazonaws:aws-java-sdk; fewer components stand for the whole line
+	// (1.11 is some 1.11.x).
+	JavaSDKv1 string `json:"javaSDKv1"`
 }
 
 // MarshalJSON writes the catalog in the plugins.yaml schema.
@@ -40,7 +58,12 @@ type Library struct {
 	// AssumeRoleMinSDCVersion is the first SDC version whose stages of this library have "Assume Another
 	// Role" (sts:AssumeRole on top of the pod's credentials); "" when the library has none, or it is unknown.
 	AssumeRoleMinSDCVersion string `json:"assumeRoleMinSDCVersion,omitempty"`
-	Description             string `json:"description,omitempty"`
+	// MinPodIdentitySDCVersion is the first SDC version whose library can use EKS Pod Identity
+	// credentials; "" while no SDC release is documented to (see PodIdentityRule).
+	MinPodIdentitySDCVersion string `json:"minPodIdentitySDCVersion,omitempty"`
+	// AWSJavaSDK is the AWS SDK for Java the library bundles, by SDC release line, oldest first.
+	AWSJavaSDK  []BundledSDK `json:"awsJavaSDK,omitempty"`
+	Description string       `json:"description,omitempty"`
 }
 
 // Stage is what --stage selects: an SDC stage and the IAM statements it needs.
@@ -216,6 +239,35 @@ func (c *File) validate() error {
 		if l.AssumeRoleMinSDCVersion != "" {
 			if _, err := parseVersion(l.AssumeRoleMinSDCVersion); err != nil {
 				bad("%s: assumeRoleMinSDCVersion: %v", where, err)
+			}
+		}
+		if l.MinPodIdentitySDCVersion != "" {
+			if _, err := parseVersion(l.MinPodIdentitySDCVersion); err != nil {
+				bad("%s: minPodIdentitySDCVersion: %v", where, err)
+			}
+		}
+		for j, b := range l.AWSJavaSDK {
+			bw := fmt.Sprintf("%s: awsJavaSDK[%d]", where, j)
+			v, err := parseVersion(b.SDC)
+			switch {
+			case err != nil:
+				bad("%s: sdc: %v", bw, err)
+			case len(v) != 2:
+				bad("%s: sdc %q: want a release line, MAJOR.MINOR", bw, b.SDC)
+			case j > 0:
+				if cmp, err := CompareVersions(l.AWSJavaSDK[j-1].SDC, b.SDC); err == nil && cmp >= 0 {
+					bad("%s: sdc %s: release lines must be listed oldest first, each once", bw, b.SDC)
+				}
+			}
+			if _, err := parseVersion(b.JavaSDKv1); err != nil {
+				bad("%s: javaSDKv1: %v", bw, err)
+			}
+		}
+	}
+	if pi := c.PodIdentity; pi != nil {
+		for field, v := range map[string]string{"minJavaSDKv1": pi.MinJavaSDKv1, "minJavaSDKv2": pi.MinJavaSDKv2} {
+			if _, err := parseVersion(v); err != nil {
+				bad("podIdentity: %s: %v", field, err)
 			}
 		}
 	}

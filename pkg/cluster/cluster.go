@@ -43,6 +43,19 @@ type Cluster struct {
 	KubeCluster string `json:"kubeCluster"`
 	// Warnings are facts worth telling the user that did not stop resolution.
 	Warnings []string `json:"warnings,omitempty"`
+	// AutoMode is EKS Auto Mode (DescribeCluster's computeConfig.enabled), which runs the Pod Identity
+	// agent itself; nil when the cluster was not described.
+	AutoMode *bool `json:"autoMode,omitempty"`
+}
+
+// RequireEKS checks that the cluster is an EKS cluster that the EKS API can name: one whose ARN is known
+// (an EKS source found it, or the kubeconfig names it). EKS Pod Identity needs it.
+func (c *Cluster) RequireEKS() error {
+	if c.ARN == "" {
+		return fmt.Errorf("EKS Pod Identity needs the EKS cluster's name, and cluster %q was found by %s, which does not tell it (it may not be an EKS cluster): name it with --eks-cluster NAME --region REGION, or use IRSA",
+			c.Name, c.Source)
+	}
+	return nil
 }
 
 // Attempt is one source's answer: how it found the issuer, why it did not apply, or how it failed.

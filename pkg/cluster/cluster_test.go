@@ -304,7 +304,10 @@ func TestResolve(t *testing.T) {
 					t.Errorf("unexpected Warnings %q", got.Warnings)
 				}
 				g := *got
-				g.Tried, g.Context, g.Warnings = nil, "", nil
+				if g.AutoMode != nil && *g.AutoMode {
+					t.Errorf("AutoMode on, but no test cluster has a computeConfig")
+				}
+				g.Tried, g.Context, g.Warnings, g.AutoMode = nil, "", nil, nil
 				if !reflect.DeepEqual(g, tc.want) {
 					t.Errorf("Resolve() =\n %+v\nwant\n %+v", g, tc.want)
 				}
@@ -478,4 +481,20 @@ func sorted(s []string) []string {
 	out := slices.Clone(s)
 	slices.Sort(out)
 	return out
+}
+
+// A described cluster says whether it runs in EKS Auto Mode (computeConfig.enabled), which serves Pod
+// Identity without the add-on.
+func TestFromEKSAutoMode(t *testing.T) {
+	t.Parallel()
+	ec := &ekstypes.Cluster{Name: aws.String("auto"), Arn: aws.String("arn:aws:eks:us-west-2:111122223333:cluster/auto"),
+		Identity: &ekstypes.Identity{Oidc: &ekstypes.OIDC{Issuer: aws.String("https://oidc.eks.us-west-2.amazonaws.com/id/A")}}}
+	c, err := fromEKS(ec, "auto", "us-west-2")
+	if err != nil || c.AutoMode == nil || *c.AutoMode {
+		t.Fatalf("without computeConfig: %+v, %v", c, err)
+	}
+	ec.ComputeConfig = &ekstypes.ComputeConfigResponse{Enabled: aws.Bool(true)}
+	if c, err := fromEKS(ec, "auto", "us-west-2"); err != nil || c.AutoMode == nil || !*c.AutoMode {
+		t.Errorf("with computeConfig.enabled: %+v, %v", c, err)
+	}
 }

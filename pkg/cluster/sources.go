@@ -212,6 +212,8 @@ func fromEKS(ec *ekstypes.Cluster, name, region string) (*Cluster, error) {
 	if a, err := arn.Parse(c.ARN); err == nil {
 		c.AccountID, c.Partition = a.AccountID, a.Partition
 	}
+	auto := ec.ComputeConfig != nil && aws.ToBool(ec.ComputeConfig.Enabled)
+	c.AutoMode = &auto
 	return c, nil
 }
 

@@ -19,7 +19,8 @@ import (
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
-const bindLong = `Give a ServiceAccount (and the Deployment running SDC under it) AWS permissions through IRSA, in one step.
+const bindLong = `Give a ServiceAccount (and the Deployment running SDC under it) AWS permissions through IRSA (or EKS Pod
+Identity with --mechanism pod-identity), in one step.
 
 bind makes all of this true, creating or changing only what is not already so:
   1. an IAM OIDC identity provider for the cluster's service-account issuer, audience sts.amazonaws.com
@@ -41,6 +42,14 @@ role they assume in another account ("Assume Another Role", SDC 3.19.0 or later)
 assume it, and with --target-profile bind also makes that role's trust admit this one and attaches the
 stages' policy there.
 
+With --mechanism pod-identity there is no OIDC provider and no annotation: bind checks that the cluster runs
+the EKS Pod Identity agent (the eks-pod-identity-agent add-on, or EKS Auto Mode), makes the policy and role
+as above with a trust of pods.eks.amazonaws.com (sts:AssumeRole, sts:TagSession), and creates the
+ServiceAccount's Pod Identity association (or points it at the role). SDC's AWS SDK for Java reads Pod
+Identity credentials only from 1.12.746, which no open-source SDC bundles: bind refuses SDC versions known
+to be older (--force binds anyway) and warns about versions not documented either way. An IRSA annotation
+on the ServiceAccount stays (its environment wins in the SDK's chain) unless --remove-irsa.
+
 It always shows the plan first: + create, ~ update or = unchanged for each resource, with a diff of every
 IAM document and Kubernetes object it would change. Then it asks (on a terminal), or applies with --yes.
 A second run on an unchanged system changes nothing.`
@@ -54,6 +63,9 @@ const bindExample = `  # The original guide: namespace ns1, ServiceAccount sdc, 
 
   # StreamSets Control Hub runs SDC: everything but the Deployment, then the manifest for its YAML
   kubectl sdc bind -n ns1 --bucket sdc-ingest-bucket --print-manifest --image streamsets/datacollector:5.11.0 --yes
+
+  # EKS Pod Identity instead of IRSA (an SDC whose AWS SDK for Java is 1.12.746 or later)
+  kubectl sdc bind -n ns1 --bucket sdc-ingest-bucket --mechanism pod-identity --deployment sdc
 
   # Only show what would change; exit 2 when something would
   kubectl sdc bind -n ns1 --bucket sdc-ingest-bucket --dry-run --exit-code
@@ -96,6 +108,10 @@ type BindOptions struct {
 	// Deployment: for Deployments that StreamSets Control Hub creates from its own YAML.
 	PrintManifest bool
 	Fragment      bool
+	// Mechanism is --mechanism; RemoveIRSA and Force are Pod Identity's.
+	Mechanism  string
+	RemoveIRSA bool
+	Force      bool
 
 	req      *bind.Request
 	manifest manifest.Options
@@ -144,11 +160,24 @@ func bindCmd(o *BindOptions) *cobra.Command {
 	f.BoolVarP(&o.Yes, "yes", "y", false, "Apply without asking")
 	o.Output.add(c, "the result object (with --print-manifest: the manifest)", "the plan in prose (with --print-manifest: yaml)")
 	f.CountVarP(&o.Verbose, "verbose", "v", "Say more: how the cluster's issuer was found, and what was tried")
+	f.StringVar(&o.Mechanism, "mechanism", string(vocab.MechanismIRSA), "How the pods get the role: irsa (an IAM OIDC provider and the role-arn annotation, the original guide's way) or pod-identity (an EKS Pod Identity association)")
+	f.BoolVar(&o.RemoveIRSA, "remove-irsa", false, "With --mechanism pod-identity: remove the ServiceAccount's IRSA (the role-arn annotation, if bind set it, and its web identity trust)")
+	f.BoolVar(&o.Force, "force", false, "With --mechanism pod-identity: bind even an SDC version known to bundle an AWS SDK for Java that cannot read Pod Identity credentials")
+	_ = c.RegisterFlagCompletionFunc("mechanism", cobra.FixedCompletions(mechanismNames(), cobra.ShellCompDirectiveNoFileComp))
 	o.aws.add(f)
 	o.perms.add(c, g)
 	o.guard.add(c)
 	addTargetCompletions(c, g)
 	return c
+}
+
+// mechanismNames are --mechanism's values.
+func mechanismNames() []string {
+	out := make([]string, len(vocab.Mechanisms))
+	for i, m := range vocab.Mechanisms {
+		out[i] = string(m)
+	}
+	return out
 }
 
 // Complete turns the flags into a bind request.
@@ -166,11 +195,14 @@ func (o *BindOptions) Complete(c *cobra.Command) error {
 		CreateDeployment: o.CreateDeployment, Image: o.Image, FSGroup: o.FSGroup, Restart: o.Restart,
 		RoleName: o.RoleName, PolicyName: o.PolicyName, RegionalSTS: o.RegionalSTS, TrustPolicyLimit: o.TrustPolicyLimit,
 		Selection: sel, AttachPolicyARNs: o.AttachPolicyARNs,
+		Via: vocab.Mechanism(o.Mechanism), RegionalSTSSet: c.Flags().Changed("sts-regional-endpoints"),
+		RemoveIRSA: o.RemoveIRSA, Force: o.Force,
 	}
 	if err := o.guard.complete(c, r); err != nil {
 		return err
 	}
-	if len(sel.Stages) > 0 {
+	if len(sel.Stages) > 0 || r.Via == vocab.MechanismPodIdentity {
+		// Pod Identity judges the SDC image by the libraries of the stages, which the catalog knows.
 		if r.Catalog, err = o.perms.catalog(); err != nil {
 			return err
 		}
@@ -189,7 +221,7 @@ func (o *BindOptions) Complete(c *cobra.Command) error {
 		// and --image are the manifest's.
 		o.manifest = manifest.Options{Fragment: o.Fragment, Name: o.Deployment, Image: o.Image,
 			ServiceAccount: o.ServiceAccount, FSGroup: o.FSGroup, NameFlag: "--deployment", ImageFlag: "--image"}
-		r.Deployment, r.Image = "", ""
+		r.Deployment, r.Image, r.PrintedImage = "", "", o.Image
 	}
 	o.req = r
 	return nil
@@ -222,7 +254,7 @@ func (o *BindOptions) Validate() error {
 		if err := o.req.Validate(); err != nil {
 			return err
 		}
-		// The mechanism is bind's (IRSA); set here so the manifest can be checked before anything is read.
+		// The mechanism is bind's; set here so the manifest can be checked before anything is read.
 		o.manifest.Mechanism = o.req.Mechanism()
 		return o.manifest.Validate()
 	}
@@ -348,6 +380,14 @@ func (o *BindOptions) facts(res *bind.Result) []render.Fact {
 	where := c.Name
 	if c.Region != "" {
 		where += " (" + c.Region + ")"
+	}
+	if o.req.Mechanism() == vocab.MechanismPodIdentity {
+		return append([]render.Fact{
+			{Label: "Cluster", Value: fmt.Sprintf("%s (found by %s)", where, c.Source)},
+			{Label: "Agent", Value: res.Observed.Agent.Describe()},
+			{Label: "Account", Value: fmt.Sprintf("%s as %s", res.Identity.Account, res.Identity.ARN)},
+			{Label: "Binding", Value: fmt.Sprintf("ServiceAccount %s/%s -> role %s, by EKS Pod Identity", o.req.Namespace, o.req.ServiceAccount, res.Names.RoleARN)},
+		}, guardrailFacts(res)...)
 	}
 	return append([]render.Fact{
 		{Label: "Cluster", Value: where},

@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
@@ -10,6 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/eksread"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/manifest"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/render"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
@@ -26,8 +29,11 @@ SDC's non-root user can read the projected AWS token), the image, the name and a
 --fragment prints only the lines to merge into a manifest you already have, nested where they go
 (spec.template.spec): the right thing for the YAML Control Hub shows in advanced mode.
 
-manifest writes nothing. It reads the ServiceAccount in the namespace (-n), the only request it makes, to
-say on standard error when it does not exist yet or has no AWS identity; it calls no AWS API.`
+manifest writes nothing. It reads the ServiceAccount in the namespace (-n) to say on standard error when it
+does not exist yet or has no AWS identity. Only when the ServiceAccount has no IRSA annotation does it ask
+AWS whether the ServiceAccount has an EKS Pod Identity association (one eks:ListPodIdentityAssociations
+filtered to it), to say which mechanism serves it and whether the image's SDC can use Pod Identity. The
+manifest is the same for both mechanisms.`
 
 const manifestExample = `  # The guide's manifest for namespace ns1, after kubectl sdc bind -n ns1 ...
   kubectl sdc manifest -n ns1 --image streamsets/datacollector:5.11.0
@@ -41,6 +47,7 @@ const manifestExample = `  # The guide's manifest for namespace ns1, after kubec
 // ManifestOptions are manifest's flags.
 type ManifestOptions struct {
 	*Globals
+	aws            awsFlags
 	ServiceAccount string
 	Name           string
 	Image          string
@@ -81,6 +88,7 @@ func newManifestCmd(g *Globals) *cobra.Command {
 	c.Flags().StringVarP((*string)(&o.Output), "output", "o", "", "Print the manifest as yaml (the default) or json")
 	_ = c.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = c.RegisterFlagCompletionFunc("service-account", completeServiceAccounts(g))
+	o.aws.add(f)
 	for _, flag := range []string{"name", "image", "fs-group"} {
 		_ = c.RegisterFlagCompletionFunc(flag, cobra.NoFileCompletions)
 	}
@@ -123,7 +131,12 @@ func (o *ManifestOptions) Run(ctx context.Context) error {
 		o.manifest.Mechanism = vocab.MechanismIRSA
 		notes = append(notes, fmt.Sprintf("could not read ServiceAccount %s/%s (%v): the manifest assumes IRSA, which kubectl sdc bind sets up", o.namespace, o.ServiceAccount, err))
 	} else {
-		notes = o.manifest.FromServiceAccount(o.namespace, sa)
+		seen := manifest.Seen{ServiceAccount: sa}
+		if sa != nil && sa.Annotations[vocab.RoleARNAnnotation] == "" {
+			seen.Associated, seen.AssociationUnknown = o.associated(ctx)
+		}
+		cat, _ := catalog.Default() // built in: a broken one fails every test, never a user
+		notes = o.manifest.FromCluster(o.namespace, seen, cat)
 	}
 	obj, err := manifest.Object(o.manifest)
 	if err != nil {
@@ -152,4 +165,31 @@ func (o *ManifestOptions) readServiceAccount(ctx context.Context) (*corev1.Servi
 		return nil, nil
 	}
 	return sa, err
+}
+
+// associated asks EKS whether the ServiceAccount has a Pod Identity association: one list call, filtered to
+// it (after finding the cluster, which may cost eks:ListClusters and DescribeCluster when the kube context
+// does not name it). unknown says why it could not tell.
+func (o *ManifestOptions) associated(ctx context.Context) (found bool, unknown string) {
+	s, err := o.session(ctx, o.aws)
+	if err != nil {
+		return false, err.Error()
+	}
+	c, err := s.Resolver.Resolve(ctx)
+	if err != nil {
+		return false, "the cluster was not found: " + firstLine(err.Error())
+	}
+	if err := c.RequireEKS(); err != nil {
+		return false, err.Error()
+	}
+	list, err := eksread.List(ctx, s.AWS.ForRegion(c.Region).EKS, c.Name, eksread.Filter{Namespace: o.namespace, ServiceAccount: o.ServiceAccount})
+	if err != nil {
+		return false, err.Error()
+	}
+	return len(list) > 0, ""
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }

@@ -68,7 +68,8 @@ const rootLong = `Give StreamSets Data Collector on Amazon EKS its AWS permissio
 
 bind makes the IAM OIDC provider, policy and role, the ServiceAccount and its annotation, and the
 Deployment settings in one idempotent, plan-first step; doctor checks the whole chain and says what to fix;
-manifest prints the SDC Deployment for StreamSets Control Hub's YAML or kubectl apply.
+manifest prints the SDC Deployment for StreamSets Control Hub's YAML or kubectl apply. bind --mechanism
+pod-identity and migrate use EKS Pod Identity instead, for SDC releases that can.
 
 Exit codes:
   0  success (bind --dry-run --exit-code: nothing to change; doctor: no check failed)
@@ -111,6 +112,7 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	root.AddCommand(newBindCmd(g))
 	root.AddCommand(newDoctorCmd(g))
 	root.AddCommand(newManifestCmd(g))
+	root.AddCommand(newMigrateCmd(g))
 	registerGlobalCompletions(root, g)
 	return root
 }

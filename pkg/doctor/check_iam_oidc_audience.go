@@ -13,11 +13,12 @@ import (
 // iamOIDCAudience: the provider's client IDs include every audience the ServiceAccounts use.
 var iamOIDCAudience = Check{
 	ID: "iam.oidc-audience", Layer: LayerIAM, Scope: ClusterScope,
-	Needs: []string{"iam.oidc-provider"},
+	Needs:   []string{"iam.oidc-provider"},
+	Applies: func(f *Facts, _ *Target) bool { return usesIRSA(f) },
 	Run: func(_ context.Context, f *Facts, _ *Target) Result {
 		users := map[string][]string{} // audience -> ServiceAccounts using it
 		for _, t := range f.Targets {
-			if t.SA == nil {
+			if t.SA == nil || !t.UsesIRSA() {
 				continue
 			}
 			who := t.Namespace + "/" + t.ServiceAccount

@@ -9,7 +9,8 @@ import (
 // iamOIDCProvider: an IAM OIDC provider for this exact issuer exists in the account.
 var iamOIDCProvider = Check{
 	ID: "iam.oidc-provider", Layer: LayerIAM, Scope: ClusterScope,
-	Needs: []string{"cluster.issuer", "aws.identity"},
+	Needs:   []string{"cluster.issuer", "aws.identity"},
+	Applies: func(f *Facts, _ *Target) bool { return usesIRSA(f) }, // EKS Pod Identity needs no provider
 	Run: func(_ context.Context, f *Facts, _ *Target) Result {
 		if f.ProviderErr != nil {
 			return fail("the IAM OIDC provider could not be read", fmt.Sprintf("%s: %v", f.ProviderARN, f.ProviderErr),

@@ -12,7 +12,7 @@ import (
 // iamRole: the annotated role exists, in the account of the credentials and the OIDC provider.
 var iamRole = Check{
 	ID: "iam.role", Layer: LayerIAM, Scope: TargetScope,
-	Needs: []string{"kube.role-annotation", "aws.identity"},
+	Needs: []string{"kube.role-annotation", "eks.pod-identity-association", "aws.identity"},
 	Run: func(_ context.Context, f *Facts, t *Target) Result {
 		parsed, _ := vocab.ParseRoleARN(t.RoleARN)
 		account, name := parsed.Account, parsed.Name

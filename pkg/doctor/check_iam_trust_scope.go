@@ -22,6 +22,9 @@ const (
 var iamTrustScope = Check{
 	ID: "iam.trust-scope", Layer: LayerIAM, Scope: TargetScope,
 	Needs: []string{"iam.trust"},
+	// The Pod Identity statement names no ServiceAccount: the associations that name the role decide who
+	// uses it, so scope is a question of IRSA's trust alone.
+	Applies: func(_ *Facts, t *Target) bool { return t.UsesIRSA() },
 	Run: func(_ context.Context, f *Facts, t *Target) Result {
 		r := f.Roles[t.RoleARN]
 		host := vocab.IssuerHostPath(f.Cluster.Issuer)

@@ -22,7 +22,7 @@ const (
 // the projected token volume. The webhook changes pods only when they are created.
 var kubePodEnv = Check{
 	ID: "kube.pod-env", Layer: LayerKubernetes, Scope: TargetScope,
-	Needs: []string{"kube.deployment", "kube.role-annotation"},
+	Needs: []string{"kube.deployment", "kube.role-annotation", "eks.pod-identity-association"},
 	Run: func(_ context.Context, f *Facts, t *Target) Result {
 		if t.Deploy == nil {
 			return noDeployment(t)
@@ -34,74 +34,190 @@ var kubePodEnv = Check{
 		if len(t.Pods) == 0 {
 			return skip(fmt.Sprintf("skipped: Deployment %s/%s has no pods that have not terminated", t.Namespace, t.Deployment), "")
 		}
-		if c, v := templateSets(t, envRoleARN); c != "" && v != t.RoleARN {
-			return fail(fmt.Sprintf("Deployment %s/%s sets %s itself", t.Namespace, t.Deployment, envRoleARN),
-				fmt.Sprintf("container %s sets %s=%s, and the webhook never overwrites what the Deployment sets; the annotation says %s", c, envRoleARN, v, t.RoleARN),
-				command("kubectl", "set", "env", "deployment/"+t.Deployment, "-n", t.Namespace, envRoleARN+"-"))
+		if !t.UsesIRSA() {
+			return podIdentityPodEnv(f, t)
 		}
-		annotatedAt := roleAnnotationTime(t.SA)
-		var stale, skipped, wrong, elsewhere []string
-		pending := 0
-		for i := range t.Pods {
-			p := &t.Pods[i]
-			if serviceAccountOf(&p.Spec) != t.ServiceAccount {
-				// Left over from an older template whose rollout has not finished: not this identity's pods.
-				elsewhere = append(elsewhere, p.Name)
-				continue
+		r := irsaPodEnv(f, t)
+		if r.Status == Pass && t.UsesPodIdentity() {
+			n := 0
+			for i := range t.Pods {
+				if ok, _ := podIdentityEnvOf(&t.Pods[i]); ok {
+					n++
+				}
 			}
-			if p.Status.Phase == corev1.PodPending {
-				pending++
-			}
-			arn, hasToken := podIdentity(p)
-			switch {
-			case arn == t.RoleARN && hasToken:
-				// carries the identity: nothing to report
-			case arn != "":
-				wrong = append(wrong, fmt.Sprintf("%s (%s=%s)", p.Name, envRoleARN, arn))
-			case !annotatedAt.IsZero() && p.CreationTimestamp.Time.Before(annotatedAt):
-				stale = append(stale, p.Name)
-			case p.CreationTimestamp.Time.Equal(annotatedAt) && webhookRegistered(f):
-				// Both times have whole seconds, so the same second is ambiguous: with a webhook in place the
-				// pod most likely came first; without one, the webhook's absence explains it.
-				stale = append(stale, p.Name)
-			default:
-				skipped = append(skipped, p.Name)
-			}
+			r.Detail += fmt.Sprintf("; %d of them also carry EKS Pod Identity's environment (IRSA's comes first in the SDKs' chain)", n)
 		}
-		if len(elsewhere) == len(t.Pods) {
-			return skip(fmt.Sprintf("skipped: no pod of Deployment %s/%s runs under ServiceAccount %s yet", t.Namespace, t.Deployment, t.ServiceAccount),
-				fmt.Sprintf("pods %s run under another ServiceAccount (an older template)", strings.Join(elsewhere, ", ")))
-		}
-		state := fmt.Sprintf("%d pod(s) under ServiceAccount %s not terminated", len(t.Pods)-len(elsewhere), t.ServiceAccount)
-		if pending > 0 {
-			state += fmt.Sprintf(", %d of them Pending (a pending pod already carries what the webhook gave it at creation)", pending)
-		}
-		if len(elsewhere) > 0 {
-			state += fmt.Sprintf("; pods %s of an older template run under another ServiceAccount and go when the rollout finishes", strings.Join(elsewhere, ", "))
-		}
-		if len(stale)+len(skipped)+len(wrong) == 0 {
-			return pass(fmt.Sprintf("pods carry %s=%s and the token volume", envRoleARN, t.RoleARN), state)
-		}
-		var why []string
-		title := ""
-		if len(wrong) > 0 {
-			why = append(why, fmt.Sprintf("pods %s carry another role: the annotation changed after they were created", strings.Join(wrong, ", ")))
-			title = "pods carry another role than the annotation"
-		}
-		if len(stale) > 0 {
-			why = append(why, fmt.Sprintf("pods %s started before the role annotation (%s): the webhook changes pods only when they are created", strings.Join(stale, ", "), annotatedAt.UTC().Format(time.RFC3339)))
-			if title == "" {
-				title = "pods predate the role annotation and have no AWS identity"
-			}
-		}
-		if len(skipped) > 0 {
-			why = append(why, fmt.Sprintf("pods %s were created after the annotation but have no %s or token volume: the webhook skipped them (is it registered? see kube.webhook; does the pod annotation %s name their containers?)", strings.Join(skipped, ", "), envRoleARN, skipContainersKey))
-			if title == "" {
-				title = "the webhook did not give the pods an AWS identity"
-			}
-		}
-		return fail(fmt.Sprintf("Deployment %s/%s: %s", t.Namespace, t.Deployment, title), state+"; "+strings.Join(why, "; "), rolloutFix(t))
+		return r
 	},
+}
+
+// irsaPodEnv checks the web identity environment of the target's pods.
+func irsaPodEnv(f *Facts, t *Target) Result {
+	if c, v := templateSets(t, envRoleARN); c != "" && v != t.RoleARN {
+		return fail(fmt.Sprintf("Deployment %s/%s sets %s itself", t.Namespace, t.Deployment, envRoleARN),
+			fmt.Sprintf("container %s sets %s=%s, and the webhook never overwrites what the Deployment sets; the annotation says %s", c, envRoleARN, v, t.RoleARN),
+			command("kubectl", "set", "env", "deployment/"+t.Deployment, "-n", t.Namespace, envRoleARN+"-"))
+	}
+	annotatedAt := roleAnnotationTime(t.SA)
+	var stale, skipped, wrong, elsewhere []string
+	pending := 0
+	for i := range t.Pods {
+		p := &t.Pods[i]
+		if serviceAccountOf(&p.Spec) != t.ServiceAccount {
+			// Left over from an older template whose rollout has not finished: not this identity's pods.
+			elsewhere = append(elsewhere, p.Name)
+			continue
+		}
+		if p.Status.Phase == corev1.PodPending {
+			pending++
+		}
+		arn, hasToken := podIdentity(p)
+		switch {
+		case arn == t.RoleARN && hasToken:
+			// carries the identity: nothing to report
+		case arn != "":
+			wrong = append(wrong, fmt.Sprintf("%s (%s=%s)", p.Name, envRoleARN, arn))
+		case !annotatedAt.IsZero() && p.CreationTimestamp.Time.Before(annotatedAt):
+			stale = append(stale, p.Name)
+		case p.CreationTimestamp.Time.Equal(annotatedAt) && webhookRegistered(f):
+			// Both times have whole seconds, so the same second is ambiguous: with a webhook in place the
+			// pod most likely came first; without one, the webhook's absence explains it.
+			stale = append(stale, p.Name)
+		default:
+			skipped = append(skipped, p.Name)
+		}
+	}
+	if len(elsewhere) == len(t.Pods) {
+		return skip(fmt.Sprintf("skipped: no pod of Deployment %s/%s runs under ServiceAccount %s yet", t.Namespace, t.Deployment, t.ServiceAccount),
+			fmt.Sprintf("pods %s run under another ServiceAccount (an older template)", strings.Join(elsewhere, ", ")))
+	}
+	state := fmt.Sprintf("%d pod(s) under ServiceAccount %s not terminated", len(t.Pods)-len(elsewhere), t.ServiceAccount)
+	if pending > 0 {
+		state += fmt.Sprintf(", %d of them Pending (a pending pod already carries what the webhook gave it at creation)", pending)
+	}
+	if len(elsewhere) > 0 {
+		state += fmt.Sprintf("; pods %s of an older template run under another ServiceAccount and go when the rollout finishes", strings.Join(elsewhere, ", "))
+	}
+	if len(stale)+len(skipped)+len(wrong) == 0 {
+		return pass(fmt.Sprintf("pods carry %s=%s and the token volume", envRoleARN, t.RoleARN), state)
+	}
+	var why []string
+	title := ""
+	if len(wrong) > 0 {
+		why = append(why, fmt.Sprintf("pods %s carry another role: the annotation changed after they were created", strings.Join(wrong, ", ")))
+		title = "pods carry another role than the annotation"
+	}
+	if len(stale) > 0 {
+		why = append(why, fmt.Sprintf("pods %s started before the role annotation (%s): the webhook changes pods only when they are created", strings.Join(stale, ", "), annotatedAt.UTC().Format(time.RFC3339)))
+		if title == "" {
+			title = "pods predate the role annotation and have no AWS identity"
+		}
+	}
+	if len(skipped) > 0 {
+		why = append(why, fmt.Sprintf("pods %s were created after the annotation but have no %s or token volume: the webhook skipped them (is it registered? see kube.webhook; does the pod annotation %s name their containers?)", strings.Join(skipped, ", "), envRoleARN, skipContainersKey))
+		if title == "" {
+			title = "the webhook did not give the pods an AWS identity"
+		}
+	}
+	return fail(fmt.Sprintf("Deployment %s/%s: %s", t.Namespace, t.Deployment, title), state+"; "+strings.Join(why, "; "), rolloutFix(t))
+}
+
+// podIdentityPodEnv checks that the pods of a ServiceAccount served by EKS Pod Identity carry what the
+// webhook injects for an association: the agent's credentials URI, the token file and the projected
+// eks-pod-identity-token volume (audience pods.eks.amazonaws.com).
+func podIdentityPodEnv(f *Facts, t *Target) Result {
+	if c, v := templateSets(t, vocab.EnvContainerCredentialsURI); c != "" && v != vocab.PodIdentityCredentialsURI {
+		return fail(fmt.Sprintf("Deployment %s/%s sets %s itself", t.Namespace, t.Deployment, vocab.EnvContainerCredentialsURI),
+			fmt.Sprintf("container %s sets %s=%s, and the webhook never overwrites what the Deployment sets: the SDK asks that address instead of the Pod Identity agent at %s", c, vocab.EnvContainerCredentialsURI, v, vocab.PodIdentityCredentialsURI),
+			command("kubectl", "set", "env", "deployment/"+t.Deployment, "-n", t.Namespace, vocab.EnvContainerCredentialsURI+"-"))
+	}
+	associatedAt := time.Time{}
+	if a := t.Association; a != nil {
+		associatedAt = a.Modified
+		if associatedAt.IsZero() {
+			associatedAt = a.Created
+		}
+	}
+	var stale, skipped, elsewhere []string
+	for i := range t.Pods {
+		p := &t.Pods[i]
+		if serviceAccountOf(&p.Spec) != t.ServiceAccount {
+			elsewhere = append(elsewhere, p.Name)
+			continue
+		}
+		ok, _ := podIdentityEnvOf(p)
+		switch {
+		case ok:
+		case !associatedAt.IsZero() && p.CreationTimestamp.Time.Before(associatedAt.Truncate(time.Second)):
+			stale = append(stale, p.Name)
+		default:
+			skipped = append(skipped, p.Name)
+		}
+	}
+	if len(elsewhere) == len(t.Pods) {
+		return skip(fmt.Sprintf("skipped: no pod of Deployment %s/%s runs under ServiceAccount %s yet", t.Namespace, t.Deployment, t.ServiceAccount),
+			fmt.Sprintf("pods %s run under another ServiceAccount (an older template)", strings.Join(elsewhere, ", ")))
+	}
+	state := fmt.Sprintf("%d pod(s) under ServiceAccount %s not terminated", len(t.Pods)-len(elsewhere), t.ServiceAccount)
+	if len(stale)+len(skipped) == 0 {
+		return pass(fmt.Sprintf("pods carry %s, %s and the %s volume", vocab.EnvContainerCredentialsURI, vocab.EnvContainerTokenFile, vocab.PodIdentityTokenVolume), state)
+	}
+	var why []string
+	title := ""
+	if len(stale) > 0 {
+		why = append(why, fmt.Sprintf("pods %s started before the association (%s): the webhook changes pods only when they are created", strings.Join(stale, ", "), associatedAt.UTC().Format(time.RFC3339)))
+		title = "pods predate the EKS Pod Identity association and have no AWS identity from it"
+	}
+	if len(skipped) > 0 {
+		why = append(why, fmt.Sprintf("pods %s were created after the association but have no %s or token volume: the webhook skipped them (is it registered? see kube.webhook; does the pod annotation %s name their containers?)", strings.Join(skipped, ", "), vocab.EnvContainerCredentialsURI, skipContainersKey))
+		if title == "" {
+			title = "the webhook did not give the pods EKS Pod Identity's environment"
+		}
+	}
+	return fail(fmt.Sprintf("Deployment %s/%s: %s", t.Namespace, t.Deployment, title), state+"; "+strings.Join(why, "; "), replaceFix(t, append(stale, skipped...)))
+}
+
+// podIdentityEnvOf reports whether every container of the pod (but those the webhook is told to skip)
+// carries the Pod Identity environment and the pod the projected token volume for pods.eks.amazonaws.com.
+func podIdentityEnvOf(p *corev1.Pod) (ok bool, missing string) {
+	skip := map[string]bool{}
+	for _, n := range strings.Split(p.Annotations[skipContainersKey], ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			skip[n] = true
+		}
+	}
+	volume := false
+	for _, v := range p.Spec.Volumes {
+		if v.Projected == nil {
+			continue
+		}
+		for _, s := range v.Projected.Sources {
+			if s.ServiceAccountToken != nil && s.ServiceAccountToken.Audience == vocab.PodIdentityService {
+				volume = true
+			}
+		}
+	}
+	if !volume {
+		return false, "the " + vocab.PodIdentityTokenVolume + " volume"
+	}
+	for _, c := range allContainers(&p.Spec) {
+		if skip[c.Name] {
+			continue
+		}
+		uri, file := "", ""
+		for _, e := range c.Env {
+			switch e.Name {
+			case vocab.EnvContainerCredentialsURI:
+				uri = e.Value
+			case vocab.EnvContainerTokenFile:
+				file = e.Value
+			}
+		}
+		if uri == "" || file == "" {
+			return false, "container " + c.Name + "'s environment"
+		}
+	}
+	return true, ""
 }
 
 // podIdentity is the AWS_ROLE_ARN the pod's containers carry ("" when none does) and whether they also

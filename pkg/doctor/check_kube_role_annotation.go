@@ -10,7 +10,8 @@ import (
 // kubeRoleAnnotation: the ServiceAccount carries eks.amazonaws.com/role-arn with a well-formed role ARN.
 var kubeRoleAnnotation = Check{
 	ID: "kube.role-annotation", Layer: LayerKubernetes, Scope: TargetScope,
-	Needs: []string{"kube.service-account"},
+	Needs:   []string{"kube.service-account"},
+	Applies: func(_ *Facts, t *Target) bool { return t.UsesIRSA() },
 	Run: func(_ context.Context, f *Facts, t *Target) Result {
 		candidate := ""
 		if r := f.Roles[t.candidateRole]; r != nil && r.Exists {

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 // staticCredentialKeys are the variables with which the AWS SDK's default chain stops before web identity.
@@ -82,17 +84,99 @@ var kubeStaticCredentials = Check{
 		if len(patch) > 0 {
 			fixes = append(fixes, command("kubectl", "patch", "deployment", t.Deployment, "-n", t.Namespace, "--type=json", "-p", "["+strings.Join(patch, ",")+"]"))
 		}
+		ignored := "the web identity token, so IRSA is ignored"
+		if !t.UsesIRSA() {
+			ignored = "EKS Pod Identity's container credentials, so EKS Pod Identity is ignored"
+		}
 		if len(found) > 0 {
 			return fail(fmt.Sprintf("Deployment %s/%s sets static AWS credentials", t.Namespace, t.Deployment),
-				strings.Join(found, "; ")+": SDC's AWS SDK takes these before the web identity token, so IRSA is ignored",
+				strings.Join(found, "; ")+": SDC's AWS SDK takes these before "+ignored,
 				strings.Join(fixes, " && "))
+		}
+		note := ""
+		if t.UsesPodIdentity() {
+			wins, irsaFixes, irsaNote := irsaEnvThatWins(t)
+			if len(wins) > 0 {
+				return fail(fmt.Sprintf("Deployment %s/%s: IRSA's environment would win over EKS Pod Identity", t.Namespace, t.Deployment),
+					strings.Join(wins, "; ")+": the AWS SDKs' credential chain tries web identity before the container credentials of Pod Identity",
+					strings.Join(irsaFixes, " && "))
+			}
+			note = irsaNote
 		}
 		if len(unknown) > 0 {
 			return warn("static AWS credentials cannot be ruled out", strings.Join(unknown, "; "),
 				"kubectl describe deployment "+shellQuote(t.Deployment)+" -n "+shellQuote(t.Namespace)+"   # make sure none of its environment sources holds AWS_ACCESS_KEY_ID or AWS_SECRET_ACCESS_KEY")
 		}
+		switch {
+		case t.UsesPodIdentity() && note != "":
+			return pass("no static AWS credentials; IRSA serves the pods before EKS Pod Identity until IRSA is removed", note)
+		case t.UsesPodIdentity():
+			return pass("no static AWS credentials, and no IRSA environment that would win over EKS Pod Identity", note)
+		}
 		return pass("no static AWS credentials in the Deployment", "")
 	},
+}
+
+// irsaEnvThatWins finds, for a ServiceAccount with an EKS Pod Identity association, web identity
+// environment that the SDKs would use first: set in the Deployment itself, or injected into pods by an
+// annotation that has since been removed. With the annotation still there, IRSA winning is the plan
+// (migrate keeps it until --remove-irsa): note says so.
+func irsaEnvThatWins(t *Target) (wins, fixes []string, note string) {
+	for _, c := range allContainers(&t.Deploy.Spec.Template.Spec) {
+		var names []string
+		for _, e := range c.Env {
+			if e.Name == vocab.EnvRoleARN || e.Name == vocab.EnvWebIdentityTokenFile {
+				names = append(names, e.Name)
+			}
+		}
+		if len(names) == 0 {
+			continue
+		}
+		wins = append(wins, fmt.Sprintf("container %s sets %s in the Deployment", c.Name, strings.Join(names, ", ")))
+		words := []string{"kubectl", "set", "env", "deployment/" + t.Deployment, "-n", t.Namespace, "-c", c.Name}
+		for _, n := range names {
+			words = append(words, n+"-")
+		}
+		fixes = append(fixes, command(words...))
+	}
+	if t.Annotation != "" {
+		return wins, fixes, fmt.Sprintf("the %s annotation gives the pods IRSA's environment, which the SDKs use first: they use role %s through web identity until IRSA is removed (%s)",
+			vocab.RoleARNAnnotation, t.Annotation, migrateFix(t, true))
+	}
+	var stale, names []string
+	for i := range t.Pods {
+		p := &t.Pods[i]
+		if serviceAccountOf(&p.Spec) != t.ServiceAccount {
+			continue
+		}
+		for _, c := range allContainers(&p.Spec) {
+			if v := envValue(c, vocab.EnvRoleARN); v != "" && templateValue(t, vocab.EnvRoleARN) == "" {
+				stale = append(stale, fmt.Sprintf("%s (%s=%s)", p.Name, vocab.EnvRoleARN, v))
+				names = append(names, p.Name)
+				break
+			}
+		}
+	}
+	if len(stale) > 0 {
+		wins = append(wins, fmt.Sprintf("pods %s carry IRSA's environment from a role annotation since removed", strings.Join(stale, ", ")))
+		fixes = append(fixes, replaceFix(t, names))
+	}
+	return wins, fixes, ""
+}
+
+func envValue(c corev1.Container, name string) string {
+	for _, e := range c.Env {
+		if e.Name == name {
+			return e.Value
+		}
+	}
+	return ""
+}
+
+// templateValue is the value the Deployment itself gives name, "" when none does.
+func templateValue(t *Target, name string) string {
+	_, v := templateSets(t, name)
+	return v
 }
 
 func valueSource(v *corev1.EnvVarSource) string {

@@ -22,6 +22,9 @@ var probeAssumeRoleTarget = Check{
 			return pass("the stages assume no other role", "probe.access uses the role's own credentials")
 		}
 		c := t.probeCreds
+		if c == nil {
+			c = t.probePodCreds // Pod Identity alone
+		}
 		client := sts.New(f.aws.STS.Options(), func(o *sts.Options) {
 			o.Credentials = credentials.NewStaticCredentialsProvider(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken))
 			if f.Region != "" {

@@ -9,10 +9,6 @@ import (
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
-// sdcImageRepository is the last path element of SDC images (streamsets/datacollector, or a mirror's
-// registry/path/datacollector).
-const sdcImageRepository = "datacollector"
-
 // sdcVersion: the SDC image is at least the version from which the stage libraries in use can take web
 // identity credentials (they need aws-java-sdk-sts); older ones fall back to the node's role.
 var sdcVersion = Check{
@@ -22,41 +18,40 @@ var sdcVersion = Check{
 		if t.Deploy == nil {
 			return noDeployment(t)
 		}
-		if t.Selection == nil {
-			return skip("skipped: no stages known, so no minimum SDC version", "pass --stage (or --bucket), or bind the role with kubectl sdc bind, which records them")
-		}
 		container, image, tag := "", "", ""
 		for _, c := range t.Deploy.Spec.Template.Spec.Containers {
-			if repo, tg := splitImage(c.Image); lastPathElement(repo) == sdcImageRepository {
+			if vocab.IsSDCImage(c.Image) {
+				_, tg := splitImage(c.Image)
 				container, image, tag = c.Name, c.Image, tg
 				break
 			}
 		}
 		if container == "" {
-			return skip("skipped: no container runs an SDC image", "no container image ends in /"+sdcImageRepository)
+			return skip("skipped: no container runs an SDC image", "no container image ends in /"+vocab.SDCImageRepository)
 		}
-		if t.AssumeRoleARN != "" {
-			return assumeRoleVersion(f, t, container, image, tag)
+		if !t.UsesIRSA() {
+			return podIdentityVersion(f, t, container, image, tag)
 		}
-		minVersion, lib, err := minimumFor(f.Catalog, t.Selection.Stages)
-		if err != nil {
-			return skip("skipped: the stages' minimum SDC version is unknown", err.Error())
+		r := irsaVersion(f, t, container, image, tag)
+		if t.AssumeRoleARN != "" && t.Selection != nil {
+			r = assumeRoleVersion(f, t, container, image, tag)
 		}
-		if minVersion == "" {
-			return pass("no minimum SDC version for stages "+strings.Join(t.Selection.Stages, ", "), "image "+image)
+		if !t.UsesPodIdentity() || r.Status == Fail {
+			return r
 		}
-		cmp, err := catalog.CompareVersions(tag, minVersion)
-		if err != nil {
-			return skip(fmt.Sprintf("skipped: image %s carries no version in its tag", image), fmt.Sprintf("the stages need SDC %s or later (%s)", minVersion, lib))
+		// IRSA serves the pods now; say what removing it would leave them with.
+		pi := podIdentityVersion(f, t, container, image, tag)
+		switch pi.Status {
+		case Fail:
+			return warn(fmt.Sprintf("SDC %s works through IRSA, and cannot use EKS Pod Identity", tag),
+				pi.Detail+"; IRSA's environment comes first in its SDK's chain, so it works as long as IRSA stays: do not remove IRSA (migrate --remove-irsa) before running a newer SDC",
+				command("kubectl", "set", "image", "deployment/"+t.Deployment, "-n", t.Namespace, container+"=<AN SDC WHOSE AWS SDK FOR JAVA IS 1.12.746 OR LATER>"))
+		case Pass:
+			r.Detail = strings.TrimPrefix(r.Detail+"; "+pi.Detail, "; ")
+		default:
+			r.Detail = strings.TrimPrefix(r.Detail+"; EKS Pod Identity (once IRSA is removed): "+pi.Detail, "; ")
 		}
-		if cmp < 0 {
-			repo, _ := splitImage(image)
-			return fail(fmt.Sprintf("SDC %s is older than %s, the first whose %s can use IRSA", tag, minVersion, lib),
-				fmt.Sprintf("container %s runs %s; stages %s need aws-java-sdk-sts in %s, shipped from SDC %s: older SDC ignores the web identity token and uses the node's role",
-					container, image, strings.Join(t.Selection.Stages, ", "), lib, minVersion),
-				command("kubectl", "set", "image", "deployment/"+t.Deployment, "-n", t.Namespace, container+"="+repo+":"+minVersion))
-		}
-		return pass(fmt.Sprintf("SDC %s is at least %s (%s)", tag, minVersion, lib), "container "+container+" runs "+image)
+		return r
 	},
 }
 
@@ -91,6 +86,83 @@ func assumeRoleVersion(f *Facts, t *Target, container, image, tag string) Result
 		fmt.Sprintf("container %s runs %s; the stages assume %s", container, image, t.AssumeRoleARN))
 }
 
+// podIdentityVersion applies the EKS Pod Identity rule of plugins.yaml to the SDC image: a release known
+// to bundle an AWS SDK for Java below the minimum fails (its stages fall back to the node's role), one not
+// documented either way warns.
+func podIdentityVersion(f *Facts, t *Target, container, image, tag string) Result {
+	var stages []string
+	if t.Selection != nil {
+		stages = t.Selection.Stages
+	}
+	min := f.Catalog.PodIdentitySDK()
+	irsaFix := bindFixWith(f, t, "--mechanism", string(vocab.MechanismIRSA))
+	j, err := f.Catalog.PodIdentityRule(tag, stages)
+	switch {
+	case err != nil && tag == "":
+		return warn(fmt.Sprintf("image %s carries no version in its tag", image),
+			fmt.Sprintf("container %s: EKS Pod Identity needs an SDC whose stage libraries bundle AWS SDK for Java %s or later (v2: %s); an older one falls back to the node's role without a word", container, min.MinJavaSDKv1, min.MinJavaSDKv2),
+			irsaFix+"   # if its AWS SDK for Java is older than "+min.MinJavaSDKv1)
+	case err != nil:
+		return warn(fmt.Sprintf("image %s names no SDC version in its tag", image),
+			fmt.Sprintf("container %s (%v): EKS Pod Identity needs an SDC whose stage libraries bundle AWS SDK for Java %s or later (v2: %s)", container, err, min.MinJavaSDKv1, min.MinJavaSDKv2),
+			irsaFix+"   # if its AWS SDK for Java is older than "+min.MinJavaSDKv1)
+	case j.Verdict == catalog.PodIdentityCannot:
+		return fail(fmt.Sprintf("SDC %s cannot use EKS Pod Identity: its %s bundles AWS SDK for Java %s", tag, j.Library, sdkLine(j.SDK)),
+			fmt.Sprintf("container %s runs %s; %s, so its AWS stages fall through the credential chain to the node's role without a word", container, image, j.Reason),
+			irsaFix+"   # IRSA works from SDC "+minIRSA(f, stages)+"; or run an SDC whose AWS SDK for Java is "+min.MinJavaSDKv1+" or later")
+	case j.Verdict == catalog.PodIdentityUnknown:
+		return warn(fmt.Sprintf("SDC %s may not read EKS Pod Identity credentials", tag),
+			fmt.Sprintf("container %s runs %s; %s", container, image, j.Reason),
+			irsaFix+"   # if its AWS SDK for Java is older than "+min.MinJavaSDKv1)
+	}
+	return pass(fmt.Sprintf("SDC %s can use EKS Pod Identity", tag), j.Reason)
+}
+
+// sdkLine writes a version line (1.11) as 1.11.x.
+func sdkLine(v string) string {
+	if strings.Count(v, ".") < 2 {
+		return v + ".x"
+	}
+	return v
+}
+
+// minIRSA is the first SDC whose stage libraries can use IRSA, for the stages (all libraries when nil).
+func minIRSA(f *Facts, stages []string) string {
+	if len(stages) == 0 {
+		stages = f.Catalog.StageNames()
+	}
+	if v, _, err := minimumFor(f.Catalog, stages); err == nil && v != "" {
+		return v
+	}
+	return "3.17.0"
+}
+
+// irsaVersion is the IRSA rule: the image is at least the first SDC whose libraries carry aws-java-sdk-sts.
+func irsaVersion(f *Facts, t *Target, container, image, tag string) Result {
+	if t.Selection == nil {
+		return skip("skipped: no stages known, so no minimum SDC version", "pass --stage (or --bucket), or bind the role with kubectl sdc bind, which records them")
+	}
+	minVersion, lib, err := minimumFor(f.Catalog, t.Selection.Stages)
+	if err != nil {
+		return skip("skipped: the stages' minimum SDC version is unknown", err.Error())
+	}
+	if minVersion == "" {
+		return pass("no minimum SDC version for stages "+strings.Join(t.Selection.Stages, ", "), "image "+image)
+	}
+	cmp, err := catalog.CompareVersions(tag, minVersion)
+	if err != nil {
+		return skip(fmt.Sprintf("skipped: image %s carries no version in its tag", image), fmt.Sprintf("the stages need SDC %s or later (%s)", minVersion, lib))
+	}
+	if cmp < 0 {
+		repo, _ := splitImage(image)
+		return fail(fmt.Sprintf("SDC %s is older than %s, the first whose %s can use IRSA", tag, minVersion, lib),
+			fmt.Sprintf("container %s runs %s; stages %s need aws-java-sdk-sts in %s, shipped from SDC %s: older SDC ignores the web identity token and uses the node's role",
+				container, image, strings.Join(t.Selection.Stages, ", "), lib, minVersion),
+			command("kubectl", "set", "image", "deployment/"+t.Deployment, "-n", t.Namespace, container+"="+repo+":"+minVersion))
+	}
+	return pass(fmt.Sprintf("SDC %s is at least %s (%s)", tag, minVersion, lib), "container "+container+" runs "+image)
+}
+
 // minimumFor is the highest minimum SDC version of the stages' libraries, and which library sets it.
 func minimumFor(c *catalog.Catalog, stages []string) (version, library string, err error) {
 	version, err = c.MinSDCVersion(stages)
@@ -106,16 +178,5 @@ func minimumFor(c *catalog.Catalog, stages []string) (version, library string, e
 	return version, "", nil
 }
 
-// splitImage splits an image reference into repository and tag ("" without a tag); a digest is dropped.
-func splitImage(image string) (repo, tag string) {
-	ref, _, _ := strings.Cut(image, "@")
-	slash := strings.LastIndex(ref, "/")
-	if colon := strings.LastIndex(ref, ":"); colon > slash {
-		return ref[:colon], ref[colon+1:]
-	}
-	return ref, ""
-}
-
-func lastPathElement(repo string) string {
-	return repo[strings.LastIndex(repo, "/")+1:]
-}
+// splitImage splits an image reference into repository and tag (vocab.SplitImage).
+func splitImage(image string) (repo, tag string) { return vocab.SplitImage(image) }

@@ -87,18 +87,31 @@ type Check struct {
 	Scope Scope
 	// Probe checks run only with --probe: they call AWS as the workload would.
 	Probe bool
-	// Needs are IDs of checks (cluster-wide or of the same target) that must not fail or skip first.
+	// Needs are IDs of checks (cluster-wide or of the same target) that must not fail or skip first. A
+	// need that does not apply (see Applies) is no obstacle.
 	Needs []string
-	Run   func(ctx context.Context, f *Facts, t *Target) Result
+	// Applies says whether the check concerns the target (nil for cluster-wide checks), e.g. only the
+	// targets whose pods use EKS Pod Identity; nil means always. A check that does not apply is left out
+	// of the report, not skipped: it asks a question the setup does not raise.
+	Applies func(f *Facts, t *Target) bool
+	Run     func(ctx context.Context, f *Facts, t *Target) Result
+}
+
+// applies reports whether c concerns t (nil: the cluster).
+func (c Check) applies(f *Facts, t *Target) bool {
+	return c.Applies == nil || c.Applies(f, t)
 }
 
 // TargetReport is the outcome for one ServiceAccount (and the Deployment running under it).
 type TargetReport struct {
-	Namespace      string   `json:"namespace"`
-	ServiceAccount string   `json:"serviceAccount"`
-	Deployment     string   `json:"deployment"`
-	RoleARN        string   `json:"roleArn"`
-	Checks         []Result `json:"checks"`
+	Namespace      string `json:"namespace"`
+	ServiceAccount string `json:"serviceAccount"`
+	Deployment     string `json:"deployment"`
+	// RoleARN is the role annotation's value, else (EKS Pod Identity alone) the association's role.
+	RoleARN string `json:"roleArn"`
+	// PodIdentityAssociation is the ARN of the ServiceAccount's EKS Pod Identity association, when it has one.
+	PodIdentityAssociation string   `json:"podIdentityAssociation,omitempty"`
+	Checks                 []Result `json:"checks"`
 }
 
 // Summary counts the results by status.
@@ -186,6 +199,10 @@ func runChecks(ctx context.Context, f *Facts, checks []Check) *Report {
 		if c.Scope != ClusterScope {
 			continue
 		}
+		if !c.applies(f, nil) {
+			done[c.ID] = notApplicable
+			continue
+		}
 		r := runOne(ctx, c, f, nil, done)
 		done[c.ID] = r
 		rep.Checks = append(rep.Checks, r)
@@ -205,8 +222,15 @@ func runChecks(ctx context.Context, f *Facts, checks []Check) *Report {
 			}
 			tr := TargetReport{Namespace: t.Namespace, ServiceAccount: t.ServiceAccount, Deployment: t.Deployment,
 				RoleARN: t.RoleARN, Checks: []Result{}}
+			if t.Association != nil {
+				tr.PodIdentityAssociation = t.Association.ARN
+			}
 			for _, c := range checks {
 				if c.Scope != TargetScope {
+					continue
+				}
+				if !c.applies(f, t) {
+					seen[c.ID] = notApplicable
 					continue
 				}
 				r := runOne(ctx, c, f, t, seen)
@@ -261,10 +285,15 @@ func blocked(f *Facts, done map[string]Result) *Blocked {
 	return nil
 }
 
+// notApplicable marks, among the results a check's needs are looked up in, a check that did not apply.
+var notApplicable = Result{Status: "n/a"}
+
 func runOne(ctx context.Context, c Check, f *Facts, t *Target, done map[string]Result) Result {
 	for _, n := range c.Needs {
 		prev, ok := done[n]
 		switch {
+		case prev.Status == notApplicable.Status:
+			continue
 		case !ok:
 			// A need that was not run (a probe without --probe) cannot be met.
 			return Result{ID: c.ID, Layer: c.Layer, Status: Skip, Title: fmt.Sprintf("skipped: %s did not run", n)}

@@ -20,6 +20,7 @@ import (
 	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/cluster"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/eksread"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iamread"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
@@ -183,6 +184,14 @@ type Facts struct {
 	// AssumedRoles are the roles the targets' stages assume, by ARN (see facts_target.go).
 	AssumedRoles map[string]*AssumedRole
 
+	// EKS Pod Identity. The cluster's associations in scope are listed once (an EKS cluster only:
+	// AssociationsListed); each target's is then described (Target.Association). The agent is read only
+	// when a target has an association (nil otherwise).
+	AssociationsListed bool
+	Associations       []eksread.Summary
+	AssociationsErr    error
+	Agent              *eksread.Agent
+
 	Targets []*Target
 
 	// The clients the probes call through.
@@ -230,7 +239,15 @@ func (d *Doctor) gather(ctx context.Context) (*Facts, error) {
 		go func() { defer wg.Done(); fn() }()
 	}
 	goDo(func() { f.KubeVersion, f.KubeErr = serverVersion(ctx, d.Core) })
-	goDo(func() { f.Cluster, f.ClusterErr = d.Resolver.Resolve(ctx) })
+	goDo(func() {
+		f.Cluster, f.ClusterErr = d.Resolver.Resolve(ctx)
+		// The associations hang off the cluster's name: listed as soon as it is known, while the
+		// Kubernetes lists are still running.
+		if f.Cluster != nil && f.Cluster.RequireEKS() == nil {
+			f.AssociationsListed = true
+			f.Associations, f.AssociationsErr = eksread.List(ctx, d.eks(f.Cluster.Region), f.Cluster.Name, associationScope(d.Options))
+		}
+	})
 	goDo(func() {
 		id, err := d.AWS.Identity(ctx)
 		if err != nil {
@@ -289,7 +306,8 @@ func (d *Doctor) gather(ctx context.Context) (*Facts, error) {
 	}
 	f.Targets = buildTargets(f)
 
-	d.gatherIAM(ctx, f)
+	account, batched := d.gatherPodIdentity(ctx, f)
+	d.gatherIAM(ctx, f, account, batched)
 	d.gatherEnvSources(ctx, f)
 	for _, t := range f.Targets {
 		t.resolveSelection(f)
@@ -334,9 +352,69 @@ func listAll[T any](ctx context.Context, list func(context.Context, metav1.ListO
 // policies (two). Below it, per-role reads touch only what the targets name.
 const batchRoles = 10
 
+// eks is the EKS client of a region.
+func (d *Doctor) eks(region string) eksread.API { return d.AWS.ForRegion(region).EKS }
+
+// associationScope narrows the association list to what doctor looks at: the whole cluster with -A, the
+// ServiceAccount when it is named, else the namespace.
+func associationScope(o Options) eksread.Filter {
+	switch {
+	case o.AllNamespaces:
+		return eksread.Filter{}
+	case o.Deployment == "" || o.ServiceAccountSet:
+		return eksread.Filter{Namespace: o.Namespace, ServiceAccount: o.ServiceAccount}
+	}
+	return eksread.Filter{Namespace: o.Namespace}
+}
+
+// gatherPodIdentity describes the association of each target that has one, in parallel with a bound, and
+// reads the agent once; with many targets it reads the account's IAM (the batch read of gatherIAM) at the
+// same time, since the roles the associations name are not known before the describes answer. A target
+// served by Pod Identity alone takes its association's role as its RoleARN.
+func (d *Doctor) gatherPodIdentity(ctx context.Context, f *Facts) (account *iamread.Account, batched bool) {
+	var scope []eksread.Summary
+	for _, t := range f.Targets {
+		if t.Associated {
+			scope = append(scope, eksread.Summary{ID: t.associationID, Namespace: t.Namespace, ServiceAccount: t.ServiceAccount})
+		}
+	}
+	if len(scope) == 0 {
+		return nil, false
+	}
+	var wg sync.WaitGroup
+	if f.Identity != nil && len(f.Targets) >= batchRoles {
+		batched = true
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			account, _ = iamread.ReadAccount(ctx, d.AWS.IAM) // refused: the per-role reads still work
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a := eksread.ReadAgent(ctx, d.eks(f.Cluster.Region), f.Cluster.Name, f.Cluster.AutoMode)
+		f.Agent = &a
+	}()
+	described := eksread.DescribeAll(ctx, d.eks(f.Cluster.Region), f.Cluster.Name, scope, f.parallelism())
+	wg.Wait()
+	for _, t := range f.Targets {
+		if !t.Associated {
+			continue
+		}
+		got := described[t.Namespace+"/"+t.ServiceAccount]
+		t.Association, t.AssociationErr = got.Association, got.Err
+		if t.Association != nil && t.Annotation == "" {
+			t.RoleARN = t.Association.RoleARN
+		}
+	}
+	return account, batched
+}
+
 // gatherIAM reads the provider and each distinct role in parallel, then each distinct attached policy; with
-// many roles, the account's roles and customer managed policies in one batch read instead.
-func (d *Doctor) gatherIAM(ctx context.Context, f *Facts) {
+// many roles, the account's roles and customer managed policies in one batch read instead (account, when
+// batched says it was already read).
+func (d *Doctor) gatherIAM(ctx context.Context, f *Facts, account *iamread.Account, batched bool) {
 	if f.Identity == nil {
 		return
 	}
@@ -351,14 +429,13 @@ func (d *Doctor) gatherIAM(ctx context.Context, f *Facts) {
 			fn()
 		}()
 	}
-	if f.ProviderARN != "" {
+	if f.ProviderARN != "" && usesIRSA(f) {
 		goDo(func() {
 			f.Provider, f.ProviderErr = iamread.ReadProvider(ctx, d.AWS.IAM, f.ProviderARN)
 		})
 	}
 	roles := roleARNsToRead(f)
-	var account *iamread.Account
-	if len(roles) >= batchRoles {
+	if len(roles) >= batchRoles && !batched {
 		// Refused (a policy without iam:GetAccountAuthorizationDetails, say): the per-role reads still work.
 		account, _ = iamread.ReadAccount(ctx, d.AWS.IAM)
 	}
@@ -406,6 +483,10 @@ func roleARNsToRead(f *Facts) []string {
 	set := map[string]bool{}
 	for _, t := range f.Targets {
 		if a := t.roleToRead(f); a != "" {
+			set[a] = true
+		}
+		// The association may name another role than the annotation: its trust is checked too.
+		if a := t.associationRole(f); a != "" {
 			set[a] = true
 		}
 	}

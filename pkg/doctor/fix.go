@@ -2,8 +2,10 @@ package doctor
 
 import (
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
@@ -33,7 +35,17 @@ func command(words ...string) string {
 // assume (and --target-profile, so that bind fixes that side too), the role's name when it is not bind's
 // default, and the Deployment. Without known stages it holds a <STAGE> placeholder.
 // It has no --yes: bind shows its plan and asks first.
+//
+// A ServiceAccount served by EKS Pod Identity alone is bound again with --mechanism pod-identity.
 func bindFix(f *Facts, t *Target) string {
+	if t.UsesPodIdentity() && !t.UsesIRSA() {
+		return bindFixWith(f, t, "--mechanism", string(vocab.MechanismPodIdentity))
+	}
+	return bindFixWith(f, t)
+}
+
+// bindFixWith is bindFix with more flags, before any placeholder.
+func bindFixWith(f *Facts, t *Target, extra ...string) string {
 	words := []string{"kubectl", "sdc", "bind", "-n", t.Namespace, "--service-account", t.ServiceAccount}
 	if t.Deployment != "" {
 		words = append(words, "--deployment", t.Deployment)
@@ -51,6 +63,7 @@ func bindFix(f *Facts, t *Target) string {
 	if f.Options.CatalogFile != "" {
 		words = append(words, "--catalog", f.Options.CatalogFile)
 	}
+	words = append(words, extra...)
 	line := command(words...)
 	if t.Selection == nil {
 		// The placeholder must stay visible as one: never quoted, never mistaken for a value.
@@ -108,4 +121,22 @@ func customRoleName(f *Facts, t *Target) string {
 // rolloutFix restarts the target's Deployment, so its pods are created again and the webhook sees them.
 func rolloutFix(t *Target) string {
 	return command("kubectl", "rollout", "restart", "deployment/"+t.Deployment, "-n", t.Namespace)
+}
+
+// replaceFix is the fix for pods that must be created again: when a restart was asked for after every one
+// of them was created (bind and migrate ask for one), a rollout is already replacing them and the thing to
+// do is to follow it; otherwise restart.
+func replaceFix(t *Target, pods []string) string {
+	restarted, err := time.Parse(time.RFC3339, t.Deploy.Spec.Template.Annotations[vocab.RestartedAtAnnotation])
+	if err != nil {
+		return rolloutFix(t)
+	}
+	for i := range t.Pods {
+		p := &t.Pods[i]
+		if slices.Contains(pods, p.Name) && !p.CreationTimestamp.Time.Before(restarted) {
+			return rolloutFix(t)
+		}
+	}
+	return command("kubectl", "rollout", "status", "deployment/"+t.Deployment, "-n", t.Namespace) +
+		"   # a rollout asked for at " + restarted.UTC().Format(time.RFC3339) + " is replacing them"
 }

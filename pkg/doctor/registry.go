@@ -10,9 +10,11 @@ func Checks() []Check {
 		iamOIDCProvider,
 		iamOIDCAudience,
 		kubeWebhook,
+		eksPodIdentityAgent,
 
 		kubeServiceAccount,
 		kubeRoleAnnotation,
+		eksPodIdentityAssociation,
 		iamRole,
 		iamTrust,
 		iamTrustScope,

@@ -11,6 +11,7 @@ import (
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/eksread"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
@@ -33,8 +34,19 @@ type Target struct {
 	// room) waiting to run, with whatever the webhook gave them at creation.
 	Pods []corev1.Pod
 
-	// RoleARN is the value of the role annotation, as written (it may be malformed or empty).
+	// RoleARN is the value of the role annotation, as written (it may be malformed or empty); for a
+	// ServiceAccount served by EKS Pod Identity alone, the role its association names.
 	RoleARN string
+	// Annotation is the role annotation's value, "" when there is none.
+	Annotation string
+
+	// Associated says the ServiceAccount has an EKS Pod Identity association (the cluster's list names
+	// one); Association is it, described (nil when the describe failed: AssociationErr, or it was deleted
+	// since it was listed).
+	Associated     bool
+	Association    *eksread.Association
+	AssociationErr error
+	associationID  string
 	// candidateRole is the role bind would have made for this ServiceAccount, read when the annotation is
 	// missing or malformed so that the fix can be rebuilt from its tag.
 	candidateRole string
@@ -48,10 +60,53 @@ type Target struct {
 	// AssumeRoleFrom says where it was learned.
 	AssumeRoleARN, AssumeRoleFrom string
 
-	// probeCreds are the temporary credentials probe.assume-role obtained, and targetCreds those of the
-	// role the stages assume, obtained with them: kept in memory for the probes only, never printed,
-	// logged or written.
-	probeCreds, targetCreds *ststypes.Credentials
+	// probeCreds are the temporary credentials probe.assume-role obtained through web identity,
+	// probePodCreds those EKS Auth handed out for Pod Identity, and targetCreds those of the role the
+	// stages assume, obtained with either: kept in memory for the probes only, never printed, logged or
+	// written.
+	probeCreds, probePodCreds, targetCreds *ststypes.Credentials
+}
+
+// UsesIRSA reports whether IRSA concerns the target: it has the role annotation, or nothing else (no Pod
+// Identity association), in which case IRSA is what doctor checks, as before Pod Identity existed.
+func (t *Target) UsesIRSA() bool { return t.Annotation != "" || !t.Associated }
+
+// UsesPodIdentity reports whether the target has an EKS Pod Identity association.
+func (t *Target) UsesPodIdentity() bool { return t.Associated }
+
+// associationRole is the role the association names when it is a role of the caller's account (the
+// only kind doctor can read), "" otherwise.
+func (t *Target) associationRole(f *Facts) string {
+	if t.Association == nil || f.Identity == nil {
+		return ""
+	}
+	if p, ok := vocab.ParseRoleARN(t.Association.RoleARN); ok && p.Account == f.Identity.Account {
+		return t.Association.RoleARN
+	}
+	return ""
+}
+
+// usesIRSA reports whether IRSA concerns the run: a target uses it, or there is no target at all.
+func usesIRSA(f *Facts) bool {
+	if len(f.Targets) == 0 {
+		return true
+	}
+	for _, t := range f.Targets {
+		if t.UsesIRSA() {
+			return true
+		}
+	}
+	return false
+}
+
+// usesPodIdentity reports whether a target has an association.
+func usesPodIdentity(f *Facts) bool {
+	for _, t := range f.Targets {
+		if t.UsesPodIdentity() {
+			return true
+		}
+	}
+	return false
 }
 
 // Audience is the token audience the ServiceAccount's pods use.
@@ -149,12 +204,18 @@ func buildTargets(f *Facts) []*Target {
 		sa := &f.ServiceAccounts[i]
 		sas[sa.Namespace+"/"+sa.Name] = sa
 	}
+	assoc := map[string]string{} // namespace/name -> association ID
+	for _, a := range f.Associations {
+		assoc[a.Key()] = a.ID
+	}
 	var targets []*Target
 	add := func(ns, sa string, d *appsv1.Deployment, name string, given bool) {
 		t := &Target{Namespace: ns, ServiceAccount: sa, SA: sas[ns+"/"+sa], Deploy: d, Deployment: name, DeploymentGiven: given}
 		if t.SA != nil {
-			t.RoleARN = t.SA.Annotations[vocab.RoleARNAnnotation]
+			t.Annotation = t.SA.Annotations[vocab.RoleARNAnnotation]
+			t.RoleARN = t.Annotation
 		}
+		t.associationID, t.Associated = assoc[ns+"/"+sa], assoc[ns+"/"+sa] != ""
 		if d != nil {
 			t.Pods = podsOf(f.Pods, d)
 		}
@@ -196,11 +257,22 @@ func buildTargets(f *Facts) []*Target {
 		return targets
 	}
 
+	// Every annotated ServiceAccount, and every one with an association (even one that does not exist:
+	// an association may name a ServiceAccount that was never made, which kube.service-account reports).
 	var annotated []*corev1.ServiceAccount
+	inScope := map[string]bool{}
 	for i := range f.ServiceAccounts {
 		sa := &f.ServiceAccounts[i]
-		if _, ok := sa.Annotations[vocab.RoleARNAnnotation]; ok {
+		_, ok := sa.Annotations[vocab.RoleARNAnnotation]
+		if ok || assoc[sa.Namespace+"/"+sa.Name] != "" {
 			annotated = append(annotated, sa)
+			inScope[sa.Namespace+"/"+sa.Name] = true
+		}
+	}
+	for _, a := range f.Associations {
+		if !inScope[a.Key()] && sas[a.Key()] == nil {
+			annotated = append(annotated, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: a.Namespace, Name: a.ServiceAccount}})
+			inScope[a.Key()] = true
 		}
 	}
 	sort.Slice(annotated, func(i, j int) bool {

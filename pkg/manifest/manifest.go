@@ -16,6 +16,7 @@ import (
 	applycorev1 "k8s.io/client-go/applyconfigurations/core/v1"
 	applymetav1 "k8s.io/client-go/applyconfigurations/meta/v1"
 
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
@@ -32,8 +33,9 @@ type Options struct {
 	ServiceAccount string
 	// FSGroup is the pod's securityContext.fsGroup; vocab.LeaveFSGroup leaves securityContext out.
 	FSGroup int64
-	// Mechanism is how the pods get the ServiceAccount's AWS identity: it decides what the pod spec needs.
-	// Only vocab.MechanismIRSA exists today.
+	// Mechanism is how the pods get the ServiceAccount's AWS identity (vocab.Mechanisms). Both put the same
+	// fields in the pod spec: the identity lives on the ServiceAccount (IRSA's annotation) or in EKS (a Pod
+	// Identity association), and either mechanism's projected token is read by SDC's non-root user.
 	Mechanism vocab.Mechanism
 
 	// NameFlag and ImageFlag are the flags Name and Image came from, for errors.
@@ -80,7 +82,7 @@ func (o *Options) name() string {
 
 func (o *Options) validateMechanism() error {
 	switch o.Mechanism {
-	case vocab.MechanismIRSA:
+	case vocab.MechanismIRSA, vocab.MechanismPodIdentity:
 		return nil
 	}
 	return fmt.Errorf("internal: no manifest for the AWS identity mechanism %q", o.Mechanism)
@@ -148,20 +150,60 @@ func SetPodIdentity(d *applyappsv1.DeploymentApplyConfiguration, o Options) {
 	}
 }
 
-// FromServiceAccount fits o to the ServiceAccount the pods will run under, as read from the cluster (nil:
-// it does not exist), and says what is missing for the pods to get an AWS identity. The mechanism is IRSA
-// whatever the ServiceAccount holds, as bind makes nothing else yet; this is where one that uses EKS Pod
-// Identity will be told apart.
-func (o *Options) FromServiceAccount(namespace string, sa *corev1.ServiceAccount) (notes []string) {
+// Seen is what the cluster says about the ServiceAccount the pods will run under.
+type Seen struct {
+	// ServiceAccount is nil when it does not exist.
+	ServiceAccount *corev1.ServiceAccount
+	// Associated says the ServiceAccount has an EKS Pod Identity association; AssociationUnknown, when not
+	// empty, says why that could not be found out.
+	Associated         bool
+	AssociationUnknown string
+}
+
+// FromCluster fits o to what the cluster says: the mechanism is IRSA when the ServiceAccount has the role
+// annotation (its environment comes first in the SDKs' credential chain), else EKS Pod Identity when it has
+// an association, else IRSA (bind's default). It returns notes on what is missing for the pods to get an
+// AWS identity, and, with Pod Identity, on an SDC image known not to read Pod Identity credentials (cat
+// judges it; nil skips that).
+func (o *Options) FromCluster(namespace string, seen Seen, cat *catalog.Catalog) (notes []string) {
 	o.Mechanism = vocab.MechanismIRSA
+	sa := seen.ServiceAccount
 	bind := fmt.Sprintf("kubectl sdc bind -n %s --service-account %s --stage <STAGE> ...", namespace, o.ServiceAccount)
 	switch {
 	case sa == nil:
 		notes = append(notes, fmt.Sprintf("ServiceAccount %s/%s does not exist yet: pods of this manifest cannot start until it does; %s makes it, with its AWS identity",
 			namespace, o.ServiceAccount, bind))
-	case sa.Annotations[vocab.RoleARNAnnotation] == "":
-		notes = append(notes, fmt.Sprintf("ServiceAccount %s/%s has no %s annotation, so its pods get no AWS identity: %s gives it one",
+	case sa.Annotations[vocab.RoleARNAnnotation] != "":
+	case seen.Associated:
+		o.Mechanism = vocab.MechanismPodIdentity
+		notes = append(notes, o.imageNotes(cat)...)
+	case seen.AssociationUnknown != "":
+		notes = append(notes, fmt.Sprintf("ServiceAccount %s/%s has no %s annotation, and whether it has an EKS Pod Identity association could not be read (%s): without either its pods get no AWS identity; %s gives it one",
+			namespace, o.ServiceAccount, vocab.RoleARNAnnotation, seen.AssociationUnknown, bind))
+	default:
+		notes = append(notes, fmt.Sprintf("ServiceAccount %s/%s has no %s annotation and no EKS Pod Identity association, so its pods get no AWS identity: %s gives it one",
 			namespace, o.ServiceAccount, vocab.RoleARNAnnotation, bind))
 	}
 	return notes
+}
+
+// imageNotes warns when the manifest's SDC image is known not to read Pod Identity credentials, or is not
+// documented either way.
+func (o *Options) imageNotes(cat *catalog.Catalog) []string {
+	if cat == nil || o.Fragment || !vocab.IsSDCImage(o.Image) {
+		return nil
+	}
+	_, tag := vocab.SplitImage(o.Image)
+	j, err := cat.PodIdentityRule(tag, nil)
+	switch {
+	case err != nil:
+		return []string{fmt.Sprintf("ServiceAccount %s uses EKS Pod Identity and image %s names no SDC version: it must bundle AWS SDK for Java %s or later, or SDC falls back to the node's role without a word",
+			o.ServiceAccount, o.Image, cat.PodIdentitySDK().MinJavaSDKv1)}
+	case j.Verdict == catalog.PodIdentityCannot:
+		return []string{fmt.Sprintf("ServiceAccount %s uses EKS Pod Identity, and image %s cannot: %s, so SDC would fall back to the node's role without a word; use a newer SDC, or IRSA (kubectl sdc bind --mechanism irsa)",
+			o.ServiceAccount, o.Image, j.Reason)}
+	case j.Verdict == catalog.PodIdentityUnknown:
+		return []string{fmt.Sprintf("ServiceAccount %s uses EKS Pod Identity: %s", o.ServiceAccount, j.Reason)}
+	}
+	return nil
 }

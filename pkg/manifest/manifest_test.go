@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
@@ -129,7 +130,8 @@ func TestValidate(t *testing.T) {
 		{"fragment with a name", func(o *Options) { o.Fragment, o.Image, o.Name = true, "", "etl" }, `--name "etl": only the full manifest has a name`},
 		{"bad ServiceAccount", func(o *Options) { o.ServiceAccount = "SDC" }, `--service-account "SDC"`},
 		{"bad fsGroup", func(o *Options) { o.FSGroup = -2 }, `--fs-group "-2"`},
-		{"unknown mechanism", func(o *Options) { o.Mechanism = "pod-identity" }, "no manifest for the AWS identity mechanism"},
+		{"Pod Identity", func(o *Options) { o.Mechanism = vocab.MechanismPodIdentity }, ""},
+		{"unknown mechanism", func(o *Options) { o.Mechanism = "kiam" }, "no manifest for the AWS identity mechanism"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -149,28 +151,44 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func TestFromServiceAccount(t *testing.T) {
+func TestFromCluster(t *testing.T) {
 	t.Parallel()
+	cat, err := catalog.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
 	annotated := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "sdc", Namespace: "ns1",
 		Annotations: map[string]string{vocab.RoleARNAnnotation: "arn:aws:iam::123456789012:role/sdc"}}}
 	bare := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "sdc", Namespace: "ns1"}}
 	for _, c := range []struct {
-		name string
-		sa   *corev1.ServiceAccount
-		note string
+		name      string
+		seen      Seen
+		image     string
+		mechanism vocab.Mechanism
+		note      string
 	}{
-		{"bound", annotated, ""},
-		{"no annotation", bare, "has no eks.amazonaws.com/role-arn annotation"},
-		{"missing", nil, "does not exist yet"},
+		{"bound by IRSA", Seen{ServiceAccount: annotated}, "", vocab.MechanismIRSA, ""},
+		{"IRSA wins over an association", Seen{ServiceAccount: annotated, Associated: true}, "streamsets/datacollector:3.19.0", vocab.MechanismIRSA, ""},
+		{"no annotation, no association", Seen{ServiceAccount: bare}, "", vocab.MechanismIRSA, "has no eks.amazonaws.com/role-arn annotation and no EKS Pod Identity association"},
+		{"associations unreadable", Seen{ServiceAccount: bare, AssociationUnknown: "no AWS credentials"}, "", vocab.MechanismIRSA, "could not be read (no AWS credentials)"},
+		{"missing", Seen{}, "", vocab.MechanismIRSA, "does not exist yet"},
+		{"Pod Identity, an SDC of unknown SDK", Seen{ServiceAccount: bare, Associated: true}, "", vocab.MechanismPodIdentity, "SDC 5.11.0's aws-lib bundles is not documented"},
+		{"Pod Identity, an SDC that cannot", Seen{ServiceAccount: bare, Associated: true}, "streamsets/datacollector:3.19.0", vocab.MechanismPodIdentity, "image streamsets/datacollector:3.19.0 cannot: SDC 3.19.0's aws-lib bundles AWS SDK for Java 1.11.872"},
 	} {
 		o := options()
 		o.Mechanism = ""
-		notes := o.FromServiceAccount("ns1", c.sa)
-		if o.Mechanism != vocab.MechanismIRSA {
-			t.Errorf("%s: mechanism %q", c.name, o.Mechanism)
+		if c.image != "" {
+			o.Image = c.image
 		}
-		if got := strings.Join(notes, "\n"); (c.note == "") != (got == "") || !strings.Contains(got, c.note) || (got != "" && !strings.Contains(got, "kubectl sdc bind -n ns1 --service-account sdc")) {
+		notes := o.FromCluster("ns1", c.seen, cat)
+		if o.Mechanism != c.mechanism {
+			t.Errorf("%s: mechanism %q, want %q", c.name, o.Mechanism, c.mechanism)
+		}
+		if got := strings.Join(notes, "\n"); (c.note == "") != (got == "") || !strings.Contains(got, c.note) {
 			t.Errorf("%s: notes %q, want %q", c.name, notes, c.note)
+		}
+		if got := strings.Join(notes, "\n"); c.mechanism == vocab.MechanismIRSA && got != "" && !strings.Contains(got, "kubectl sdc bind -n ns1 --service-account sdc") {
+			t.Errorf("%s: notes %q name no bind command", c.name, notes)
 		}
 	}
 }

@@ -24,10 +24,10 @@ func Report(w io.Writer, th *Theme, rep *doctor.Report, verbose bool) error {
 }
 
 func writeReport(b *strings.Builder, th *Theme, checks []doctor.Result, targets []doctor.TargetReport, sum doctor.Summary, allNamespaces, verbose bool) {
-	width := checkIDWidth()
+	width := checkIDWidth(checks, targets)
 	writeLayers(b, th, checks, width, verbose, "")
 	if len(targets) == 0 && allNamespaces {
-		b.WriteString("\nNo ServiceAccount in any namespace carries the eks.amazonaws.com/role-arn annotation.\n")
+		b.WriteString("\nNo ServiceAccount in any namespace carries the eks.amazonaws.com/role-arn annotation or has an EKS Pod Identity association.\n")
 	}
 	for _, t := range targets {
 		b.WriteString("\n")
@@ -40,11 +40,22 @@ func writeReport(b *strings.Builder, th *Theme, checks []doctor.Result, targets 
 	b.WriteString("\n")
 }
 
-// checkIDWidth is the width of the longest check ID, so that every report's titles line up.
-func checkIDWidth() int {
+// checkIDWidth fits every check that always runs, and those of this report, so that every report's titles
+// line up: a report without EKS Pod Identity keeps the width it always had.
+func checkIDWidth(checks []doctor.Result, targets []doctor.TargetReport) int {
 	width := 0
 	for _, c := range doctor.Checks() {
-		width = max(width, len(c.ID))
+		if c.Applies == nil {
+			width = max(width, len(c.ID))
+		}
+	}
+	for _, r := range checks {
+		width = max(width, len(r.ID))
+	}
+	for _, t := range targets {
+		for _, r := range t.Checks {
+			width = max(width, len(r.ID))
+		}
 	}
 	return width
 }
@@ -57,6 +68,9 @@ func targetHeading(t doctor.TargetReport) string {
 	}
 	if t.RoleARN != "" {
 		parts = append(parts, "role "+t.RoleARN)
+	}
+	if t.PodIdentityAssociation != "" {
+		parts = append(parts, "EKS Pod Identity")
 	}
 	return strings.Join(parts, " · ")
 }

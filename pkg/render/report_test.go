@@ -90,7 +90,7 @@ func TestReportAllNamespacesWithoutTargets(t *testing.T) {
 	if err := Report(&b, NewTheme(&b, false), rep, false); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(b.String(), "No ServiceAccount in any namespace carries the eks.amazonaws.com/role-arn annotation.") ||
+	if !strings.Contains(b.String(), "No ServiceAccount in any namespace carries the eks.amazonaws.com/role-arn annotation or has an EKS Pod Identity association.") ||
 		!strings.Contains(b.String(), "Summary: 0 pass, 0 warn, 0 fail, 0 skip.") {
 		t.Errorf("report:\n%s", b.String())
 	}

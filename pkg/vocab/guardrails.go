@@ -23,9 +23,6 @@ const (
 // ("Assume Another Role"); a role shared on purpose records each binding's under TagAssumeRoleARN/<id>.
 const TagAssumeRoleARN = "kubectl-sdc/assume-role-arn"
 
-// The STS action SDC's "Assume Another Role" performs with the pod's credentials.
-const ActionAssumeRole = "sts:AssumeRole"
-
 // IAM's limits on the guardrail settings of a role.
 const (
 	// MinMaxSessionDuration and MaxMaxSessionDuration bound a role's MaxSessionDuration, in seconds.

@@ -45,3 +45,23 @@ func repositoryOf(ref string) string {
 	}
 	return ref
 }
+
+// SDCImageRepository is the last path element of SDC images: streamsets/datacollector, or a mirror's
+// registry/path/datacollector.
+const SDCImageRepository = "datacollector"
+
+// SplitImage splits an image reference into repository and tag ("" without a tag); a digest is dropped.
+func SplitImage(image string) (repo, tag string) {
+	ref, _, _ := strings.Cut(image, "@")
+	slash := strings.LastIndex(ref, "/")
+	if colon := strings.LastIndex(ref, ":"); colon > slash {
+		return ref[:colon], ref[colon+1:]
+	}
+	return ref, ""
+}
+
+// IsSDCImage reports whether the image is an SDC image (its repository's last element is datacollector).
+func IsSDCImage(image string) bool {
+	repo, _ := SplitImage(image)
+	return repo[strings.LastIndex(repo, "/")+1:] == SDCImageRepository
+}

@@ -15,8 +15,8 @@ const (
 // Mechanism is how a pod gets the AWS identity of its ServiceAccount.
 type Mechanism string
 
-// The mechanisms kubectl-sdc knows. IRSA is the only one bind makes today; EKS Pod Identity will be the
-// second, and the manifest then follows what the ServiceAccount uses.
+// The mechanisms kubectl-sdc knows: IRSA (the default, the original guide's way) and EKS Pod Identity
+// (MechanismPodIdentity, in podidentity.go). The manifest follows what the ServiceAccount uses.
 const (
 	// MechanismIRSA is IAM Roles for Service Accounts: the role-arn annotation, the pod identity webhook
 	// and a projected web identity token (which the pod's fsGroup makes readable by a non-root user).

@@ -247,6 +247,10 @@ func TestBindBadInputFailsBeforeAnyCall(t *testing.T) {
 		{"output", []string{"--bucket", "b-ok", "-o", "xml"}, `--output "xml"`},
 		{"exit code without dry run", []string{"--bucket", "b-ok", "--exit-code"}, "--exit-code needs --dry-run"},
 		{"wait without deployment", []string{"--bucket", "b-ok", "--wait"}, "--wait needs --deployment"},
+		{"unknown mechanism", []string{"--bucket", "b-ok", "--mechanism", "kiam"}, `--mechanism "kiam": unknown mechanism: want irsa or pod-identity`},
+		{"remove-irsa without Pod Identity", []string{"--bucket", "b-ok", "--remove-irsa"}, "--remove-irsa: removes IRSA once EKS Pod Identity serves the ServiceAccount: it needs --mechanism pod-identity"},
+		{"force without Pod Identity", []string{"--bucket", "b-ok", "--force"}, "--force: binds an SDC image that cannot use EKS Pod Identity anyway"},
+		{"IRSA's flag with Pod Identity", []string{"--bucket", "b-ok", "--mechanism", "pod-identity", "--sts-regional-endpoints=false"}, "--sts-regional-endpoints: sets an annotation of IRSA's"},
 	}
 	sb := sandboxtest.Get(t)
 	before := len(kubeRequests(t))

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"sort"
@@ -18,7 +19,17 @@ func representative(action string) (resource string, context map[string][]string
 	const acct = "111122223333"
 	role := "arn:aws:iam::" + acct + ":role/sdc-prod-ns1-sdc"
 	policy := "arn:aws:iam::" + acct + ":policy/sdc-prod-ns1-sdc"
+	cluster := "arn:aws:eks:us-west-2:" + acct + ":cluster/prod"
 	switch {
+	case action == "eks:DescribeAddon":
+		return "arn:aws:eks:us-west-2:" + acct + ":addon/prod/eks-pod-identity-agent/2ac6a7f1-0d43-4c1e-9b1e-1b7a2c1e0f00", nil
+	case action == "eks:DescribePodIdentityAssociation" || action == "eks:UpdatePodIdentityAssociation":
+		return "arn:aws:eks:us-west-2:" + acct + ":podidentityassociation/prod/a-0123456789abcdefg", nil
+	case action == "eks:ListPodIdentityAssociations" || action == "eks:CreatePodIdentityAssociation" || action == "eks-auth:AssumeRoleForPodIdentity":
+		return cluster, nil
+	case action == "iam:PassRole":
+		// EKS asks it of whoever creates or updates an association, with the service it is passed to.
+		return role, map[string][]string{"iam:PassedToService": {"pods.eks.amazonaws.com"}}
 	case action == "iam:AttachRolePolicy":
 		return role, map[string][]string{"iam:PolicyARN": {policy}}
 	case strings.Contains(action, "OpenIDConnectProvider") && action != "iam:ListOpenIDConnectProviders":
@@ -28,7 +39,7 @@ func representative(action string) (resource string, context map[string][]string
 	case strings.Contains(action, "Policy"):
 		return policy, nil
 	case action == "eks:DescribeCluster":
-		return "arn:aws:eks:us-west-2:" + acct + ":cluster/prod", nil
+		return cluster, nil
 	}
 	return "*", nil
 }
@@ -169,5 +180,96 @@ func TestDoctorWithOnlyTheDocumentedPermissions(t *testing.T) {
 	}
 	if r := kubectl(t, "sdc", "manifest", "-n", ns, "--fragment", "--as", "someone-else"); r.Code != 0 || !strings.Contains(r.Stderr, "forbidden") {
 		t.Errorf("manifest as a user without the role: want the manifest and a note that the ServiceAccount could not be read, got %s", r)
+	}
+}
+
+// EKS Pod Identity within the documented permissions: every AWS action bind --mechanism pod-identity and
+// migrate (with --remove-irsa) call, and the iam:PassRole EKS asks of the association's writer (which the
+// sandbox does not check), is allowed by bind-policy.json; doctor --probe, run as a user holding only the
+// documented doctor ClusterRoles, calls only reads of doctor-policy.json and eks-auth:AssumeRoleForPodIdentity
+// of doctor-probe-policy.json, and nothing of the latter's is in the former. Not parallel: it reads the
+// sandbox's call counts.
+func TestPodIdentityWithOnlyTheDocumentedPermissions(t *testing.T) {
+	root, err := sandboxtest.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb := sandboxtest.Get(t)
+	seen := map[string]bool{}
+	record := func() {
+		for a := range calls(t).ByAction {
+			if !strings.HasPrefix(a, "s3:") {
+				seen[a] = true
+			}
+		}
+	}
+	ns := newNamespace(t)
+	pod := podBound{ns: ns, bucket: newBucket(t), role: roleARN(t, ns, "sdc"), roleName: roleName(ns, "sdc")}
+	sb.Front.ResetCalls()
+	mustBind(t, pod.bindArgs(sdcImage)...)
+	mustBind(t, pod.bindArgs(sdcImage)...)
+	record()
+	irsa := newBound(t)
+	sb.Front.ResetCalls()
+	for _, args := range [][]string{{"-n", irsa.ns, "--yes"}, {"-n", irsa.ns, "--remove-irsa", "--yes"}} {
+		if r := kubectl(t, append([]string{"sdc", "migrate"}, args...)...); r.Code != 0 {
+			t.Fatalf("migrate %v: %s", args, r)
+		}
+	}
+	record()
+	if !seen["eks:CreatePodIdentityAssociation"] || !seen["eks:DescribeAddon"] {
+		t.Fatalf("bind and migrate did not make the Pod Identity calls: %v", seen)
+	}
+	seen["iam:PassRole"] = true
+	bindPolicy := readPolicy(t, "bind-policy.json")
+	for a := range seen {
+		res, ctx := representative(a)
+		if d := iampolicy.Evaluate(iampolicy.Request{Action: a, Resource: res, Context: ctx}, bindPolicy); !d.Allowed() {
+			t.Errorf("bind or migrate calls %s (on %s) but docs/permissions/bind-policy.json does not allow it: %v", a, res, d)
+		}
+	}
+
+	if r := kubectl(t, "apply", "-f", filepath.Join(root, "docs", "permissions", "doctor-rbac.yaml")); r.Code != 0 {
+		t.Fatal(r)
+	}
+	user := "doctor-" + ns
+	for _, role := range []string{"kubectl-sdc-doctor", "kubectl-sdc-doctor-probe"} {
+		name := role + "-" + ns
+		if r := kubectl(t, "create", "clusterrolebinding", name, "--clusterrole="+role, "--user="+user); r.Code != 0 {
+			t.Fatal(r)
+		}
+		t.Cleanup(func() { kubectl(t, "delete", "clusterrolebinding", name) })
+	}
+	waitPods(t, ns, "sdc", hasPodIdentityEnv)
+	sb.Front.ResetCalls()
+	r := kubectl(t, "sdc", "doctor", "-n", ns, "--probe", "--as", user, "-o", "json")
+	var rep docReport
+	if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil || r.Code != 0 || rep.check(t, "probe.assume-role").Status != "pass" {
+		t.Fatalf("doctor --probe as %s: %v\n%s", user, err, r)
+	}
+	c := calls(t)
+	if c.Writes != 0 {
+		t.Errorf("doctor wrote to AWS: %v", c.ByAction)
+	}
+	doctorPolicy, probePolicy := readPolicy(t, "doctor-policy.json"), readPolicy(t, "doctor-probe-policy.json")
+	for a := range c.ByAction {
+		if strings.HasPrefix(a, "s3:") { // the workload role's credentials, not the operator's
+			continue
+		}
+		res, ctx := representative(a)
+		req := iampolicy.Request{Action: a, Resource: res, Context: ctx}
+		inDoctor, inProbe := iampolicy.Evaluate(req, doctorPolicy).Allowed(), iampolicy.Evaluate(req, probePolicy).Allowed()
+		switch {
+		case a == "eks-auth:AssumeRoleForPodIdentity" && (inDoctor || !inProbe):
+			t.Errorf("%s: in doctor-policy.json %v, in doctor-probe-policy.json %v; want only the latter", a, inDoctor, inProbe)
+		case a != "eks-auth:AssumeRoleForPodIdentity" && !inDoctor:
+			t.Errorf("doctor calls %s (on %s) but docs/permissions/doctor-policy.json does not allow it", a, res)
+		}
+	}
+	if c.ByAction["eks-auth:AssumeRoleForPodIdentity"] != 1 || c.ByAction["eks:ListPodIdentityAssociations"] != 1 || c.ByAction["eks:DescribePodIdentityAssociation"] != 1 {
+		t.Errorf("doctor's Pod Identity calls: %v", c.ByAction)
+	}
+	if r := kubectl(t, "sdc", "manifest", "-n", ns, "--fragment", "--as", user); r.Code != 0 || r.Stderr != "" {
+		t.Errorf("manifest of a Pod Identity ServiceAccount as %s: %s", user, r)
 	}
 }
