@@ -3,6 +3,7 @@ package doctor
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,10 +89,9 @@ func irsaPodEnv(f *Facts, t *Target) Result {
 		}
 	}
 	if len(elsewhere) == len(t.Pods) {
-		return skip(fmt.Sprintf("skipped: no pod of Deployment %s/%s runs under ServiceAccount %s yet", t.Namespace, t.Deployment, t.ServiceAccount),
-			fmt.Sprintf("pods %s run under another ServiceAccount (an older template)", strings.Join(elsewhere, ", ")))
+		return noPodUnderServiceAccount(t, elsewhere)
 	}
-	state := fmt.Sprintf("%d pod(s) under ServiceAccount %s not terminated", len(t.Pods)-len(elsewhere), t.ServiceAccount)
+	state := podsState(t, elsewhere)
 	if pending > 0 {
 		state += fmt.Sprintf(", %d of them Pending (a pending pod already carries what the webhook gave it at creation)", pending)
 	}
@@ -155,10 +155,9 @@ func podIdentityPodEnv(f *Facts, t *Target) Result {
 		}
 	}
 	if len(elsewhere) == len(t.Pods) {
-		return skip(fmt.Sprintf("skipped: no pod of Deployment %s/%s runs under ServiceAccount %s yet", t.Namespace, t.Deployment, t.ServiceAccount),
-			fmt.Sprintf("pods %s run under another ServiceAccount (an older template)", strings.Join(elsewhere, ", ")))
+		return noPodUnderServiceAccount(t, elsewhere)
 	}
-	state := fmt.Sprintf("%d pod(s) under ServiceAccount %s not terminated", len(t.Pods)-len(elsewhere), t.ServiceAccount)
+	state := podsState(t, elsewhere)
 	if len(stale)+len(skipped) == 0 {
 		return pass(fmt.Sprintf("pods carry %s, %s and the %s volume", vocab.EnvContainerCredentialsURI, vocab.EnvContainerTokenFile, vocab.PodIdentityTokenVolume), state)
 	}
@@ -180,24 +179,8 @@ func podIdentityPodEnv(f *Facts, t *Target) Result {
 // podIdentityEnvOf reports whether every container of the pod (but those the webhook is told to skip)
 // carries the Pod Identity environment and the pod the projected token volume for pods.eks.amazonaws.com.
 func podIdentityEnvOf(p *corev1.Pod) (ok bool, missing string) {
-	skip := map[string]bool{}
-	for _, n := range strings.Split(p.Annotations[skipContainersKey], ",") {
-		if n = strings.TrimSpace(n); n != "" {
-			skip[n] = true
-		}
-	}
-	volume := false
-	for _, v := range p.Spec.Volumes {
-		if v.Projected == nil {
-			continue
-		}
-		for _, s := range v.Projected.Sources {
-			if s.ServiceAccountToken != nil && s.ServiceAccountToken.Audience == vocab.PodIdentityService {
-				volume = true
-			}
-		}
-	}
-	if !volume {
+	skip := skippedContainers(p)
+	if !slices.Contains(tokenAudiences(p), vocab.PodIdentityService) {
 		return false, "the " + vocab.PodIdentityTokenVolume + " volume"
 	}
 	for _, c := range allContainers(&p.Spec) {
@@ -223,23 +206,8 @@ func podIdentityEnvOf(p *corev1.Pod) (ok bool, missing string) {
 // podIdentity is the AWS_ROLE_ARN the pod's containers carry ("" when none does) and whether they also
 // have the token file variable and the pod the projected token volume.
 func podIdentity(p *corev1.Pod) (roleARN string, hasToken bool) {
-	skip := map[string]bool{}
-	for _, n := range strings.Split(p.Annotations[skipContainersKey], ",") {
-		if n = strings.TrimSpace(n); n != "" {
-			skip[n] = true
-		}
-	}
-	volume := false
-	for _, v := range p.Spec.Volumes {
-		if v.Projected == nil {
-			continue
-		}
-		for _, s := range v.Projected.Sources {
-			if s.ServiceAccountToken != nil && s.ServiceAccountToken.Audience != "" {
-				volume = true
-			}
-		}
-	}
+	skip := skippedContainers(p)
+	volume := len(tokenAudiences(p)) > 0
 	tokenEnv := true
 	seen := false
 	for _, c := range allContainers(&p.Spec) {
@@ -265,6 +233,45 @@ func podIdentity(p *corev1.Pod) (roleARN string, hasToken bool) {
 		}
 	}
 	return roleARN, volume && tokenEnv
+}
+
+// noPodUnderServiceAccount skips the check when every pod of the Deployment (those in elsewhere) still runs
+// under another ServiceAccount, from an older template.
+func noPodUnderServiceAccount(t *Target, elsewhere []string) Result {
+	return skip(fmt.Sprintf("skipped: no pod of Deployment %s/%s runs under ServiceAccount %s yet", t.Namespace, t.Deployment, t.ServiceAccount),
+		fmt.Sprintf("pods %s run under another ServiceAccount (an older template)", strings.Join(elsewhere, ", ")))
+}
+
+// podsState counts the target's pods that run under its ServiceAccount (all but those in elsewhere).
+func podsState(t *Target, elsewhere []string) string {
+	return fmt.Sprintf("%d pod(s) under ServiceAccount %s not terminated", len(t.Pods)-len(elsewhere), t.ServiceAccount)
+}
+
+// skippedContainers are the containers the pod's skip-containers annotation tells the webhook to leave alone.
+func skippedContainers(p *corev1.Pod) map[string]bool {
+	skip := map[string]bool{}
+	for _, n := range strings.Split(p.Annotations[skipContainersKey], ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			skip[n] = true
+		}
+	}
+	return skip
+}
+
+// tokenAudiences are the audiences of the pod's projected service-account tokens that name one.
+func tokenAudiences(p *corev1.Pod) []string {
+	var out []string
+	for _, v := range p.Spec.Volumes {
+		if v.Projected == nil {
+			continue
+		}
+		for _, s := range v.Projected.Sources {
+			if s.ServiceAccountToken != nil && s.ServiceAccountToken.Audience != "" {
+				out = append(out, s.ServiceAccountToken.Audience)
+			}
+		}
+	}
+	return out
 }
 
 // templateSets reports the first container of the Deployment's template that sets name, and its value.

@@ -147,6 +147,25 @@ func otherProvider(label string, provs []string, want string) reason {
 // explainConditions says which of a statement's conditions fail for the target's token, and how.
 func explainConditions(label, version string, s iampolicy.Statement, req iampolicy.Request, host string, t *Target) []reason {
 	var out []reason
+	for _, c := range failedConditions(version, s, req) {
+		out = append(out, explainCondition(label, c.op, c.key, c.values, host, t))
+	}
+	if len(out) == 0 {
+		out = append(out, reason{"its conditions do not admit it",
+			fmt.Sprintf("%s's conditions do not hold together for sub=%s, aud=%s", label, t.Subject(), t.Audience())})
+	}
+	return out
+}
+
+// failedCondition is one condition of a statement that does not hold for a request.
+type failedCondition struct {
+	op, key string
+	values  iampolicy.Values
+}
+
+// failedConditions lists the conditions of s that do not hold for req, by operator and then key.
+func failedConditions(version string, s iampolicy.Statement, req iampolicy.Request) []failedCondition {
+	var out []failedCondition
 	ops := make([]string, 0, len(s.Condition))
 	for op := range s.Condition {
 		ops = append(ops, op)
@@ -159,16 +178,10 @@ func explainConditions(label, version string, s iampolicy.Statement, req iampoli
 		}
 		sort.Strings(keys)
 		for _, key := range keys {
-			values := s.Condition[op][key]
-			if conditionHolds(version, op, key, values, req) {
-				continue
+			if values := s.Condition[op][key]; !conditionHolds(version, op, key, values, req) {
+				out = append(out, failedCondition{op, key, values})
 			}
-			out = append(out, explainCondition(label, op, key, values, host, t))
 		}
-	}
-	if len(out) == 0 {
-		out = append(out, reason{"its conditions do not admit it",
-			fmt.Sprintf("%s's conditions do not hold together for sub=%s, aud=%s", label, t.Subject(), t.Audience())})
 	}
 	return out
 }

@@ -89,36 +89,21 @@ func podRank(r reason) int {
 // value the session has.
 func explainPodIdentityConditions(label, version string, s iampolicy.Statement, req iampolicy.Request) []reason {
 	var out []reason
-	ops := make([]string, 0, len(s.Condition))
-	for op := range s.Condition {
-		ops = append(ops, op)
-	}
-	sort.Strings(ops)
-	for _, op := range ops {
-		keys := make([]string, 0, len(s.Condition[op]))
-		for k := range s.Condition[op] {
-			keys = append(keys, k)
+	for _, c := range failedConditions(version, s, req) {
+		key, values := c.key, c.values
+		has := "none"
+		for k, v := range req.Context {
+			if strings.EqualFold(k, key) {
+				has = strings.Join(v, ", ")
+			}
 		}
-		sort.Strings(keys)
-		for _, key := range keys {
-			values := s.Condition[op][key]
-			if conditionHolds(version, op, key, values, req) {
-				continue
-			}
-			has := "none"
-			for k, v := range req.Context {
-				if strings.EqualFold(k, key) {
-					has = strings.Join(v, ", ")
-				}
-			}
-			tag := strings.TrimPrefix(strings.ToLower(key), "aws:requesttag/")
-			short := fmt.Sprintf("its condition on %s does not hold", key)
-			if tag != strings.ToLower(key) {
-				short = fmt.Sprintf("it requires %s %s, the session has %s", tag, strings.Join(values, ", "), has)
-			}
-			out = append(out, reason{short,
-				fmt.Sprintf("%s: %s %s = %s, and EKS Pod Identity's session for this ServiceAccount has %s = %s", label, op, key, strings.Join(values, ", "), key, has)})
+		tag := strings.TrimPrefix(strings.ToLower(key), "aws:requesttag/")
+		short := fmt.Sprintf("its condition on %s does not hold", key)
+		if tag != strings.ToLower(key) {
+			short = fmt.Sprintf("it requires %s %s, the session has %s", tag, strings.Join(values, ", "), has)
 		}
+		out = append(out, reason{short,
+			fmt.Sprintf("%s: %s %s = %s, and EKS Pod Identity's session for this ServiceAccount has %s = %s", label, c.op, key, strings.Join(values, ", "), key, has)})
 	}
 	if len(out) == 0 {
 		out = append(out, reason{"its conditions do not admit it", label + "'s conditions do not hold together for this ServiceAccount's session"})

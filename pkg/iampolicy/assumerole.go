@@ -55,30 +55,9 @@ func assumeRoleShape(s Statement) (Values, bool) {
 // modified. changed is false when a statement of that shape already lists the ARN. A nil p yields a new
 // policy.
 func AdmitAWSPrincipal(p *Policy, principalARN string) (merged *Policy, changed bool) {
-	if p == nil {
-		p = &Policy{Version: Version2012}
-	}
-	first := -1
-	for i, s := range p.Statements {
-		principals, ok := assumeRoleShape(s)
-		if !ok {
-			continue
-		}
-		if slices.Contains(principals, principalARN) {
-			return p.Clone(), false
-		}
-		if first < 0 {
-			first = i
-		}
-	}
-	merged = p.Clone()
-	if first >= 0 {
-		s := &merged.Statements[first]
-		s.Principal.Values["AWS"] = append(s.Principal.Values["AWS"], principalARN)
-		return merged, true
-	}
-	merged.Statements = append(merged.Statements, AssumeRoleStatement(principalARN))
-	return merged, true
+	return admit(p, principalARN, assumeRoleShape,
+		func(s *Statement) { s.Principal.Values["AWS"] = append(s.Principal.Values["AWS"], principalARN) },
+		func() Statement { return AssumeRoleStatement(principalARN) })
 }
 
 // AWSPrincipals are the AWS principals p's statements of AssumeRoleStatement's shape list, sorted and

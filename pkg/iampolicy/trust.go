@@ -134,16 +134,34 @@ func AdmitSubject(p *Policy, providerARN, hostPath, subject, audience string) (m
 	if audience == "" {
 		audience = vocab.DefaultAudience
 	}
+	return admit(p, subject,
+		func(s Statement) (Values, bool) { return webIdentityShape(s, providerARN, hostPath, audience) },
+		func(s *Statement) {
+			k := subKey(*s, hostPath)
+			s.Condition["StringEquals"][k] = append(s.Condition["StringEquals"][k], subject)
+		},
+		func() Statement {
+			st := WebIdentityStatement(providerARN, hostPath, "", "", audience)
+			st.Condition["StringEquals"][vocab.IssuerHostPath(hostPath)+":sub"] = Values{subject}
+			return st
+		})
+}
+
+// admit is the compact way to make a trust admit one more value (a subject, a principal): listed tells the
+// statements of the shape that lists such values, and which; when one lists value, nothing changes;
+// otherwise join adds value to the first of them, or, when there is none, fresh is appended. Statements of
+// any other shape are never touched, and p is not modified. A nil p yields a new policy.
+func admit(p *Policy, value string, listed func(Statement) (Values, bool), join func(*Statement), fresh func() Statement) (merged *Policy, changed bool) {
 	if p == nil {
 		p = &Policy{Version: Version2012}
 	}
 	first := -1
 	for i, s := range p.Statements {
-		subs, ok := webIdentityShape(s, providerARN, hostPath, audience)
+		values, ok := listed(s)
 		if !ok {
 			continue
 		}
-		if slices.Contains(subs, subject) {
+		if slices.Contains(values, value) {
 			return p.Clone(), false
 		}
 		if first < 0 {
@@ -152,14 +170,10 @@ func AdmitSubject(p *Policy, providerARN, hostPath, subject, audience string) (m
 	}
 	merged = p.Clone()
 	if first >= 0 {
-		s := &merged.Statements[first]
-		k := subKey(*s, hostPath)
-		s.Condition["StringEquals"][k] = append(s.Condition["StringEquals"][k], subject)
+		join(&merged.Statements[first])
 		return merged, true
 	}
-	st := WebIdentityStatement(providerARN, hostPath, "", "", audience)
-	st.Condition["StringEquals"][vocab.IssuerHostPath(hostPath)+":sub"] = Values{subject}
-	merged.Statements = append(merged.Statements, st)
+	merged.Statements = append(merged.Statements, fresh())
 	return merged, true
 }
 

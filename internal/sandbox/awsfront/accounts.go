@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"sync"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -49,7 +47,7 @@ func (f *Front) iamIn(account string) *iam.Client {
 		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 			return aws.Credentials{AccessKeyID: "sandbox-front", SecretAccessKey: "sandbox-front", Source: "sandbox-front"}, nil
 		}),
-		HTTPClient: &http.Client{Transport: f.transport, Timeout: 30 * time.Second},
+		HTTPClient: f.motoHTTPClient(),
 		APIOptions: []func(*middleware.Stack) error{smithyhttp.AddHeaderValue(motoAccountHeader, account)},
 	})
 	f.accounts.iam[account] = c
@@ -99,7 +97,7 @@ func (f *Front) CreateAdmin(ctx context.Context, account, userName string) (Cred
 		Credentials: aws.NewCredentialsCache(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 			return aws.Credentials{AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey}, nil
 		})),
-		HTTPClient: &http.Client{Transport: f.transport, Timeout: 30 * time.Second},
+		HTTPClient: f.motoHTTPClient(),
 	})
 	id, err := stsc.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {

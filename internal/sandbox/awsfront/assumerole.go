@@ -1,7 +1,6 @@
 package awsfront
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -10,8 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
 )
@@ -43,24 +40,19 @@ func (f *Front) assumeRole(w http.ResponseWriter, r *http.Request, c *call) {
 	denied := awsError{Status: http.StatusForbidden, Code: "AccessDenied", Sender: true,
 		Message: fmt.Sprintf("User: %s is not authorized to perform: sts:AssumeRole on resource: %s", caller.ARN, roleARN)}
 	account, roleName := accountOf(roleARN), roleNameOf(roleARN)
-	if f.hidden(roleKey(roleName)) {
-		denied.write(w, r, "sts")
-		return
-	}
 	ctx := r.Context()
-	role, err := f.iamIn(account).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(roleName)})
-	var nse *iamtypes.NoSuchEntityException
+	role, err := f.visibleRole(ctx, f.iamIn(account), roleARN)
 	switch {
-	case errors.As(err, &nse) || (err == nil && (role.Role == nil || aws.ToString(role.Role.Arn) != roleARN)):
-		denied.write(w, r, "sts")
-		return
 	case err != nil:
 		e := serverError("sts")
 		e.Message = fmt.Sprintf("sandbox could not read role %s to decide AssumeRole: %v", roleARN, err)
 		e.write(w, r, "sts")
 		return
+	case role == nil:
+		denied.write(w, r, "sts")
+		return
 	}
-	trust, err := iampolicy.Parse([]byte(aws.ToString(role.Role.AssumeRolePolicyDocument)))
+	trust, err := iampolicy.Parse([]byte(aws.ToString(role.AssumeRolePolicyDocument)))
 	if err != nil {
 		denied.write(w, r, "sts")
 		return
@@ -111,7 +103,7 @@ func (f *Front) assumeRole(w http.ResponseWriter, r *http.Request, c *call) {
 			validationError("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.").write(w, r, "sts")
 			return
 		}
-		if max := aws.ToInt32(role.Role.MaxSessionDuration); max > 0 && n > int(max) {
+		if max := aws.ToInt32(role.MaxSessionDuration); max > 0 && n > int(max) {
 			validationError("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.").write(w, r, "sts")
 			return
 		}

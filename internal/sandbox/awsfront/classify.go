@@ -21,9 +21,26 @@ type call struct {
 // Key is the by_action key of the call, like "iam:CreateRole".
 func (c *call) Key() string { return c.Service + ":" + c.Action }
 
-// credentialScope returns the access key and service of a SigV4 request, from the Authorization header
-// (Credential=AKID/date/region/service/aws4_request) or the presigned X-Amz-Credential query parameter.
+// credentialScope returns the access key and service of a SigV4 request; "" for both when unsigned.
 func credentialScope(r *http.Request) (accessKey, service string) {
+	parts := credentialParts(r)
+	if parts == nil {
+		return "", ""
+	}
+	return parts[0], strings.ToLower(parts[3])
+}
+
+// signingRegion is the region a SigV4 request was signed for (its credential scope); "" when unsigned.
+func signingRegion(r *http.Request) string {
+	if parts := credentialParts(r); parts != nil {
+		return parts[2]
+	}
+	return ""
+}
+
+// credentialParts splits a SigV4 request's credential (AKID/date/region/service/aws4_request), from the
+// Authorization header or the presigned X-Amz-Credential query parameter; nil when there is none.
+func credentialParts(r *http.Request) []string {
 	cred := ""
 	if auth := r.Header.Get("Authorization"); auth != "" {
 		if i := strings.Index(auth, "Credential="); i >= 0 {
@@ -37,9 +54,9 @@ func credentialScope(r *http.Request) (accessKey, service string) {
 	}
 	parts := strings.Split(cred, "/")
 	if len(parts) != 5 {
-		return "", ""
+		return nil
 	}
-	return parts[0], strings.ToLower(parts[3])
+	return parts
 }
 
 // unsignedSTSActions are the STS operations callers make without credentials.

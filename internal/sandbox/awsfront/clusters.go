@@ -1,10 +1,5 @@
 package awsfront
 
-import (
-	"net/http"
-	"strings"
-)
-
 // The front answers EKS for every sandbox cluster, each in its own region and account, the way EKS scopes
 // clusters: a cluster is visible only to callers of its account who sign for its region. Clusters are keyed
 // by (account, region, name); names are unique across a sandbox.
@@ -70,23 +65,4 @@ func (f *Front) callerAccount(c *call) string {
 		return c.Caller.Account
 	}
 	return f.accountID()
-}
-
-// signingRegion is the region a SigV4 request was signed for (its credential scope); "" when unsigned.
-func signingRegion(r *http.Request) string {
-	cred := ""
-	if auth := r.Header.Get("Authorization"); auth != "" {
-		if i := strings.Index(auth, "Credential="); i >= 0 {
-			cred = auth[i+len("Credential="):]
-			if j := strings.IndexAny(cred, ", "); j >= 0 {
-				cred = cred[:j]
-			}
-		}
-	} else {
-		cred = r.URL.Query().Get("X-Amz-Credential")
-	}
-	if parts := strings.Split(cred, "/"); len(parts) == 5 {
-		return parts[2]
-	}
-	return ""
 }

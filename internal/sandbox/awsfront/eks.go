@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
-	"strconv"
 )
 
 // serveEKS answers for the sandbox cluster and forwards everything else to moto, whose clusters have
@@ -93,13 +92,7 @@ func (f *Front) describeSandboxCluster(w http.ResponseWriter, r *http.Request, c
 	if cc := f.computeConfig(signingRegion(r), cl.Name); cc != nil {
 		doc["cluster"].(map[string]any)["computeConfig"] = cc
 	}
-	body, _ := json.Marshal(doc)
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("x-amzn-RequestId", requestID())
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
+	writeEKSJSON(w, doc)
 }
 
 func (f *Front) accountID() string {

@@ -6,18 +6,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/go-jose/go-jose/v4"
@@ -80,15 +74,8 @@ func (f *Front) serveEKSAuth(w http.ResponseWriter, r *http.Request, c *call) {
 		eksError(http.StatusBadRequest, "InvalidParameterException", "token is required.").write(w, r, c.Service)
 		return
 	}
-	info, err := f.findCluster(r.Context(), f.callerAccount(c), signingRegion(r), segs[1])
-	switch {
-	case errors.Is(err, errNoCluster):
-		eksError(http.StatusNotFound, "ResourceNotFoundException", "No cluster found for name: "+segs[1]+".").write(w, r, c.Service)
-		return
-	case err != nil:
-		e := serverError(c.Service)
-		e.Message = fmt.Sprintf("sandbox could not ask moto about cluster %s: %v", segs[1], err)
-		e.write(w, r, c.Service)
+	info, ok := f.clusterOrError(w, r, c, segs[1])
+	if !ok {
 		return
 	}
 	out, e, ok := f.assumeRoleForPodIdentity(r.Context(), info, in.Token, time.Now())
@@ -245,22 +232,19 @@ func (f *Front) verifyPodToken(ctx context.Context, info eksClusterInfo, token s
 // with the tags as aws:RequestTag/<key> and aws:TagKeys.
 func (f *Front) checkPodIdentityTrust(ctx context.Context, info eksClusterInfo, a association, tags map[string]string) (awsError, bool) {
 	name := roleNameOf(a.RoleARN)
-	if name == "" || f.hidden(roleKey(name)) {
+	if name == "" {
 		return podIdentityDenied(), false
 	}
-	role, err := f.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
-	var nse *iamtypes.NoSuchEntityException
+	role, err := f.visibleRole(ctx, f.iam, a.RoleARN)
 	switch {
-	case errors.As(err, &nse):
-		return podIdentityDenied(), false
 	case err != nil:
 		e := serverError("eks-auth")
 		e.Message = fmt.Sprintf("sandbox could not read role %s from IAM: %v", name, err)
 		return e, false
-	case aws.ToString(role.Role.Arn) != a.RoleARN:
+	case role == nil:
 		return podIdentityDenied(), false
 	}
-	trust, err := iampolicy.Parse([]byte(aws.ToString(role.Role.AssumeRolePolicyDocument)))
+	trust, err := iampolicy.Parse([]byte(aws.ToString(role.AssumeRolePolicyDocument)))
 	if err != nil {
 		return podIdentityDenied(), false
 	}
@@ -295,14 +279,10 @@ func (f *Front) checkPodIdentityTrust(ctx context.Context, info eksClusterInfo, 
 // motoSTS is an STS client straight to moto with the admin's keys; its calls are not counted.
 func (f *Front) motoSTS(region string) *sts.Client {
 	return sts.New(sts.Options{
-		BaseEndpoint: aws.String(f.cfg.MotoURL),
-		Region:       region,
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			return aws.Credentials{AccessKeyID: f.admin.AccessKeyID, SecretAccessKey: f.admin.SecretAccessKey, Source: "sandbox-admin"}, nil
-		}),
-		HTTPClient:       &http.Client{Transport: f.transport, Timeout: 30 * time.Second},
+		BaseEndpoint:     aws.String(f.cfg.MotoURL),
+		Region:           region,
+		Credentials:      f.adminCredentials(),
+		HTTPClient:       f.motoHTTPClient(),
 		RetryMaxAttempts: 1,
 	})
 }
@@ -330,40 +310,15 @@ func (f *Front) clusterKeys(ctx context.Context, cl *EKSCluster, refresh bool) (
 		Timeout:   10 * time.Second,
 		Transport: &http.Transport{Proxy: nil, TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, DisableKeepAlives: true},
 	}
-	get := func(u string, v any) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-			return fmt.Errorf("GET %s answered %s: %s", u, resp.Status, strings.TrimSpace(string(b)))
-		}
-		return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v)
-	}
-	var disc struct {
-		JWKSURI string `json:"jwks_uri"`
-	}
-	if err := get(strings.TrimSuffix(cl.Issuer, "/")+"/.well-known/openid-configuration", &disc); err != nil {
-		return nil, err
-	}
-	if disc.JWKSURI == "" {
-		return nil, fmt.Errorf("the discovery document of %s has no jwks_uri", cl.Issuer)
-	}
-	var set jose.JSONWebKeySet
-	if err := get(disc.JWKSURI, &set); err != nil {
+	set, err := discoverJWKS(cl.Issuer, func(u string, v any) error { return getJSON(ctx, client, u, v) })
+	if err != nil {
 		return nil, err
 	}
 	f.clusterJWKS.mu.Lock()
 	if f.clusterJWKS.sets == nil {
 		f.clusterJWKS.sets = map[string]jwksEntry{}
 	}
-	f.clusterJWKS.sets[cl.Issuer] = jwksEntry{set: &set, fetched: time.Now()}
+	f.clusterJWKS.sets[cl.Issuer] = jwksEntry{set: set, fetched: time.Now()}
 	f.clusterJWKS.mu.Unlock()
-	return &set, nil
+	return set, nil
 }

@@ -98,14 +98,10 @@ func (f *Front) findCluster(ctx context.Context, account, region, name string) (
 // motoEKS is an EKS client straight to moto in a region, with the admin's keys; its calls are not counted.
 func (f *Front) motoEKS(region string) *eks.Client {
 	return eks.New(eks.Options{
-		BaseEndpoint: aws.String(f.cfg.MotoURL),
-		Region:       region,
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			return aws.Credentials{AccessKeyID: f.admin.AccessKeyID, SecretAccessKey: f.admin.SecretAccessKey, Source: "sandbox-admin"}, nil
-		}),
-		HTTPClient:       &http.Client{Transport: f.transport, Timeout: 30 * time.Second},
+		BaseEndpoint:     aws.String(f.cfg.MotoURL),
+		Region:           region,
+		Credentials:      f.adminCredentials(),
+		HTTPClient:       f.motoHTTPClient(),
 		RetryMaxAttempts: 1,
 	})
 }

@@ -164,14 +164,25 @@ func New(cfg Config) (*Front, error) {
 	f.iam = iam.New(iam.Options{
 		BaseEndpoint: aws.String(cfg.MotoURL),
 		Region:       "us-east-1",
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			return aws.Credentials{AccessKeyID: f.admin.AccessKeyID, SecretAccessKey: f.admin.SecretAccessKey, Source: "sandbox-admin"}, nil
-		}),
-		HTTPClient: &http.Client{Transport: f.transport, Timeout: 30 * time.Second},
+		Credentials:  f.adminCredentials(),
+		HTTPClient:   f.motoHTTPClient(),
 	})
 	return f, nil
+}
+
+// adminCredentials signs the front's own calls to moto with the admin's keys as they are at the time of the
+// call: Bootstrap replaces them after the clients are made.
+func (f *Front) adminCredentials() aws.CredentialsProvider {
+	return aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return aws.Credentials{AccessKeyID: f.admin.AccessKeyID, SecretAccessKey: f.admin.SecretAccessKey, Source: "sandbox-admin"}, nil
+	})
+}
+
+// motoHTTPClient is the HTTP client of the front's own calls to moto.
+func (f *Front) motoHTTPClient() *http.Client {
+	return &http.Client{Transport: f.transport, Timeout: 30 * time.Second}
 }
 
 // SetFaults replaces the fault settings and restarts the fail_after_writes count.

@@ -94,25 +94,20 @@ func fetchJWKS(ctx context.Context, issuer string, thumbprints []string) (*jose.
 		if !strings.HasPrefix(u, "https://") {
 			return fmt.Errorf("%s is not an https URL", u)
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return err
+		err := getJSON(ctx, client, u, v)
+		// Only a failed handshake sets mismatch or fails verification, and it ends the fetch at once.
+		var verr *tls.CertificateVerificationError
+		if err != nil && (mismatch.Load() || errors.As(err, &verr)) {
+			return fmt.Errorf("%w: %v", errThumbprint, err)
 		}
-		resp, err := client.Do(req)
-		if err != nil {
-			var verr *tls.CertificateVerificationError
-			if mismatch.Load() || errors.As(err, &verr) {
-				return fmt.Errorf("%w: %v", errThumbprint, err)
-			}
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-			return fmt.Errorf("GET %s answered %s: %s", u, resp.Status, strings.TrimSpace(string(b)))
-		}
-		return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v)
+		return err
 	}
+	return discoverJWKS(issuer, get)
+}
+
+// discoverJWKS reads <issuer>/.well-known/openid-configuration and then the key set at its jwks_uri, each
+// with get.
+func discoverJWKS(issuer string, get func(u string, v any) error) (*jose.JSONWebKeySet, error) {
 	var disc struct {
 		JWKSURI string `json:"jwks_uri"`
 	}
@@ -127,4 +122,23 @@ func fetchJWKS(ctx context.Context, issuer string, thumbprints []string) (*jose.
 		return nil, err
 	}
 	return &set, nil
+}
+
+// getJSON GETs u with client and decodes the JSON of a 200 answer into v; any other answer is an error
+// that quotes the start of its body.
+func getJSON(ctx context.Context, client *http.Client, u string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("GET %s answered %s: %s", u, resp.Status, strings.TrimSpace(string(b)))
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v)
 }

@@ -115,7 +115,7 @@ func (f *Front) lookupKey(ctx context.Context, key string) (*principal, error) {
 		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 			return aws.Credentials{AccessKeyID: key, SecretAccessKey: "unchecked"}, nil
 		}),
-		HTTPClient:       &http.Client{Transport: f.transport, Timeout: 30 * time.Second},
+		HTTPClient:       f.motoHTTPClient(),
 		RetryMaxAttempts: 1,
 	})
 	id, err := stsc.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -13,8 +12,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
 )
@@ -194,24 +191,16 @@ func (f *Front) checkRole(ctx context.Context, info eksClusterInfo, roleARN stri
 	if m[2] != info.Account {
 		return invalidParameter("Role provided in the request must be in the same account as the cluster (" + info.Account + "); use targetRoleArn to reach a role in account " + m[2] + "."), false
 	}
-	name := roleNameOf(roleARN)
-	if f.hidden(roleKey(name)) {
-		return invalidParameter("Role provided in the request does not exist"), false
-	}
-	role, err := f.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
-	var nse *iamtypes.NoSuchEntityException
+	role, err := f.visibleRole(ctx, f.iam, roleARN)
 	switch {
-	case errors.As(err, &nse):
-		return invalidParameter("Role provided in the request does not exist"), false
 	case err != nil:
 		e := serverError("eks")
-		e.Message = fmt.Sprintf("sandbox could not read role %s from IAM: %v", name, err)
+		e.Message = fmt.Sprintf("sandbox could not read role %s from IAM: %v", roleNameOf(roleARN), err)
 		return e, false
-	case aws.ToString(role.Role.Arn) != roleARN:
-		// The same name under another path is another role.
+	case role == nil:
 		return invalidParameter("Role provided in the request does not exist"), false
 	}
-	trust, err := iampolicy.Parse([]byte(aws.ToString(role.Role.AssumeRolePolicyDocument)))
+	trust, err := iampolicy.Parse([]byte(aws.ToString(role.AssumeRolePolicyDocument)))
 	if err != nil || !namesPodIdentityService(trust) {
 		return invalidParameter("Trust policy of the role provided is invalid"), false
 	}

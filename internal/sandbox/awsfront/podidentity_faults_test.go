@@ -8,8 +8,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-
-	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/awsfront/eksauthtest"
 )
 
 // The front's knobs cover the new calls as they cover moto's: counts, throttling, failures and the
@@ -24,9 +22,8 @@ func TestPodIdentityCallsAndFaults(t *testing.T) {
 	roleARN := createRole(t, c.iam, uniqueName("pi-f"), podIdentityTrust(bothActions, nil))
 	ns := uniqueName("ns")
 	token := is.token(t, is.podClaims(ns, "sdc", "sdc-0", "pods.eks.amazonaws.com"))
-	creds := aws.Credentials{AccessKeyID: shared.creds.AccessKeyID, SecretAccessKey: shared.creds.SecretAccessKey}
 	assume := func() error {
-		_, err := eksauthtest.AssumeRoleForPodIdentity(ctx, url, "us-west-2", creds, "sandbox", token)
+		_, err := eksAuthClient(url).AssumeRoleForPodIdentity(ctx, "sandbox", token)
 		return err
 	}
 	create := func(sa, role string) (string, error) {
@@ -98,7 +95,7 @@ func TestPodIdentityCallsAndFaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		lateToken := is.token(t, is.podClaims(ns, "late", "late-0", "pods.eks.amazonaws.com"))
-		_, err = eksauthtest.AssumeRoleForPodIdentity(ctx, url, "us-west-2", creds, "sandbox", lateToken)
+		_, err = eksAuthClient(url).AssumeRoleForPodIdentity(ctx, "sandbox", lateToken)
 		wantEKSAuthError(t, err, "ResourceNotFoundException", 404, "No Pod Identity Association found")
 		if f.PodIdentityAssociated("sandbox", ns, "late") {
 			t.Error("the webhook sees an association inside the consistency window")
@@ -113,12 +110,12 @@ func TestPodIdentityCallsAndFaults(t *testing.T) {
 		if !f.PodIdentityAssociated("sandbox", ns, "late") {
 			t.Error("the webhook does not see the association after the window")
 		}
-		out, err := eksauthtest.AssumeRoleForPodIdentity(ctx, url, "us-west-2", creds, "sandbox", lateToken)
+		out, err := eksAuthClient(url).AssumeRoleForPodIdentity(ctx, "sandbox", lateToken)
 		if err != nil {
 			t.Fatalf("after the window: %v", err)
 		}
-		if !strings.Contains(out.AssumedRoleUser.Arn, roleNameOf(older)) {
-			t.Errorf("assumed %s; want role %s", out.AssumedRoleUser.Arn, older)
+		if !strings.Contains(out.AssumedRoleUser.ARN, roleNameOf(older)) {
+			t.Errorf("assumed %s; want role %s", out.AssumedRoleUser.ARN, older)
 		}
 
 		// An update inside the window leaves the previous role in effect until it closes.
@@ -132,13 +129,13 @@ func TestPodIdentityCallsAndFaults(t *testing.T) {
 		if _, err := c.eks.UpdatePodIdentityAssociation(ctx, &eks.UpdatePodIdentityAssociationInput{ClusterName: aws.String("sandbox"), AssociationId: aws.String(settledID), RoleArn: aws.String(newer)}); err != nil {
 			t.Fatal(err)
 		}
-		out, err = eksauthtest.AssumeRoleForPodIdentity(ctx, url, "us-west-2", creds, "sandbox", settledToken)
-		if err != nil || !strings.Contains(out.AssumedRoleUser.Arn, roleNameOf(older)) {
+		out, err = eksAuthClient(url).AssumeRoleForPodIdentity(ctx, "sandbox", settledToken)
+		if err != nil || !strings.Contains(out.AssumedRoleUser.ARN, roleNameOf(older)) {
 			t.Errorf("inside the window after an update: %+v, %v; want the previous role %s", out, err, older)
 		}
 		f.SetFaults(Faults{})
-		out, err = eksauthtest.AssumeRoleForPodIdentity(ctx, url, "us-west-2", creds, "sandbox", settledToken)
-		if err != nil || !strings.Contains(out.AssumedRoleUser.Arn, roleNameOf(newer)) {
+		out, err = eksAuthClient(url).AssumeRoleForPodIdentity(ctx, "sandbox", settledToken)
+		if err != nil || !strings.Contains(out.AssumedRoleUser.ARN, roleNameOf(newer)) {
 			t.Errorf("after the window: %+v, %v; want the new role %s", out, err, newer)
 		}
 	})

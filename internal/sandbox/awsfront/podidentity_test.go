@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/awsfront/eksauthtest"
+	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
 )
 
 // podIdentityTrust is the trust policy EKS documents for Pod Identity roles, with the given actions and an
@@ -383,15 +383,25 @@ func (is *issuer) podClaims(ns, sa, pod, aud string) map[string]any {
 	return c
 }
 
-func assumeForPod(t *testing.T, url, token string) (*eksauthtest.Output, error) {
+// eksAuthClient is the plugin's own EKS Auth client for the front at url, signed with the shared admin's
+// keys and without retries, so that each answer of the front is seen as it is.
+func eksAuthClient(url string) *sdcaws.EKSAuth {
+	return sdcaws.NewEKSAuth(aws.Config{
+		Region:       "us-west-2",
+		BaseEndpoint: aws.String(url),
+		Credentials:  credentials.NewStaticCredentialsProvider(shared.creds.AccessKeyID, shared.creds.SecretAccessKey, ""),
+		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
+	}, "")
+}
+
+func assumeForPod(t *testing.T, url, token string) (*sdcaws.AssumeRoleForPodIdentityOutput, error) {
 	t.Helper()
-	creds := aws.Credentials{AccessKeyID: shared.creds.AccessKeyID, SecretAccessKey: shared.creds.SecretAccessKey}
-	return eksauthtest.AssumeRoleForPodIdentity(context.Background(), url, "us-west-2", creds, "sandbox", token)
+	return eksAuthClient(url).AssumeRoleForPodIdentity(context.Background(), "sandbox", token)
 }
 
 func wantEKSAuthError(t *testing.T, err error, code string, status int, msg string) {
 	t.Helper()
-	var e *eksauthtest.Error
+	var e *sdcaws.EKSAuthError
 	if !errors.As(err, &e) {
 		t.Fatalf("got %v; want %s", err, code)
 	}
@@ -448,10 +458,10 @@ func TestAssumeRoleForPodIdentity(t *testing.T) {
 		t.Fatalf("AssumeRoleForPodIdentity: %v", err)
 	}
 	if out.Subject.Namespace != ns || out.Subject.ServiceAccount != "sdc" || out.Audience != "pods.eks.amazonaws.com" ||
-		out.PodIdentityAssociation.AssociationID != aws.ToString(assoc.Association.AssociationId) || out.PodIdentityAssociation.AssociationArn != aws.ToString(assoc.Association.AssociationArn) {
+		out.PodIdentityAssociation.AssociationID != aws.ToString(assoc.Association.AssociationId) || out.PodIdentityAssociation.AssociationARN != aws.ToString(assoc.Association.AssociationArn) {
 		t.Errorf("answer %+v", out)
 	}
-	if !strings.HasPrefix(out.AssumedRoleUser.Arn, "arn:aws:sts::"+acct+":assumed-role/"+roleName+"/eks-sandbox-sdc-0-") || !strings.Contains(out.AssumedRoleUser.AssumeRoleID, ":eks-sandbox-sdc-0-") {
+	if !strings.HasPrefix(out.AssumedRoleUser.ARN, "arn:aws:sts::"+acct+":assumed-role/"+roleName+"/eks-sandbox-sdc-0-") || !strings.Contains(out.AssumedRoleUser.AssumeRoleID, ":eks-sandbox-sdc-0-") {
 		t.Errorf("assumedRoleUser %+v; want the role's session eks-sandbox-sdc-0-<id>", out.AssumedRoleUser)
 	}
 	exp := time.Unix(int64(out.Credentials.Expiration), 0)
@@ -537,7 +547,7 @@ func TestAssumeRoleForPodIdentity(t *testing.T) {
 	}
 
 	// An unknown cluster.
-	_, err = eksauthtest.AssumeRoleForPodIdentity(ctx, url, "us-west-2", aws.Credentials{AccessKeyID: shared.creds.AccessKeyID, SecretAccessKey: shared.creds.SecretAccessKey}, "no-such-cluster", notagToken)
+	_, err = eksAuthClient(url).AssumeRoleForPodIdentity(ctx, "no-such-cluster", notagToken)
 	wantEKSAuthError(t, err, "ResourceNotFoundException", 404, "No cluster found for name: no-such-cluster.")
 
 	calls := f.Calls()
@@ -573,7 +583,6 @@ func TestPodIdentityOnMotoCluster(t *testing.T) {
 	_, err = c.eks.DescribeAddon(ctx, &eks.DescribeAddonInput{ClusterName: aws.String(name), AddonName: aws.String(PodIdentityAgentAddon)})
 	wantAPIError(t, err, "ResourceNotFoundException", 404, "No addon: eks-pod-identity-agent found in cluster: "+name)
 	is := newIssuer(t)
-	creds := aws.Credentials{AccessKeyID: shared.creds.AccessKeyID, SecretAccessKey: shared.creds.SecretAccessKey}
-	_, err = eksauthtest.AssumeRoleForPodIdentity(ctx, shared.url, "us-west-2", creds, name, is.token(t, is.podClaims("ns", "sa", "p", "pods.eks.amazonaws.com")))
+	_, err = eksAuthClient(shared.url).AssumeRoleForPodIdentity(ctx, name, is.token(t, is.podClaims("ns", "sa", "p", "pods.eks.amazonaws.com")))
 	wantEKSAuthError(t, err, "InvalidTokenException", 400, "could not be verified")
 }

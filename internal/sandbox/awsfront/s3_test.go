@@ -6,26 +6,14 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 // assumeS3 assumes roleARN through the front with a token from is and returns an S3 client for the session.
 func assumeS3(t *testing.T, is *issuer, roleARN string) *s3.Client {
 	t.Helper()
-	anon := sts.NewFromConfig(awsConfig(shared.url, aws.AnonymousCredentials{}))
-	out, err := anon.AssumeRoleWithWebIdentity(context.Background(), &sts.AssumeRoleWithWebIdentityInput{
-		RoleArn: aws.String(roleARN), RoleSessionName: aws.String("s3-test"),
-		WebIdentityToken: aws.String(is.token(t, is.claims("ns", "sa", "sts.amazonaws.com"))),
-	})
-	if err != nil {
-		t.Fatalf("assuming %s: %v", roleARN, err)
-	}
-	c := out.Credentials
-	cfg := awsConfig(shared.url, credentials.NewStaticCredentialsProvider(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken)))
-	return s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	return s3Of(sessionConfig(webIdentity(t, is, roleARN)))
 }
 
 func TestS3AuthorizesRoleSessions(t *testing.T) {

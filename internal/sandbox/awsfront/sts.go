@@ -89,6 +89,27 @@ func roleNameOf(arn string) string {
 	return res[strings.LastIndex(res, "/")+1:]
 }
 
+// visibleRole reads with client the role roleARN names, as IAM shows it now: nil when IAM would not show
+// it (inside the consistency window after its creation, or no such role; a role of the same name under
+// another path is another role). err is a failure to ask.
+func (f *Front) visibleRole(ctx context.Context, client *iam.Client, roleARN string) (*iamtypes.Role, error) {
+	name := roleNameOf(roleARN)
+	if f.hidden(roleKey(name)) {
+		return nil, nil
+	}
+	out, err := client.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
+	var nse *iamtypes.NoSuchEntityException
+	switch {
+	case errors.As(err, &nse):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case out.Role == nil || aws.ToString(out.Role.Arn) != roleARN:
+		return nil, nil
+	}
+	return out.Role, nil
+}
+
 // accountOf is the account of an ARN, or "".
 func accountOf(arn string) string {
 	parts := strings.SplitN(arn, ":", 6)
@@ -163,22 +184,17 @@ func (f *Front) checkWebIdentity(ctx context.Context, roleARN, token string, now
 	}
 
 	// 6. The role must exist and trust the provider for this subject and audience.
-	roleName := roleNameOf(roleARN)
-	if roleName == "" || f.hidden(roleKey(roleName)) {
+	if roleNameOf(roleARN) == "" {
 		return notAuthorized(), false
 	}
-	role, err := f.iamIn(account).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(roleName)})
-	if err != nil {
-		var nse *iamtypes.NoSuchEntityException
-		if errors.As(err, &nse) {
-			return notAuthorized(), false
-		}
+	role, err := f.visibleRole(ctx, f.iamIn(account), roleARN)
+	switch {
+	case err != nil:
 		return serverError("sts"), false
-	}
-	if role.Role == nil || aws.ToString(role.Role.Arn) != roleARN {
+	case role == nil:
 		return notAuthorized(), false
 	}
-	trust, err := iampolicy.Parse([]byte(aws.ToString(role.Role.AssumeRolePolicyDocument)))
+	trust, err := iampolicy.Parse([]byte(aws.ToString(role.AssumeRolePolicyDocument)))
 	if err != nil {
 		return notAuthorized(), false
 	}

@@ -54,35 +54,42 @@ func Mutate(cfg Config, pod *corev1.Pod, sa *corev1.ServiceAccount) (*corev1.Pod
 			expiration = max(v, MinExpiration)
 		}
 	}
-	regional := sa.Annotations[RegionalSTSAnnotaion] == "true"
+	env := []corev1.EnvVar{}
+	if sa.Annotations[RegionalSTSAnnotaion] == "true" {
+		env = append(env, corev1.EnvVar{Name: "AWS_STS_REGIONAL_ENDPOINTS", Value: "regional"})
+	}
+	env = append(env, regionEnv(cfg)...)
+	env = append(env,
+		corev1.EnvVar{Name: "AWS_ROLE_ARN", Value: roleARN},
+		corev1.EnvVar{Name: "AWS_WEB_IDENTITY_TOKEN_FILE", Value: TokenFile})
+	return inject(pod, env,
+		corev1.VolumeMount{Name: TokenVolumeName, MountPath: TokenMountPath, ReadOnly: true},
+		corev1.ServiceAccountTokenProjection{Audience: audience, ExpirationSeconds: &expiration, Path: TokenPath})
+}
+
+// regionEnv is the region the webhook is set up with, in both variables the SDKs read; none without one.
+func regionEnv(cfg Config) []corev1.EnvVar {
+	if cfg.Region == "" {
+		return nil
+	}
+	return []corev1.EnvVar{{Name: "AWS_DEFAULT_REGION", Value: cfg.Region}, {Name: "AWS_REGION", Value: cfg.Region}}
+}
+
+// inject returns a copy of pod with env and mount added to every container not listed in the pod's
+// skip-containers annotation, and the projected token volume the mount names unless the pod has a volume of
+// that name; and whether anything changed (when nothing did, pod itself). pod is not modified.
+func inject(pod *corev1.Pod, env []corev1.EnvVar, mount corev1.VolumeMount, token corev1.ServiceAccountTokenProjection) (*corev1.Pod, bool) {
 	skip := map[string]bool{}
 	for _, name := range strings.Split(pod.Annotations[SkipContainersAnnot], ",") {
 		if name = strings.TrimSpace(name); name != "" {
 			skip[name] = true
 		}
 	}
-
-	env := []corev1.EnvVar{}
-	if regional {
-		env = append(env, corev1.EnvVar{Name: "AWS_STS_REGIONAL_ENDPOINTS", Value: "regional"})
-	}
-	if cfg.Region != "" {
-		env = append(env,
-			corev1.EnvVar{Name: "AWS_DEFAULT_REGION", Value: cfg.Region},
-			corev1.EnvVar{Name: "AWS_REGION", Value: cfg.Region})
-	}
-	env = append(env,
-		corev1.EnvVar{Name: "AWS_ROLE_ARN", Value: roleARN},
-		corev1.EnvVar{Name: "AWS_WEB_IDENTITY_TOKEN_FILE", Value: TokenFile})
-
 	out := pod.DeepCopy()
 	changed := false
 	mutateAll := func(cs []corev1.Container) {
 		for i := range cs {
-			if skip[cs[i].Name] {
-				continue
-			}
-			if mutateContainer(&cs[i], env) {
+			if !skip[cs[i].Name] && addEnvAndMount(&cs[i], env, mount) {
 				changed = true
 			}
 		}
@@ -92,24 +99,20 @@ func Mutate(cfg Config, pod *corev1.Pod, sa *corev1.ServiceAccount) (*corev1.Pod
 	if !changed {
 		return pod, false
 	}
-	if !hasVolume(out.Spec.Volumes, TokenVolumeName) {
+	if !hasVolume(out.Spec.Volumes, mount.Name) {
 		out.Spec.Volumes = append(out.Spec.Volumes, corev1.Volume{
-			Name: TokenVolumeName,
+			Name: mount.Name,
 			VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
-				Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{
-					Audience:          audience,
-					ExpirationSeconds: &expiration,
-					Path:              TokenPath,
-				}}},
+				Sources: []corev1.VolumeProjection{{ServiceAccountToken: &token}},
 			}},
 		})
 	}
 	return out, true
 }
 
-// mutateContainer adds the variables the container does not set itself (the webhook never overwrites a
-// user's env) and the token mount unless something is already mounted there.
-func mutateContainer(c *corev1.Container, env []corev1.EnvVar) bool {
+// addEnvAndMount adds the variables the container does not set itself (the webhook never overwrites a
+// user's env) and the mount unless something is mounted at its path or under its name already.
+func addEnvAndMount(c *corev1.Container, env []corev1.EnvVar, mount corev1.VolumeMount) bool {
 	changed := false
 	have := map[string]bool{}
 	for _, e := range c.Env {
@@ -121,19 +124,13 @@ func mutateContainer(c *corev1.Container, env []corev1.EnvVar) bool {
 			changed = true
 		}
 	}
-	mounted := false
 	for _, m := range c.VolumeMounts {
-		if m.MountPath == TokenMountPath || m.Name == TokenVolumeName {
-			mounted = true
+		if m.MountPath == mount.MountPath || m.Name == mount.Name {
+			return changed
 		}
 	}
-	if !mounted {
-		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{
-			Name: TokenVolumeName, MountPath: TokenMountPath, ReadOnly: true,
-		})
-		changed = true
-	}
-	return changed
+	c.VolumeMounts = append(c.VolumeMounts, mount)
+	return true
 }
 
 func hasVolume(vs []corev1.Volume, name string) bool {

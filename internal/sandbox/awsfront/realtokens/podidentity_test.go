@@ -19,7 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox"
-	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/awsfront/eksauthtest"
+	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
 )
 
 const podAud = "pods.eks.amazonaws.com"
@@ -69,14 +69,20 @@ func (e *env) associate(t *testing.T, ns, sa, roleARN string) {
 	}
 }
 
-func (e *env) assumeForPod(token string) (*eksauthtest.Output, error) {
-	creds := aws.Credentials{AccessKeyID: e.sb.AccessKeyID, SecretAccessKey: e.sb.SecretAccessKey}
-	return eksauthtest.AssumeRoleForPodIdentity(context.Background(), e.sb.AWSEndpoint, e.sb.Region, creds, sandbox.ClusterName, token)
+// assumeForPod calls EKS Auth as the Pod Identity agent does, with the plugin's own client and without
+// retries, so that each answer of the front is seen as it is.
+func (e *env) assumeForPod(token string) (*sdcaws.AssumeRoleForPodIdentityOutput, error) {
+	return sdcaws.NewEKSAuth(aws.Config{
+		Region:       e.sb.Region,
+		BaseEndpoint: aws.String(e.sb.AWSEndpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider(e.sb.AccessKeyID, e.sb.SecretAccessKey, ""),
+		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
+	}, "").AssumeRoleForPodIdentity(context.Background(), sandbox.ClusterName, token)
 }
 
 func wantRefusal(t *testing.T, err error, code string, status int, msg string) {
 	t.Helper()
-	var ae *eksauthtest.Error
+	var ae *sdcaws.EKSAuthError
 	if !errors.As(err, &ae) {
 		t.Fatalf("got %v; want %s", err, code)
 	}
@@ -118,7 +124,7 @@ func TestPodIdentityWithKubernetesTokens(t *testing.T) {
 		if err != nil {
 			t.Fatalf("AssumeRoleForPodIdentity with a real pod token: %v", err)
 		}
-		if out.Subject.Namespace != ns || out.Subject.ServiceAccount != "sdc" || !strings.Contains(out.AssumedRoleUser.Arn, ":assumed-role/pi-sdc/eks-sandbox-sdc-0-") {
+		if out.Subject.Namespace != ns || out.Subject.ServiceAccount != "sdc" || !strings.Contains(out.AssumedRoleUser.ARN, ":assumed-role/pi-sdc/eks-sandbox-sdc-0-") {
 			t.Fatalf("answer %+v", out)
 		}
 		c := out.Credentials
