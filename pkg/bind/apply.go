@@ -44,16 +44,22 @@ type applier struct {
 // Apply applies the plan and, when something failed, returns an error that says what was done and that
 // running bind again finishes the job.
 func (b *Binder) Apply(ctx context.Context, res *Result) (plan.Result, error) {
-	a := &applier{aws: res.Observed.aws, b: b}
+	return b.apply(ctx, res.Observed.aws, res.Plan, "bind")
+}
+
+// apply carries out the operations of a plan through clients (b.AWS when nil); verb names the command in
+// the account of a partial failure.
+func (b *Binder) apply(ctx context.Context, clients *sdcaws.Clients, p *plan.Plan, verb string) (plan.Result, error) {
+	a := &applier{aws: clients, b: b}
 	if a.aws == nil {
 		a.aws = b.AWS
 	}
-	for _, c := range res.Plan.Changes {
+	for _, c := range p.Changes {
 		if op, ok := c.Op.(operation); ok {
 			c.Apply = func(ctx context.Context) error { return op.apply(ctx, a) }
 		}
 	}
-	applied, err := res.Plan.Apply(ctx)
+	applied, err := p.Apply(ctx)
 	if err != nil {
 		return applied, err
 	}
@@ -75,7 +81,7 @@ func (b *Binder) Apply(ctx context.Context, res *Result) (plan.Result, error) {
 		}
 	}
 	var msg strings.Builder
-	fmt.Fprintf(&msg, "bind stopped part way: %d change(s) failed", len(bad))
+	fmt.Fprintf(&msg, "%s stopped part way: %d change(s) failed", verb, len(bad))
 	for _, s := range bad {
 		msg.WriteString("\n  failed:  " + s)
 	}
@@ -85,7 +91,7 @@ func (b *Binder) Apply(ctx context.Context, res *Result) (plan.Result, error) {
 	for _, s := range done {
 		msg.WriteString("\n  done:    " + s)
 	}
-	msg.WriteString("\nbind is idempotent: fix the cause and run the same command again to finish")
+	fmt.Fprintf(&msg, "\n%s is idempotent: fix the cause and run the same command again to finish", verb)
 	return applied, errors.New(msg.String())
 }
 
@@ -170,6 +176,30 @@ func (e AdmitWebIdentity) Subjects(p *iampolicy.Policy) []string {
 
 func (e AdmitWebIdentity) String() string { return "admit " + e.Subject }
 
+// RevokeWebIdentity removes Subject from the trust's statements of bind's shape for the OIDC provider
+// Provider, whatever their audience (iampolicy.RevokeWebIdentitySubject). Statements of another shape stay:
+// a wildcard that still admits the subject is the plan's to report, not an edit's to make.
+type RevokeWebIdentity struct{ Provider, Host, Subject string }
+
+// Apply removes the subject.
+func (e RevokeWebIdentity) Apply(p *iampolicy.Policy) (*iampolicy.Policy, bool) {
+	return iampolicy.RevokeWebIdentitySubject(p, e.Provider, e.Host, e.Subject)
+}
+
+// Holds reports whether no statement of bind's shape lists the subject any more (a trust that is gone
+// holds too).
+func (e RevokeWebIdentity) Holds(p *iampolicy.Policy) bool {
+	_, listed := e.Apply(p)
+	return !listed
+}
+
+// Subjects are the ServiceAccounts the trust lists for the provider.
+func (e RevokeWebIdentity) Subjects(p *iampolicy.Policy) []string {
+	return iampolicy.WebIdentitySubjects(p, e.Provider, e.Host)
+}
+
+func (e RevokeWebIdentity) String() string { return "remove " + e.Subject }
+
 // writeTrust makes the role's trust as Edit wants it, and checks afterwards that it still is. IAM has no
 // conditional write for a trust policy, so another bind (or any writer) may replace the document between
 // our read and our write, or right after: the trust is read fresh before each write, edited and written,
@@ -182,6 +212,7 @@ type writeTrust struct {
 	Create *createRole // the role did not exist when planned
 	Update bool        // the trust lacked the edit when planned
 	Tags   map[string]string
+	Untag  []string // tag keys to remove (unbind: this binding's stages key on a role shared on purpose)
 }
 
 func (op writeTrust) apply(ctx context.Context, a *applier) error {
@@ -195,10 +226,10 @@ func (op writeTrust) apply(ctx context.Context, a *applier) error {
 		}
 		// Someone made it meanwhile (another bind into the same role): edit theirs.
 	} else if !op.Update {
-		return a.tagRole(ctx, op.Role, op.Tags)
+		return a.retag(ctx, op.Role, op.Tags, op.Untag)
 	}
 	var wrote, seen *iampolicy.Policy
-	attempts := 0
+	attempts, gone := 0, false
 	err := sdcaws.ConcurrentWrites.Retry(ctx, func(ctx context.Context) error {
 		attempts++
 		current, err := a.readTrust(ctx, op.Role)
@@ -206,6 +237,10 @@ func (op writeTrust) apply(ctx context.Context, a *applier) error {
 			return err
 		}
 		if current == nil {
+			if op.Create == nil && op.Edit.Holds(nil) {
+				gone = true // deleted meanwhile: nothing is left to remove from
+				return nil
+			}
 			return errNotVisible // just made by another writer, or IAM still replicating it
 		}
 		seen = current
@@ -230,7 +265,10 @@ func (op writeTrust) apply(ctx context.Context, a *applier) error {
 	if err != nil {
 		return lostTrust(op, wrote, seen, attempts, err)
 	}
-	return a.tagRole(ctx, op.Role, op.Tags)
+	if gone {
+		return nil
+	}
+	return a.retag(ctx, op.Role, op.Tags, op.Untag)
 }
 
 // errLost is a verification that found our change gone; errNotVisible a document IAM does not show yet.
@@ -260,7 +298,7 @@ func lostTrust(op writeTrust, wrote, seen *iampolicy.Policy, attempts int, err e
 		return fmt.Errorf("updating the trust policy of IAM role %s (%s): %w", op.Role, op.Edit, err)
 	}
 	ours, theirs := op.Edit.Subjects(wrote), op.Edit.Subjects(seen)
-	return fmt.Errorf("the trust policy of IAM role %s was rewritten by another writer while bind updated it (to %s), %d time(s): the last rewrite added %s and removed %s; run the same command again",
+	return fmt.Errorf("the trust policy of IAM role %s was rewritten by another writer while kubectl-sdc updated it (to %s), %d time(s): the last rewrite added %s and removed %s; run the same command again",
 		op.Role, op.Edit, attempts, listOrNone(setDiff(theirs, ours)), listOrNone(setDiff(ours, theirs)))
 }
 
@@ -316,13 +354,18 @@ func (a *applier) readTrust(ctx context.Context, role string) (*iampolicy.Policy
 	return iampolicy.Parse([]byte(doc))
 }
 
-// tagRole adds tags to the role (other tags stay).
-func (a *applier) tagRole(ctx context.Context, role string, tags map[string]string) error {
-	if len(tags) == 0 {
-		return nil
+// retag adds tags to the role and removes the untag keys (other tags stay).
+func (a *applier) retag(ctx context.Context, role string, tags map[string]string, untag []string) error {
+	if len(tags) > 0 {
+		if _, err := a.aws.IAM.TagRole(ctx, &iam.TagRoleInput{RoleName: aws.String(role), Tags: iamTags(tags)}); err != nil {
+			return err
+		}
 	}
-	_, err := a.aws.IAM.TagRole(ctx, &iam.TagRoleInput{RoleName: aws.String(role), Tags: iamTags(tags)})
-	return err
+	if len(untag) > 0 {
+		_, err := a.aws.IAM.UntagRole(ctx, &iam.UntagRoleInput{RoleName: aws.String(role), TagKeys: untag})
+		return err
+	}
+	return nil
 }
 
 // writePolicy makes this binding's statements of the role's shared policy exactly Want (pkg/grant): it
@@ -341,7 +384,6 @@ func (op writePolicy) apply(ctx context.Context, a *applier) error {
 	if err != nil {
 		return err
 	}
-	var wroteVersion string
 	create := func(ctx context.Context) error {
 		merged, _ := grant.Merge(nil, op.Binding, want)
 		_, err := a.aws.IAM.CreatePolicy(ctx, &iam.CreatePolicyInput{
@@ -360,39 +402,54 @@ func (op writePolicy) apply(ctx context.Context, a *applier) error {
 			return err
 		}
 	}
-	err = sdcaws.ConcurrentWrites.Retry(ctx, func(ctx context.Context) error {
-		current, err := iamread.ReadPolicy(ctx, a.aws.IAM, op.ARN)
-		if err != nil {
-			return err
+	missing := func(ctx context.Context, wrote bool) error {
+		if wrote || op.Create {
+			return errNotVisible // made by us or another bind, and IAM does not show it yet
 		}
-		if current == nil {
-			if wroteVersion != "" || op.Create {
-				return errNotVisible // made by us or another bind, and IAM does not show it yet
-			}
-			return create(ctx)
-		}
-		merged, changed := grant.Merge(current.Document, op.Binding, want)
-		if !changed {
-			return nil // this binding's statements are exactly Want: written (verified), or already so
-		}
-		if err := merged.Validate(iampolicy.Identity); err != nil {
-			return fmt.Errorf("IAM policy %s with this binding's statements: %w", op.ARN, err)
-		}
-		start := time.Now()
-		v, err := a.newVersion(ctx, op.ARN, string(merged.Compact()))
-		if err != nil {
-			return err
-		}
-		wroteVersion = v
-		return settle(ctx, time.Since(start))
-	}, func(err error) bool {
-		return err == errLost || err == errNotVisible || sdcaws.IsThrottled(err) || sdcaws.IsEventuallyConsistent(err) ||
-			sdcaws.ErrorCode(err) == "LimitExceeded" || sdcaws.ErrorCode(err) == "DeleteConflict"
+		return create(ctx)
+	}
+	err = a.editPolicy(ctx, op.ARN, missing, func(current *iampolicy.Policy) (*iampolicy.Policy, bool) {
+		return grant.Merge(current, op.Binding, want)
 	})
 	if err != nil {
 		return fmt.Errorf("updating IAM policy %s (other bindings of the role may be writing it at the same time; run the same bind again): %w", op.ARN, err)
 	}
 	return nil
+}
+
+// editPolicy makes the policy's default version what edit makes of it, as writeTrust does for a trust:
+// it reads the default version fresh, edits it and writes the result as the new default version (making
+// room when IAM's five versions are used up), then reads again after a settle, until the edit holds
+// (edit reports no change) or the bound is spent. missing says what to do when IAM does not show the policy
+// (wrote: a version was written by this loop).
+func (a *applier) editPolicy(ctx context.Context, arn string, missing func(ctx context.Context, wrote bool) error,
+	edit func(*iampolicy.Policy) (*iampolicy.Policy, bool)) error {
+	wrote := false
+	return sdcaws.ConcurrentWrites.Retry(ctx, func(ctx context.Context) error {
+		current, err := iamread.ReadPolicy(ctx, a.aws.IAM, arn)
+		if err != nil {
+			return err
+		}
+		if current == nil {
+			return missing(ctx, wrote)
+		}
+		edited, changed := edit(current.Document)
+		if !changed {
+			return nil // as wanted: written (verified), or already so
+		}
+		if err := edited.Validate(iampolicy.Identity); err != nil {
+			return fmt.Errorf("IAM policy %s once edited: %w", arn, err)
+		}
+		start := time.Now()
+		if _, err := a.newVersion(ctx, arn, string(edited.Compact())); err != nil {
+			return err
+		}
+		wrote = true
+		return settle(ctx, time.Since(start))
+	}, func(err error) bool {
+		return err == errLost || err == errNotVisible || sdcaws.IsThrottled(err) || sdcaws.IsEventuallyConsistent(err) ||
+			sdcaws.ErrorCode(err) == "LimitExceeded" || sdcaws.ErrorCode(err) == "DeleteConflict"
+	})
 }
 
 // newVersion makes document the policy's new default version, first deleting the oldest non-default

@@ -23,7 +23,7 @@ var kubeDeployment = Check{
 				return fail(fmt.Sprintf("Deployment %s/%s does not exist", t.Namespace, t.Deployment), deploymentsIn(f, t.Namespace),
 					bindFix(f, t)+" --create-deployment --image streamsets/datacollector:<VERSION>")
 			}
-			if f.Options.AllNamespaces {
+			if f.Options.everyAnnotated() {
 				return skip(fmt.Sprintf("no Deployment runs under ServiceAccount %s/%s", t.Namespace, t.ServiceAccount), deploymentsIn(f, t.Namespace))
 			}
 			fix := strings.Replace(bindFix(f, t), " --service-account "+shellQuote(t.ServiceAccount), " --service-account "+shellQuote(t.ServiceAccount)+" --deployment <DEPLOYMENT>", 1)

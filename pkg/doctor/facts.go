@@ -49,6 +49,12 @@ type Options struct {
 	// Namespace is -n (or the context's namespace); ignored with AllNamespaces.
 	Namespace     string
 	AllNamespaces bool
+	// Annotated makes every ServiceAccount of Namespace with the role annotation a target, as -A does for
+	// the whole cluster (kubectl sdc list without -A); ServiceAccount and Deployment are then not used.
+	Annotated bool
+	// ReadAccount reads the account's roles and policies in one batch whatever their number, and keeps the
+	// read in Facts.Account (kubectl sdc list --orphans looks at roles no ServiceAccount names).
+	ReadAccount bool
 	// ServiceAccount is --service-account; ServiceAccountSet records that it was given explicitly, which
 	// matters with --deployment (whose own ServiceAccount is otherwise the target).
 	ServiceAccount    string
@@ -79,6 +85,8 @@ func (o *Options) validate() error {
 		if err := vocab.ValidateNamespace("--namespace", o.Namespace); err != nil {
 			return err
 		}
+	}
+	if !o.everyAnnotated() {
 		if err := vocab.ValidateObjectName("--service-account", o.ServiceAccount); err != nil {
 			return err
 		}
@@ -93,6 +101,10 @@ func (o *Options) validate() error {
 
 // Validate checks the options before anything is read.
 func (o *Options) Validate() error { return o.validate() }
+
+// everyAnnotated reports whether the targets are every annotated ServiceAccount of the scope (-A, or list's
+// namespace) rather than one named ServiceAccount.
+func (o *Options) everyAnnotated() bool { return o.AllNamespaces || o.Annotated }
 
 // Provider is the IAM OIDC provider of the cluster's issuer.
 type Provider = iamread.Provider
@@ -162,6 +174,10 @@ type Facts struct {
 
 	Roles    map[string]*Role          // by the ARN named
 	Policies map[string]*ManagedPolicy // by ARN
+	// Account is the account's roles and customer managed policies as one batch read returned them, when
+	// Options.ReadAccount asked for it (nil otherwise, or when the read was refused: AccountErr).
+	Account    *iamread.Account
+	AccountErr error
 
 	Targets []*Target
 
@@ -335,9 +351,12 @@ func (d *Doctor) gatherIAM(ctx context.Context, f *Facts) {
 	}
 	roles := roleARNsToRead(f)
 	var account *iamread.Account
-	if len(roles) >= batchRoles {
+	if len(roles) >= batchRoles || f.Options.ReadAccount {
 		// Refused (a policy without iam:GetAccountAuthorizationDetails, say): the per-role reads still work.
-		account, _ = iamread.ReadAccount(ctx, d.AWS.IAM)
+		account, f.AccountErr = iamread.ReadAccount(ctx, d.AWS.IAM)
+		if f.Options.ReadAccount {
+			f.Account = account
+		}
 	}
 	for _, arn := range roles {
 		r := &Role{ARN: arn, Name: vocab.RoleNameOf(arn)}

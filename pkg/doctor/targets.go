@@ -136,7 +136,8 @@ func serviceAccountOf(spec *corev1.PodSpec) string {
 }
 
 // buildTargets picks the targets from the lists: one ServiceAccount (and each Deployment under it, or the
-// one --deployment names), or with -A every annotated ServiceAccount and every Deployment under one.
+// one --deployment names), or with -A (or Annotated) every annotated ServiceAccount of the lists (which are
+// of one namespace, or all) and every Deployment under one.
 func buildTargets(f *Facts) []*Target {
 	o := f.Options
 	sas := map[string]*corev1.ServiceAccount{}
@@ -166,7 +167,7 @@ func buildTargets(f *Facts) []*Target {
 		return out
 	}
 
-	if !o.AllNamespaces {
+	if !o.everyAnnotated() {
 		ns, sa := o.Namespace, o.ServiceAccount
 		if o.Deployment != "" {
 			var d *appsv1.Deployment
@@ -194,7 +195,7 @@ func buildTargets(f *Facts) []*Target {
 	var annotated []*corev1.ServiceAccount
 	for i := range f.ServiceAccounts {
 		sa := &f.ServiceAccounts[i]
-		if _, ok := sa.Annotations[vocab.RoleARNAnnotation]; ok {
+		if _, ok := sa.Annotations[vocab.RoleARNAnnotation]; ok && (o.AllNamespaces || sa.Namespace == o.Namespace) {
 			annotated = append(annotated, sa)
 		}
 	}

@@ -46,6 +46,8 @@ func TestBuildTargets(t *testing.T) {
 	}{
 		{"-A: every annotated ServiceAccount and each Deployment under one", Options{AllNamespaces: true},
 			"a/etl>etl a/sdc>sdc a/sdc>sdc2 b/sdc>x c/idle"},
+		{"every annotated ServiceAccount of one namespace (list)", Options{Namespace: "a", Annotated: true},
+			"a/etl>etl a/sdc>sdc a/sdc>sdc2"},
 		{"one ServiceAccount and its Deployments", Options{Namespace: "a", ServiceAccount: "sdc"}, "a/sdc>sdc a/sdc>sdc2"},
 		{"one ServiceAccount without Deployments", Options{Namespace: "c", ServiceAccount: "idle"}, "c/idle"},
 		{"--deployment: its ServiceAccount is the target", Options{Namespace: "a", ServiceAccount: "sdc", Deployment: "web"}, "a/default>web"},

@@ -238,6 +238,23 @@ func TrustsAnyone(p *Policy) bool {
 	return false
 }
 
+// TrustsProvider reports whether an Allow statement of p names providerARN as a Federated principal: the
+// role can be assumed with the provider's tokens (by some ServiceAccount, or by any).
+func TrustsProvider(p *Policy, providerARN string) bool {
+	if p == nil {
+		return false
+	}
+	for _, s := range p.Statements {
+		if s.Effect != Allow || s.Principal == nil {
+			continue
+		}
+		if s.Principal.Wildcard || slices.ContainsFunc(s.Principal.Values["Federated"], func(v string) bool { return strings.EqualFold(v, providerARN) }) {
+			return true
+		}
+	}
+	return false
+}
+
 // WebIdentitySubjects are the subjects p's statements of WebIdentityStatement's shape list for
 // providerARN (any audience), sorted and without repeats: the ServiceAccounts a role is shared by.
 func WebIdentitySubjects(p *Policy, providerARN, hostPath string) []string {

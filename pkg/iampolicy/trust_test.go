@@ -231,6 +231,9 @@ func TestRevokeWebIdentitySubjectEveryAudience(t *testing.T) {
 	if _, again := RevokeWebIdentitySubject(out, providerA, issuerA, sub); again {
 		t.Error("a second revoke changed the policy")
 	}
+	if !TrustsProvider(out, providerA) || TrustsProvider(NewPolicy(WebIdentityStatement(providerB, issuerB, "a", "x", "")), providerA) {
+		t.Error("TrustsProvider")
+	}
 	if !TrustsAnyone(out) || TrustsAnyone(NewPolicy(Statement{Effect: Deny, Principal: &Principal{Wildcard: true}, Action: Values{"sts:AssumeRole"}})) || TrustsAnyone(nil) {
 		t.Error("TrustsAnyone")
 	}

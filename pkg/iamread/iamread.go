@@ -34,6 +34,7 @@ type Provider struct {
 	ARN         string
 	ClientIDs   []string
 	Thumbprints []string
+	Tags        map[string]string
 }
 
 // ReadProvider reads the provider with this ARN; nil, nil when it does not exist.
@@ -45,7 +46,7 @@ func ReadProvider(ctx context.Context, c API, arn string) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading IAM OIDC provider %s: %w", arn, err)
 	}
-	return &Provider{ARN: arn, ClientIDs: out.ClientIDList, Thumbprints: out.ThumbprintList}, nil
+	return &Provider{ARN: arn, ClientIDs: out.ClientIDList, Thumbprints: out.ThumbprintList, Tags: TagMap(out.Tags)}, nil
 }
 
 // Role is an IAM role: its trust, tags, and the policies attached to it.
