@@ -148,7 +148,7 @@ func (u *unbinding) role() {
 		del.Guard = nil // the detaches checked the trust a moment before
 	}
 	if len(role.Attached) > 0 {
-		c.Notes = append(c.Notes, fmt.Sprintf("its %d managed polic(ies) are detached first", len(role.Attached)))
+		c.Notes = append(c.Notes, fmt.Sprintf("its managed policies (%d) are detached first", len(role.Attached)))
 	}
 	c.Op = del
 }
