@@ -89,7 +89,7 @@ func (u *unbinding) role() {
 	c := &plan.Change{ID: "role", Kind: KindRole, Name: n.RoleARN, Format: "json", Action: plan.Unchanged}
 	u.add(c)
 	if o.Role == nil {
-		c.Notes = []string{"does not exist (IAM shows no role " + n.RoleName + ")"}
+		c.Notes = []string{"IAM shows no role " + n.RoleName + ": deleted already (or made seconds ago and not visible yet: then run unbind again in a few seconds)"}
 		return
 	}
 	role := o.Role
