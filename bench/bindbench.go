@@ -54,24 +54,69 @@ func bindArgs(ns string, r resolution) []string {
 	return append(args, r.Args...)
 }
 
-// bindSamples are the measured runs of bind and of the guide, by scenario and latency.
+// bindSamples are the measured runs of bind, unbind and the guide, by scenario and latency.
 type bindSamples struct {
 	bind  map[bindKey][]sample
 	guide map[int][]sample
+	// unbind are the runs of unbind on what the fresh bind of the same key made ("unbind"), then again
+	// ("unbind no-op").
+	unbind map[bindKey][]sample
 	// doctorNS is a namespace bind set up, for measuring doctor on one target.
 	doctorNS string
 }
 
 type bindKey struct {
-	scenario   string // "fresh" or "no-op"
+	scenario   string // "fresh" or "no-op"; "unbind" or "unbind no-op"
 	resolution string
 	latency    int
+}
+
+func unbindArgs(ns string, r resolution) []string {
+	return append([]string{"sdc", "unbind", "-n", ns, "--service-account", benchSA, "--yes", "-o", "json"}, r.Args...)
+}
+
+// checkUnbind checks that an unbind run succeeded and found the world as the scenario says: after a bind,
+// the role and the policy go; run again, nothing changes.
+func checkUnbind(s sample, noop bool) (bindOutput, error) {
+	var bo bindOutput
+	if s.cmd.Code != 0 {
+		return bo, fmt.Errorf("unbind failed:\n%s", s.cmd)
+	}
+	if err := json.Unmarshal([]byte(s.cmd.Stdout), &bo); err != nil {
+		return bo, fmt.Errorf("unbind -o json printed no JSON object (%v):\n%s", err, s.cmd)
+	}
+	deletes := 0
+	for _, c := range bo.Changes {
+		switch {
+		case noop && c.Action != "unchanged":
+			return bo, fmt.Errorf("a second unbind planned %s %s:\n%s", c.Action, c.Kind, s.cmd)
+		case c.Action == "delete":
+			deletes++
+		}
+	}
+	if !noop && deletes < 3 {
+		return bo, fmt.Errorf("unbind after bind deleted %d things, want the role, its attachment and the policy:\n%s", deletes, s.cmd)
+	}
+	return bo, nil
+}
+
+// changed counts the changes of a result object that write (not unchanged).
+func (bo bindOutput) changed() int {
+	n := 0
+	for _, c := range bo.Changes {
+		if c.Action != "unchanged" {
+			n++
+		}
+	}
+	return n
 }
 
 // benchBind measures bind fresh and no-op (both resolutions) and the guide's script, interleaved run by run
 // so that all three see the same machine, and checks after every guide run that it reached bind's end state.
 func benchBind(ctx context.Context, h *harness, cfg config) (*bindSamples, error) {
-	out := &bindSamples{bind: map[bindKey][]sample{}, guide: map[int][]sample{}}
+	out := &bindSamples{bind: map[bindKey][]sample{}, guide: map[int][]sample{}, unbind: map[bindKey][]sample{},
+		// The warm-up's first namespace, which no unbind touches: doctor on one target is measured there.
+		doctorNS: "bench-warmup-" + resolutions[0].Tag}
 	guide := filepath.Join(h.tb.baselineDir, "guide.sh")
 	// One unmeasured round of everything first: moto loads a service's backend on its first call (a few
 	// hundred ms for EKS), kubectl fills its discovery cache, the aws CLI its caches.
@@ -128,13 +173,34 @@ func benchBind(ctx context.Context, h *harness, cfg config) (*bindSamples, error
 				progress(cfg.Log, "bind %s (%s) at %d ms, run %d/%d: fresh %s, no-op %s", res.Name, ns, lat, run+1, cfg.Runs,
 					fmtDuration(ms(fresh.cmd.Wall)), fmtDuration(ms(noop.cmd.Wall)))
 				if i == 0 {
-					if out.doctorNS == "" {
-						out.doctorNS = ns
-					}
 					if bindState, err = h.readEndState(ctx, ns, bo.RoleARN, bo.PolicyARN); err != nil {
 						return nil, fmt.Errorf("reading what bind made in %s: %w", ns, err)
 					}
 				}
+				// unbind undoes it at the same latency, then finds nothing to do.
+				h.setLatency(lat)
+				un, err := h.measure(ctx, "kubectl-sdc/", "kubectl", unbindArgs(ns, res)...)
+				if err != nil {
+					h.setLatency(0)
+					return nil, err
+				}
+				unNoop, err := h.measure(ctx, "kubectl-sdc/", "kubectl", unbindArgs(ns, res)...)
+				h.setLatency(0)
+				if err != nil {
+					return nil, err
+				}
+				uo, err := checkUnbind(un, false)
+				if err != nil {
+					return nil, err
+				}
+				un.changes = uo.changed()
+				if _, err := checkUnbind(unNoop, true); err != nil {
+					return nil, err
+				}
+				out.unbind[bindKey{"unbind", res.Name, lat}] = append(out.unbind[bindKey{"unbind", res.Name, lat}], un)
+				out.unbind[bindKey{"unbind no-op", res.Name, lat}] = append(out.unbind[bindKey{"unbind no-op", res.Name, lat}], unNoop)
+				progress(cfg.Log, "unbind %s (%s) at %d ms, run %d/%d: %s, again %s", res.Name, ns, lat, run+1, cfg.Runs,
+					fmtDuration(ms(un.cmd.Wall)), fmtDuration(ms(unNoop.cmd.Wall)))
 			}
 
 			ns := fmt.Sprintf("bench-guide-l%d-r%d", lat, run)
@@ -293,10 +359,15 @@ func (h *harness) readEndState(ctx context.Context, ns, roleARN, policyARN strin
 	return s, nil
 }
 
+// canonical is doc in canonical form without its Sids: they name statements (bind's name the bindings a
+// shared policy serves) and do not change what a policy allows.
 func canonical(doc string) (json.RawMessage, error) {
 	p, err := iampolicy.Parse([]byte(doc))
 	if err != nil {
 		return nil, err
+	}
+	for i := range p.Statements {
+		p.Statements[i].Sid = ""
 	}
 	return json.RawMessage(p.Canonical()), nil
 }

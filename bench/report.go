@@ -25,6 +25,7 @@ type results struct {
 	Startup       []startupResult `json:"startup"`
 	Binary        binaryReport    `json:"binary"`
 	Bind          []bindRow       `json:"bind"`
+	Unbind        []unbindRow     `json:"unbind"`
 	Doctor        []doctorRow     `json:"doctor"`
 	Targets       []targetCheck   `json:"targets"`
 	DurationS     float64         `json:"duration_s"`
@@ -116,6 +117,9 @@ type measured struct {
 	// the wall time), which tells how much of the AWS work ran in parallel. Both from the median run.
 	AWSCallMedianMS float64 `json:"aws_call_median_ms"`
 	AWSInFlight     float64 `json:"aws_calls_in_flight"`
+	// PeakRSS is the largest resident set of any run, in bytes: for a command through kubectl, the larger of
+	// kubectl's and the plugin's (see peakRSS).
+	PeakRSS int64 `json:"peak_rss_bytes"`
 }
 
 // summarize reduces runs to a row. chained says the command's AWS calls depend on each other in a few
@@ -137,6 +141,7 @@ func summarize(samples []sample, latency int, chained bool) measured {
 		if s.kube.Requests >= m.Kube.Requests {
 			m.Kube = s.kube
 		}
+		m.PeakRSS = max(m.PeakRSS, s.cmd.PeakRSS)
 		if latency > 0 && chained {
 			chains = append(chains, sequentialRoundTrips(s.calls, time.Duration(latency)*time.Millisecond))
 		}
@@ -198,13 +203,29 @@ type bindRow struct {
 	Ratio    float64  `json:"ratio"`
 }
 
+// unbindRow is unbind's runs on what bind made at one latency ("unbind"), or run again ("unbind no-op"),
+// beside bind's no-op run of the same resolution and latency.
+type unbindRow struct {
+	Scenario   string `json:"scenario"`
+	Resolution string `json:"resolution"`
+	measured
+	// Changes is how many changes the plan made (each should cost one write); BindNoopReads the AWS reads
+	// of bind's no-op run, which unbind should not exceed.
+	Changes       int `json:"changes"`
+	BindNoopReads int `json:"bind_noop_reads"`
+}
+
 type doctorRow struct {
+	// Command is "doctor" or "list" (list -A reads what doctor -A reads; they are measured side by side).
+	Command         string         `json:"command"`
 	Scope           string         `json:"scope"`                // "one target" or "-A"
 	Resolution      string         `json:"resolution,omitempty"` // for one target: how the cluster was found
 	ServiceAccounts int            `json:"service_accounts"`
 	Namespaces      int            `json:"namespaces"`
 	Roles           int            `json:"roles"`
 	Objects         map[string]int `json:"objects,omitempty"` // what doctor -A lists, in the whole cluster
+	// PluginPeakRSS is the plugin's own peak resident set in bytes, measured without kubectl (-A only).
+	PluginPeakRSS int64 `json:"plugin_peak_rss_bytes,omitempty"`
 	measured
 	Baseline baseline `json:"baseline"`
 	Ratio    float64  `json:"ratio"`
@@ -230,7 +251,33 @@ func (t targetCheck) cell() string {
 
 // assemble turns the samples into rows, fills the round-trip estimates and checks the targets.
 func assemble(res *results, bs *bindSamples, one *doctorOneSamples, all *doctorAllSamples, cfg config) {
+	if bs != nil {
+		for _, sc := range []string{"unbind", "unbind no-op"} {
+			for _, r := range resolutions {
+				var zero *measured
+				for _, lat := range cfg.BindLatencies {
+					s := bs.unbind[bindKey{sc, r.Name, lat}]
+					if len(s) == 0 {
+						continue
+					}
+					row := unbindRow{Scenario: sc, Resolution: r.Name, measured: summarize(s, lat, true)}
+					for _, x := range s {
+						row.Changes = max(row.Changes, x.changes)
+					}
+					row.BindNoopReads = maxInt(noopReads(bs.bind[bindKey{"no-op", r.Name, lat}]))
+					if lat == 0 {
+						zero = &row.measured
+					}
+					row.estimateRoundTrips(zero)
+					res.Unbind = append(res.Unbind, row)
+				}
+			}
+		}
+	}
 	for _, sc := range []string{"fresh", "no-op"} {
+		if bs == nil {
+			break
+		}
 		for _, r := range resolutions {
 			var zero *measured
 			for _, lat := range cfg.BindLatencies {
@@ -253,7 +300,7 @@ func assemble(res *results, bs *bindSamples, one *doctorOneSamples, all *doctorA
 		for _, r := range resolutions {
 			var zero *measured
 			for _, lat := range cfg.DoctorLatencies {
-				row := doctorRow{Scope: "one target", Resolution: r.Name, ServiceAccounts: 1, Namespaces: 1, Roles: 1,
+				row := doctorRow{Command: "doctor", Scope: "one target", Resolution: r.Name, ServiceAccounts: 1, Namespaces: 1, Roles: 1,
 					measured: summarize(one.doctor[resLatency{r.Name, lat}], lat, true),
 					Baseline: baselineOf("naive walk, 1 target", one.naive[lat])}
 				if lat == 0 {
@@ -268,16 +315,22 @@ func assemble(res *results, bs *bindSamples, one *doctorOneSamples, all *doctorA
 	if all != nil {
 		for _, z := range all.sizes {
 			for _, lat := range cfg.DoctorLatencies {
-				row := doctorRow{Scope: "-A", ServiceAccounts: z.SAs, Namespaces: z.Namespaces, Roles: z.Roles, Objects: z.Objects,
-					measured: summarize(all.doctor[doctorAllKey{z.SAs, lat}], lat, false)}
-				w, a, k := all.extrapolated(lat, z.SAs)
-				row.Baseline = baseline{Name: fmt.Sprintf("naive walk, %d targets", z.SAs), WallMS: w, AWSCalls: a, KubeRequests: k,
-					Extrapolated: z.SAs != all.subsetN, MeasuredTargets: all.subsetN}
-				if !row.Baseline.Extrapolated {
-					row.Baseline.SamplesMS = []float64{ms(all.subset[lat].s.cmd.Wall)}
+				for _, command := range []string{"doctor", "list"} {
+					samples := all.doctor
+					if command == "list" {
+						samples = all.list
+					}
+					row := doctorRow{Command: command, Scope: "-A", ServiceAccounts: z.SAs, Namespaces: z.Namespaces, Roles: z.Roles, Objects: z.Objects,
+						measured: summarize(samples[doctorAllKey{z.SAs, lat}], lat, false), PluginPeakRSS: all.pluginRSS[command][z.SAs]}
+					w, a, k := all.extrapolated(lat, z.SAs)
+					row.Baseline = baseline{Name: fmt.Sprintf("naive walk, %d targets", z.SAs), WallMS: w, AWSCalls: a, KubeRequests: k,
+						Extrapolated: z.SAs != all.subsetN, MeasuredTargets: all.subsetN}
+					if !row.Baseline.Extrapolated {
+						row.Baseline.SamplesMS = []float64{ms(all.subset[lat].s.cmd.Wall)}
+					}
+					row.Ratio = ratio(row.WallMS, row.Baseline.WallMS)
+					res.Doctor = append(res.Doctor, row)
 				}
-				row.Ratio = ratio(row.WallMS, row.Baseline.WallMS)
-				res.Doctor = append(res.Doctor, row)
 			}
 		}
 	}
@@ -294,6 +347,10 @@ const (
 	targetStartupMS       = 50.0
 	targetBindLatencyMS   = 100
 	targetDoctorLatencyMS = 0
+	// At 10,000 ServiceAccounts and 3,000 roles, doctor -A and list -A alike.
+	targetLargeSAs      = 10000
+	targetLargeMS       = 3000.0
+	targetLargeAWSCalls = 15
 )
 
 func checkTargets(res *results) []targetCheck {
@@ -319,15 +376,29 @@ func checkTargets(res *results) []targetCheck {
 			out = append(out, targetCheck{What: what, Target: "≤ 0.8 s", Value: fmtDuration(b.WallMS), Met: b.WallMS <= targetBindAt100MS})
 		}
 	}
-	base := map[int]doctorRow{}
+	for _, u := range res.Unbind {
+		what := fmt.Sprintf("%s (%s) at %d ms", u.Scenario, u.Resolution, u.LatencyMS)
+		out = append(out, targetCheck{What: what, Target: "≤ bind no-op's reads", Value: fmt.Sprintf("%d reads (bind no-op %d)", u.AWS.Reads, u.BindNoopReads),
+			Met: u.AWS.Reads <= u.BindNoopReads})
+		if u.Scenario == "unbind" {
+			w := u.AWS.Writes + u.Kube.Writes
+			out = append(out, targetCheck{What: what, Target: "one write per thing removed", Value: fmt.Sprintf("%d AWS + %d kube writes for %d changes", u.AWS.Writes, u.Kube.Writes, u.Changes),
+				Met: w == u.Changes, Correctness: true})
+		} else {
+			out = append(out, targetCheck{What: what, Target: "0 writes", Value: fmt.Sprintf("%d AWS + %d kube writes", u.AWS.Writes, u.Kube.Writes),
+				Met: u.AWS.Writes+u.Kube.Writes == 0, Correctness: true})
+		}
+	}
+	base := map[string]doctorRow{}
 	for _, d := range res.Doctor {
 		if d.Scope != "-A" {
 			continue
 		}
-		what := fmt.Sprintf("doctor -A %d SAs/%d roles at %d ms", d.ServiceAccounts, d.Roles, d.LatencyMS)
-		b, ok := base[d.LatencyMS]
+		what := fmt.Sprintf("%s -A %d SAs/%d roles at %d ms", d.Command, d.ServiceAccounts, d.Roles, d.LatencyMS)
+		bk := fmt.Sprintf("%s %d", d.Command, d.LatencyMS)
+		b, ok := base[bk]
 		if !ok {
-			base[d.LatencyMS] = d
+			base[bk] = d
 		} else {
 			// Lists, not per-object gets: going from b to d adds d.SAs-b.SAs ServiceAccounts with their
 			// Deployments and pods; list pages may add a request per few hundred objects, a get per object
@@ -347,8 +418,13 @@ func checkTargets(res *results) []targetCheck {
 			Value: fmt.Sprintf("GetRole %d, GetAccountAuthorizationDetails %d, GetPolicy %d, GetOpenIDConnectProvider %d for %d roles",
 				perRole, batch, d.AWS.ByAction["iam:GetPolicy"], d.AWS.ByAction["iam:GetOpenIDConnectProvider"], d.Roles),
 			Met: reads})
-		if d.ServiceAccounts == targetDoctorAllSAs && d.LatencyMS == targetDoctorLatencyMS {
+		if d.Command == "doctor" && d.ServiceAccounts == targetDoctorAllSAs && d.LatencyMS == targetDoctorLatencyMS {
 			out = append(out, targetCheck{What: what, Target: "≤ 5 s", Value: fmtDuration(d.WallMS), Met: d.WallMS <= targetDoctorAllMS})
+		}
+		if d.ServiceAccounts == targetLargeSAs && d.LatencyMS == targetDoctorLatencyMS {
+			out = append(out,
+				targetCheck{What: what, Target: "≤ 3 s", Value: fmtDuration(d.WallMS), Met: d.WallMS <= targetLargeMS},
+				targetCheck{What: what, Target: "≤ 15 AWS calls", Value: strconv.Itoa(maxInt(d.AWSPerRun)), Met: maxInt(d.AWSPerRun) <= targetLargeAWSCalls})
 		}
 	}
 	return out
@@ -361,7 +437,7 @@ func printTable(w io.Writer, res *results) {
 		res.Date, res.PluginVersion, m.CPU, m.Cores, m.OS, res.Mode, m.LoadBefore, m.LoadAfter)
 	fmt.Fprintf(w, "times are medians of %d runs; AWS latency is added by the sandbox's AWS front to every call\n\n", res.Settings.Runs)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "MEASUREMENT\tAWS LATENCY\tAWS CALLS (R/W)\tKUBE REQ\tSEQ. AWS ROUND TRIPS\tTIME\tBASELINE\tBASELINE TIME\tRATIO\tTARGETS")
+	fmt.Fprintln(tw, "MEASUREMENT\tAWS LATENCY\tAWS CALLS (R/W)\tKUBE REQ\tSEQ. AWS ROUND TRIPS\tTIME\tPEAK RSS\tBASELINE\tBASELINE TIME\tRATIO\tTARGETS")
 	targets := map[string][]targetCheck{}
 	for _, t := range res.Targets {
 		targets[t.What] = append(targets[t.What], t)
@@ -374,30 +450,39 @@ func printTable(w io.Writer, res *results) {
 		return strings.Join(c, "; ")
 	}
 	for _, s := range res.Startup {
-		fmt.Fprintf(tw, "startup: %s\t—\t—\t—\t—\t%s\t%s\t%s\t%s\t%s\n", s.Name, fmtDuration(s.MedianMS), s.Baseline,
+		fmt.Fprintf(tw, "startup: %s\t—\t—\t—\t—\t%s\t—\t%s\t%s\t%s\t%s\n", s.Name, fmtDuration(s.MedianMS), s.Baseline,
 			fmtDuration(s.BaselineMedianMS), fmtRatio(s.Ratio), cells("startup "+s.Name))
 	}
 	b := res.Binary
-	fmt.Fprintf(tw, "binary: stripped %s\t—\t—\t—\t—\t%s\tkubectl binary\t%s\t%s\t\n", b.Target, fmtBytes(b.StrippedBytes), fmtBytes(b.KubectlBytes),
+	fmt.Fprintf(tw, "binary: stripped %s\t—\t—\t—\t—\t%s\t—\tkubectl binary\t%s\t%s\t\n", b.Target, fmtBytes(b.StrippedBytes), fmtBytes(b.KubectlBytes),
 		fmtRatio(ratio(float64(b.StrippedBytes), float64(b.KubectlBytes))))
 	for _, r := range res.Bind {
 		what := fmt.Sprintf("bind %s (%s) at %d ms", r.Scenario, r.Resolution, r.LatencyMS)
-		fmt.Fprintf(tw, "bind %s (%s)\t%d ms\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Scenario, r.Resolution, r.LatencyMS,
-			awsCell(r.measured), kubeCell(r.measured), roundTripCell(r.measured), fmtDuration(r.WallMS),
+		fmt.Fprintf(tw, "bind %s (%s)\t%d ms\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Scenario, r.Resolution, r.LatencyMS,
+			awsCell(r.measured), kubeCell(r.measured), roundTripCell(r.measured), fmtDuration(r.WallMS), rssCell(r.measured),
 			r.Baseline.Name, fmtDuration(r.Baseline.WallMS), fmtRatio(r.Ratio), cells(what))
+	}
+	for _, r := range res.Unbind {
+		what := fmt.Sprintf("%s (%s) at %d ms", r.Scenario, r.Resolution, r.LatencyMS)
+		fmt.Fprintf(tw, "%s (%s)\t%d ms\t%s\t%s\t%s\t%s\t%s\t—\t—\t—\t%s\n", r.Scenario, r.Resolution, r.LatencyMS,
+			awsCell(r.measured), kubeCell(r.measured), roundTripCell(r.measured), fmtDuration(r.WallMS), rssCell(r.measured), cells(what))
 	}
 	for _, r := range res.Doctor {
 		name, what := "doctor, one target ("+r.Resolution+")", ""
 		if r.Scope == "-A" {
-			name = fmt.Sprintf("doctor -A, %d SAs/%d ns/%d roles", r.ServiceAccounts, r.Namespaces, r.Roles)
-			what = fmt.Sprintf("doctor -A %d SAs/%d roles at %d ms", r.ServiceAccounts, r.Roles, r.LatencyMS)
+			name = fmt.Sprintf("%s -A, %d SAs/%d ns/%d roles", r.Command, r.ServiceAccounts, r.Namespaces, r.Roles)
+			what = fmt.Sprintf("%s -A %d SAs/%d roles at %d ms", r.Command, r.ServiceAccounts, r.Roles, r.LatencyMS)
 		}
 		bname := r.Baseline.Name
 		if r.Baseline.Extrapolated {
 			bname += fmt.Sprintf(" (extrapolated from %d)", r.Baseline.MeasuredTargets)
 		}
-		fmt.Fprintf(tw, "%s\t%d ms\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, r.LatencyMS, awsCell(r.measured), kubeCell(r.measured),
-			roundTripCell(r.measured), fmtDuration(r.WallMS), bname, fmtDuration(r.Baseline.WallMS), fmtRatio(r.Ratio), cells(what))
+		rss := rssCell(r.measured)
+		if r.PluginPeakRSS > 0 {
+			rss = fmt.Sprintf("%.0f MiB", float64(r.PluginPeakRSS)/(1<<20))
+		}
+		fmt.Fprintf(tw, "%s\t%d ms\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, r.LatencyMS, awsCell(r.measured), kubeCell(r.measured),
+			roundTripCell(r.measured), fmtDuration(r.WallMS), rss, bname, fmtDuration(r.Baseline.WallMS), fmtRatio(r.Ratio), cells(what))
 	}
 	tw.Flush()
 
@@ -452,6 +537,22 @@ func roundTripCell(m measured) string {
 		return strconv.Itoa(*m.RoundTrips)
 	}
 	return fmt.Sprintf("%d (est %.1f)", *m.RoundTrips, *m.RoundTripsEstimate)
+}
+
+func rssCell(m measured) string {
+	if m.PeakRSS == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.0f MiB", float64(m.PeakRSS)/(1<<20))
+}
+
+// noopReads are the AWS reads of each run.
+func noopReads(samples []sample) []int {
+	out := make([]int, 0, len(samples))
+	for _, s := range samples {
+		out = append(out, s.aws.Reads)
+	}
+	return out
 }
 
 // spread is "n" when every run had n, else "min–max".

@@ -3,6 +3,7 @@ package bind
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -18,15 +19,25 @@ import (
 // unbind's operations. Each treats "already gone" as done, so that a run cut short and run again converges.
 
 // trustGuard checks, right before a role is taken apart, that its trust still admits nobody once this
-// binding's subject is removed: another bind may have joined the role since the plan was made (IAM has no
-// conditional delete, so this narrows the window to the moment before the write).
+// binding's subject is removed: another bind may have joined the role since the plan was made, while the
+// user read it and answered. IAM has no conditional delete, so this narrows the window to the moment before
+// the write; a trust read less than guardAfter ago (unbind --yes) is not read again, since a second read
+// would narrow nothing.
 type trustGuard struct {
 	Role string
 	Edit RevokeWebIdentity
+	// Read is when the plan read the trust.
+	Read time.Time
 }
+
+// guardAfter is how old the plan's read of a trust must be for the guard to read it again.
+const guardAfter = 5 * time.Second
 
 // check returns gone when the role no longer exists.
 func (g *trustGuard) check(ctx context.Context, a *applier) (gone bool, err error) {
+	if a.b.now().Sub(g.Read) < guardAfter {
+		return false, nil
+	}
 	current, err := a.readTrust(ctx, g.Role)
 	if err != nil || current == nil {
 		return current == nil && err == nil, err
@@ -96,10 +107,25 @@ func (op removeGrant) apply(ctx context.Context, a *applier) error {
 }
 
 // deletePolicy deletes a customer managed policy that nothing has attached: its non-default versions
-// first, as IAM requires.
-type deletePolicy struct{ ARN string }
+// first, as IAM requires. A policy whose default version is v1 has no other (bind makes every new version
+// the default), so it is deleted at once; should someone have made a version by hand, IAM's DeleteConflict
+// says so, and the versions are deleted first after all.
+type deletePolicy struct {
+	ARN string
+	// OnlyVersion: the default version was v1 when planned.
+	OnlyVersion bool
+}
 
 func (op deletePolicy) apply(ctx context.Context, a *applier) error {
+	if op.OnlyVersion {
+		_, err := a.aws.IAM.DeletePolicy(ctx, &iam.DeletePolicyInput{PolicyArn: aws.String(op.ARN)})
+		if sdcaws.ErrorCode(err) != "DeleteConflict" {
+			if sdcaws.IsNotFound(err) {
+				return nil
+			}
+			return err
+		}
+	}
 	versions, err := a.aws.IAM.ListPolicyVersions(ctx, &iam.ListPolicyVersionsInput{PolicyArn: aws.String(op.ARN)})
 	if sdcaws.IsNotFound(err) {
 		return nil

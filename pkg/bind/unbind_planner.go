@@ -140,7 +140,7 @@ func (u *unbinding) role() {
 	u.roleGoes, u.trustAfter = true, nil
 	c.Action, c.After = plan.Delete, ""
 	c.Notes = []string{fmt.Sprintf("trusts nobody once %s is removed, and kubectl-sdc made it (tag %s=%s)", u.subject, vocab.ManagedByKey, vocab.ManagedByValue)}
-	guard := &trustGuard{Role: n.RoleName, Edit: edit}
+	guard := &trustGuard{Role: n.RoleName, Edit: edit, Read: o.Now}
 	del := deleteRole{Name: n.RoleName, Guard: guard}
 	for _, a := range role.Attached {
 		d := u.detach(a, guard)
@@ -241,7 +241,7 @@ func (u *unbinding) policy(arn string, p *iamread.Policy) {
 	}
 	c.Action = plan.Delete
 	c.Notes = []string{"holds only this binding's statements and nothing else has it attached: its other versions go first"}
-	c.Op = deletePolicy{ARN: arn}
+	c.Op = deletePolicy{ARN: arn, OnlyVersion: p.DefaultVersion == "v1"}
 	if attachedHere {
 		id := "detach:" + arn
 		if !u.roleGoes {
