@@ -454,8 +454,10 @@ func printTable(w io.Writer, res *results) {
 			fmtDuration(s.BaselineMedianMS), fmtRatio(s.Ratio), cells("startup "+s.Name))
 	}
 	b := res.Binary
-	fmt.Fprintf(tw, "binary: stripped %s\t—\t—\t—\t—\t%s\t—\tkubectl binary\t%s\t%s\t\n", b.Target, fmtBytes(b.StrippedBytes), fmtBytes(b.KubectlBytes),
-		fmtRatio(ratio(float64(b.StrippedBytes), float64(b.KubectlBytes))))
+	if b.StrippedBytes > 0 { // -parts without startup measures no binary
+		fmt.Fprintf(tw, "binary: stripped %s\t—\t—\t—\t—\t%s\t—\tkubectl binary\t%s\t%s\t\n", b.Target, fmtBytes(b.StrippedBytes), fmtBytes(b.KubectlBytes),
+			fmtRatio(ratio(float64(b.StrippedBytes), float64(b.KubectlBytes))))
+	}
 	for _, r := range res.Bind {
 		what := fmt.Sprintf("bind %s (%s) at %d ms", r.Scenario, r.Resolution, r.LatencyMS)
 		fmt.Fprintf(tw, "bind %s (%s)\t%d ms\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Scenario, r.Resolution, r.LatencyMS,
@@ -485,7 +487,22 @@ func printTable(w io.Writer, res *results) {
 			roundTripCell(r.measured), fmtDuration(r.WallMS), rss, bname, fmtDuration(r.Baseline.WallMS), fmtRatio(r.Ratio), cells(what))
 	}
 	tw.Flush()
+	if b.StrippedBytes > 0 {
+		printBinary(w, b)
+	}
+	var failed []string
+	for _, t := range res.Targets {
+		if !t.Met {
+			failed = append(failed, t.What+": "+t.Target+" (got "+t.Value+")")
+		}
+	}
+	if len(failed) > 0 {
+		fmt.Fprintf(w, "targets missed (%d):\n  %s\n", len(failed), strings.Join(failed, "\n  "))
+	}
+}
 
+// printBinary writes what the binary is made of.
+func printBinary(w io.Writer, b binaryReport) {
 	fmt.Fprintf(w, "\nbinary %s stripped: %s of code, %s read-only data, %s line tables (.gopclntab), %s data; heaviest modules:",
 		b.Target, fmtBytes(int64(b.Sections[".text"])), fmtBytes(int64(b.Sections[".rodata"])), fmtBytes(int64(b.Sections[".gopclntab"])),
 		fmtBytes(int64(b.Sections[".data+.noptrdata"])))
@@ -503,15 +520,6 @@ func printTable(w io.Writer, res *results) {
 		fmt.Fprintf(w, " %s %s;", p.Name, fmtBytes(int64(p.Bytes)))
 	}
 	fmt.Fprintln(w)
-	var failed []string
-	for _, t := range res.Targets {
-		if !t.Met {
-			failed = append(failed, t.What+": "+t.Target+" (got "+t.Value+")")
-		}
-	}
-	if len(failed) > 0 {
-		fmt.Fprintf(w, "targets missed (%d):\n  %s\n", len(failed), strings.Join(failed, "\n  "))
-	}
 }
 
 func awsCell(m measured) string {

@@ -78,7 +78,7 @@ func FromReport(f *doctor.Facts, rep *doctor.Report) List {
 			if t.Selection != nil && t.SelectionFrom == doctor.SelectionFromTag {
 				b.Stages = append(b.Stages, t.Selection.Stages...)
 			}
-			b.Pods = podsOf(f.Pods, t.Namespace, t.ServiceAccount, t.RoleARN)
+			b.Pods = podsOf(f.PodsIn(t.Namespace), t.ServiceAccount, t.RoleARN)
 			at = len(l.Items)
 			index[key] = at
 			l.Items = append(l.Items, b)
@@ -130,13 +130,12 @@ func note(w map[string]doctor.Status, r doctor.Result) {
 	}
 }
 
-// podsOf counts the namespace's pods under the ServiceAccount that have not terminated, and those with
-// the role's identity.
-func podsOf(pods []corev1.Pod, ns, sa, role string) Pods {
+// podsOf counts the pods (of one namespace) under the ServiceAccount that have not terminated, and those
+// with the role's identity.
+func podsOf(pods []*corev1.Pod, sa, role string) Pods {
 	var p Pods
-	for i := range pods {
-		pod := &pods[i]
-		if pod.Namespace != ns || pod.Spec.ServiceAccountName != sa || pod.DeletionTimestamp != nil ||
+	for _, pod := range pods {
+		if pod.Spec.ServiceAccountName != sa || pod.DeletionTimestamp != nil ||
 			pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 			continue
 		}

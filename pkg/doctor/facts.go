@@ -181,6 +181,8 @@ type Facts struct {
 
 	Targets []*Target
 
+	idx index
+
 	// The clients the probes call through.
 	core corev1client.CoreV1Interface
 	aws  *sdcaws.Clients
@@ -234,6 +236,7 @@ func (d *Doctor) gather(ctx context.Context) (*Facts, error) {
 		}
 		f.Identity = &id
 	})
+	batch := &accountRead{done: make(chan struct{})}
 	goDo(func() {
 		f.ServiceAccounts, f.ServiceAccountsErr = listAll(ctx, func(ctx context.Context, o metav1.ListOptions) ([]corev1.ServiceAccount, string, error) {
 			l, err := d.Core.ServiceAccounts(ns).List(ctx, o)
@@ -242,6 +245,11 @@ func (d *Doctor) gather(ctx context.Context) (*Facts, error) {
 			}
 			return l.Items, l.Continue, nil
 		})
+		// The batch read of the account does not need the other lists: started now, it runs while they
+		// page in (at 10,000 pods, seconds).
+		if f.ServiceAccountsErr == nil && (d.Options.ReadAccount || d.Options.everyAnnotated() && annotatedRoles(f.ServiceAccounts) >= batchRoles) {
+			batch.start(ctx, d.AWS.IAM)
+		}
 	})
 	goDo(func() {
 		f.Deployments, f.DeploymentsErr = listAll(ctx, func(ctx context.Context, o metav1.ListOptions) ([]appsv1.Deployment, string, error) {
@@ -284,7 +292,7 @@ func (d *Doctor) gather(ctx context.Context) (*Facts, error) {
 	}
 	f.Targets = buildTargets(f)
 
-	d.gatherIAM(ctx, f)
+	d.gatherIAM(ctx, f, batch)
 	d.gatherEnvSources(ctx, f)
 	for _, t := range f.Targets {
 		t.resolveSelection(f)
@@ -327,9 +335,47 @@ func listAll[T any](ctx context.Context, list func(context.Context, metav1.ListO
 // policies (two). Below it, per-role reads touch only what the targets name.
 const batchRoles = 10
 
+// accountRead is the batch read of the account's roles and policies, started as soon as it is known to be
+// worth it.
+type accountRead struct {
+	once    sync.Once
+	done    chan struct{}
+	account *iamread.Account
+	err     error
+}
+
+// start begins the read (once).
+func (a *accountRead) start(ctx context.Context, c iamread.API) {
+	a.once.Do(func() {
+		go func() {
+			defer close(a.done)
+			a.account, a.err = iamread.ReadAccount(ctx, c)
+		}()
+	})
+}
+
+// result starts the read if it was not, and waits for it.
+func (a *accountRead) result(ctx context.Context, c iamread.API) (*iamread.Account, error) {
+	a.start(ctx, c)
+	<-a.done
+	return a.account, a.err
+}
+
+// annotatedRoles is how many distinct roles the ServiceAccounts' annotations name.
+func annotatedRoles(sas []corev1.ServiceAccount) int {
+	seen := map[string]bool{}
+	for i := range sas {
+		if a := sas[i].Annotations[vocab.RoleARNAnnotation]; a != "" {
+			seen[a] = true
+		}
+	}
+	return len(seen)
+}
+
 // gatherIAM reads the provider and each distinct role in parallel, then each distinct attached policy; with
-// many roles, the account's roles and customer managed policies in one batch read instead.
-func (d *Doctor) gatherIAM(ctx context.Context, f *Facts) {
+// many roles, the account's roles and customer managed policies in one batch read instead (batch, which may
+// have started already).
+func (d *Doctor) gatherIAM(ctx context.Context, f *Facts, batch *accountRead) {
 	if f.Identity == nil {
 		return
 	}
@@ -353,7 +399,7 @@ func (d *Doctor) gatherIAM(ctx context.Context, f *Facts) {
 	var account *iamread.Account
 	if len(roles) >= batchRoles || f.Options.ReadAccount {
 		// Refused (a policy without iam:GetAccountAuthorizationDetails, say): the per-role reads still work.
-		account, f.AccountErr = iamread.ReadAccount(ctx, d.AWS.IAM)
+		account, f.AccountErr = batch.result(ctx, d.AWS.IAM)
 		if f.Options.ReadAccount {
 			f.Account = account
 		}

@@ -140,27 +140,21 @@ func serviceAccountOf(spec *corev1.PodSpec) string {
 // of one namespace, or all) and every Deployment under one.
 func buildTargets(f *Facts) []*Target {
 	o := f.Options
-	sas := map[string]*corev1.ServiceAccount{}
-	for i := range f.ServiceAccounts {
-		sa := &f.ServiceAccounts[i]
-		sas[sa.Namespace+"/"+sa.Name] = sa
-	}
 	var targets []*Target
 	add := func(ns, sa string, d *appsv1.Deployment, name string, given bool) {
-		t := &Target{Namespace: ns, ServiceAccount: sa, SA: sas[ns+"/"+sa], Deploy: d, Deployment: name, DeploymentGiven: given}
+		t := &Target{Namespace: ns, ServiceAccount: sa, SA: f.ServiceAccount(ns, sa), Deploy: d, Deployment: name, DeploymentGiven: given}
 		if t.SA != nil {
 			t.RoleARN = t.SA.Annotations[vocab.RoleARNAnnotation]
 		}
 		if d != nil {
-			t.Pods = podsOf(f.Pods, d)
+			t.Pods = podsOf(f.PodsIn(ns), d)
 		}
 		targets = append(targets, t)
 	}
 	deploymentsUsing := func(ns, sa string) []*appsv1.Deployment {
 		var out []*appsv1.Deployment
-		for i := range f.Deployments {
-			d := &f.Deployments[i]
-			if d.Namespace == ns && serviceAccountOf(&d.Spec.Template.Spec) == sa {
+		for _, d := range f.DeploymentsIn(ns) {
+			if serviceAccountOf(&d.Spec.Template.Spec) == sa {
 				out = append(out, d)
 			}
 		}
@@ -171,9 +165,9 @@ func buildTargets(f *Facts) []*Target {
 		ns, sa := o.Namespace, o.ServiceAccount
 		if o.Deployment != "" {
 			var d *appsv1.Deployment
-			for i := range f.Deployments {
-				if f.Deployments[i].Namespace == ns && f.Deployments[i].Name == o.Deployment {
-					d = &f.Deployments[i]
+			for _, x := range f.DeploymentsIn(ns) {
+				if x.Name == o.Deployment {
+					d = x
 				}
 			}
 			if d != nil && !o.ServiceAccountSet {
@@ -218,8 +212,8 @@ func buildTargets(f *Facts) []*Target {
 	return targets
 }
 
-// podsOf are the Deployment's pods that have not terminated.
-func podsOf(pods []corev1.Pod, d *appsv1.Deployment) []corev1.Pod {
+// podsOf are the Deployment's pods that have not terminated (pods: those of its namespace).
+func podsOf(pods []*corev1.Pod, d *appsv1.Deployment) []corev1.Pod {
 	if d.Spec.Selector == nil {
 		return nil
 	}
@@ -235,7 +229,7 @@ func podsOf(pods []corev1.Pod, d *appsv1.Deployment) []corev1.Pod {
 		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			continue
 		}
-		out = append(out, p)
+		out = append(out, *p)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
