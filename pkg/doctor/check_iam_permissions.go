@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -25,13 +26,13 @@ var iamPermissions = Check{
 			return skip("skipped: no stages to check the permissions against",
 				fmt.Sprintf("no --stage/--bucket given and role %s has no %s tag (bind writes it): pass the stages, e.g. --bucket BUCKET or --stage NAME --set KEY=VALUE", r.Name, vocab.TagStages))
 		}
-		doc, _, err := f.Catalog.Render(*t.Selection, catalog.Target{Partition: f.Identity.Partition, Region: f.Region, Account: f.Identity.Account})
-		if err != nil {
+		needed, err := f.neededPolicy(*t.Selection)
+		var invalid *invalidRendering
+		switch {
+		case errors.As(err, &invalid):
+			return skip("skipped: the catalog rendered an invalid policy", invalid.err.Error())
+		case err != nil:
 			return skip("skipped: the stages cannot be turned into a policy", fmt.Sprintf("%v (stages from %s)", err, t.SelectionFrom))
-		}
-		needed, err := iampolicy.Parse(doc)
-		if err != nil {
-			return skip("skipped: the catalog rendered an invalid policy", err.Error())
 		}
 		set := rolePolicies(f, r)
 		stages := fmt.Sprintf("stages %s (from %s)", strings.Join(t.Selection.Stages, ", "), t.SelectionFrom)
@@ -66,6 +67,51 @@ var iamPermissions = Check{
 		}
 		return pass(fmt.Sprintf("role %s allows all %d permissions its stages need", r.Name, total), stages+"; "+held)
 	},
+}
+
+// rendering is the policy the catalog renders for one selection, kept per Facts: the targets of a shared
+// role, or of many roles with the same stages, render it once (rendering and parsing per target was most
+// of doctor -A's time at 10,000 targets).
+type rendering struct {
+	policy *iampolicy.Policy
+	err    error
+}
+
+// invalidRendering is a rendered policy that does not parse: the catalog's fault, not the stages'.
+type invalidRendering struct{ err error }
+
+func (e *invalidRendering) Error() string { return e.err.Error() }
+
+// neededPolicy is the policy the stages of sel need, rendered once per distinct selection.
+func (f *Facts) neededPolicy(sel catalog.Selection) (*iampolicy.Policy, error) {
+	key := selectionKey(sel)
+	if r, ok := f.renderings.Load(key); ok {
+		return r.(rendering).policy, r.(rendering).err
+	}
+	var r rendering
+	doc, _, err := f.Catalog.Render(sel, catalog.Target{Partition: f.Identity.Partition, Region: f.Region, Account: f.Identity.Account})
+	if err != nil {
+		r.err = err
+	} else if r.policy, err = iampolicy.Parse(doc); err != nil {
+		r.err = &invalidRendering{err}
+	}
+	f.renderings.Store(key, r)
+	return r.policy, r.err
+}
+
+// selectionKey is one string per distinct selection: its stages, then its parameters sorted.
+func selectionKey(sel catalog.Selection) string {
+	keys := make([]string, 0, len(sel.Params))
+	for k := range sel.Params {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	b.WriteString(strings.Join(sel.Stages, "+"))
+	for _, k := range keys {
+		b.WriteString("\x00" + k + "=" + sel.Params[k])
+	}
+	return b.String()
 }
 
 // policySet is a role's identity policies with a name for each, for messages.

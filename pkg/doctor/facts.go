@@ -182,6 +182,8 @@ type Facts struct {
 	Targets []*Target
 
 	idx index
+	// renderings are the catalog's policies by selection (see neededPolicy); the checks share them.
+	renderings sync.Map
 
 	// The clients the probes call through.
 	core corev1client.CoreV1Interface
@@ -257,6 +259,7 @@ func (d *Doctor) gather(ctx context.Context) (*Facts, error) {
 			if err != nil {
 				return nil, "", err
 			}
+			dropManagedFields(l.Items)
 			return l.Items, l.Continue, nil
 		})
 	})
@@ -266,6 +269,7 @@ func (d *Doctor) gather(ctx context.Context) (*Facts, error) {
 			if err != nil {
 				return nil, "", err
 			}
+			dropManagedFields(l.Items)
 			return l.Items, l.Continue, nil
 		})
 	})
@@ -298,6 +302,18 @@ func (d *Doctor) gather(ctx context.Context) (*Facts, error) {
 		t.resolveSelection(f)
 	}
 	return f, nil
+}
+
+// dropManagedFields forgets the managed fields of listed objects as each page arrives: no check reads
+// those of Deployments or pods (only the ServiceAccounts' say when the role annotation was set), and with
+// ten thousand of each they are much of what doctor -A holds in memory.
+func dropManagedFields[T any, P interface {
+	*T
+	SetManagedFields([]metav1.ManagedFieldsEntry)
+}](items []T) {
+	for i := range items {
+		P(&items[i]).SetManagedFields(nil)
+	}
 }
 
 // serverVersion asks the API server's /version: the cheapest request that proves the context works.
