@@ -34,12 +34,12 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("%s: %s, got %s", c.What, c.Target, c.Value)
 		}
 	}
-	// Every measurement is there: 2 scenarios × 2 resolutions × latencies of bind; doctor on one target
-	// (both resolutions) and -A at each size, at each latency.
-	if want := 4 * len(cfg.BindLatencies); len(res.Bind) != want {
+	// Every measurement is there: 2 scenarios × (2 resolutions + guardrails) × latencies of bind; doctor on
+	// one target (both resolutions) and -A at each size, at each latency.
+	if want := 6 * len(cfg.BindLatencies); len(res.Bind) != want {
 		t.Errorf("%d bind rows, want %d", len(res.Bind), want)
 	}
-	if want := 4 * len(cfg.BindLatencies); len(res.Unbind) != want {
+	if want := 6 * len(cfg.BindLatencies); len(res.Unbind) != want {
 		t.Errorf("%d unbind rows, want %d", len(res.Unbind), want)
 	}
 	// doctor on one target (both resolutions), and doctor -A and list -A at each size.
@@ -49,6 +49,14 @@ func TestSmoke(t *testing.T) {
 	for _, u := range res.Unbind {
 		if u.Scenario == "unbind" && (u.AWS.Writes == 0 || u.Changes == 0) {
 			t.Errorf("unbind (%s) wrote nothing to AWS: it found nothing bound", u.Resolution)
+		}
+	}
+	if want := len(cfg.FleetSizes) * len(cfg.DoctorLatencies); len(res.Fleet) != want {
+		t.Errorf("%d fleet rows, want %d", len(res.Fleet), want)
+	}
+	for _, f := range res.Fleet {
+		if f.AWS.Total == 0 || f.Kube.Requests == 0 || f.Baseline.WallMS == 0 || len(f.SinglesMS) != f.Contexts {
+			t.Errorf("fleet of %d: %d AWS calls, %d Kubernetes requests, single runs %v: the fleet measurement is broken", f.Contexts, f.AWS.Total, f.Kube.Requests, f.SinglesMS)
 		}
 	}
 	for _, b := range res.Bind {
@@ -258,7 +266,11 @@ func TestConfigValidation(t *testing.T) {
 		"more roles than SAs": func(c *config) {
 			c.Sizes = []clusterSize{{10, 5, 20}}
 		},
-		"an unknown part": func(c *config) { c.Parts = []string{"bind", "everything"} },
+		"an unknown part":   func(c *config) { c.Parts = []string{"bind", "everything"} },
+		"a fleet of one":    func(c *config) { c.FleetSizes = []int{1, 2} },
+		"a fleet too large": func(c *config) { c.FleetSizes = []int{2, 9} },
+		"shrinking fleets":  func(c *config) { c.FleetSizes = []int{4, 2} },
+		"no fleet":          func(c *config) { c.FleetSizes = nil },
 	}
 	for name, mutate := range bad {
 		c := fullConfig()
@@ -291,6 +303,10 @@ func TestExtrapolation(t *testing.T) {
 
 func TestCorrectnessTargets(t *testing.T) {
 	t.Parallel()
+	fleet := func(n, awsCalls, kube, singleAWS, singleKube int) fleetRow {
+		return fleetRow{Contexts: n, measured: measured{AWSPerRun: []int{awsCalls}, KubePerRun: []int{kube}},
+			Baseline: baseline{AWSCalls: singleAWS, KubeRequests: singleKube}}
+	}
 	row := func(sas, requests int) doctorRow {
 		return doctorRow{Command: "doctor", Scope: "-A", ServiceAccounts: sas, Roles: 1, measured: measured{KubePerRun: []int{requests}, Kube: kubeSummary{Requests: requests}}}
 	}
@@ -321,6 +337,9 @@ func TestCorrectnessTargets(t *testing.T) {
 			measured: measured{AWS: awsfront.CallCounts{Writes: 4}, Kube: kubeSummary{Writes: 1}}}}}, "one write per thing removed", false},
 		{"unbind run again writes nothing", results{Unbind: []unbindRow{{Scenario: "unbind no-op"}}}, "0 writes", true},
 		{"unbind run again writing", results{Unbind: []unbindRow{{Scenario: "unbind no-op", measured: measured{Kube: kubeSummary{Writes: 1}}}}}, "0 writes", false},
+		{"a fleet reads each context as alone", results{Fleet: []fleetRow{fleet(2, 20, 10, 20, 10)}}, "AWS calls and kube requests = the single runs'", true},
+		{"a fleet that skips a read", results{Fleet: []fleetRow{fleet(2, 19, 10, 20, 10)}}, "AWS calls and kube requests = the single runs'", false},
+		{"a fleet that asks Kubernetes more", results{Fleet: []fleetRow{fleet(2, 20, 12, 20, 10)}}, "AWS calls and kube requests = the single runs'", false},
 	}
 	for _, c := range cases {
 		got, ok := find(checkTargets(&c.res), c.target)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -13,7 +14,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox"
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/awsfront"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 // What every bind run asks for: the original guide's setup.
@@ -36,6 +39,29 @@ type resolution struct {
 var resolutions = []resolution{
 	{Name: "found via ListClusters", Tag: "ctx"},
 	{Name: "--eks-cluster", Tag: "eks", Args: []string{"--eks-cluster", sandbox.ClusterName}},
+}
+
+// guardrails is bind with --eks-cluster inside an organization's guardrails: a permissions boundary, a role
+// path and tags. CreateRole, CreatePolicy and CreateOpenIDConnectProvider carry them, so it must cost
+// exactly the calls of bind without them (a correctness target of the bench).
+var guardrails = resolution{Name: "--eks-cluster, guardrails", Tag: "grd", Args: []string{"--eks-cluster", sandbox.ClusterName,
+	"--permissions-boundary", "arn:aws:iam::" + awsfront.DefaultAccountID + ":policy/" + benchBoundary, "--role-path", "/sdc/",
+	"--tag", "cost-center=data-platform", "--tag", "owner=bench"}}
+
+// benchBoundary is the permissions boundary the guardrails variant sets (made once, allowing everything).
+const benchBoundary = "sdc-bench-boundary"
+
+// bindVariants are what bind is measured with: each resolution, and the guardrails.
+func bindVariants() []resolution { return append(append([]resolution{}, resolutions...), guardrails) }
+
+// makeBoundary creates the guardrails' permissions boundary unless it exists.
+func (h *harness) makeBoundary(ctx context.Context) error {
+	_, err := h.iam.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String(benchBoundary),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`)})
+	if err != nil && !strings.Contains(err.Error(), "EntityAlreadyExists") {
+		return fmt.Errorf("creating the guardrails' permissions boundary: %w", err)
+	}
+	return nil
 }
 
 // bindOutput is the part of `bind -o json` the bench checks.
@@ -71,8 +97,14 @@ type bindKey struct {
 	latency    int
 }
 
+// unbindArgs undo what bindArgs(ns, r) made: with r's way of finding the cluster, and no guardrail (they
+// are bind's flags; unbind finds the role and its policy where they are).
 func unbindArgs(ns string, r resolution) []string {
-	return append([]string{"sdc", "unbind", "-n", ns, "--service-account", benchSA, "--yes", "-o", "json"}, r.Args...)
+	args := []string{"sdc", "unbind", "-n", ns, "--service-account", benchSA, "--yes", "-o", "json"}
+	if i := slices.Index(r.Args, "--eks-cluster"); i >= 0 {
+		args = append(args, r.Args[i:i+2]...)
+	}
+	return args
 }
 
 // checkUnbind checks that an unbind run succeeded and found the world as the scenario says: after a bind,
@@ -111,16 +143,20 @@ func (bo bindOutput) changed() int {
 	return n
 }
 
-// benchBind measures bind fresh and no-op (both resolutions) and the guide's script, interleaved run by run
+// benchBind measures bind fresh and no-op (both resolutions, and with guardrails), unbind after each fresh
+// bind and again, and the guide's script, interleaved run by run
 // so that all three see the same machine, and checks after every guide run that it reached bind's end state.
 func benchBind(ctx context.Context, h *harness, cfg config) (*bindSamples, error) {
 	out := &bindSamples{bind: map[bindKey][]sample{}, guide: map[int][]sample{}, unbind: map[bindKey][]sample{},
 		// The warm-up's first namespace, which no unbind touches: doctor on one target is measured there.
 		doctorNS: "bench-warmup-" + resolutions[0].Tag}
 	guide := filepath.Join(h.tb.baselineDir, "guide.sh")
+	if err := h.makeBoundary(ctx); err != nil {
+		return nil, err
+	}
 	// One unmeasured round of everything first: moto loads a service's backend on its first call (a few
 	// hundred ms for EKS), kubectl fills its discovery cache, the aws CLI its caches.
-	for _, res := range resolutions {
+	for _, res := range bindVariants() {
 		for range 2 {
 			w, err := h.measure(ctx, "kubectl-sdc/", "kubectl", bindArgs("bench-warmup-"+res.Tag, res)...)
 			if err != nil {
@@ -146,7 +182,7 @@ func benchBind(ctx context.Context, h *harness, cfg config) (*bindSamples, error
 	for _, lat := range cfg.BindLatencies {
 		for run := range cfg.Runs {
 			var bindState endState
-			for i, res := range resolutions {
+			for i, res := range bindVariants() {
 				ns := fmt.Sprintf("bench-bind-%s-l%d-r%d", res.Tag, lat, run)
 				if err := h.deleteProviders(ctx); err != nil {
 					return nil, err
@@ -309,7 +345,7 @@ func (h *harness) readEndState(ctx context.Context, ns, roleARN, policyARN strin
 	if err != nil {
 		return s, err
 	}
-	if s.Policy, err = canonical(aws.ToString(ver.PolicyVersion.Document)); err != nil {
+	if s.Policy, err = canonicalGrant(aws.ToString(ver.PolicyVersion.Document)); err != nil {
 		return s, fmt.Errorf("policy %s: %w", policyARN, err)
 	}
 	roleName := roleARN[strings.LastIndex(roleARN, "/")+1:]
@@ -368,6 +404,21 @@ func canonical(doc string) (json.RawMessage, error) {
 	}
 	for i := range p.Statements {
 		p.Statements[i].Sid = ""
+	}
+	return json.RawMessage(p.Canonical()), nil
+}
+
+// canonicalGrant is canonical for a permissions policy, with each Sid as the guide writes it: bind's Sids
+// also name the bindings a statement serves (S3BucketForB1a2b3c4d), which the guide's policy has no use for.
+func canonicalGrant(doc string) (json.RawMessage, error) {
+	p, err := iampolicy.Parse([]byte(doc))
+	if err != nil {
+		return nil, err
+	}
+	for i := range p.Statements {
+		if base, _, ok := vocab.ParseBindingSid(p.Statements[i].Sid); ok {
+			p.Statements[i].Sid = base
+		}
 	}
 	return json.RawMessage(p.Canonical()), nil
 }

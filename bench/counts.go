@@ -147,27 +147,27 @@ func sequentialChain(calls []awsCall, latency time.Duration) []awsCall {
 	return chain
 }
 
-// auditLog reads the apiserver's audit log from an offset, so a run's requests are found without
+// auditLog reads one cluster's apiserver audit log from an offset, so a run's requests are found without
 // re-reading everything that came before (seeding a large cluster writes tens of thousands of events).
 type auditLog struct {
-	sb       *sandbox.Sandbox
+	c        *sandbox.Cluster
 	sentinel *http.Client
 	seq      atomic.Int64
 }
 
-func newAuditLog(sb *sandbox.Sandbox) (*auditLog, error) {
-	cfg := rest.CopyConfig(sb.RESTConfig)
+func newAuditLog(c *sandbox.Cluster) (*auditLog, error) {
+	cfg := rest.CopyConfig(c.RESTConfig)
 	cfg.UserAgent = "sdc-bench-sentinel"
-	c, err := rest.HTTPClientFor(cfg)
+	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("an HTTP client for the sandbox apiserver: %w", err)
+		return nil, fmt.Errorf("an HTTP client for the apiserver of %s: %w", c.Name, err)
 	}
-	return &auditLog{sb: sb, sentinel: c}, nil
+	return &auditLog{c: c, sentinel: hc}, nil
 }
 
 // mark is the audit log's current size: the offset a run's events start after.
 func (a *auditLog) mark() (int64, error) {
-	st, err := os.Stat(a.sb.AuditLogPath())
+	st, err := os.Stat(a.c.AuditLogPath())
 	if err != nil {
 		return 0, fmt.Errorf("the sandbox's audit log: %w", err)
 	}
@@ -178,7 +178,7 @@ func (a *auditLog) mark() (int64, error) {
 // request of its own and waits for its event, so that every earlier request is in the log.
 func (a *auditLog) since(ctx context.Context, offset int64, prefix string) ([]sandbox.AuditEvent, error) {
 	ua := fmt.Sprintf("sdc-bench-sentinel-%d-%d", os.Getpid(), a.seq.Add(1))
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.sb.APIServerURL+"/api/v1/namespaces/default", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.c.APIServerURL+"/api/v1/namespaces/default", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +204,7 @@ func (a *auditLog) since(ctx context.Context, offset int64, prefix string) ([]sa
 			return events, nil
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("the audit log %s did not show the sentinel request within 15s", a.sb.AuditLogPath())
+			return nil, fmt.Errorf("the audit log %s did not show the sentinel request within 15s", a.c.AuditLogPath())
 		}
 		select {
 		case <-ctx.Done():
@@ -216,7 +216,7 @@ func (a *auditLog) since(ctx context.Context, offset int64, prefix string) ([]sa
 
 // read parses the completed requests after offset and keeps those keep accepts (keep sees every one).
 func (a *auditLog) read(offset int64, keep func(sandbox.AuditEvent) bool) ([]sandbox.AuditEvent, error) {
-	f, err := os.Open(a.sb.AuditLogPath())
+	f, err := os.Open(a.c.AuditLogPath())
 	if err != nil {
 		return nil, err
 	}

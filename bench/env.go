@@ -59,7 +59,7 @@ func (t *toolbox) lookPath(name string) (string, error) {
 }
 
 // env is the environment commands run in: the caller's, minus anything that could point AWS or kubectl
-// elsewhere, plus the sandbox's (nil: no sandbox), with the plugin first on PATH.
+// elsewhere or give the plugin defaults (KUBECTL_SDC_*), plus the sandbox's (nil: no sandbox), with the plugin first on PATH.
 func (t *toolbox) env(sb *sandbox.Sandbox) []string {
 	drop := map[string]bool{"KUBECONFIG": true, "NO_COLOR": true, "HOME": true, "PATH": true}
 	for _, k := range sandbox.UnsetEnv {
@@ -68,7 +68,7 @@ func (t *toolbox) env(sb *sandbox.Sandbox) []string {
 	var out []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if drop[k] || strings.HasPrefix(k, "AWS_") {
+		if drop[k] || strings.HasPrefix(k, "AWS_") || strings.HasPrefix(k, "KUBECTL_SDC_") {
 			continue
 		}
 		out = append(out, kv)

@@ -18,20 +18,23 @@ import (
 	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/awsfront"
 )
 
-// harness is one running sandbox and the means to measure a command against it.
+// harness is one running sandbox (one cluster or a fleet) and the means to measure a command against it.
 type harness struct {
 	tb    *toolbox
 	sb    *sandbox.Sandbox
 	calls *callLog
-	audit *auditLog
+	// audits are the clusters' audit logs, in the sandbox's order: a run's Kubernetes requests are the sum
+	// over all of them.
+	audits []*auditLog
 	// iam and kube are the bench's own clients, for preparing and checking; they are never measured: every
 	// measurement resets the counts first and reads them before the bench touches anything again.
 	iam  *iam.Client
 	kube kubernetes.Interface
 }
 
-// startHarness starts a sandbox in dir whose log (the AWS front's call lines included) the harness reads.
-func startHarness(ctx context.Context, tb *toolbox, dir string) (*harness, error) {
+// startHarness starts a sandbox of clusters clusters in dir whose log (the AWS front's call lines included)
+// the harness reads.
+func startHarness(ctx context.Context, tb *toolbox, dir string, clusters int) (*harness, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -42,15 +45,19 @@ func startHarness(ctx context.Context, tb *toolbox, dir string) (*harness, error
 	calls := &callLog{tee: logf}
 	sctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	sb, err := sandbox.Start(sctx, sandbox.Options{Dir: dir, BinDir: tb.binDir, Log: calls})
+	sb, err := sandbox.Start(sctx, sandbox.Options{Dir: dir, BinDir: tb.binDir, Log: calls, Clusters: clusters})
 	if err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("starting the sandbox in %s: %w (its logs are there)", dir, err)
 	}
 	h := &harness{tb: tb, sb: sb, calls: calls}
-	if h.audit, err = newAuditLog(sb); err != nil {
-		sb.Stop()
-		return nil, err
+	for _, c := range sb.Clusters {
+		a, err := newAuditLog(c)
+		if err != nil {
+			sb.Stop()
+			return nil, err
+		}
+		h.audits = append(h.audits, a)
 	}
 	cfg := rest.CopyConfig(sb.RESTConfig)
 	// Seeding a thousand objects through client-go's default 5 requests/s would take minutes.
@@ -93,9 +100,13 @@ type sample struct {
 func (h *harness) measure(ctx context.Context, kubePrefix, name string, args ...string) (sample, error) {
 	h.sb.Front.ResetCalls()
 	mark := h.calls.mark()
-	off, err := h.audit.mark()
-	if err != nil {
-		return sample{}, err
+	offs := make([]int64, len(h.audits))
+	for i, a := range h.audits {
+		off, err := a.mark()
+		if err != nil {
+			return sample{}, err
+		}
+		offs[i] = off
 	}
 	r, err := h.tb.run(ctx, h.sb, name, args...)
 	if err != nil {
@@ -105,9 +116,13 @@ func (h *harness) measure(ctx context.Context, kubePrefix, name string, args ...
 	if s.calls, err = h.calls.since(ctx, mark, s.aws.Total); err != nil {
 		return s, err
 	}
-	events, err := h.audit.since(ctx, off, kubePrefix)
-	if err != nil {
-		return s, err
+	var events []sandbox.AuditEvent
+	for i, a := range h.audits {
+		e, err := a.since(ctx, offs[i], kubePrefix)
+		if err != nil {
+			return s, err
+		}
+		events = append(events, e...)
 	}
 	s.kube = summarizeKube(events)
 	return s, nil

@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox"
 	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/sandboxtest"
 )
 
@@ -33,7 +34,8 @@ type config struct {
 	BindLatencies   []int         // AWS front latency (ms) bind and its baseline are measured at
 	DoctorLatencies []int         // the same for doctor
 	Sizes           []clusterSize // doctor -A and list -A clusters, ascending
-	Parts           []string      // what to measure: startup, bind (and unbind), doctor (and list); all by default
+	FleetSizes      []int         // doctor -A --contexts over this many clusters, ascending
+	Parts           []string      // what to measure: startup, bind (and unbind), doctor (and list), fleet; all by default
 	NaiveSubset     int           // ServiceAccounts the naive walk is measured on
 	StartupReps     int
 	Plugin          string    // a built plugin to measure; "" builds one
@@ -48,6 +50,7 @@ func fullConfig() config {
 		BindLatencies:   []int{0, 50, 100},
 		DoctorLatencies: []int{0, 50},
 		Sizes:           []clusterSize{{100, 50, 30}, {300, 100, 100}, {1000, 200, 300}, {10000, 1000, 3000}},
+		FleetSizes:      []int{2, 4},
 		NaiveSubset:     100, // the subset; each ServiceAccount costs the walk seconds of aws CLI calls
 		StartupReps:     20,
 	}
@@ -62,6 +65,7 @@ func smokeConfig() config {
 		BindLatencies:   []int{0},
 		DoctorLatencies: []int{0},
 		Sizes:           []clusterSize{{10, 5, 3}, {20, 5, 6}},
+		FleetSizes:      []int{2}, // a fleet sandbox of two clusters: the least that is a fleet
 		NaiveSubset:     2,
 		StartupReps:     3,
 	}
@@ -79,6 +83,13 @@ func (c config) validate() error {
 		return fmt.Errorf("-naive-subset %d: give at least 1", c.NaiveSubset)
 	case c.StartupReps < 1:
 		return fmt.Errorf("-startup-reps %d: give at least 1", c.StartupReps)
+	case len(c.FleetSizes) == 0:
+		return errors.New("-fleet-sizes needs at least one size, like 2,4")
+	}
+	for i, n := range c.FleetSizes {
+		if n < 2 || n > sandbox.MaxClusters || (i > 0 && n <= c.FleetSizes[i-1]) {
+			return fmt.Errorf("-fleet-sizes %s: give ascending numbers of clusters from 2 to %d", joinInts(c.FleetSizes), sandbox.MaxClusters)
+		}
 	}
 	for _, p := range c.Parts {
 		if !slices.Contains(allParts, p) {
@@ -105,7 +116,7 @@ func (c config) validate() error {
 }
 
 // allParts are the measurements -parts picks from.
-var allParts = []string{"startup", "bind", "doctor"}
+var allParts = []string{"startup", "bind", "doctor", "fleet"}
 
 // measures reports whether part is to be measured.
 func (c config) measures(part string) bool {
@@ -124,7 +135,8 @@ func mainCode() int {
 	bindLat := fs.String("bind-latencies", joinInts(full.BindLatencies), "AWS latencies (ms) to measure bind at")
 	doctorLat := fs.String("doctor-latencies", joinInts(full.DoctorLatencies), "AWS latencies (ms) to measure doctor at")
 	sizes := fs.String("sizes", joinSizes(full.Sizes), "doctor -A and list -A clusters as SAs/namespaces/roles, ascending")
-	parts := fs.String("parts", strings.Join(allParts, ","), "what to measure: startup (and the binary), bind (and unbind), doctor (and list)")
+	fleetSizes := fs.String("fleet-sizes", joinInts(full.FleetSizes), "doctor -A --contexts over this many sandbox clusters, ascending (the sandbox has the largest)")
+	parts := fs.String("parts", strings.Join(allParts, ","), "what to measure: startup (and the binary), bind (and unbind), doctor (and list), fleet")
 	naive := fs.Int("naive-subset", full.NaiveSubset, "ServiceAccounts the naive walk (doctor's baseline) is measured on; larger sizes are extrapolated")
 	reps := fs.Int("startup-reps", full.StartupReps, "runs of each start-up command")
 	plugin := fs.String("plugin", "", "the kubectl-sdc binary to measure (default: build one)")
@@ -148,6 +160,8 @@ func mainCode() int {
 			cfg.DoctorLatencies, err = parseInts(*doctorLat)
 		case "sizes":
 			cfg.Sizes, err = parseSizes(*sizes)
+		case "fleet-sizes":
+			cfg.FleetSizes, err = parseInts(*fleetSizes)
 		case "naive-subset":
 			cfg.NaiveSubset = *naive
 		case "startup-reps":
@@ -182,7 +196,7 @@ func run(ctx context.Context, cfg config) (res *results, err error) {
 	started := time.Now()
 	res = &results{Date: started.UTC().Format(time.RFC3339), Mode: "full", Machine: readMachine(),
 		Settings: settings{Runs: cfg.Runs, BindLatencies: cfg.BindLatencies, DoctorLatencies: cfg.DoctorLatencies,
-			NaiveSubset: cfg.NaiveSubset, StartupReps: cfg.StartupReps}}
+			NaiveSubset: cfg.NaiveSubset, StartupReps: cfg.StartupReps, FleetSizes: cfg.FleetSizes}}
 	if cfg.Smoke {
 		res.Mode = "smoke"
 	}
@@ -222,13 +236,17 @@ func run(ctx context.Context, cfg config) (res *results, err error) {
 	var one *doctorOneSamples
 	if cfg.measures("bind") {
 		progress(cfg.Log, "bind, unbind and doctor on one target: starting a sandbox")
-		h, err := startHarness(ctx, tb, filepath.Join(work, "sandbox-bind"))
+		h, err := startHarness(ctx, tb, filepath.Join(work, "sandbox-bind"), 1)
 		if err != nil {
 			return nil, err
 		}
 		bs, err = benchBind(ctx, h, cfg)
 		if err == nil {
 			one, err = benchDoctorOne(ctx, h, cfg, bs.doctorNS, work)
+		}
+		if err == nil {
+			progress(cfg.Log, "bind into a role shared on purpose")
+			res.Shared, err = benchShared(ctx, h, cfg)
 		}
 		h.stop()
 		if err != nil {
@@ -239,7 +257,7 @@ func run(ctx context.Context, cfg config) (res *results, err error) {
 	var all *doctorAllSamples
 	if cfg.measures("doctor") {
 		progress(cfg.Log, "doctor -A and list -A on seeded clusters: starting a fresh sandbox")
-		h, err := startHarness(ctx, tb, filepath.Join(work, "sandbox-doctor"))
+		h, err := startHarness(ctx, tb, filepath.Join(work, "sandbox-doctor"), 1)
 		if err != nil {
 			return nil, err
 		}
@@ -250,7 +268,22 @@ func run(ctx context.Context, cfg config) (res *results, err error) {
 		}
 	}
 
-	assemble(res, bs, one, all, cfg)
+	var fl *fleetSamples
+	if cfg.measures("fleet") {
+		largest := cfg.FleetSizes[len(cfg.FleetSizes)-1]
+		progress(cfg.Log, "doctor over a fleet: starting a sandbox of %d clusters", largest)
+		h, err := startHarness(ctx, tb, filepath.Join(work, "sandbox-fleet"), largest)
+		if err != nil {
+			return nil, err
+		}
+		fl, err = benchFleet(ctx, h, cfg)
+		h.stop()
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	assemble(res, bs, one, all, fl, cfg)
 	res.Machine.LoadAfter = loadAverage()
 	res.DurationS = time.Since(started).Round(time.Second).Seconds()
 	if cfg.Out != "" {

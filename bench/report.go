@@ -27,7 +27,9 @@ type results struct {
 	Bind          []bindRow       `json:"bind"`
 	Unbind        []unbindRow     `json:"unbind"`
 	Doctor        []doctorRow     `json:"doctor"`
+	Fleet         []fleetRow      `json:"fleet"`
 	Targets       []targetCheck   `json:"targets"`
+	Shared        *sharedReport   `json:"shared_role,omitempty"`
 	DurationS     float64         `json:"duration_s"`
 }
 
@@ -38,6 +40,7 @@ type settings struct {
 	Sizes           []string `json:"sizes"`
 	NaiveSubset     int      `json:"naive_subset"`
 	StartupReps     int      `json:"startup_reps"`
+	FleetSizes      []int    `json:"fleet_sizes"`
 }
 
 // machine is what the figures were measured on, and how busy it was (load averages from /proc/loadavg:
@@ -250,10 +253,10 @@ func (t targetCheck) cell() string {
 }
 
 // assemble turns the samples into rows, fills the round-trip estimates and checks the targets.
-func assemble(res *results, bs *bindSamples, one *doctorOneSamples, all *doctorAllSamples, cfg config) {
+func assemble(res *results, bs *bindSamples, one *doctorOneSamples, all *doctorAllSamples, fl *fleetSamples, cfg config) {
 	if bs != nil {
 		for _, sc := range []string{"unbind", "unbind no-op"} {
-			for _, r := range resolutions {
+			for _, r := range bindVariants() {
 				var zero *measured
 				for _, lat := range cfg.BindLatencies {
 					s := bs.unbind[bindKey{sc, r.Name, lat}]
@@ -278,7 +281,7 @@ func assemble(res *results, bs *bindSamples, one *doctorOneSamples, all *doctorA
 		if bs == nil {
 			break
 		}
-		for _, r := range resolutions {
+		for _, r := range bindVariants() {
 			var zero *measured
 			for _, lat := range cfg.BindLatencies {
 				s := bs.bind[bindKey{sc, r.Name, lat}]
@@ -334,7 +337,25 @@ func assemble(res *results, bs *bindSamples, one *doctorOneSamples, all *doctorA
 			}
 		}
 	}
+	if fl != nil {
+		res.Fleet = fl.rows(cfg)
+	}
 	res.Targets = checkTargets(res)
+}
+
+// guardrailsCost checks that bind fresh with guardrails made the AWS calls (and writes) of bind fresh
+// without them, at the same latency.
+func guardrailsCost(res *results, g bindRow, what string) targetCheck {
+	c := targetCheck{What: what, Target: "AWS calls as without guardrails", Correctness: true}
+	for _, b := range res.Bind {
+		if b.Scenario == "fresh" && b.Resolution == "--eks-cluster" && b.LatencyMS == g.LatencyMS {
+			c.Value = fmt.Sprintf("%d (%d w) vs %d (%d w)", maxInt(g.AWSPerRun), g.AWS.Writes, maxInt(b.AWSPerRun), b.AWS.Writes)
+			c.Met = maxInt(g.AWSPerRun) == maxInt(b.AWSPerRun) && g.AWS.Writes == b.AWS.Writes
+			return c
+		}
+	}
+	c.Value = "no run without guardrails to compare with"
+	return c
 }
 
 // The issue's targets.
@@ -367,6 +388,9 @@ func checkTargets(res *results) []targetCheck {
 			out = append(out,
 				targetCheck{What: what, Target: "≤ 10 AWS calls", Value: strconv.Itoa(maxInt(b.AWSPerRun)), Met: maxInt(b.AWSPerRun) <= targetFreshAWSCalls},
 				targetCheck{What: what, Target: "≤ 8 kube requests", Value: strconv.Itoa(maxInt(b.KubePerRun)), Met: maxInt(b.KubePerRun) <= targetFreshKube})
+			if b.Resolution == guardrails.Name {
+				out = append(out, guardrailsCost(res, b, what))
+			}
 		} else {
 			w := b.AWS.Writes + b.Kube.Writes
 			out = append(out, targetCheck{What: what, Target: "0 writes", Value: fmt.Sprintf("%d AWS + %d kube writes", b.AWS.Writes, b.Kube.Writes),
@@ -427,7 +451,7 @@ func checkTargets(res *results) []targetCheck {
 				targetCheck{What: what, Target: "≤ 15 AWS calls", Value: strconv.Itoa(maxInt(d.AWSPerRun)), Met: maxInt(d.AWSPerRun) <= targetLargeAWSCalls})
 		}
 	}
-	return out
+	return append(out, fleetTargets(res.Fleet)...)
 }
 
 // printTable writes the one table and, under it, what the binary is made of and how to read it all.
@@ -486,10 +510,16 @@ func printTable(w io.Writer, res *results) {
 		fmt.Fprintf(tw, "%s\t%d ms\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, r.LatencyMS, awsCell(r.measured), kubeCell(r.measured),
 			roundTripCell(r.measured), fmtDuration(r.WallMS), rss, bname, fmtDuration(r.Baseline.WallMS), fmtRatio(r.Ratio), cells(what))
 	}
+	for _, r := range res.Fleet {
+		fmt.Fprintf(tw, "doctor -A --contexts, %d clusters\t%d ms\t%s\t%s\t%s\t%s\t%s\t%s (slowest %s, %s)\t%s\t%s\t%s\n", r.Contexts, r.LatencyMS,
+			awsCell(r.measured), kubeCell(r.measured), roundTripCell(r.measured), fmtDuration(r.WallMS), rssCell(r.measured),
+			r.Baseline.Name, fmtDuration(r.SlowestSingleMS), fmtRatio(r.RatioToSlowest), fmtDuration(r.Baseline.WallMS), fmtRatio(r.Ratio), cells(fleetWhat(r)))
+	}
 	tw.Flush()
 	if b.StrippedBytes > 0 {
 		printBinary(w, b)
 	}
+	printShared(w, res.Shared)
 	var failed []string
 	for _, t := range res.Targets {
 		if !t.Met {

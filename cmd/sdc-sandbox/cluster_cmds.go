@@ -62,6 +62,13 @@ func stopAPIServer(dir, cluster string) error {
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 			return fmt.Errorf("killing the apiserver of %s (pid %d): %w", cluster, pid, err)
 		}
+		// SIGKILL is delivered asynchronously: report success only once the process is gone.
+		for deadline := time.Now().Add(5 * time.Second); alive(pid); {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("the apiserver of %s (pid %d) still runs 5 s after SIGKILL", cluster, pid)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 	fmt.Printf("stopped the apiserver of cluster %s (pid %d)\n", cluster, pid)
 	return nil

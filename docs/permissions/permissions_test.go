@@ -24,8 +24,13 @@ const (
 	sdcRole   = account + "role/sdc-prod-ns1-sdc"
 	sdcPolicy = account + "policy/sdc-prod-ns1-sdc"
 	otherRole = account + "role/admin"
-	otherPol  = account + "policy/team-s3"
-	adminAWS  = "arn:aws:iam::aws:policy/AdministratorAccess"
+	// bind's names at a --role-path.
+	pathRole   = account + "role/sdc/sdc-prod-ns1-sdc"
+	pathPolicy = account + "policy/sdc/sdc-prod-ns1-sdc"
+	// The boundary bind-policy-boundary.json requires.
+	boundary = account + "policy/SDCWorkloadBoundary"
+	otherPol = account + "policy/team-s3"
+	adminAWS = "arn:aws:iam::aws:policy/AdministratorAccess"
 )
 
 // request is one IAM call, with the condition keys IAM sets for it.
@@ -86,7 +91,15 @@ func TestBindPolicy(t *testing.T) {
 		{"iam:TagRole", sdcRole, nil},
 		{"iam:AttachRolePolicy", sdcRole, attachSDC},
 		{"iam:ListAttachedRolePolicies", sdcRole, nil},
+		// The guardrails: a role path, tags, a boundary, settings, and a record dropped.
+		{"iam:CreateRole", pathRole, nil},
+		{"iam:CreatePolicy", pathPolicy, nil},
+		{"iam:AttachRolePolicy", pathRole, map[string][]string{"iam:PolicyARN": {pathPolicy}}},
+		{"iam:PutRolePermissionsBoundary", sdcRole, nil},
+		{"iam:UpdateRole", pathRole, nil},
+		{"iam:UntagRole", sdcRole, nil},
 	})
+	checkRequests(t, p, true, bindCalls())
 	// The scoping: bind can neither touch roles and policies it does not name, nor give its roles more
 	// than its own policies, nor do what it never does.
 	checkRequests(t, p, false, []request{
@@ -147,11 +160,21 @@ func TestUnbindPolicy(t *testing.T) {
 		{"iam:DetachRolePolicy", sdcRole, tagged(map[string][]string{"iam:PolicyARN": {adminAWS}})},
 		{"iam:DetachRolePolicy", sdcRole, map[string][]string{"iam:PolicyARN": {sdcPolicy}}},
 		{"iam:DeleteOpenIDConnectProvider", provider, madeBySDC},
+		// A binding made with bind --role-path: its role and policy at that path.
+		{"iam:GetRole", pathRole, nil},
+		{"iam:GetPolicy", pathPolicy, nil},
+		{"iam:UpdateAssumeRolePolicy", pathRole, nil},
+		{"iam:CreatePolicyVersion", pathPolicy, madeBySDC},
+		{"iam:DeletePolicy", pathPolicy, madeBySDC},
+		{"iam:DeleteRole", pathRole, madeBySDC},
+		{"iam:DetachRolePolicy", pathRole, map[string][]string{"iam:PolicyARN": {pathPolicy}}},
 	})
 	// Deletes only of what kubectl-sdc made, and only of sdc-* names; nothing bind does beyond that.
 	checkRequests(t, p, false, []request{
 		{"iam:DeleteRole", sdcRole, nil},
 		{"iam:DeleteRole", sdcRole, madeByOther},
+		{"iam:DeleteRole", pathRole, nil},
+		{"iam:DeletePolicy", pathPolicy, madeByOther},
 		{"iam:DeleteRole", otherRole, madeBySDC},
 		{"iam:DeletePolicy", sdcPolicy, nil},
 		{"iam:DeletePolicy", otherPol, madeBySDC},
@@ -177,6 +200,72 @@ func TestUnbindPolicy(t *testing.T) {
 					t.Errorf("statement %q grants %s without the managed-by tag condition", s.Sid, a)
 				}
 			}
+		}
+	}
+}
+
+// bindCalls are the calls bind makes (with --permissions-boundary set to boundary: CreateRole and
+// PutRolePermissionsBoundary carry it as iam:PermissionsBoundary).
+func bindCalls() []request {
+	withBoundary := map[string][]string{"iam:PermissionsBoundary": {boundary}}
+	return []request{
+		{"sts:GetCallerIdentity", "*", nil},
+		{"eks:ListClusters", "*", nil},
+		{"eks:DescribeCluster", cluster, nil},
+		{"iam:GetOpenIDConnectProvider", provider, nil},
+		{"iam:CreateOpenIDConnectProvider", provider, nil},
+		{"iam:AddClientIDToOpenIDConnectProvider", provider, nil},
+		{"iam:TagOpenIDConnectProvider", provider, nil},
+		{"iam:GetPolicy", pathPolicy, nil},
+		{"iam:GetPolicyVersion", pathPolicy, nil},
+		{"iam:CreatePolicy", pathPolicy, nil},
+		{"iam:CreatePolicyVersion", sdcPolicy, nil},
+		{"iam:DeletePolicyVersion", sdcPolicy, nil},
+		{"iam:TagPolicy", pathPolicy, nil},
+		{"iam:GetRole", pathRole, nil},
+		{"iam:CreateRole", pathRole, withBoundary},
+		{"iam:CreateRole", sdcRole, withBoundary},
+		{"iam:PutRolePermissionsBoundary", sdcRole, withBoundary},
+		{"iam:UpdateAssumeRolePolicy", pathRole, nil},
+		{"iam:UpdateRole", pathRole, nil},
+		{"iam:TagRole", pathRole, nil},
+		{"iam:UntagRole", pathRole, nil},
+		{"iam:AttachRolePolicy", pathRole, map[string][]string{"iam:PolicyARN": {pathPolicy}}},
+		{"iam:ListAttachedRolePolicies", pathRole, nil},
+	}
+}
+
+// bind-policy-boundary.json lets bind make and change roles only with the organization's boundary: every
+// call of a bind with --permissions-boundary is allowed, a role without it (or with another) is refused,
+// and neither the boundary's removal nor a change of its document is possible.
+func TestBindPolicyWithBoundary(t *testing.T) {
+	t.Parallel()
+	p := loadPolicy(t, "bind-policy-boundary.json")
+	checkRequests(t, p, true, bindCalls())
+	other := map[string][]string{"iam:PermissionsBoundary": {account + "policy/AdminBoundary"}}
+	checkRequests(t, p, false, []request{
+		{"iam:CreateRole", sdcRole, nil},
+		{"iam:CreateRole", pathRole, nil},
+		{"iam:CreateRole", sdcRole, other},
+		{"iam:PutRolePermissionsBoundary", sdcRole, nil},
+		{"iam:PutRolePermissionsBoundary", sdcRole, other},
+		{"iam:DeleteRolePermissionsBoundary", sdcRole, nil},
+		{"iam:CreatePolicyVersion", boundary, nil},
+		{"iam:SetDefaultPolicyVersion", boundary, nil},
+		{"iam:DeletePolicy", boundary, nil},
+		{"iam:CreateRole", otherRole, map[string][]string{"iam:PermissionsBoundary": {boundary}}},
+		{"iam:AttachRolePolicy", sdcRole, map[string][]string{"iam:PolicyARN": {adminAWS}}},
+	})
+	// Apart from the boundary, it is bind-policy.json: the same statements with the same grants.
+	base := loadPolicy(t, "bind-policy.json")
+	for _, r := range bindCalls() {
+		r.context = nil
+		if r.action == "iam:CreateRole" || r.action == "iam:PutRolePermissionsBoundary" {
+			continue
+		}
+		if a, b := iampolicy.Evaluate(iampolicy.Request{Action: r.action, Resource: r.resource}, base).Allowed(),
+			iampolicy.Evaluate(iampolicy.Request{Action: r.action, Resource: r.resource}, p).Allowed(); a != b {
+			t.Errorf("%s on %s: bind-policy.json allowed=%v, bind-policy-boundary.json allowed=%v", r.action, r.resource, a, b)
 		}
 	}
 }

@@ -30,6 +30,11 @@ const MaxAttempts = 8
 type Options struct {
 	Profile string
 	Region  string
+	// ProfileRegionFirst makes the profile's own region win over AWS_REGION and AWS_DEFAULT_REGION in the
+	// environment when Profile is set and Region is not. The SDK's order is the other way round, which is
+	// right for one profile picked by hand, but a fleet reads each kube context with its own profile, and a
+	// region left in the shell must not send every context to it.
+	ProfileRegionFirst bool
 }
 
 // Clients holds one configured client per AWS service the plugin talks to.
@@ -46,6 +51,9 @@ type Clients struct {
 	Region string
 	// Partition is the partition of Region (aws, aws-cn, aws-us-gov).
 	Partition string
+	// RegionFrom says where Region came from when the configuration chose it: "the environment
+	// (AWS_REGION)" or "profile NAME"; "" when Options.Region set it or there is none.
+	RegionFrom string
 }
 
 // Load reads the AWS configuration chain, applies o, and makes the clients. Every request carries the
@@ -71,7 +79,41 @@ func Load(ctx context.Context, o Options, extra ...func(*config.LoadOptions) err
 		}
 		return nil, fmt.Errorf("loading AWS configuration: %w", err)
 	}
-	return newClients(cfg), nil
+	from := ""
+	if o.Region == "" {
+		from = regionFrom(&cfg, o)
+	}
+	c := newClients(cfg)
+	c.RegionFrom = from
+	return c, nil
+}
+
+// regionFrom says where the loaded configuration's region came from, after putting the profile's region
+// first when o asks for it.
+func regionFrom(cfg *aws.Config, o Options) string {
+	var env *config.EnvConfig
+	var shared *config.SharedConfig
+	for _, src := range cfg.ConfigSources {
+		switch s := src.(type) {
+		case config.EnvConfig:
+			env = &s
+		case config.SharedConfig:
+			shared = &s
+		}
+	}
+	if o.ProfileRegionFirst && o.Profile != "" && shared != nil && shared.Region != "" {
+		cfg.Region = shared.Region
+		return "profile " + shared.Profile
+	}
+	switch {
+	case cfg.Region == "":
+		return ""
+	case env != nil && env.Region == cfg.Region:
+		return "the environment (AWS_REGION)"
+	case shared != nil && shared.Region == cfg.Region:
+		return "profile " + shared.Profile
+	}
+	return ""
 }
 
 // ForRegion returns clients that send EKS, S3 and STS calls to region, sharing the loaded configuration

@@ -39,20 +39,29 @@ type operation interface {
 type applier struct {
 	aws *sdcaws.Clients
 	b   *Binder
+	// target writes in the account of the role the stages assume (--target-profile); nil without one.
+	target *applier
 }
 
 // Apply applies the plan and, when something failed, returns an error that says what was done and that
 // running bind again finishes the job.
 func (b *Binder) Apply(ctx context.Context, res *Result) (plan.Result, error) {
-	return b.apply(ctx, res.Observed.aws, res.Plan, "bind")
+	var target *sdcaws.Clients
+	if t := res.Observed.Target; t != nil {
+		target = t.aws
+	}
+	return b.apply(ctx, res.Observed.aws, target, res.Plan, "bind")
 }
 
-// apply carries out the operations of a plan through clients (b.AWS when nil); verb names the command in
-// the account of a partial failure.
-func (b *Binder) apply(ctx context.Context, clients *sdcaws.Clients, p *plan.Plan, verb string) (plan.Result, error) {
+// apply carries out the operations of a plan through clients (b.AWS when nil), and those of the target's
+// account through target (nil: none); verb names the command in the account of a partial failure.
+func (b *Binder) apply(ctx context.Context, clients, target *sdcaws.Clients, p *plan.Plan, verb string) (plan.Result, error) {
 	a := &applier{aws: clients, b: b}
 	if a.aws == nil {
 		a.aws = b.AWS
+	}
+	if target != nil {
+		a.target = &applier{aws: target, b: b}
 	}
 	for _, c := range p.Changes {
 		if op, ok := c.Op.(operation); ok {
@@ -136,10 +145,13 @@ func (op addClientID) apply(ctx context.Context, a *applier) error {
 	return err
 }
 
-// createRole is how to create the role when it does not exist yet.
+// createRole is how to create the role when it does not exist yet: with its guardrails (path, permissions
+// boundary, maximum session duration, tags) in the same call.
 type createRole struct {
 	Name, Trust, Description string
 	Tags                     map[string]string
+	Path, Boundary           string // "" for "/" and no boundary
+	MaxSessionDuration       int32  // 0 for IAM's default
 }
 
 // TrustEdit is one change bind (or unbind) makes to a role's trust and checks afterwards, as pure functions
@@ -212,7 +224,12 @@ type writeTrust struct {
 	Create *createRole // the role did not exist when planned
 	Update bool        // the trust lacked the edit when planned
 	Tags   map[string]string
-	Untag  []string // tag keys to remove (unbind: this binding's stages key on a role shared on purpose)
+	// Boundary and Settings change an existing role's guardrails (see roleGuardrails); empty: unchanged.
+	Boundary string
+	Settings *roleSettings
+	// Untag are tag keys to remove: records of this binding that no longer hold (bind: a target that
+	// changed; unbind: this binding's stages key on a role shared on purpose).
+	Untag []string
 }
 
 func (op writeTrust) apply(ctx context.Context, a *applier) error {
@@ -226,7 +243,7 @@ func (op writeTrust) apply(ctx context.Context, a *applier) error {
 		}
 		// Someone made it meanwhile (another bind into the same role): edit theirs.
 	} else if !op.Update {
-		return a.retag(ctx, op.Role, op.Tags, op.Untag)
+		return a.roleExtras(ctx, op)
 	}
 	var wrote, seen *iampolicy.Policy
 	attempts, gone := 0, false
@@ -268,7 +285,7 @@ func (op writeTrust) apply(ctx context.Context, a *applier) error {
 	if gone {
 		return nil
 	}
-	return a.retag(ctx, op.Role, op.Tags, op.Untag)
+	return a.roleExtras(ctx, op)
 }
 
 // errLost is a verification that found our change gone; errNotVisible a document IAM does not show yet.
@@ -326,10 +343,20 @@ func noSDKRetries(o *iam.Options) { o.Retryer = aws.NopRetryer{} }
 // createRole creates the role; created is false when it exists already (made by someone else meanwhile).
 func (a *applier) createRole(ctx context.Context, c *createRole) (created bool, err error) {
 	err = sdcaws.RetryEventual(ctx, func(ctx context.Context) error {
-		_, err := a.aws.IAM.CreateRole(ctx, &iam.CreateRoleInput{
+		in := &iam.CreateRoleInput{
 			RoleName: aws.String(c.Name), AssumeRolePolicyDocument: aws.String(c.Trust),
 			Description: aws.String(c.Description), Tags: iamTags(c.Tags),
-		})
+		}
+		if c.Path != "" {
+			in.Path = aws.String(c.Path)
+		}
+		if c.Boundary != "" {
+			in.PermissionsBoundary = aws.String(c.Boundary)
+		}
+		if c.MaxSessionDuration != 0 {
+			in.MaxSessionDuration = aws.Int32(c.MaxSessionDuration)
+		}
+		_, err := a.aws.IAM.CreateRole(ctx, in)
 		return err
 	}, sdcaws.IsEventuallyConsistent) // a just-made provider may be refused as an "Invalid principal"
 	if sdcaws.IsAlreadyExists(err) {
@@ -354,18 +381,13 @@ func (a *applier) readTrust(ctx context.Context, role string) (*iampolicy.Policy
 	return iampolicy.Parse([]byte(doc))
 }
 
-// retag adds tags to the role and removes the untag keys (other tags stay).
-func (a *applier) retag(ctx context.Context, role string, tags map[string]string, untag []string) error {
-	if len(tags) > 0 {
-		if _, err := a.aws.IAM.TagRole(ctx, &iam.TagRoleInput{RoleName: aws.String(role), Tags: iamTags(tags)}); err != nil {
-			return err
-		}
+// tagRole adds tags to the role (other tags stay).
+func (a *applier) tagRole(ctx context.Context, role string, tags map[string]string) error {
+	if len(tags) == 0 {
+		return nil
 	}
-	if len(untag) > 0 {
-		_, err := a.aws.IAM.UntagRole(ctx, &iam.UntagRoleInput{RoleName: aws.String(role), TagKeys: untag})
-		return err
-	}
-	return nil
+	_, err := a.aws.IAM.TagRole(ctx, &iam.TagRoleInput{RoleName: aws.String(role), Tags: iamTags(tags)})
+	return err
 }
 
 // writePolicy makes this binding's statements of the role's shared policy exactly Want (pkg/grant): it
@@ -373,40 +395,62 @@ func (a *applier) retag(ctx context.Context, role string, tags map[string]string
 // new default version, and checks afterwards that no concurrent writer dropped them, as writeTrust does.
 type writePolicy struct {
 	ARN, Name, Binding string
+	Path               string // where to create it; "" for "/"
 	Create             bool   // the policy did not exist when planned
 	Want               string // this binding's statements, compact JSON
 	Description        string
 	Tags               map[string]string
+	// Retag are tags an existing policy gets (others stay), once its document is written.
+	Retag map[string]string
 }
 
 func (op writePolicy) apply(ctx context.Context, a *applier) error {
+	if err := op.write(ctx, a); err != nil {
+		return err
+	}
+	return tagPolicy{ARN: op.ARN, Tags: op.Retag}.apply(ctx, a)
+}
+
+func (op writePolicy) write(ctx context.Context, a *applier) error {
 	want, err := iampolicy.Parse([]byte(op.Want))
 	if err != nil {
 		return err
 	}
 	create := func(ctx context.Context) error {
 		merged, _ := grant.Merge(nil, op.Binding, want)
-		_, err := a.aws.IAM.CreatePolicy(ctx, &iam.CreatePolicyInput{
+		in := &iam.CreatePolicyInput{
 			PolicyName: aws.String(op.Name), PolicyDocument: aws.String(string(merged.Compact())),
 			Description: aws.String(op.Description), Tags: iamTags(op.Tags),
-		}, noSDKRetries)
+		}
+		if op.Path != "" {
+			in.Path = aws.String(op.Path)
+		}
+		_, err := a.aws.IAM.CreatePolicy(ctx, in, noSDKRetries)
 		if sdcaws.IsAlreadyExists(err) {
 			return errNotVisible // made meanwhile by another bind: merge into it
 		}
 		return err // created: no earlier version existed, so none was lost
 	}
+	// exists: the policy was made (by another bind) though IAM may not show it yet. A create refused for
+	// throttling made nothing, so the loop tries it again rather than wait for a policy nobody made.
+	exists := false
 	if op.Create {
-		if err := create(ctx); err == nil {
+		switch err := create(ctx); {
+		case err == nil:
 			return nil
-		} else if err != errNotVisible && !sdcaws.IsThrottled(err) {
+		case err == errNotVisible:
+			exists = true
+		case !sdcaws.IsThrottled(err):
 			return err
 		}
 	}
 	missing := func(ctx context.Context, wrote bool) error {
-		if wrote || op.Create {
+		if wrote || exists {
 			return errNotVisible // made by us or another bind, and IAM does not show it yet
 		}
-		return create(ctx)
+		err := create(ctx)
+		exists = err == errNotVisible
+		return err
 	}
 	err = a.editPolicy(ctx, op.ARN, missing, func(current *iampolicy.Policy) (*iampolicy.Policy, bool) {
 		return grant.Merge(current, op.Binding, want)

@@ -21,6 +21,9 @@ type Binder struct {
 	Core     corev1client.CoreV1Interface
 	Apps     appsv1client.AppsV1Interface
 	Resolver *cluster.Resolver
+	// TargetAWS are the clients of --target-profile, in the account of the role the stages assume; nil
+	// without it (bind then writes nothing there).
+	TargetAWS *sdcaws.Clients
 	// Now is the clock (restart decisions and annotations); nil means time.Now.
 	Now func() time.Time
 }
@@ -35,6 +38,8 @@ type Names struct {
 	PolicyARN      string `json:"policyArn,omitempty"`
 	RoleName       string `json:"-"`
 	RoleARN        string `json:"roleArn"`
+	// RolePath is the path bind creates the role and its policy at (see NamesFor).
+	RolePath string `json:"-"`
 	// RoleSource says where the role name came from: RoleFromFlag, RoleFromAnnotation or RoleByDefault.
 	RoleSource string `json:"-"`
 	// BindingID identifies this binding (cluster, namespace, ServiceAccount) in a shared policy's Sids.
@@ -65,6 +70,8 @@ type Result struct {
 	// Hub manages; Fragment is then the pod spec fragment to put into the Control Hub deployment's YAML.
 	Warnings []string
 	Fragment *applyappsv1.DeploymentApplyConfiguration
+	// Handoff is what the target account's owners must add (--assume-role-arn without --target-profile).
+	Handoff *Handoff
 }
 
 // Plan observes the current state and plans every change: Observe, then the pure Plan. It writes nothing.
@@ -92,6 +99,10 @@ type Output struct {
 	// Warnings and Fragment: see Result; present only when there are some.
 	Warnings []string                                  `json:"warnings,omitempty"`
 	Fragment *applyappsv1.DeploymentApplyConfiguration `json:"fragment,omitempty"`
+	// AssumeRoleARN is the role the stages assume; AssumeRoleTarget what its account's owners must add
+	// when bind did not (no --target-profile).
+	AssumeRoleARN    string   `json:"assumeRoleArn,omitempty"`
+	AssumeRoleTarget *Handoff `json:"assumeRoleTarget,omitempty"`
 }
 
 // ChangeOutput is one change in Output. Error is set when applying it failed; Skipped when a change it
@@ -111,6 +122,7 @@ func (res *Result) Output(dryRun bool, applied *plan.Result) Output {
 		OIDCProviderARN: res.Names.ProviderARN, PolicyARN: res.Names.PolicyARN, RoleARN: res.Names.RoleARN,
 		Namespace: res.Request.Namespace, ServiceAccount: res.Request.ServiceAccount, Deployment: res.Request.Deployment,
 		DryRun: dryRun, Changes: []ChangeOutput{}, Warnings: res.Warnings, Fragment: res.Fragment,
+		AssumeRoleARN: res.Request.AssumeRoleARN, AssumeRoleTarget: res.Handoff,
 	}
 	for i, c := range res.Plan.Changes {
 		co := ChangeOutput{Kind: c.Kind, Name: c.Name, Action: string(c.Action)}

@@ -42,6 +42,9 @@ type Observed struct {
 	Policy        *iamread.Policy
 	Role          *iamread.Role
 
+	// Target is the role the stages assume (--assume-role-arn); nil without one.
+	Target *TargetObserved
+
 	Namespace      *corev1.Namespace
 	ServiceAccount *corev1.ServiceAccount
 	Deployment     *appsv1.Deployment
@@ -55,13 +58,20 @@ type Observed struct {
 // (and the issuer's TLS chain) in parallel. It writes nothing and changes neither b nor r.
 func (b *Binder) Observe(ctx context.Context, r *Request) (*Observed, error) {
 	o := &Observed{Now: b.now()}
-	w, err := b.where(ctx, func(ctx context.Context) error { return b.observeKube(ctx, r, o) })
+	reads := []func(context.Context) error{func(ctx context.Context) error { return b.observeKube(ctx, r, o) }}
+	if r.AssumeRoleARN != "" {
+		reads = append(reads, func(ctx context.Context) error { return b.observeTarget(ctx, r, o) })
+	}
+	w, err := b.where(ctx, reads...)
 	if err != nil {
 		return nil, err
 	}
 	o.Cluster, o.Identity, o.aws = w.cluster, w.identity, w.aws
 	o.Names = NamesFor(r, o.Cluster, o.Identity, o.ServiceAccount)
 	if err := b.observeIAM(ctx, r, o); err != nil {
+		return nil, err
+	}
+	if err := b.observePolicyElsewhere(ctx, r, o); err != nil {
 		return nil, err
 	}
 	if err := b.checkAttachable(ctx, r, o); err != nil {
@@ -77,10 +87,10 @@ type place struct {
 	aws      *sdcaws.Clients
 }
 
-// where finds the cluster and the caller in parallel with kube (the command's own Kubernetes reads), and
-// checks that the credentials are of the cluster's account. Without a configured region it asks the cluster
-// first, since STS needs one.
-func (b *Binder) where(ctx context.Context, kube func(context.Context) error) (place, error) {
+// where finds the cluster and the caller in parallel with reads (the command's own reads that need neither:
+// Kubernetes, another account), and checks that the credentials are of the cluster's account. Without a
+// configured region it asks the cluster first, since STS needs one.
+func (b *Binder) where(ctx context.Context, reads ...func(context.Context) error) (place, error) {
 	w := place{aws: b.AWS}
 	if b.AWS.Region == "" {
 		c, err := b.Resolver.Resolve(ctx)
@@ -106,7 +116,9 @@ func (b *Binder) where(ctx context.Context, kube func(context.Context) error) (p
 			return err
 		})
 	}
-	g.Go(func() error { return kube(gctx) })
+	for _, read := range reads {
+		g.Go(func() error { return read(gctx) })
+	}
 	if err := g.Wait(); err != nil {
 		return w, err
 	}
@@ -122,28 +134,36 @@ func (b *Binder) where(ctx context.Context, kube func(context.Context) error) (p
 // ServiceAccount as it is (nil when it does not exist). The role is --role-name's; else the one the
 // ServiceAccount's annotation names, when that is a role of this account (so roles made by earlier
 // versions, or named by hand, keep serving it); else vocab.DefaultName. The policy bind makes is
-// --policy-name's, else named like the role: one policy per role, shared by the role's bindings.
+// --policy-name's, else named like the role: one policy per role, shared by the role's bindings. Both are
+// at --role-path, else at the annotated role's path, else at "/".
 func NamesFor(r *Request, c *cluster.Cluster, id sdcaws.Identity, sa *corev1.ServiceAccount) Names {
 	n := Names{Partition: id.Partition, Account: id.Account}
 	n.IssuerHostPath = vocab.IssuerHostPath(c.Issuer)
 	n.ProviderARN = vocab.ProviderARN(n.Partition, n.Account, c.Issuer)
 	n.BindingID = vocab.BindingID(vocab.ClusterKey(c.ARN, c.Issuer), r.Namespace, r.ServiceAccount)
+	n.RolePath = r.Guardrails.RolePath
 	switch annotated, ok := annotatedRole(sa, id); {
 	case r.RoleName != "":
 		n.RoleName, n.RoleSource = r.RoleName, RoleFromFlag
-		n.RoleARN = vocab.RoleARN(n.Partition, n.Account, n.RoleName)
 	case ok:
-		n.RoleName, n.RoleSource, n.RoleARN = annotated.Name, RoleFromAnnotation, vocab.RoleARN(annotated.Partition, annotated.Account, annotated.Path[1:]+annotated.Name)
+		n.RoleName, n.RoleSource = annotated.Name, RoleFromAnnotation
+		if n.RolePath == "" {
+			n.RolePath = annotated.Path // a role that is gone is made again where the annotation says
+		}
 	default:
 		n.RoleName, n.RoleSource = vocab.DefaultName(c.Name, c.Region, r.Namespace, r.ServiceAccount, vocab.MaxRoleName), RoleByDefault
-		n.RoleARN = vocab.RoleARN(n.Partition, n.Account, n.RoleName)
 	}
+	if n.RolePath == "" {
+		n.RolePath = "/"
+	}
+	// Where the role will be made; one found elsewhere (IAM finds roles by name) keeps its own ARN.
+	n.RoleARN = vocab.RoleARNAt(n.Partition, n.Account, n.RolePath, n.RoleName)
 	if r.ownPolicy() {
 		n.PolicyName = r.PolicyName
 		if n.PolicyName == "" {
 			n.PolicyName = n.RoleName
 		}
-		n.PolicyARN = vocab.PolicyARN(n.Partition, n.Account, n.PolicyName)
+		n.PolicyARN = vocab.PolicyARNAt(n.Partition, n.Account, n.RolePath, n.PolicyName)
 	}
 	return n
 }

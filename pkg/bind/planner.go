@@ -44,6 +44,10 @@ func Plan(r *Request, o *Observed) (*Result, error) {
 	if o.Role != nil && o.Role.ARN != "" {
 		res.Names.RoleARN = o.Role.ARN // with its path, as IAM has it
 	}
+	if err := checkBoundary(res); err != nil {
+		return nil, err
+	}
+	res.Warnings = append(res.Warnings, pathWarnings(res)...)
 	p := &plan.Plan{}
 	add := func(c *plan.Change) { p.Changes = append(p.Changes, c) }
 
@@ -52,12 +56,16 @@ func Plan(r *Request, o *Observed) (*Result, error) {
 		return nil, err
 	}
 	add(prov)
+	var targetPolicy *iampolicy.Policy // the stages' permissions, where the stages assume a role
 	if r.ownPolicy() {
 		desired, sel, err := desiredPolicy(r, o)
 		if err != nil {
 			return nil, err
 		}
 		res.Selection = sel
+		if r.AssumeRoleARN != "" {
+			targetPolicy, desired = desired, assumeRolePolicy(r.AssumeRoleARN)
+		}
 		c, err := policyChange(res, desired)
 		if err != nil {
 			return nil, err
@@ -75,6 +83,18 @@ func Plan(r *Request, o *Observed) (*Result, error) {
 	}
 	for _, c := range attachments {
 		add(c)
+	}
+	if r.AssumeRoleARN != "" {
+		targets, err := targetChanges(res, targetPolicy)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range targets {
+			add(c)
+		}
+		if len(targets) > 0 {
+			accountNotes(res, p.Changes)
+		}
 	}
 	add(namespaceChange(res))
 	sa := serviceAccountChange(res)
@@ -108,15 +128,24 @@ func audienceFor(r *Request, sa *corev1.ServiceAccount) string {
 	return vocab.DefaultAudience
 }
 
+// desiredPolicy is the permissions the request grants (stages or a policy file; nil for neither), in the
+// account where they apply: the binding's, or with --assume-role-arn the target role's.
 func desiredPolicy(r *Request, o *Observed) (*iampolicy.Policy, catalog.Selection, error) {
 	if r.PolicyDocument != nil {
 		return r.PolicyDocument, catalog.Selection{}, nil
+	}
+	if !r.grants() {
+		return nil, catalog.Selection{}, nil
 	}
 	region := o.Cluster.Region
 	if region == "" && o.aws != nil {
 		region = o.aws.Region
 	}
-	doc, sel, err := r.Catalog.Render(r.Selection, catalog.Target{Partition: o.Names.Partition, Region: region, Account: o.Names.Account})
+	account := o.Names.Account
+	if p, ok := vocab.ParseRoleARN(r.AssumeRoleARN); ok {
+		account = p.Account
+	}
+	doc, sel, err := r.Catalog.Render(r.Selection, catalog.Target{Partition: o.Names.Partition, Region: region, Account: account})
 	if err != nil {
 		return nil, sel, err
 	}
@@ -143,7 +172,11 @@ func toYAML(v any) string {
 // managedTags are the tags on everything bind makes in IAM, plus extra: who made it, and for which
 // binding (cluster name and ARN, namespace, ServiceAccount), so that a later bind can tell whose it is.
 func managedTags(res *Result, extra map[string]string) map[string]string {
-	m := map[string]string{vocab.ManagedByKey: vocab.ManagedByValue, vocab.TagCluster: res.Cluster.Name}
+	m := maps.Clone(res.Request.Guardrails.Tags) // --tag values; bind's own keys are refused there
+	if m == nil {
+		m = map[string]string{}
+	}
+	m[vocab.ManagedByKey], m[vocab.TagCluster] = vocab.ManagedByValue, res.Cluster.Name
 	if res.Cluster.ARN != "" {
 		m[vocab.TagClusterARN] = res.Cluster.ARN
 	}
@@ -201,16 +234,36 @@ func providerChange(res *Result) (*plan.Change, error) {
 		return c, nil
 	}
 	before := providerDoc{URL: res.Cluster.Issuer, ClientIDList: o.Provider.ClientIDs, ThumbprintList: o.Provider.Thumbprints}
-	if slices.Contains(o.Provider.ClientIDs, res.Audience) {
+	var retag map[string]string
+	if managedByBind(o.Provider.Tags) {
+		retag = userTagChanges(res, o.Provider.Tags)
+	}
+	hasAudience := slices.Contains(o.Provider.ClientIDs, res.Audience)
+	if hasAudience && len(retag) == 0 {
 		c.Action = plan.Unchanged
 		return c, nil
 	}
-	after := before
-	after.ClientIDList = append(slices.Clone(before.ClientIDList), res.Audience)
 	c.Action = plan.Update
-	c.Before, c.After = indentJSON(before), indentJSON(after)
-	c.Notes = []string{"adds client ID " + res.Audience}
-	c.Op = addClientID{ProviderARN: n.ProviderARN, ClientID: res.Audience}
+	var op providerWrites
+	if !hasAudience {
+		after := before
+		after.ClientIDList = append(slices.Clone(before.ClientIDList), res.Audience)
+		c.Before, c.After = indentJSON(before), indentJSON(after)
+		c.Notes = []string{"adds client ID " + res.Audience}
+		op.ClientID = &addClientID{ProviderARN: n.ProviderARN, ClientID: res.Audience}
+	}
+	if len(retag) > 0 {
+		c.Notes = append(c.Notes, tagNotes(o.Provider.Tags, retag)...)
+		op.Tags = &tagProvider{ARN: n.ProviderARN, Tags: retag}
+	}
+	switch {
+	case op.Tags == nil:
+		c.Op = *op.ClientID
+	case op.ClientID == nil:
+		c.Op = *op.Tags
+	default:
+		c.Op = op
+	}
 	return c, nil
 }
 
@@ -239,7 +292,7 @@ func policyChange(res *Result, desired *iampolicy.Policy) (*plan.Change, error) 
 			n.PolicyARN, n.RoleName, len(grant.Bindings(merged)), err, vocab.MaxAttachedPolicies)
 	}
 	c := &plan.Change{ID: "policy", Kind: KindPolicy, Name: n.PolicyARN, Format: "json", After: string(merged.Canonical())}
-	op := writePolicy{ARN: n.PolicyARN, Name: n.PolicyName, Binding: n.BindingID, Want: string(desired.Compact()),
+	op := writePolicy{ARN: n.PolicyARN, Name: n.PolicyName, Path: n.RolePath, Binding: n.BindingID, Want: string(desired.Compact()),
 		Description: fmt.Sprintf("Permissions of the ServiceAccounts of role %s, made by kubectl-sdc", n.RoleName),
 		Tags:        managedTags(res, bindingTags(res))}
 	if bindings := len(grant.Bindings(merged)); bindings > 1 {
@@ -252,12 +305,19 @@ func policyChange(res *Result, desired *iampolicy.Policy) (*plan.Change, error) 
 		return c, nil
 	}
 	c.Before = string(current.Canonical())
-	if !changed {
+	retag := userTagChanges(res, o.Policy.Tags)
+	if !changed && len(retag) == 0 {
 		c.Action = plan.Unchanged
 		return c, nil
 	}
 	c.Action = plan.Update
+	c.Notes = append(c.Notes, tagNotes(o.Policy.Tags, retag)...)
+	if !changed {
+		c.Op = tagPolicy{ARN: n.PolicyARN, Tags: retag}
+		return c, nil
+	}
 	c.Notes = append([]string{fmt.Sprintf("a new default version (%s stays as the previous one); other bindings' statements stay", o.Policy.DefaultVersion)}, c.Notes...)
+	op.Retag = retag
 	c.Op = op
 	return c, nil
 }
@@ -309,6 +369,10 @@ func roleChange(res *Result) (*plan.Change, error) {
 	default:
 		tags[vocab.TagStages] = stagesTag
 	}
+	targetKey := assumeRoleTagKey(res)
+	if r.AssumeRoleARN != "" {
+		tags[targetKey] = r.AssumeRoleARN
+	}
 	if o.Role == nil {
 		c.Action = plan.Create
 		for k, v := range bindingTags(res) {
@@ -318,12 +382,19 @@ func roleChange(res *Result) (*plan.Change, error) {
 		if stagesTag != "" {
 			c.Notes = append(c.Notes, "tag "+vocab.TagStages+"="+stagesTag)
 		}
-		op.Create = &createRole{Name: n.RoleName, Trust: string(trust.Compact()),
-			Description: fmt.Sprintf(roleDescriptionTemplate, r.Namespace, r.ServiceAccount, res.Cluster.Name),
-			Tags:        managedTags(res, tags)}
-		if k := vocab.TagStages + "/" + n.BindingID; tags[k] != "" {
-			// Should another bind create the shared role first, this binding still records its stages there.
-			op.Tags = map[string]string{k: tags[k]}
+		if r.AssumeRoleARN != "" {
+			c.Notes = append(c.Notes, "tag "+targetKey+"="+r.AssumeRoleARN)
+		}
+		op.Create = newRole(res, string(trust.Compact()), managedTags(res, tags))
+		c.Notes = append(c.Notes, createNotes(op.Create)...)
+		for _, k := range []string{vocab.TagStages + "/" + n.BindingID, vocab.TagAssumeRoleARN + "/" + n.BindingID} {
+			if tags[k] != "" {
+				// Should another bind create the shared role first, this binding still records its own there.
+				if op.Tags == nil {
+					op.Tags = map[string]string{}
+				}
+				op.Tags[k] = tags[k]
+			}
 		}
 		c.Op = op
 		return c, nil
@@ -342,7 +413,18 @@ func roleChange(res *Result) (*plan.Change, error) {
 		delete(retag, vocab.TagStages+"/"+n.BindingID)
 	}
 	c.Notes = []string{size}
-	if !trustChanged && len(retag) == 0 {
+	op.Tags = retag
+	if old, ok := o.Role.Tags[targetKey]; ok && r.AssumeRoleARN == "" {
+		// The binding assumes no role any more: doctor must not keep checking the old one.
+		op.Untag = []string{targetKey}
+		c.Notes = append(c.Notes, fmt.Sprintf("untag %s (was %s): the stages assume no other role now", targetKey, old))
+	}
+	guarded, err := roleGuardrails(res, o.Role, c, &op)
+	if err != nil {
+		return nil, err
+	}
+	retag = op.Tags
+	if !trustChanged && len(retag) == 0 && !guarded && len(op.Untag) == 0 {
 		c.Action = plan.Unchanged
 		return c, nil
 	}
@@ -351,10 +433,7 @@ func roleChange(res *Result) (*plan.Change, error) {
 		c.Notes = append([]string{"admits " + subject + "; every other statement and subject stays"}, c.Notes...)
 		op.Update = true
 	}
-	for _, k := range slices.Sorted(maps.Keys(retag)) {
-		c.Notes = append(c.Notes, fmt.Sprintf("tag %s: %q -> %q", k, o.Role.Tags[k], retag[k]))
-	}
-	op.Tags = retag
+	c.Notes = append(c.Notes, tagNotes(o.Role.Tags, retag)...)
 	c.Op = op
 	return c, nil
 }

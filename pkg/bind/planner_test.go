@@ -55,7 +55,16 @@ func request(t *testing.T) *Request {
 func fresh(r *Request) *Observed {
 	c := &cluster.Cluster{Name: "demo", Region: "us-west-2", Partition: "aws", Issuer: tIssuer, ARN: tCluster, Source: cluster.SourceEKSClusterFlag}
 	id := sdcaws.Identity{Account: tAccount, Partition: "aws", ARN: "arn:aws:iam::123456789012:user/admin"}
-	return &Observed{Cluster: c, Identity: id, Names: NamesFor(r, c, id, nil), Now: tNow, Thumbprint: tThumb}
+	o := &Observed{Cluster: c, Identity: id, Names: NamesFor(r, c, id, nil), Now: tNow, Thumbprint: tThumb}
+	if r.AssumeRoleARN != "" {
+		// The planner's convention: a --target-profile means its credentials are of the target's account.
+		o.Target = targetNames(r)
+		if r.TargetProfile != "" {
+			o.Target.Managed = true
+			o.Target.Identity = sdcaws.Identity{Account: o.Target.Parsed.Account, Partition: "aws", ARN: "arn:aws:iam::" + o.Target.Parsed.Account + ":user/admin"}
+		}
+	}
+	return o
 }
 
 // bound is the observation after a bind of r: what applying fresh's plan leaves behind.
@@ -73,13 +82,22 @@ func bound(t *testing.T, r *Request) *Observed {
 	for _, c := range res.Plan.Changes {
 		switch op := c.Op.(type) {
 		case createProvider:
-			o.Provider = &iamread.Provider{ARN: tProvider, ClientIDs: op.ClientIDs, Thumbprints: op.Thumbprints}
+			o.Provider = &iamread.Provider{ARN: tProvider, ClientIDs: op.ClientIDs, Thumbprints: op.Thumbprints, Tags: op.Tags}
 		case writePolicy:
 			o.Policy = &iamread.Policy{ARN: op.ARN, DefaultVersion: "v1", Document: mustParse(t, c.After), Tags: op.Tags}
 		case writeTrust:
-			o.Role = &iamread.Role{ARN: vocab.RoleARN("aws", tAccount, op.Create.Name), Name: op.Create.Name, Trust: mustParse(t, op.Create.Trust), Tags: op.Create.Tags}
+			o.Role = createdRole(t, tAccount, op.Create)
 		case attachPolicy:
 			o.Role.Attached = append(o.Role.Attached, op.PolicyARN)
+		case inTarget:
+			switch op := op.Op.(type) {
+			case writeTrust:
+				o.Target.Role = createdRole(t, o.Target.Parsed.Account, op.Create)
+			case writePolicy:
+				o.Target.Policy = &iamread.Policy{ARN: op.ARN, DefaultVersion: "v1", Document: mustParse(t, c.After), Tags: op.Tags}
+			case attachPolicy:
+				o.Target.Role.Attached = append(o.Target.Role.Attached, op.PolicyARN)
+			}
 		case createNamespace:
 			o.Namespace = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: op.Name}}
 		case applyServiceAccount:
@@ -91,6 +109,22 @@ func bound(t *testing.T, r *Request) *Observed {
 		}
 	}
 	return o
+}
+
+// createdRole is the role IAM holds after c: at its path, with its boundary and settings (IAM's default
+// maximum session is an hour).
+func createdRole(t *testing.T, account string, c *createRole) *iamread.Role {
+	t.Helper()
+	path := c.Path
+	if path == "" {
+		path = "/"
+	}
+	maxSession := c.MaxSessionDuration
+	if maxSession == 0 {
+		maxSession = 3600
+	}
+	return &iamread.Role{ARN: vocab.RoleARNAt("aws", account, path, c.Name), Name: c.Name, Trust: mustParse(t, c.Trust), Tags: c.Tags,
+		BoundaryARN: c.Boundary, Description: c.Description, MaxSessionDuration: maxSession}
 }
 
 func mustParse(t *testing.T, doc string) *iampolicy.Policy {

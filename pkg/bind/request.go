@@ -45,6 +45,14 @@ type Request struct {
 	Selection        catalog.Selection
 	PolicyDocument   *iampolicy.Policy
 	AttachPolicyARNs []string
+	// Guardrails are the organization's rules for the IAM resources bind makes (see guardrails.go).
+	Guardrails Guardrails
+	// AssumeRoleARN is the role in another account that the SDC stages assume ("Assume Another Role"); the
+	// stages' permissions then live there and this binding's role may only assume it (see target.go).
+	AssumeRoleARN string
+	// TargetProfile names the AWS profile whose credentials bind uses in AssumeRoleARN's account; without
+	// it bind changes nothing there and prints what its owners must add.
+	TargetProfile string
 }
 
 // Validate checks everything that can be checked without calling anything, so bad input fails before any
@@ -99,16 +107,22 @@ func (r *Request) Validate() error {
 			return err
 		}
 	}
+	if err := r.Guardrails.validate(); err != nil {
+		return err
+	}
+	if err := r.validateTarget(); err != nil {
+		return err
+	}
 	hasStages := len(r.Selection.Stages) > 0
 	switch {
 	case hasStages && r.PolicyDocument != nil:
 		return &FlagError{Flag: "--policy-file", Rule: "cannot be combined with --stage/--bucket: give the permissions one way"}
 	case !hasStages && len(r.Selection.Params) > 0:
 		return &FlagError{Flag: "--set", Rule: "parameters need a --stage (see `kubectl sdc stages`)"}
-	case !hasStages && r.PolicyDocument == nil && len(r.AttachPolicyARNs) == 0:
-		return errors.New("no permissions given: use --stage NAME (see `kubectl sdc stages`), --bucket BUCKET, --policy-file FILE or --attach-policy-arn ARN")
-	case r.PolicyName != "" && !hasStages && r.PolicyDocument == nil:
-		return &FlagError{Flag: "--policy-name", Value: r.PolicyName, Rule: "names the policy made from --stage or --policy-file, and there is none"}
+	case !hasStages && r.PolicyDocument == nil && len(r.AttachPolicyARNs) == 0 && r.AssumeRoleARN == "":
+		return errors.New("no permissions given: use --stage NAME (see `kubectl sdc stages`), --bucket BUCKET, --policy-file FILE, --attach-policy-arn ARN or --assume-role-arn ARN")
+	case r.PolicyName != "" && !r.ownPolicy():
+		return &FlagError{Flag: "--policy-name", Value: r.PolicyName, Rule: "names the policy made from --stage, --policy-file or --assume-role-arn, and there is none"}
 	}
 	if hasStages {
 		if r.Catalog == nil {
@@ -152,7 +166,14 @@ func (r *Request) podIdentity() manifest.Options {
 		NameFlag: "--deployment", ImageFlag: "--image"}
 }
 
-// ownPolicy reports whether bind makes a customer managed policy (from stages or a policy file).
+// ownPolicy reports whether bind makes a customer managed policy for the role: from stages or a policy
+// file, or to let it assume AssumeRoleARN.
 func (r *Request) ownPolicy() bool {
+	return r.grants() || r.AssumeRoleARN != ""
+}
+
+// grants reports whether the request gives permissions of its own (stages or a policy file), which go to
+// the role, or with AssumeRoleARN to the target role.
+func (r *Request) grants() bool {
 	return len(r.Selection.Stages) > 0 || r.PolicyDocument != nil
 }

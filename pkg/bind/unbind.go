@@ -117,7 +117,7 @@ func (b *Binder) PlanUnbind(ctx context.Context, r *UnbindRequest) (*UnbindResul
 // ApplyUnbind applies the plan; when something failed, the error says what was done and that the same
 // command finishes the job.
 func (b *Binder) ApplyUnbind(ctx context.Context, res *UnbindResult) (plan.Result, error) {
-	return b.apply(ctx, res.Observed.aws, res.Plan, "unbind")
+	return b.apply(ctx, res.Observed.aws, nil, res.Plan, "unbind")
 }
 
 // Output is unbind's `-o json|yaml` object: bind's, with actions delete, update and unchanged.
@@ -148,7 +148,8 @@ func (res *UnbindResult) Output(dryRun bool, applied *plan.Result) Output {
 // ObserveUnbind reads what unbind may change: the cluster, the caller and the ServiceAccount (with the
 // Deployments using it) in parallel, then the role (with its policy lists), the policy bind names like it
 // and, to prune the provider, the provider and every role's trust, in parallel; then any other customer
-// managed policy attached to the role. It writes nothing.
+// managed policy attached to the role (among them bind's, when the role is at another path than the
+// annotation says). It writes nothing.
 func (b *Binder) ObserveUnbind(ctx context.Context, r *UnbindRequest) (*UnbindObserved, error) {
 	o := &UnbindObserved{Now: b.now(), Policies: map[string]*iamread.Policy{}}
 	w, err := b.where(ctx, func(ctx context.Context) error { return b.observeUnbindKube(ctx, r, o) })
@@ -157,8 +158,9 @@ func (b *Binder) ObserveUnbind(ctx context.Context, r *UnbindRequest) (*UnbindOb
 	}
 	o.Cluster, o.Identity, o.aws = w.cluster, w.identity, w.aws
 	n := NamesFor(r.bindRequest(), o.Cluster, o.Identity, o.ServiceAccount)
+	// bind makes the policy beside the role, at the annotation's path (--role-path's) or "/".
 	n.PolicyName = n.RoleName
-	n.PolicyARN = vocab.PolicyARN(n.Partition, n.Account, n.PolicyName)
+	n.PolicyARN = vocab.PolicyARNAt(n.Partition, n.Account, n.RolePath, n.PolicyName)
 	o.Names = n
 
 	var named *iamread.Policy
@@ -191,14 +193,27 @@ func (b *Binder) ObserveUnbind(ctx context.Context, r *UnbindRequest) (*UnbindOb
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	o.Policies[n.PolicyARN] = named
 	if o.Role == nil {
+		o.Policies[n.PolicyARN] = named
 		return o, nil
+	}
+	if named == nil {
+		// A role found at another path than the annotation's (IAM finds roles by name) has its policy beside
+		// it: bind used both where it found them.
+		for _, a := range o.Role.Attached {
+			if p, ok := vocab.ParsePolicyARN(a); ok && p.Account == n.Account && p.Name == n.PolicyName {
+				o.Names.PolicyARN = a
+				break
+			}
+		}
+	}
+	if o.Names.PolicyARN == n.PolicyARN {
+		o.Policies[n.PolicyARN] = named
 	}
 	prefix := fmt.Sprintf("arn:%s:iam::%s:policy/", n.Partition, n.Account)
 	var others []string
 	for _, a := range o.Role.Attached {
-		if a != n.PolicyARN && strings.HasPrefix(a, prefix) {
+		if _, read := o.Policies[a]; !read && strings.HasPrefix(a, prefix) {
 			others = append(others, a)
 		}
 	}

@@ -100,9 +100,12 @@ func (u *unbinding) role() {
 		u.warn("IAM role %s's trust still admits ServiceAccount %s/%s through %s, which is not a statement bind writes (a wildcard or another condition): unbind leaves it alone (taking one ServiceAccount out of it would need a Deny, which is not unbind's to add); change it by hand if the ServiceAccount must lose the role (aws iam update-assume-role-policy --role-name %s)",
 			n.RoleName, r.Namespace, r.ServiceAccount, statementName(revoked, d.StatementIndex), n.RoleName)
 	}
+	// A role shared on purpose records this binding's stages and assumed role under keys of its own.
 	var untag []string
-	if k := vocab.TagStages + "/" + n.BindingID; role.Tags[k] != "" {
-		untag = []string{k}
+	for _, k := range []string{vocab.TagStages + "/" + n.BindingID, vocab.TagAssumeRoleARN + "/" + n.BindingID} {
+		if role.Tags[k] != "" {
+			untag = append(untag, k)
+		}
 	}
 	c.Before = string(role.Trust.Canonical())
 	switch {
@@ -111,7 +114,7 @@ func (u *unbinding) role() {
 		return
 	case !listed:
 		c.Action = plan.Update
-		c.Notes = []string{"untag " + untag[0]}
+		c.Notes = []string{"untag " + strings.Join(untag, ", ")}
 		c.Op = writeTrust{Role: n.RoleName, Edit: edit, Untag: untag}
 		return
 	case iampolicy.TrustsAnyone(revoked):
@@ -119,7 +122,7 @@ func (u *unbinding) role() {
 		c.Notes = []string{"removes " + u.subject + "; every other statement and subject stays",
 			fmt.Sprintf("admits %d ServiceAccount(s) of this cluster by name afterwards", len(iampolicy.WebIdentitySubjects(revoked, n.ProviderARN, n.IssuerHostPath)))}
 		if len(untag) > 0 {
-			c.Notes = append(c.Notes, "untag "+untag[0])
+			c.Notes = append(c.Notes, "untag "+strings.Join(untag, ", "))
 		}
 		c.Op = writeTrust{Role: n.RoleName, Edit: edit, Update: true, Untag: untag}
 		return
@@ -140,6 +143,12 @@ func (u *unbinding) role() {
 	u.roleGoes, u.trustAfter = true, nil
 	c.Action, c.After = plan.Delete, ""
 	c.Notes = []string{fmt.Sprintf("trusts nobody once %s is removed, and kubectl-sdc made it (tag %s=%s)", u.subject, vocab.ManagedByKey, vocab.ManagedByValue)}
+	for _, k := range []string{vocab.TagAssumeRoleARN, vocab.TagAssumeRoleARN + "/" + n.BindingID} {
+		if target := role.Tags[k]; target != "" {
+			u.warn("the stages of this binding assume IAM role %s (tag %s), which unbind leaves alone: its trust still names role %s, and what grants the stages' permissions there stays; remove the statement (and the stages' policy bind --target-profile made beside it) with that account's credentials if nothing else needs them (aws iam get-role --role-name %s)",
+				target, k, role.ARN, vocab.RoleNameOf(target))
+		}
+	}
 	guard := &trustGuard{Role: n.RoleName, Edit: edit, Read: o.Now}
 	del := deleteRole{Name: n.RoleName, Guard: guard}
 	for _, a := range role.Attached {

@@ -245,6 +245,47 @@ func TestUnbindPlan(t *testing.T) {
 					t.Errorf("op %+v", op)
 				}
 			}},
+		{name: "a role shared on purpose loses this binding's own stages and assumed-role tags",
+			state: func(t *testing.T, o *UnbindObserved) {
+				secondBinding(t, o)
+				o.Role.Tags[vocab.TagAssumeRoleARN+"/"+o.Names.BindingID] = "arn:aws:iam::210987654321:role/sdc-data"
+				o.Role.Tags[vocab.TagAssumeRoleARN+"/"+vocab.BindingID(tCluster, "ns1", "other")] = "arn:aws:iam::210987654321:role/sdc-data"
+			},
+			actions: map[string]plan.Action{"role": plan.Update, policy: plan.Update, "serviceaccount": plan.Update},
+			check: func(t *testing.T, res *UnbindResult) {
+				op := byID(res)["role"].Op.(writeTrust)
+				want := []string{vocab.TagStages + "/" + res.Names.BindingID, vocab.TagAssumeRoleARN + "/" + res.Names.BindingID}
+				if !reflect.DeepEqual(op.Untag, want) {
+					t.Errorf("untag %v, want %v (the other binding's keys stay)", op.Untag, want)
+				}
+			}},
+		{name: "a role whose stages assume another role goes, and what the target's account keeps is reported",
+			state: func(_ *testing.T, o *UnbindObserved) {
+				o.Role.Tags[vocab.TagAssumeRoleARN] = "arn:aws:iam::210987654321:role/sdc-data"
+			},
+			actions: map[string]plan.Action{"role": plan.Delete, detach: plan.Delete, policy: plan.Delete, "serviceaccount": plan.Update},
+			warning: "assume IAM role arn:aws:iam::210987654321:role/sdc-data (tag kubectl-sdc/assume-role-arn), which unbind leaves alone"},
+		{name: "a binding made with --role-path: role and policy are unbound where they are",
+			state: func(t *testing.T, o *UnbindObserved) {
+				pathPolicy, p := vocab.PolicyARNAt("aws", tAccount, "/sdc/", tRoleName), o.Policy()
+				p.ARN = pathPolicy
+				o.Role.ARN = vocab.RoleARNAt("aws", tAccount, "/sdc/", tRoleName)
+				o.Role.Attached = []string{pathPolicy}
+				o.Policies = map[string]*iamread.Policy{pathPolicy: p}
+				o.Names.RolePath, o.Names.PolicyARN = "/sdc/", pathPolicy
+				o.ServiceAccount.Annotations[vocab.RoleARNAnnotation] = o.Role.ARN
+			},
+			actions: map[string]plan.Action{"role": plan.Delete, "detach:" + vocab.PolicyARNAt("aws", tAccount, "/sdc/", tRoleName): plan.Delete,
+				"policy:" + vocab.PolicyARNAt("aws", tAccount, "/sdc/", tRoleName): plan.Delete, "serviceaccount": plan.Update},
+			check: func(t *testing.T, res *UnbindResult) {
+				c := byID(res)
+				if c["role"].Name != vocab.RoleARNAt("aws", tAccount, "/sdc/", tRoleName) || c["serviceaccount"].Action != plan.Update {
+					t.Errorf("role %s, ServiceAccount %s", c["role"].Name, c["serviceaccount"].Action)
+				}
+				if op := c["policy:"+vocab.PolicyARNAt("aws", tAccount, "/sdc/", tRoleName)].Op.(deletePolicy); op.ARN != vocab.PolicyARNAt("aws", tAccount, "/sdc/", tRoleName) {
+					t.Errorf("policy op %+v", op)
+				}
+			}},
 		{name: "the role is gone (a run cut short): the policy still goes, unattached",
 			state: func(_ *testing.T, o *UnbindObserved) {
 				o.Role = nil

@@ -37,7 +37,10 @@ type Library struct {
 	Directory string `json:"directory"`
 	// MinSDCVersion is the first SDC version whose library can use web identity credentials; "" if unknown.
 	MinSDCVersion string `json:"minSDCVersion,omitempty"`
-	Description   string `json:"description,omitempty"`
+	// AssumeRoleMinSDCVersion is the first SDC version whose stages of this library have "Assume Another
+	// Role" (sts:AssumeRole on top of the pod's credentials); "" when the library has none, or it is unknown.
+	AssumeRoleMinSDCVersion string `json:"assumeRoleMinSDCVersion,omitempty"`
+	Description             string `json:"description,omitempty"`
 }
 
 // Stage is what --stage selects: an SDC stage and the IAM statements it needs.
@@ -208,6 +211,11 @@ func (c *File) validate() error {
 		if l.MinSDCVersion != "" {
 			if _, err := parseVersion(l.MinSDCVersion); err != nil {
 				bad("%s: minSDCVersion: %v", where, err)
+			}
+		}
+		if l.AssumeRoleMinSDCVersion != "" {
+			if _, err := parseVersion(l.AssumeRoleMinSDCVersion); err != nil {
+				bad("%s: assumeRoleMinSDCVersion: %v", where, err)
 			}
 		}
 	}

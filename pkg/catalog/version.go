@@ -76,3 +76,28 @@ func parseVersion(s string) ([]int, error) {
 	}
 	return out, nil
 }
+
+// AssumeRoleMinSDCVersion returns the oldest SDC whose libraries of the given stages all have "Assume
+// Another Role" and can use web identity credentials: the highest of their assumeRoleMinSDCVersion and
+// minSDCVersion. without lists the stages whose library has no known Assume Another Role.
+func (c *Catalog) AssumeRoleMinSDCVersion(stages []string) (version string, without []string, err error) {
+	if version, err = c.MinSDCVersion(stages); err != nil {
+		return "", nil, err
+	}
+	for _, name := range stages {
+		s, _ := c.Stage(name)
+		l, ok := c.Library(s.Library)
+		if !ok || l.AssumeRoleMinSDCVersion == "" {
+			without = append(without, name)
+			continue
+		}
+		if version == "" {
+			version = l.AssumeRoleMinSDCVersion
+			continue
+		}
+		if cmp, err := CompareVersions(l.AssumeRoleMinSDCVersion, version); err == nil && cmp > 0 {
+			version = l.AssumeRoleMinSDCVersion
+		}
+	}
+	return version, without, nil
+}

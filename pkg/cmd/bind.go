@@ -35,6 +35,13 @@ Control Hub deployment's YAML at every restart): bind warns, applies everything 
 to put into that YAML. --print-manifest touches no Deployment and prints the whole manifest (or with
 --fragment those lines) on standard output, the plan going to standard error.
 
+Inside an organization's guardrails, --permissions-boundary, --role-path and --tag (defaults from
+$KUBECTL_SDC_PERMISSIONS_BOUNDARY, $KUBECTL_SDC_ROLE_PATH and $KUBECTL_SDC_TAGS) go into the calls that
+create the role, its policy and the provider. With --assume-role-arn the stages' permissions live in the
+role they assume in another account ("Assume Another Role", SDC 3.19.0 or later): this role may only
+assume it, and with --target-profile bind also makes that role's trust admit this one and attaches the
+stages' policy there.
+
 It always shows the plan first: + create, ~ update or = unchanged for each resource, with a diff of every
 IAM document and Kubernetes object it would change. Then it asks (on a terminal), or applies with --yes.
 A second run on an unchanged system changes nothing.`
@@ -50,13 +57,22 @@ const bindExample = `  # The original guide: namespace ns1, ServiceAccount sdc, 
   kubectl sdc bind -n ns1 --bucket sdc-ingest-bucket --print-manifest --image streamsets/datacollector:5.11.0 --yes
 
   # Only show what would change; exit 2 when something would
-  kubectl sdc bind -n ns1 --bucket sdc-ingest-bucket --dry-run --exit-code`
+  kubectl sdc bind -n ns1 --bucket sdc-ingest-bucket --dry-run --exit-code
+
+  # Inside an organization's guardrails: a permissions boundary, a role path and tags
+  kubectl sdc bind -n ns1 --bucket sdc-ingest-bucket --permissions-boundary arn:aws:iam::123456789012:policy/sdc-boundary \
+      --role-path /sdc/ --tag cost-center=data-platform
+
+  # The data in another account: the stages assume a role there ("Assume Another Role")
+  kubectl sdc bind -n ns1 --bucket data-bucket --assume-role-arn arn:aws:iam::210987654321:role/sdc-data \
+      --target-profile data-account`
 
 // BindOptions are bind's flags.
 type BindOptions struct {
 	*Globals
 	aws   awsFlags
 	perms permissionFlags
+	guard guardrailFlags
 
 	ServiceAccount   string
 	Deployment       string
@@ -86,8 +102,11 @@ type BindOptions struct {
 	manifest manifest.Options
 }
 
-func newBindCmd(g *Globals) *cobra.Command {
-	o := &BindOptions{Globals: g}
+func newBindCmd(g *Globals) *cobra.Command { return bindCmd(&BindOptions{Globals: g}) }
+
+// bindCmd is bind's command with its flags bound to o.
+func bindCmd(o *BindOptions) *cobra.Command {
+	g := o.Globals
 	c := &cobra.Command{
 		Use:     "bind",
 		Short:   "Create or update everything IRSA needs for a ServiceAccount (plan first, idempotent)",
@@ -128,6 +147,7 @@ func newBindCmd(g *Globals) *cobra.Command {
 	f.CountVarP(&o.Verbose, "verbose", "v", "Say more: how the cluster's issuer was found, and what was tried")
 	o.aws.add(f)
 	o.perms.add(c, g)
+	o.guard.add(c)
 	addTargetCompletions(c, g)
 	return c
 }
@@ -147,6 +167,9 @@ func (o *BindOptions) Complete(c *cobra.Command) error {
 		CreateDeployment: o.CreateDeployment, Image: o.Image, FSGroup: o.FSGroup, Restart: o.Restart,
 		RoleName: o.RoleName, PolicyName: o.PolicyName, RegionalSTS: o.RegionalSTS, TrustPolicyLimit: o.TrustPolicyLimit,
 		Selection: sel, AttachPolicyARNs: o.AttachPolicyARNs,
+	}
+	if err := o.guard.complete(c, r); err != nil {
+		return err
 	}
 	if len(sel.Stages) > 0 {
 		if r.Catalog, err = o.perms.catalog(); err != nil {
@@ -214,6 +237,9 @@ func (o *BindOptions) Run(ctx context.Context) error {
 		return err
 	}
 	b := &bind.Binder{AWS: s.AWS, Core: s.Core, Apps: s.Apps, Resolver: s.Resolver}
+	if b.TargetAWS, err = o.guard.targetClients(ctx, s.AWS.Region); err != nil {
+		return err
+	}
 	res, err := b.Plan(ctx, o.req)
 	if err != nil {
 		return err
@@ -228,6 +254,7 @@ func (o *BindOptions) Run(ctx context.Context) error {
 		}
 		render.Notes(out, th, res.Notes)
 		render.Warnings(out, th, res.Warnings)
+		printHandoff(out, th, res.Handoff)
 	} else {
 		// The warnings are in the result object too; standard error makes sure a person sees them.
 		render.Warnings(o.ErrOut, o.ErrTheme(), res.Warnings)
@@ -323,12 +350,12 @@ func (o *BindOptions) facts(res *bind.Result) []render.Fact {
 	if c.Region != "" {
 		where += " (" + c.Region + ")"
 	}
-	return []render.Fact{
+	return append([]render.Fact{
 		{Label: "Cluster", Value: where},
 		{Label: "Issuer", Value: fmt.Sprintf("%s (found by %s)", c.Issuer, c.Source)},
 		{Label: "Account", Value: fmt.Sprintf("%s as %s", res.Identity.Account, res.Identity.ARN)},
 		{Label: "Binding", Value: fmt.Sprintf("ServiceAccount %s/%s -> role %s", o.req.Namespace, o.req.ServiceAccount, res.Names.RoleARN)},
-	}
+	}, guardrailFacts(res)...)
 }
 
 // explainCluster says how each issuer source answered (bind's and unbind's -v, on standard error).

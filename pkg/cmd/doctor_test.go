@@ -48,6 +48,7 @@ func TestDoctorBadInputExitsTwo(t *testing.T) {
 		{[]string{"--service-account", "Bad!"}, `--service-account "Bad!"`},
 		{[]string{"--catalog", "/no/such/file.yaml"}, "/no/such/file.yaml"},
 		{[]string{"extra"}, "doctor takes no arguments"},
+		{[]string{"--assume-role-arn", "arn:aws:s3:::data"}, `--assume-role-arn "arn:aws:s3:::data": not an IAM role ARN`},
 	}
 	for _, c := range cases {
 		streams, _, out, errOut := genericiooptions.NewTestIOStreams()

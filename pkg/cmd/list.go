@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -175,12 +176,13 @@ func (o *ListOptions) printBindings(l bindings.List) error {
 		status++
 	}
 	th := o.Theme()
-	return render.Table(o.Out, headers, rows, o.NoHeaders, func(col int, cell string) string {
+	_, err := io.WriteString(o.Out, render.Table(th, o.headers(headers), rows, func(_, col int, cell string) string {
 		if col == status {
 			return render.Verdict(th, cell)
 		}
 		return cell
-	})
+	}))
+	return err
 }
 
 func (o *ListOptions) printOrphans(f *doctor.Facts) error {
@@ -210,7 +212,16 @@ func (o *ListOptions) printOrphans(f *doctor.Facts) error {
 		}
 		rows = append(rows, []string{role, orNone(r.Namespace), orNone(r.ServiceAccount), r.Command})
 	}
-	return render.Table(o.Out, headers, rows, o.NoHeaders, nil)
+	_, err := io.WriteString(o.Out, render.Table(o.Theme(), o.headers(headers), rows, nil))
+	return err
+}
+
+// headers are the table's headers, nil with --no-headers.
+func (o *ListOptions) headers(h []string) []string {
+	if o.NoHeaders {
+		return nil
+	}
+	return h
 }
 
 // nothingFound is kubectl get's line for an empty answer, on standard error.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
@@ -101,14 +102,22 @@ type session struct {
 	Apps     appsv1client.AppsV1Interface
 	AWS      *sdcaws.Clients
 	Resolver *cluster.Resolver
+	// Namespace and ReadWith are set for a fleet's contexts: the context's namespace (-n, else the
+	// context's), and which AWS profile and region it is read with (for -v).
+	Namespace, ReadWith string
 }
 
 func (g *Globals) session(ctx context.Context, af awsFlags) (*session, error) {
-	restCfg, err := g.RESTConfig()
+	return newSession(ctx, g.ConfigFlags, sdcaws.Options{Profile: af.Profile, Region: af.Region}, af.EKSCluster)
+}
+
+// newSession makes the clients of the kube context flags select, and AWS clients with ao.
+func newSession(ctx context.Context, flags *genericclioptions.ConfigFlags, ao sdcaws.Options, eksCluster string) (*session, error) {
+	restCfg, err := flags.ToRESTConfig()
 	if err != nil {
 		return nil, fmt.Errorf("kube context: %w", err)
 	}
-	kubeconfig, err := cluster.Kubeconfig(g.ConfigFlags)
+	kubeconfig, err := cluster.Kubeconfig(flags)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +129,7 @@ func (g *Globals) session(ctx context.Context, af awsFlags) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	clients, err := sdcaws.Load(ctx, sdcaws.Options{Profile: af.Profile, Region: af.Region})
+	clients, err := sdcaws.Load(ctx, ao)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +137,7 @@ func (g *Globals) session(ctx context.Context, af awsFlags) (*session, error) {
 	s.Resolver = &cluster.Resolver{
 		Kubeconfig: kubeconfig,
 		REST:       restCfg,
-		EKSCluster: af.EKSCluster,
+		EKSCluster: eksCluster,
 		Region:     clients.Region,
 		EKS:        func(region string) cluster.EKS { return clients.ForRegion(region).EKS },
 	}

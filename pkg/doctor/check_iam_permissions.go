@@ -12,54 +12,45 @@ import (
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
-// iamPermissions: the role's attached and inline policies allow every action the stages need on their
-// resources (evaluated with pkg/iampolicy); warn on grants of `*` actions or resources beyond the need.
+// iamPermissions: the role's attached and inline policies, within its permissions boundary, allow every
+// action the stages need on their resources (evaluated with pkg/iampolicy as IAM does); warn on grants of
+// `*` actions or resources beyond the need. When the stages assume another role, what this role needs is
+// sts:AssumeRole on it (the stages' own permissions are that role's: iam.assume-role-target).
 var iamPermissions = Check{
 	ID: "iam.permissions", Layer: LayerIAM, Scope: TargetScope,
 	Needs: []string{"iam.role"},
 	Run: func(_ context.Context, f *Facts, t *Target) Result {
 		r := f.Roles[t.RoleARN]
-		if t.Selection == nil {
+		var needed *iampolicy.Policy
+		var stages string
+		switch {
+		case t.AssumeRoleARN != "":
+			needed = assumeRoleNeed(t.AssumeRoleARN)
+			stages = fmt.Sprintf("Assume Another Role: %s on %s (from %s; the stages' own permissions are that role's, see iam.assume-role-target)",
+				vocab.ActionAssumeRole, t.AssumeRoleARN, t.AssumeRoleFrom)
+		case t.Selection == nil:
 			if t.SelectionErr != nil {
 				return skip("skipped: the role's stages tag cannot be read", t.SelectionErr.Error()+"; or pass the stages: --stage NAME --set KEY=VALUE")
 			}
 			return skip("skipped: no stages to check the permissions against",
 				fmt.Sprintf("no --stage/--bucket given and role %s has no %s tag (bind writes it): pass the stages, e.g. --bucket BUCKET or --stage NAME --set KEY=VALUE", r.Name, vocab.TagStages))
-		}
-		needed, err := f.neededPolicy(*t.Selection)
-		var invalid *invalidRendering
-		switch {
-		case errors.As(err, &invalid):
-			return skip("skipped: the catalog rendered an invalid policy", invalid.err.Error())
-		case err != nil:
-			return skip("skipped: the stages cannot be turned into a policy", fmt.Sprintf("%v (stages from %s)", err, t.SelectionFrom))
+		default:
+			var res *Result
+			if needed, res = stagesNeed(f, t, f.Identity.Account); res != nil {
+				return *res
+			}
+			stages = fmt.Sprintf("stages %s (from %s)", strings.Join(t.Selection.Stages, ", "), t.SelectionFrom)
 		}
 		set := rolePolicies(f, r)
-		stages := fmt.Sprintf("stages %s (from %s)", strings.Join(t.Selection.Stages, ", "), t.SelectionFrom)
-
-		var missing []string
-		total := 0
-		for _, s := range needed.Statements {
-			for _, a := range s.Action {
-				for _, res := range s.Resource {
-					total++
-					d := iampolicy.Evaluate(iampolicy.Request{Action: a, Resource: res}, set.policies...)
-					if d.Allowed() {
-						continue
-					}
-					m := a + " on " + res
-					if d.Effect == iampolicy.Deny {
-						m += " (explicitly denied by " + set.names[d.PolicyIndex] + ")"
-					}
-					missing = append(missing, m)
-				}
-			}
-		}
+		missing, total, byBoundary := set.lacks(needed)
 		held := set.describe()
 		if len(missing) > 0 {
+			fix := bindFix(f, t)
+			if byBoundary == len(missing) {
+				fix = boundaryFix(set, missing)
+			}
 			return fail(fmt.Sprintf("role %s lacks %d of the %d permissions its stages need", r.Name, len(missing), total),
-				fmt.Sprintf("%s; missing: %s; %s", stages, strings.Join(missing, ", "), held),
-				bindFix(f, t))
+				fmt.Sprintf("%s; missing: %s; %s", stages, strings.Join(missing, ", "), held), fix)
 		}
 		if broad, fixes := wildcardGrants(f, t, r, set, needed); len(broad) > 0 {
 			return warn(fmt.Sprintf("role %s's policies grant `*` beyond what its stages need", r.Name),
@@ -82,14 +73,15 @@ type invalidRendering struct{ err error }
 
 func (e *invalidRendering) Error() string { return e.err.Error() }
 
-// neededPolicy is the policy the stages of sel need, rendered once per distinct selection.
-func (f *Facts) neededPolicy(sel catalog.Selection) (*iampolicy.Policy, error) {
-	key := selectionKey(sel)
+// neededPolicy is the policy the stages of sel need in account, rendered once per distinct selection and
+// account.
+func (f *Facts) neededPolicy(sel catalog.Selection, account string) (*iampolicy.Policy, error) {
+	key := account + "\x00" + selectionKey(sel)
 	if r, ok := f.renderings.Load(key); ok {
 		return r.(rendering).policy, r.(rendering).err
 	}
 	var r rendering
-	doc, _, err := f.Catalog.Render(sel, catalog.Target{Partition: f.Identity.Partition, Region: f.Region, Account: f.Identity.Account})
+	doc, _, err := f.Catalog.Render(sel, catalog.Target{Partition: f.Identity.Partition, Region: f.Region, Account: account})
 	if err != nil {
 		r.err = err
 	} else if r.policy, err = iampolicy.Parse(doc); err != nil {
@@ -114,12 +106,77 @@ func selectionKey(sel catalog.Selection) string {
 	return b.String()
 }
 
-// policySet is a role's identity policies with a name for each, for messages.
+// stagesNeed is the policy the target's stages need, in account (f.neededPolicy); a non-nil Result says
+// why there is none (a skip).
+func stagesNeed(f *Facts, t *Target, account string) (*iampolicy.Policy, *Result) {
+	needed, err := f.neededPolicy(*t.Selection, account)
+	var invalid *invalidRendering
+	switch {
+	case errors.As(err, &invalid):
+		r := skip("skipped: the catalog rendered an invalid policy", invalid.err.Error())
+		return nil, &r
+	case err != nil:
+		r := skip("skipped: the stages cannot be turned into a policy", fmt.Sprintf("%v (stages from %s)", err, t.SelectionFrom))
+		return nil, &r
+	}
+	return needed, nil
+}
+
+// assumeRoleNeed is what a role whose stages assume target needs: sts:AssumeRole on it.
+func assumeRoleNeed(target string) *iampolicy.Policy {
+	return iampolicy.NewPolicy(iampolicy.Statement{Effect: iampolicy.Allow, Action: iampolicy.Values{vocab.ActionAssumeRole}, Resource: iampolicy.Values{target}})
+}
+
+// lacks evaluates every action and resource of needed against the role's policies and boundary, as IAM
+// does: the requests not allowed, described, how many were asked, and how many of the refusals only the
+// boundary makes.
+func (s policySet) lacks(needed *iampolicy.Policy) (missing []string, total, byBoundary int) {
+	for _, st := range needed.Statements {
+		for _, a := range st.Action {
+			for _, res := range st.Resource {
+				total++
+				p := iampolicy.EvaluatePermission(iampolicy.Request{Action: a, Resource: res}, s.policies, s.boundary)
+				if p.Allowed() {
+					continue
+				}
+				m := a + " on " + res
+				switch {
+				case p.Identity.Effect == iampolicy.Deny:
+					m += " (explicitly denied by " + s.names[p.Identity.PolicyIndex] + ")"
+				case p.DeniedByBoundary() && p.Identity.Allowed():
+					byBoundary++
+					if p.Boundary.Effect == iampolicy.Deny {
+						m += " (explicitly denied by permissions boundary " + s.boundaryARN + ")"
+					} else {
+						m += " (not allowed by permissions boundary " + s.boundaryARN + ")"
+					}
+				case p.DeniedByBoundary():
+					m += " (allowed by no policy, nor by permissions boundary " + s.boundaryARN + ")"
+				}
+				missing = append(missing, m)
+			}
+		}
+	}
+	return missing, total, byBoundary
+}
+
+// boundaryFix is what to do when only the permissions boundary refuses: its owners widen it (bind does
+// not change a boundary's document; the organization owns it).
+func boundaryFix(s policySet, missing []string) string {
+	return fmt.Sprintf("ask the owners of permissions boundary %s to allow %s (aws iam create-policy-version --policy-arn %s --set-as-default --policy-document file://BOUNDARY.json), or bind with another --permissions-boundary that allows it",
+		s.boundaryARN, strings.Join(missing, ", "), shellQuote(s.boundaryARN))
+}
+
+// policySet is a role's identity policies with a name for each, for messages, and its permissions
+// boundary.
 type policySet struct {
 	policies []*iampolicy.Policy
 	names    []string
 	arns     []string // managed policy ARN, "" for inline ones
 	problems []string
+	// boundary is the boundary's document (nil: none, or not readable: see problems); boundaryARN its ARN.
+	boundary    *iampolicy.Policy
+	boundaryARN string
 }
 
 func rolePolicies(f *Facts, r *Role) policySet {
@@ -146,16 +203,38 @@ func rolePolicies(f *Facts, r *Role) policySet {
 		s.names = append(s.names, "inline policy "+n)
 		s.arns = append(s.arns, "")
 	}
+	if b := r.BoundaryARN; b != "" {
+		s.boundaryARN = b
+		switch p := f.Policies[b]; {
+		case p == nil || p.Err != nil || (p.Exists && p.Document == nil):
+			err := "not read"
+			if p != nil && p.Err != nil {
+				err = p.Err.Error()
+			}
+			s.problems = append(s.problems, fmt.Sprintf("permissions boundary %s could not be read (%s), so it is left out here (IAM applies it)", b, err))
+		case !p.Exists:
+			// IAM keeps a boundary in use from being deleted; one that is gone allows nothing.
+			s.boundary = &iampolicy.Policy{Version: iampolicy.Version2012}
+			s.problems = append(s.problems, fmt.Sprintf("permissions boundary %s does not exist", b))
+		default:
+			s.boundary = p.Document
+		}
+	}
 	return s
 }
 
 func (s policySet) describe() string {
-	if len(s.names) == 0 && len(s.problems) == 0 {
-		return "the role has no attached or inline policies"
-	}
 	out := "the role's policies: " + strings.Join(s.names, ", ")
-	if len(s.names) == 0 {
+	switch {
+	case len(s.names) == 0 && len(s.problems) == 0 && s.boundaryARN == "":
+		return "the role has no attached or inline policies"
+	case len(s.names) == 0 && len(s.problems) == 0:
+		out = "the role has no attached or inline policies"
+	case len(s.names) == 0:
 		out = "the role's policies: none readable"
+	}
+	if s.boundary != nil {
+		out += "; within permissions boundary " + s.boundaryARN
 	}
 	if len(s.problems) > 0 {
 		out += "; " + strings.Join(s.problems, "; ")

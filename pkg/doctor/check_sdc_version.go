@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 // sdcImageRepository is the last path element of SDC images (streamsets/datacollector, or a mirror's
@@ -34,6 +35,9 @@ var sdcVersion = Check{
 		if container == "" {
 			return skip("skipped: no container runs an SDC image", "no container image ends in /"+sdcImageRepository)
 		}
+		if t.AssumeRoleARN != "" {
+			return assumeRoleVersion(f, t, container, image, tag)
+		}
 		minVersion, lib, err := minimumFor(f.Catalog, t.Selection.Stages)
 		if err != nil {
 			return skip("skipped: the stages' minimum SDC version is unknown", err.Error())
@@ -54,6 +58,37 @@ var sdcVersion = Check{
 		}
 		return pass(fmt.Sprintf("SDC %s is at least %s (%s)", tag, minVersion, lib), "container "+container+" runs "+image)
 	},
+}
+
+// assumeRoleVersion is sdc.version for stages that assume another role: the image must be at least the
+// version from which their libraries have "Assume Another Role" (plugins.yaml's assumeRoleMinSDCVersion),
+// and a stage whose library has none would run with the binding's role, which may only assume the target.
+func assumeRoleVersion(f *Facts, t *Target, container, image, tag string) Result {
+	minVersion, without, err := f.Catalog.AssumeRoleMinSDCVersion(t.Selection.Stages)
+	if err != nil {
+		return skip("skipped: the stages' minimum SDC version is unknown", err.Error())
+	}
+	if minVersion != "" {
+		cmp, err := catalog.CompareVersions(tag, minVersion)
+		if err != nil {
+			return skip(fmt.Sprintf("skipped: image %s carries no version in its tag", image), fmt.Sprintf("the stages assume %s, which needs SDC %s or later (Assume Another Role)", t.AssumeRoleARN, minVersion))
+		}
+		if cmp < 0 {
+			repo, _ := splitImage(image)
+			return fail(fmt.Sprintf("SDC %s is older than %s, the first with Assume Another Role", tag, minVersion),
+				fmt.Sprintf("container %s runs %s; the stages assume %s (from %s), which their libraries can do from SDC %s on",
+					container, image, t.AssumeRoleARN, t.AssumeRoleFrom, minVersion),
+				command("kubectl", "set", "image", "deployment/"+t.Deployment, "-n", t.Namespace, container+"="+repo+":"+minVersion))
+		}
+	}
+	if len(without) > 0 {
+		return warn(fmt.Sprintf("stages %s have no Assume Another Role", strings.Join(without, ", ")),
+			fmt.Sprintf("their libraries have no known Assume Another Role, so they act with role %s itself, which may only assume %s",
+				vocab.RoleNameOf(t.RoleARN), t.AssumeRoleARN),
+			"bind them to a role of their own, without --assume-role-arn: "+command("kubectl", "sdc", "bind", "-n", t.Namespace, "--service-account", "SERVICE-ACCOUNT", "--stage", without[0]))
+	}
+	return pass(fmt.Sprintf("SDC %s is at least %s (Assume Another Role)", tag, minVersion),
+		fmt.Sprintf("container %s runs %s; the stages assume %s", container, image, t.AssumeRoleARN))
 }
 
 // minimumFor is the highest minimum SDC version of the stages' libraries, and which library sets it.

@@ -9,6 +9,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
@@ -70,6 +71,10 @@ func TestChecks(t *testing.T) {
 			break_: func(_ *testing.T, f *Facts) { f.KubeErr = errors.New("connection refused") },
 			title:  `kube context "demo" does not answer`, detail: "connection refused", fix: "cluster-info",
 			others: map[string]Status{"kube.webhook": Skip, "kube.service-account": Skip, "kube.role-annotation": Skip, "iam.role": Skip}},
+		{name: "API server refuses the credentials", id: "kube.context", status: Fail,
+			break_: func(_ *testing.T, f *Facts) { f.KubeErr = apierrors.NewUnauthorized("Unauthorized") },
+			title:  `kube context "demo" refuses its credentials (401 Unauthorized)`, detail: "Unauthorized", fix: "fix the context's user",
+			others: map[string]Status{"kube.webhook": Skip, "kube.service-account": Skip}},
 		{name: "issuer not found", id: "cluster.issuer", status: Fail,
 			break_: func(_ *testing.T, f *Facts) {
 				f.Cluster, f.ClusterErr = nil, errors.New("could not find the OIDC issuer")

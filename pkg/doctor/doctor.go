@@ -9,7 +9,10 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
 // Status is how a check ended.
@@ -114,6 +117,24 @@ type Report struct {
 	Summary Summary        `json:"summary"`
 	// AllNamespaces records -A, so an empty target list can be explained.
 	AllNamespaces bool `json:"-"`
+	// Cluster, Account and Region are what the run found the kube context to be ("" where unknown): the
+	// EKS cluster's name, the AWS account of the credentials, the cluster's region. A fleet's summary shows
+	// them; the single-context JSON keeps its shape.
+	Cluster string `json:"-"`
+	Account string `json:"-"`
+	Region  string `json:"-"`
+	// Blocked is why the context could not be examined at all; nil when it could.
+	Blocked *Blocked `json:"-"`
+}
+
+// Blocked is a kube context doctor could not examine: its API server did not answer (or refused the
+// credentials), its AWS credentials did not work, or its cluster's OIDC issuer was not found. Everything
+// else doctor reports depends on these, so a fleet shows such a context as an error, not as failed checks.
+type Blocked struct {
+	// Reason is a few words for a fleet's table: "API server does not answer".
+	Reason string
+	// Result is the failed check, with its detail and fix.
+	Result Result
 }
 
 // Failed reports whether a check failed, or, when strict, failed or warned.
@@ -215,7 +236,44 @@ func runChecks(ctx context.Context, f *Facts, checks []Check) *Report {
 	for _, t := range rep.Targets {
 		rep.Summary.add(t.Checks)
 	}
+	rep.identify(f)
+	rep.Blocked = blocked(f, done)
 	return rep
+}
+
+func (r *Report) identify(f *Facts) {
+	r.Region = f.Region
+	if f.Cluster != nil {
+		r.Cluster = f.Cluster.Name
+		r.Account = f.Cluster.AccountID
+	}
+	if f.Identity != nil {
+		r.Account = f.Identity.Account
+	}
+}
+
+// blocked names what kept doctor from examining the context, first what everything else depends on: the
+// API server, then the AWS credentials, then the issuer (whose sources use both).
+func blocked(f *Facts, done map[string]Result) *Blocked {
+	switch {
+	case f.KubeErr != nil:
+		reason := "API server does not answer"
+		switch {
+		case apierrors.IsUnauthorized(f.KubeErr):
+			reason = "kube credentials refused"
+		case apierrors.IsForbidden(f.KubeErr):
+			reason = "kube access forbidden"
+		case strings.Contains(f.KubeErr.Error(), "getting credentials"):
+			// client-go's words when the context's exec credential plugin fails.
+			reason = "kube credential plugin failed"
+		}
+		return &Blocked{Reason: reason, Result: done[kubeContext.ID]}
+	case f.IdentityErr != nil:
+		return &Blocked{Reason: "AWS credentials do not work", Result: done[awsIdentity.ID]}
+	case f.ClusterErr != nil:
+		return &Blocked{Reason: "OIDC issuer not found", Result: done[clusterIssuer.ID]}
+	}
+	return nil
 }
 
 func runOne(ctx context.Context, c Check, f *Facts, t *Target, done map[string]Result) Result {

@@ -38,7 +38,12 @@ type Doctor struct {
 	Apps      appsv1client.AppsV1Interface
 	Admission admissionv1client.AdmissionregistrationV1Interface
 	AWS       *sdcaws.Clients
-	Resolver  *cluster.Resolver
+	// TargetAWS are the clients of --target-profile, which read the roles the stages assume in their
+	// account; nil without it.
+	TargetAWS *sdcaws.Clients
+	// TargetAWSErr is why --target-profile gave no clients (its account's roles are then not readable).
+	TargetAWSErr error
+	Resolver     *cluster.Resolver
 	// Catalog renders the permissions the stages need; the built-in one or --catalog's.
 	Catalog *catalog.Catalog
 	Options Options
@@ -68,6 +73,11 @@ type Options struct {
 	ProbeWrite  bool
 	// Parallelism bounds concurrent IAM reads and probes; 0 means DefaultParallelism.
 	Parallelism int
+	// AssumeRoleARN is --assume-role-arn: the role the stages assume ("" means: read the role's tag);
+	// TargetProfile is --target-profile, whose credentials read it.
+	AssumeRoleARN, TargetProfile string
+	// ExpectedBoundary is the permissions boundary the organization asks for ($KUBECTL_SDC_PERMISSIONS_BOUNDARY).
+	ExpectedBoundary string
 }
 
 func (o *Options) validate() error {
@@ -80,6 +90,11 @@ func (o *Options) validate() error {
 		return errors.New("--probe-write needs --probe (it writes with the credentials the probe obtains)")
 	case o.Parallelism < 0:
 		return fmt.Errorf("parallelism %d: must be positive", o.Parallelism)
+	}
+	if o.AssumeRoleARN != "" {
+		if err := vocab.ValidateRoleARN("--assume-role-arn", o.AssumeRoleARN); err != nil {
+			return err
+		}
 	}
 	if !o.AllNamespaces {
 		if err := vocab.ValidateNamespace("--namespace", o.Namespace); err != nil {
@@ -121,6 +136,8 @@ type Role struct {
 	Attached             []string                     // managed policy ARNs
 	InlineNames          []string                     // in IAM's order
 	Inline               map[string]*iampolicy.Policy // by name
+	// BoundaryARN is the role's permissions boundary ("" for none); its document is in Facts.Policies.
+	BoundaryARN string
 }
 
 // ManagedPolicy is a managed policy attached to one of the roles, with its default version's document.
@@ -173,11 +190,14 @@ type Facts struct {
 	ProviderErr error
 
 	Roles    map[string]*Role          // by the ARN named
-	Policies map[string]*ManagedPolicy // by ARN
+	Policies map[string]*ManagedPolicy // by ARN: attached ones and boundaries, of every account read
 	// Account is the account's roles and customer managed policies as one batch read returned them, when
 	// Options.ReadAccount asked for it (nil otherwise, or when the read was refused: AccountErr).
 	Account    *iamread.Account
 	AccountErr error
+
+	// AssumedRoles are the roles the targets' stages assume, by ARN (see facts_target.go).
+	AssumedRoles map[string]*AssumedRole
 
 	Targets []*Target
 
@@ -207,11 +227,12 @@ func (o *Options) scope() string {
 
 // gather reads everything in four rounds, each in parallel: the cluster, the identity and the Kubernetes
 // lists; then, knowing the targets, the provider and each distinct IAM role (or the account's roles and
-// policies in one batch); then each distinct attached policy; then, when a Deployment takes environment
-// variables from them, the Secrets' and ConfigMaps' key names.
+// policies in one batch); then each distinct attached policy and permissions boundary; then, when a
+// Deployment takes environment variables from them, the Secrets' and ConfigMaps' key names. When stages
+// assume other roles, those roles and their policies are read last (gatherAssumedRoles).
 func (d *Doctor) gather(ctx context.Context) (*Facts, error) {
 	f := &Facts{Options: d.Options, Catalog: d.Catalog, core: d.Core, aws: d.AWS,
-		Roles: map[string]*Role{}, Policies: map[string]*ManagedPolicy{},
+		Roles: map[string]*Role{}, Policies: map[string]*ManagedPolicy{}, AssumedRoles: map[string]*AssumedRole{},
 		EnvSources: map[string]*EnvSource{}, EnvSourcesErr: map[string]error{}}
 	if d.Resolver != nil {
 		kc := d.Resolver.Kubeconfig
@@ -300,7 +321,9 @@ func (d *Doctor) gather(ctx context.Context) (*Facts, error) {
 	d.gatherEnvSources(ctx, f)
 	for _, t := range f.Targets {
 		t.resolveSelection(f)
+		t.resolveAssumeRole(f)
 	}
+	d.gatherAssumedRoles(ctx, f)
 	return f, nil
 }
 
@@ -439,6 +462,9 @@ func (d *Doctor) gatherIAM(ctx context.Context, f *Facts, batch *accountRead) {
 		for _, a := range r.Attached {
 			want[a] = true
 		}
+		if r.BoundaryARN != "" {
+			want[r.BoundaryARN] = true
+		}
 	}
 	for a := range want {
 		p := &ManagedPolicy{ARN: a}
@@ -478,6 +504,7 @@ func setRole(r *Role, got *iamread.Role, err error) {
 		r.Exists, r.ActualARN = true, got.ARN
 		r.Trust, r.TrustErr, r.Tags = got.Trust, got.TrustErr, got.Tags
 		r.Attached, r.InlineNames, r.Inline = got.Attached, got.InlineNames, got.Inline
+		r.BoundaryARN = got.BoundaryARN
 	}
 	r.Err = err
 }

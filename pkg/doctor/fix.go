@@ -29,8 +29,9 @@ func command(words ...string) string {
 }
 
 // bindFix is the `kubectl sdc bind` invocation that makes the target healthy: rebuilt from the stages of
-// the flags or the role tag (with the shorthand a person types: --bucket/--prefix), the role's name when
-// it is not bind's default, and the Deployment. Without known stages it holds a <STAGE> placeholder.
+// the flags or the role tag (with the shorthand a person types: --bucket/--prefix), the role the stages
+// assume (and --target-profile, so that bind fixes that side too), the role's name when it is not bind's
+// default, and the Deployment. Without known stages it holds a <STAGE> placeholder.
 // It has no --yes: bind shows its plan and asks first.
 func bindFix(f *Facts, t *Target) string {
 	words := []string{"kubectl", "sdc", "bind", "-n", t.Namespace, "--service-account", t.ServiceAccount}
@@ -38,6 +39,12 @@ func bindFix(f *Facts, t *Target) string {
 		words = append(words, "--deployment", t.Deployment)
 	}
 	words = append(words, permissionWords(t)...)
+	if t.AssumeRoleARN != "" {
+		words = append(words, "--assume-role-arn", t.AssumeRoleARN)
+		if f.Options.TargetProfile != "" {
+			words = append(words, "--target-profile", f.Options.TargetProfile)
+		}
+	}
 	if name := customRoleName(f, t); name != "" {
 		words = append(words, "--role-name", name)
 	}

@@ -106,6 +106,7 @@ func finish(f *Facts) {
 	roleARNsToRead(f) // records each target's candidate role
 	for _, t := range f.Targets {
 		t.resolveSelection(f)
+		t.resolveAssumeRole(f)
 	}
 }
 

@@ -95,11 +95,12 @@ type s3Probe struct {
 	write                 bool
 }
 
-// probeAccess: with the probe's temporary credentials, each S3 stage's bucket answers HeadBucket and a
-// ListObjectsV2 under the prefix; with --probe-write, a marker object is put where the stage writes.
+// probeAccess: with the probe's temporary credentials (those of the role the stages assume, when they
+// assume one), each S3 stage's bucket answers HeadBucket and a ListObjectsV2 under the prefix; with
+// --probe-write, a marker object is put where the stage writes.
 var probeAccess = Check{
 	ID: "probe.access", Layer: LayerProbe, Scope: TargetScope, Probe: true,
-	Needs: []string{"probe.assume-role"},
+	Needs: []string{"probe.assume-role", "probe.assume-role-target"},
 	Run: func(ctx context.Context, f *Facts, t *Target) Result {
 		if t.Selection == nil {
 			return skip("skipped: no stages known, so nothing to probe", "pass --stage (or --bucket), or bind the role with kubectl sdc bind, which records them")
@@ -108,7 +109,10 @@ var probeAccess = Check{
 		if len(probes) == 0 {
 			return skip("skipped: no S3 stage to probe", "stages "+strings.Join(others, ", ")+" are not probed: only S3 stages are")
 		}
-		c := t.probeCreds
+		c, who := t.probeCreds, vocab.RoleNameOf(t.RoleARN)
+		if t.targetCreds != nil {
+			c, who = t.targetCreds, fmt.Sprintf("%s (assumed from %s)", t.AssumeRoleARN, who)
+		}
 		client := s3.New(f.aws.S3.Options(), func(o *s3.Options) {
 			o.Credentials = credentials.NewStaticCredentialsProvider(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken))
 			if f.Region != "" {
@@ -148,10 +152,10 @@ var probeAccess = Check{
 			if len(done) > 0 {
 				ok = "; answered: " + strings.Join(done, ", ")
 			}
-			return fail(fmt.Sprintf("role %s cannot reach what its stages use", vocab.RoleNameOf(t.RoleARN)),
+			return fail(fmt.Sprintf("role %s cannot reach what its stages use", who),
 				strings.Join(failed, "; ")+ok+note, bindFix(f, t))
 		}
-		return pass(fmt.Sprintf("role %s reaches what its S3 stages use", vocab.RoleNameOf(t.RoleARN)), strings.Join(done, ", ")+note)
+		return pass(fmt.Sprintf("role %s reaches what its S3 stages use", who), strings.Join(done, ", ")+note)
 	},
 }
 

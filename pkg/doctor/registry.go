@@ -17,6 +17,8 @@ func Checks() []Check {
 		iamTrust,
 		iamTrustScope,
 		iamPermissions,
+		iamPermissionsBoundary,
+		iamAssumeRoleTarget,
 		kubeDeployment,
 		kubeFSGroup,
 		kubePodEnv,
@@ -24,6 +26,7 @@ func Checks() []Check {
 		sdcVersion,
 
 		probeAssumeRole,
+		probeAssumeRoleTarget,
 		probeAccess,
 	}
 }

@@ -44,9 +44,14 @@ type Target struct {
 	SelectionFrom string
 	SelectionErr  error
 
-	// probeCreds are the temporary credentials probe.assume-role obtained: kept in memory for probe.access
-	// only, never printed, logged or written.
-	probeCreds *ststypes.Credentials
+	// AssumeRoleARN is the role the stages assume (SDC's "Assume Another Role"), "" for none;
+	// AssumeRoleFrom says where it was learned.
+	AssumeRoleARN, AssumeRoleFrom string
+
+	// probeCreds are the temporary credentials probe.assume-role obtained, and targetCreds those of the
+	// role the stages assume, obtained with them: kept in memory for the probes only, never printed,
+	// logged or written.
+	probeCreds, targetCreds *ststypes.Credentials
 }
 
 // Audience is the token audience the ServiceAccount's pods use.

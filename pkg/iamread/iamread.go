@@ -57,6 +57,11 @@ type Role struct {
 	TrustErr error // the trust document did not parse (reported, not fatal: doctor explains it)
 	Tags     map[string]string
 	Attached []string // managed policy ARNs
+	// BoundaryARN is the role's permissions boundary, a managed policy ARN; "" when it has none.
+	BoundaryARN string
+	// Description and MaxSessionDuration (seconds) are as GetRole returns them (the batch read has neither).
+	Description        string
+	MaxSessionDuration int32
 	// InlineNames (in IAM's order) and Inline (by name) are read only when asked for (InlineNames alone with
 	// RoleOptions.InlineNames).
 	InlineNames []string
@@ -111,7 +116,9 @@ func ReadRole(ctx context.Context, c API, name string, o RoleOptions) (*Role, er
 	if errs[0] != nil {
 		return nil, fmt.Errorf("reading IAM role %s: %w", name, errs[0])
 	}
-	r := &Role{ARN: aws.ToString(out.Role.Arn), Name: name, Tags: TagMap(out.Role.Tags), Attached: attached}
+	r := &Role{ARN: aws.ToString(out.Role.Arn), Name: name, Tags: TagMap(out.Role.Tags), Attached: attached,
+		BoundaryARN: boundaryARN(out.Role.PermissionsBoundary), Description: aws.ToString(out.Role.Description),
+		MaxSessionDuration: aws.ToInt32(out.Role.MaxSessionDuration)}
 	r.Trust, r.TrustErr = iampolicy.Parse([]byte(aws.ToString(out.Role.AssumeRolePolicyDocument)))
 	if errs[1] != nil {
 		return r, fmt.Errorf("listing the policies attached to IAM role %s: %w", name, errs[1])
@@ -201,6 +208,14 @@ func ReadPolicy(ctx context.Context, c API, arn string) (*Policy, error) {
 	return p, nil
 }
 
+// boundaryARN is the policy ARN of a permissions boundary, "" for none.
+func boundaryARN(b *iamtypes.AttachedPermissionsBoundary) string {
+	if b == nil {
+		return ""
+	}
+	return aws.ToString(b.PermissionsBoundaryArn)
+}
+
 // TagMap turns IAM tags into a map.
 func TagMap(tags []iamtypes.Tag) map[string]string {
 	m := make(map[string]string, len(tags))
@@ -210,7 +225,9 @@ func TagMap(tags []iamtypes.Tag) map[string]string {
 	return m
 }
 
-// Account is every role and customer managed policy of the account, as one batch read returns them.
+// Account is every role and customer managed policy of the account, as one batch read returns them (with
+// each role's permissions boundary; the boundary policy's document is among Policies when it is a customer
+// managed one).
 type Account struct {
 	Roles    map[string]*Role   // by role name
 	Policies map[string]*Policy // customer managed policies by ARN (tags are not part of this read)
@@ -232,7 +249,8 @@ func ReadAccount(ctx context.Context, c API) (*Account, error) {
 		}
 		for _, d := range page.RoleDetailList {
 			name := aws.ToString(d.RoleName)
-			r := &Role{ARN: aws.ToString(d.Arn), Name: name, Tags: TagMap(d.Tags), Inline: map[string]*iampolicy.Policy{}}
+			r := &Role{ARN: aws.ToString(d.Arn), Name: name, Tags: TagMap(d.Tags), Inline: map[string]*iampolicy.Policy{},
+				BoundaryARN: boundaryARN(d.PermissionsBoundary)}
 			r.Trust, r.TrustErr = iampolicy.Parse([]byte(aws.ToString(d.AssumeRolePolicyDocument)))
 			for _, p := range d.AttachedManagedPolicies {
 				r.Attached = append(r.Attached, aws.ToString(p.PolicyArn))

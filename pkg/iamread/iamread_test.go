@@ -117,3 +117,47 @@ func TestReaders(t *testing.T) {
 		t.Errorf("ReadAccount policy = %+v, ReadPolicy = %+v", bp, p)
 	}
 }
+
+// A role's permissions boundary, path, description and maximum session duration are read by ReadRole, and
+// the boundary by the batch read too (doctor judges permissions with it either way).
+func TestReadersCarryTheBoundary(t *testing.T) {
+	c := iamClient(t)
+	ctx := context.Background()
+	const trust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+	const doc = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}`
+	b, err := c.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String("boundary"), Path: aws.String("/guard/"), PolicyDocument: aws.String(doc)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("bounded"), Path: aws.String("/sdc/"),
+		AssumeRolePolicyDocument: aws.String(trust), PermissionsBoundary: b.Policy.Arn, Description: aws.String("d"),
+		MaxSessionDuration: aws.Int32(7200)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("free"), AssumeRolePolicyDocument: aws.String(trust)}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := iamread.ReadRole(ctx, c, "bounded", iamread.RoleOptions{})
+	if err != nil || r == nil {
+		t.Fatalf("ReadRole: %v, %v", r, err)
+	}
+	if r.ARN != "arn:aws:iam::123456789012:role/sdc/bounded" || r.BoundaryARN != aws.ToString(b.Policy.Arn) || r.Description != "d" || r.MaxSessionDuration != 7200 {
+		t.Errorf("ReadRole = %+v", r)
+	}
+	if free, _ := iamread.ReadRole(ctx, c, "free", iamread.RoleOptions{}); free == nil || free.BoundaryARN != "" {
+		t.Errorf("a role without a boundary: %+v", free)
+	}
+	acct, err := iamread.ReadAccount(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if br := acct.Roles["bounded"]; br == nil || br.BoundaryARN != r.BoundaryARN || br.ARN != r.ARN {
+		t.Errorf("ReadAccount role = %+v, want the boundary %s", br, r.BoundaryARN)
+	}
+	if acct.Roles["free"] == nil || acct.Roles["free"].BoundaryARN != "" {
+		t.Errorf("ReadAccount role free = %+v", acct.Roles["free"])
+	}
+	if bp := acct.Policies[aws.ToString(b.Policy.Arn)]; bp == nil || bp.Document == nil {
+		t.Errorf("ReadAccount has no document for the boundary %s: %+v", aws.ToString(b.Policy.Arn), bp)
+	}
+}

@@ -18,25 +18,35 @@ const reportIndent = "          "
 // word, so nothing depends on color. Details of passing checks are shown only when verbose.
 func Report(w io.Writer, th *Theme, rep *doctor.Report, verbose bool) error {
 	var b strings.Builder
+	writeReport(&b, th, rep.Checks, rep.Targets, rep.Summary, rep.AllNamespaces, verbose)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeReport(b *strings.Builder, th *Theme, checks []doctor.Result, targets []doctor.TargetReport, sum doctor.Summary, allNamespaces, verbose bool) {
+	width := checkIDWidth()
+	writeLayers(b, th, checks, width, verbose, "")
+	if len(targets) == 0 && allNamespaces {
+		b.WriteString("\nNo ServiceAccount in any namespace carries the eks.amazonaws.com/role-arn annotation.\n")
+	}
+	for _, t := range targets {
+		b.WriteString("\n")
+		b.WriteString(th.Title.Render(targetHeading(t)))
+		b.WriteString("\n")
+		writeLayers(b, th, t.Checks, width, verbose, "  ")
+	}
+	b.WriteString("\n")
+	b.WriteString(ReportSummary(th, sum))
+	b.WriteString("\n")
+}
+
+// checkIDWidth is the width of the longest check ID, so that every report's titles line up.
+func checkIDWidth() int {
 	width := 0
 	for _, c := range doctor.Checks() {
 		width = max(width, len(c.ID))
 	}
-	writeLayers(&b, th, rep.Checks, width, verbose, "")
-	if len(rep.Targets) == 0 && rep.AllNamespaces {
-		b.WriteString("\nNo ServiceAccount in any namespace carries the eks.amazonaws.com/role-arn annotation.\n")
-	}
-	for _, t := range rep.Targets {
-		b.WriteString("\n")
-		b.WriteString(th.Title.Render(targetHeading(t)))
-		b.WriteString("\n")
-		writeLayers(&b, th, t.Checks, width, verbose, "  ")
-	}
-	b.WriteString("\n")
-	b.WriteString(ReportSummary(th, rep.Summary))
-	b.WriteString("\n")
-	_, err := io.WriteString(w, b.String())
-	return err
+	return width
 }
 
 // targetHeading names a target: ServiceAccount, Deployment and role.

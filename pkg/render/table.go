@@ -1,50 +1,61 @@
 package render
 
-import (
-	"io"
-	"strings"
-)
+import "strings"
 
 // tableGap is the space between columns, as kubectl get prints them.
 const tableGap = 3
 
-// Table writes rows under headers the way `kubectl get` does: upper-case headers (left out with noHeaders,
-// for scripts), every column as wide as its widest cell, three spaces between columns and none after the
-// last. style, when not nil, styles a cell after it is padded, so escape codes never skew the columns; it
-// is not called for headers.
-func Table(w io.Writer, headers []string, rows [][]string, noHeaders bool, style func(col int, cell string) string) error {
-	widths := make([]int, len(headers))
+// Table lays rows out under headers the way kubectl get does: headers first (bold; left out when nil, as
+// --no-headers asks, for scripts), every column as wide as its widest cell, three spaces between columns
+// and none after the last, and an empty cell shown as "-". style, when not nil, styles a body cell (row
+// and column counted from 0 in the body) after it is padded, so escape codes never skew the columns.
+func Table(th *Theme, headers []string, rows [][]string, style func(row, col int, cell string) string) string {
 	all := rows
-	if !noHeaders {
+	if headers != nil {
 		all = append([][]string{headers}, rows...)
 	}
+	if len(all) == 0 {
+		return ""
+	}
+	width := 0
 	for _, r := range all {
-		for i, cell := range r {
-			if i < len(widths) {
-				widths[i] = max(widths[i], len(cell))
+		width = max(width, len(r))
+	}
+	widths := make([]int, width)
+	cells := make([][]string, len(all))
+	for r, row := range all {
+		cells[r] = make([]string, len(row))
+		for c, cell := range row {
+			if cell == "" {
+				cell = "-"
 			}
+			cells[r][c] = cell
+			widths[c] = max(widths[c], len([]rune(cell)))
 		}
 	}
 	var b strings.Builder
-	for n, r := range all {
-		isHeader := !noHeaders && n == 0
-		for i, cell := range r {
-			if i >= len(widths) {
-				break
+	for r, row := range cells {
+		header := headers != nil && r == 0
+		body := r
+		if headers != nil {
+			body--
+		}
+		for c, cell := range row {
+			pad := ""
+			if c < len(row)-1 {
+				pad = strings.Repeat(" ", widths[c]-len([]rune(cell))+tableGap)
 			}
-			padding := ""
-			if i < len(r)-1 {
-				padding = strings.Repeat(" ", widths[i]-len(cell)+tableGap)
+			switch {
+			case header:
+				cell = th.Bold.Render(cell)
+			case style != nil:
+				cell = style(body, c, cell)
 			}
-			if style != nil && !isHeader {
-				cell = style(i, cell)
-			}
-			b.WriteString(cell + padding)
+			b.WriteString(cell + pad)
 		}
 		b.WriteString("\n")
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return b.String()
 }
 
 // Verdict styles a binding's status word (ok, warn, fail) the way doctor styles its check statuses; the

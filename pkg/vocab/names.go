@@ -67,7 +67,8 @@ func PolicyARN(partition, account, name string) string {
 }
 
 // roleARNRE is a well-formed role ARN: partition, 12-digit account, optional path, name in IAM's charset.
-var roleARNRE = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role/((?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})$`)
+// The path is IAM's: "/" alone or printable ASCII between slashes.
+var roleARNRE = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role(/(?:[\x21-\x7E]*/)?)([\w+=,.@-]{1,64})$`)
 
 // ParsedRoleARN is a role ARN taken apart.
 type ParsedRoleARN struct {
@@ -82,7 +83,7 @@ func ParseRoleARN(s string) (ParsedRoleARN, bool) {
 	if m == nil {
 		return ParsedRoleARN{}, false
 	}
-	return ParsedRoleARN{Partition: m[1], Account: m[2], Path: "/" + m[3], Name: m[4]}, true
+	return ParsedRoleARN{Partition: m[1], Account: m[2], Path: m[3], Name: m[4]}, true
 }
 
 // RoleNameOf is the name in a role ARN, "" when s is not a well-formed role ARN.

@@ -21,11 +21,7 @@ func (e *FlagError) Error() string {
 	return fmt.Sprintf("%s %q: %s", e.Flag, e.Value, e.Rule)
 }
 
-var (
-	iamNameRE = regexp.MustCompile(`^[\w+=,.@-]+$`)
-	// Customer managed policies in any partition, and AWS managed policies (account "aws"), with paths.
-	policyARNRE = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}|aws):policy/([\w+=,.@-]+/)*[\w+=,.@-]{1,128}$`)
-)
+var iamNameRE = regexp.MustCompile(`^[\w+=,.@-]+$`)
 
 // ValidateNamespace checks a namespace name (a DNS-1123 label).
 func ValidateNamespace(flag, v string) error {
@@ -56,9 +52,10 @@ func ValidateIAMName(flag, v string, limit int) error {
 	return nil
 }
 
-// ValidatePolicyARN checks the form of a managed policy ARN.
+// ValidatePolicyARN checks the form of a managed policy ARN: a customer managed policy in any partition,
+// or an AWS managed one (account "aws"), with its path.
 func ValidatePolicyARN(flag, v string) error {
-	if !policyARNRE.MatchString(v) {
+	if _, ok := ParsePolicyARN(v); !ok {
 		return &FlagError{flag, v, "not a managed policy ARN: want arn:<partition>:iam::<account or aws>:policy/[path/]<name>, e.g. arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"}
 	}
 	return nil

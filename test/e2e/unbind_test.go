@@ -285,3 +285,59 @@ func TestUnbindConvergesAfterACutAndUnderFaults(t *testing.T) {
 		}
 	})
 }
+
+// A binding made inside guardrails (--role-path, --permissions-boundary, --tag) is unbound where bind made
+// it: the role and the policy at /sdc/ go. A role found at another path than the annotation says (here, no
+// annotation left: unbind's default is "/") is used where it is, its policy found among the role's own.
+func TestUnbindRoleAtARolePath(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	boundary := newBoundary(t, "sdc-unbind-boundary-"+ns, allowEverything)
+	for _, sa := range []string{"a", "b"} {
+		mustBind(t, "-n", ns, "--service-account", sa, "--bucket", newBucket(t), "--role-path", "/sdc/",
+			"--permissions-boundary", boundary, "--tag", "team=data", "--yes")
+	}
+	acct := awsAccount(t)
+	at := func(kind, sa string) string { return "arn:aws:iam::" + acct + ":" + kind + "/sdc/" + roleName(ns, sa) }
+	if got := getRole(t, roleName(ns, "a")); got.Role.Arn != at("role", "a") || got.Role.Path != "/sdc/" {
+		t.Fatalf("bind --role-path made %+v", got.Role)
+	}
+
+	r := mustUnbind(t, "-n", ns, "--service-account", "a", "--yes")
+	for _, want := range []string{"- delete    IAM role " + at("role", "a"), "- delete    IAM policy " + at("policy", "a"), "Applied: 1 updated, 3 deleted."} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("unbind of a role at /sdc/ lacks %q:\n%s", want, r.Stdout)
+		}
+	}
+	if roleExists(t, roleName(ns, "a")) || policyDocument(t, at("policy", "a")) != nil || roleAnnotation(t, ns, "a") != "" {
+		t.Errorf("after unbind: role %v, policy %v, annotation %q", roleExists(t, roleName(ns, "a")), policyDocument(t, at("policy", "a")) != nil, roleAnnotation(t, ns, "a"))
+	}
+	if lp := run(t, nil, "aws", "iam", "list-policies", "--scope", "Local", "--path-prefix", "/sdc/", "--output", "json"); strings.Contains(lp.Stdout, roleName(ns, "a")) {
+		t.Errorf("the policy at /sdc/ is still listed: %s", lp.Stdout)
+	}
+
+	mustRun(t, "kubectl", "annotate", "serviceaccount", "b", "-n", ns, vocab.RoleARNAnnotation+"-")
+	r = mustUnbind(t, "-n", ns, "--service-account", "b", "--dry-run", "-o", "json")
+	var out struct {
+		RoleARN, PolicyARN string
+		Changes            []struct{ Kind, Name, Action string }
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &out); err != nil {
+		t.Fatalf("unbind -o json: %v\n%s", err, r.Stdout)
+	}
+	if out.RoleARN != at("role", "b") || out.PolicyARN != at("policy", "b") {
+		t.Errorf("without the annotation unbind found role %s and policy %s, want them at /sdc/", out.RoleARN, out.PolicyARN)
+	}
+	for _, c := range out.Changes {
+		if strings.Contains(c.Name, ":policy/"+roleName(ns, "b")) {
+			t.Errorf("unbind planned on a policy at / that does not exist: %+v", c)
+		}
+	}
+	mustUnbind(t, "-n", ns, "--service-account", "b", "--yes")
+	if roleExists(t, roleName(ns, "b")) || policyDocument(t, at("policy", "b")) != nil {
+		t.Errorf("after unbind of b: role %v, policy %v", roleExists(t, roleName(ns, "b")), policyDocument(t, at("policy", "b")) != nil)
+	}
+	if r := mustUnbind(t, "-n", ns, "--service-account", "b", "--yes"); !strings.Contains(r.Stdout, "Nothing to do") {
+		t.Errorf("a second unbind of b:\n%s", r.Stdout)
+	}
+}

@@ -1,0 +1,92 @@
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
+)
+
+// assumeRoleSession is the session name the trust is judged with (SDC names its own sessions; a trust that
+// conditions on sts:RoleSessionName is unusual).
+const assumeRoleSession = "sdc"
+
+// iamAssumeRoleTarget: for SDC's "Assume Another Role", the binding's role may call sts:AssumeRole on the
+// role the stages assume (within its boundary); and where doctor can read that role's account, its trust
+// admits the binding's role and its policies (within its own boundary) allow what the stages need.
+var iamAssumeRoleTarget = Check{
+	ID: "iam.assume-role-target", Layer: LayerIAM, Scope: TargetScope,
+	Needs: []string{"iam.role"},
+	Run: func(_ context.Context, f *Facts, t *Target) Result {
+		if t.AssumeRoleARN == "" {
+			return pass("the stages assume no other role", fmt.Sprintf("no --assume-role-arn given and the role has no %s tag: the stages use the role's own credentials", vocab.TagAssumeRoleARN))
+		}
+		r, target := f.Roles[t.RoleARN], t.AssumeRoleARN
+		fix := bindFix(f, t)
+		set := rolePolicies(f, r)
+		if missing, _, _ := set.lacks(assumeRoleNeed(target)); len(missing) > 0 {
+			return fail(fmt.Sprintf("role %s may not call sts:AssumeRole on %s", r.Name, target),
+				fmt.Sprintf("the stages assume %s (from %s); missing: %s; %s", target, t.AssumeRoleFrom, strings.Join(missing, ", "), set.describe()), fix)
+		}
+		own := fmt.Sprintf("the stages assume it (from %s); role %s may call sts:AssumeRole on it", t.AssumeRoleFrom, r.Name)
+		ar := f.AssumedRoles[target]
+		if ar == nil || !ar.Readable {
+			why := "not read"
+			if ar != nil {
+				why = ar.Why
+			}
+			return skip(fmt.Sprintf("skipped: account %s of %s is not readable", accountOfRole(target), target),
+				fmt.Sprintf("%s; %s, but its trust and policies are unchecked", why, own))
+		}
+		tr := ar.Role
+		switch {
+		case !tr.Exists:
+			return fail(fmt.Sprintf("role %s does not exist", target),
+				fmt.Sprintf("the stages assume it (from %s); account %s has no role %s (read with %s)", t.AssumeRoleFrom, ar.Account, tr.Name, ar.Via), fix)
+		case tr.ActualARN != "" && tr.ActualARN != target:
+			return fail(fmt.Sprintf("the stages assume %s, but that role's ARN is %s", target, tr.ActualARN),
+				"the path in the ARN is wrong, and STS matches the whole ARN", fix)
+		case tr.TrustErr != nil:
+			return fail(fmt.Sprintf("the trust policy of role %s does not parse", target), tr.TrustErr.Error(), fix)
+		}
+		if d := iampolicy.Evaluate(iampolicy.AssumeRoleRequest(r.ActualARNOr(t.RoleARN), assumeRoleSession), tr.Trust); !d.Allowed() {
+			return fail(fmt.Sprintf("the trust of role %s does not let role %s assume it", target, r.Name),
+				fmt.Sprintf("STS refuses the stages (AccessDenied: ... is not authorized to perform: sts:AssumeRole): the trust is %s for a session of %s", d, r.ActualARNOr(t.RoleARN)), fix)
+		}
+		trusted := fmt.Sprintf("%s; the trust of %s admits it (read with %s)", own, target, ar.Via)
+		if t.Selection == nil {
+			return pass(fmt.Sprintf("role %s may assume %s, whose trust admits it", r.Name, target), trusted+"; no stages known, so its permissions are unchecked")
+		}
+		needed, res := stagesNeed(f, t, ar.Account)
+		if res != nil {
+			return *res
+		}
+		tset := rolePolicies(f, tr)
+		missing, total, byBoundary := tset.lacks(needed)
+		if len(missing) > 0 {
+			if byBoundary == len(missing) {
+				fix = boundaryFix(tset, missing)
+			}
+			return fail(fmt.Sprintf("role %s lacks %d of the %d permissions the stages need", target, len(missing), total),
+				fmt.Sprintf("%s; stages %s (from %s); missing: %s; %s", trusted, strings.Join(t.Selection.Stages, ", "), t.SelectionFrom,
+					strings.Join(missing, ", "), strings.Replace(tset.describe(), "the role's", "its", 1)), fix)
+		}
+		return pass(fmt.Sprintf("role %s may assume %s, whose trust admits it and whose policies allow all %d permissions the stages need", r.Name, target, total),
+			fmt.Sprintf("%s; stages %s (from %s); %s", trusted, strings.Join(t.Selection.Stages, ", "), t.SelectionFrom, strings.Replace(tset.describe(), "the role's", "its", 1)))
+	},
+}
+
+// ActualARNOr is the role's ARN as IAM has it, else arn.
+func (r *Role) ActualARNOr(arn string) string {
+	if r != nil && r.ActualARN != "" {
+		return r.ActualARN
+	}
+	return arn
+}
+
+func accountOfRole(arn string) string {
+	p, _ := vocab.ParseRoleARN(arn)
+	return p.Account
+}
