@@ -162,9 +162,11 @@ type Orphan struct {
 // it, its ARN) that no ServiceAccount of f (which must be the cluster's, -A) is annotated with. Each
 // ServiceAccount the role's trust still lists through this cluster's provider (else the one its tags name)
 // is a row; namespace, when not "", keeps the rows of that namespace. Sorted by role, namespace and name.
+// Without the account read or the ServiceAccounts (a list that failed would make every role an orphan)
+// there are none: the caller reports why.
 func Orphans(f *doctor.Facts, namespace string) []Orphan {
 	out := []Orphan{}
-	if f.Account == nil || f.Cluster == nil || f.Identity == nil {
+	if f.Account == nil || f.Cluster == nil || f.Identity == nil || f.ServiceAccountsErr != nil {
 		return out
 	}
 	pointed := map[string]bool{}

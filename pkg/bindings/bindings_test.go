@@ -1,6 +1,7 @@
 package bindings
 
 import (
+	"errors"
 	"reflect"
 	"testing"
 
@@ -147,7 +148,11 @@ func TestOrphans(t *testing.T) {
 	if got := Orphans(f, "b"); len(got) != 1 || got[0].ServiceAccount != "x" || got[0].RoleARN != "arn:aws:iam::123456789012:role/sdc-shared" {
 		t.Errorf("namespace b: %+v", got)
 	}
-	f.Account = nil
+	f.ServiceAccountsErr = errors.New("forbidden")
+	if got := Orphans(f, ""); got == nil || len(got) != 0 {
+		t.Errorf("without the ServiceAccounts (every role would look orphaned): %+v", got)
+	}
+	f.ServiceAccountsErr, f.Account = nil, nil
 	if got := Orphans(f, ""); got == nil || len(got) != 0 {
 		t.Errorf("without the account read: %+v", got)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 	admissionv1client "k8s.io/client-go/kubernetes/typed/admissionregistration/v1"
@@ -13,6 +12,7 @@ import (
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/bindings"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/doctor"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/fleet"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/render"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
@@ -26,7 +26,13 @@ would give it without probes (ok, warn or fail; -o wide adds the first failing o
 more, with the command that removes each.
 
 list reads what doctor -A reads: one list of ServiceAccounts, Deployments, pods and webhooks whatever their
-number, and the account's roles and policies in one batch read from ten roles on.`
+number, and the account's roles and policies in one batch read from ten roles on.
+
+--contexts (names or shell patterns) or --all-contexts list several kube contexts side by side, each as
+--context would list it, with the AWS profile its exec credential plugin names (unless --profile): each
+context's table under its heading, or one document with every context (-o json|yaml). A context that cannot
+be listed (no answer, credentials refused, no OIDC issuer, no answer within --request-timeout) is that
+context's error, and list exits 1 unless --ignore-unreachable.`
 
 const listExample = `  # The bindings of the namespace, then of the whole cluster
   kubectl sdc list -n ns1
@@ -36,18 +42,23 @@ const listExample = `  # The bindings of the namespace, then of the whole cluste
   kubectl sdc list -A -o json | jq -r '.items[] | select(.status == "fail") | .namespace + "/" + .serviceAccount'
 
   # The clean-up list: roles left behind by deleted ServiceAccounts
-  kubectl sdc list -A --orphans`
+  kubectl sdc list -A --orphans
+
+  # Every binding of every production context, each read with its own AWS profile
+  kubectl sdc list -A --contexts 'prod-*' -o json`
 
 // ListOptions are list's flags.
 type ListOptions struct {
 	*Globals
-	aws awsFlags
+	aws   awsFlags
+	fleet fleetFlags
 
 	AllNamespaces bool
 	Output        outputFlag
 	NoHeaders     bool
 	Orphans       bool
 
+	// namespace is -n, else the context's; over a fleet, -n or "" (each context's own).
 	namespace string
 }
 
@@ -61,11 +72,14 @@ func newListCmd(g *Globals) *cobra.Command {
 		Example: listExample,
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := o.Complete(); err != nil {
+			if err := o.Complete(c); err != nil {
 				return err
 			}
 			if err := o.Validate(); err != nil {
 				return err
+			}
+			if o.fleet.enabled() {
+				return o.RunFleet(c.Context())
 			}
 			return o.Run(c.Context())
 		},
@@ -76,11 +90,20 @@ func newListCmd(g *Globals) *cobra.Command {
 	f.BoolVar(&o.Orphans, "orphans", false, "List the roles kubectl-sdc made for this cluster that no ServiceAccount points at any more, and how to remove each")
 	o.Output.addTable(c, "the list")
 	o.aws.add(f)
+	o.fleet.add(c, g)
 	return c
 }
 
-// Complete reads the namespace.
-func (o *ListOptions) Complete() error {
+// Complete reads the namespace; over a fleet it also selects the contexts (each context's namespace is its
+// own, unless -n).
+func (o *ListOptions) Complete(c *cobra.Command) error {
+	if err := o.fleet.validate(c, o.Globals, o.aws); err != nil {
+		return err
+	}
+	if o.fleet.enabled() {
+		o.namespace = deref(o.ConfigFlags.Namespace) // -n, checked in Validate; each context's own with it
+		return o.fleet.complete(o.Globals, o.aws)
+	}
 	ns, _, err := o.Namespace()
 	if err != nil {
 		return fmt.Errorf("kube context: %w", err)
@@ -97,7 +120,7 @@ func (o *ListOptions) Validate() error {
 	if o.NoHeaders && o.Output.structured() {
 		return errors.New("--no-headers is for the table: leave it out with -o json or yaml")
 	}
-	if !o.AllNamespaces {
+	if !o.AllNamespaces && (o.namespace != "" || !o.fleet.enabled()) {
 		return vocab.ValidateNamespace("--namespace", o.namespace)
 	}
 	return nil
@@ -109,15 +132,29 @@ func (o *ListOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	admission, err := admissionv1client.NewForConfig(s.REST)
+	f, rep, err := o.gather(ctx, s, o.namespace)
 	if err != nil {
 		return err
+	}
+	if o.Orphans {
+		return o.printOrphans(f)
+	}
+	return o.printBindings(bindings.FromReport(f, rep).Items)
+}
+
+// gather reads one context's facts as doctor -A reads them (for ns, unless -A) and judges them without
+// probes. An error is a context list cannot look at: doctor's reasons (its API server, AWS credentials or
+// OIDC issuer; a *fleet.Unreachable), or ServiceAccounts it could not list.
+func (o *ListOptions) gather(ctx context.Context, s *session, ns string) (*doctor.Facts, *doctor.Report, error) {
+	admission, err := admissionv1client.NewForConfig(s.REST)
+	if err != nil {
+		return nil, nil, err
 	}
 	cat, err := catalog.Default()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	opts := doctor.Options{Namespace: o.namespace, AllNamespaces: o.AllNamespaces, Annotated: true}
+	opts := doctor.Options{Namespace: ns, AllNamespaces: o.AllNamespaces, Annotated: true}
 	if o.Orphans {
 		// Whether any ServiceAccount points at a role is a question about the whole cluster.
 		opts.AllNamespaces, opts.ReadAccount = true, true
@@ -125,117 +162,146 @@ func (o *ListOptions) Run(ctx context.Context) error {
 	d := &doctor.Doctor{Core: s.Core, Apps: s.Apps, Admission: admission, AWS: s.AWS, Resolver: s.Resolver, Catalog: cat, Options: opts}
 	f, err := d.Gather(ctx)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if o.Orphans {
-		return o.printOrphans(f)
+	rep := doctor.Judge(ctx, f)
+	if err := rep.Unreachable(); err != nil {
+		return f, rep, err
 	}
-	return o.printBindings(bindings.FromReport(f, doctor.Judge(ctx, f)))
+	if f.ServiceAccountsErr != nil {
+		return f, rep, &fleet.Unreachable{Reason: "ServiceAccounts not listed",
+			Err: fmt.Errorf("listing the ServiceAccounts: %w", f.ServiceAccountsErr),
+			Fix: "docs/permissions/doctor-rbac.yaml's ClusterRole kubectl-sdc-doctor lets list read them"}
+	}
+	if o.Orphans && f.Account == nil {
+		return f, rep, fmt.Errorf("--orphans reads the account's roles with iam:GetAccountAuthorizationDetails, which failed: %v (docs/permissions/doctor-policy.json allows it)", f.AccountErr)
+	}
+	return f, rep, nil
 }
 
-func (o *ListOptions) printBindings(l bindings.List) error {
-	if o.Output.structured() {
-		return o.Output.print(o.Out, l)
+// scope is the namespace whose rows list shows ("" for the cluster).
+func (o *ListOptions) scope(ns string) string {
+	if o.AllNamespaces {
+		return ""
 	}
-	if len(l.Items) == 0 {
-		fmt.Fprintln(o.ErrOut, o.nothingFound("bindings"))
+	return ns
+}
+
+func (o *ListOptions) layout() render.ListLayout {
+	return render.ListLayout{AllNamespaces: o.AllNamespaces, Wide: o.Output.wide(), NoHeaders: o.NoHeaders}
+}
+
+func (o *ListOptions) printBindings(items []bindings.Binding) error {
+	if o.Output.structured() {
+		return o.Output.print(o.Out, bindings.List{Items: items})
+	}
+	if len(items) == 0 {
+		fmt.Fprintln(o.ErrOut, render.NothingFound("bindings", o.scope(o.namespace)))
 		return nil
 	}
-	headers := []string{"SERVICEACCOUNT", "MECHANISM", "ROLE", "STAGES", "DEPLOYMENTS", "PODS", "STATUS"}
-	if o.Output.wide() {
-		headers = append(headers, "PROBLEM")
-	}
-	var rows [][]string
-	for _, b := range l.Items {
-		role := b.RoleARN
-		if !o.Output.wide() {
-			if name := vocab.RoleNameOf(b.RoleARN); name != "" {
-				role = name
-			}
-		}
-		row := []string{b.ServiceAccount, string(b.Mechanism), orNone(role), orNone(strings.Join(b.Stages, ",")),
-			orNone(strings.Join(b.Deployments, ",")), fmt.Sprintf("%d/%d", b.Pods.WithIdentity, b.Pods.Total), string(b.Status)}
-		if o.Output.wide() {
-			problem := ""
-			if len(b.Problems) > 0 {
-				problem = b.Problems[0]
-			}
-			row = append(row, orNone(problem))
-		}
-		if o.AllNamespaces {
-			row = append([]string{b.Namespace}, row...)
-		}
-		rows = append(rows, row)
-	}
-	status := len(headers) - 1
-	if o.Output.wide() {
-		status--
-	}
-	if o.AllNamespaces {
-		headers = append([]string{"NAMESPACE"}, headers...)
-		status++
-	}
-	th := o.Theme()
-	_, err := io.WriteString(o.Out, render.Table(th, o.headers(headers), rows, func(_, col int, cell string) string {
-		if col == status {
-			return render.Verdict(th, cell)
-		}
-		return cell
-	}))
+	_, err := io.WriteString(o.Out, render.Bindings(o.Theme(), items, o.layout()))
 	return err
 }
 
 func (o *ListOptions) printOrphans(f *doctor.Facts) error {
-	if f.Account == nil {
-		return fmt.Errorf("--orphans reads the account's roles with iam:GetAccountAuthorizationDetails, which failed: %v (docs/permissions/doctor-policy.json allows it)", f.AccountErr)
-	}
-	ns := o.namespace
-	if o.AllNamespaces {
-		ns = ""
-	}
-	orphans := bindings.Orphans(f, ns)
+	orphans := bindings.Orphans(f, o.scope(o.namespace))
 	if o.Output.structured() {
 		return o.Output.print(o.Out, struct {
 			Items []bindings.Orphan `json:"items"`
 		}{orphans})
 	}
 	if len(orphans) == 0 {
-		fmt.Fprintln(o.ErrOut, o.nothingFound("orphaned roles"))
+		fmt.Fprintln(o.ErrOut, render.NothingFound("orphaned roles", o.scope(o.namespace)))
 		return nil
 	}
-	headers := []string{"ROLE", "NAMESPACE", "SERVICEACCOUNT", "COMMAND"}
-	var rows [][]string
-	for _, r := range orphans {
-		role := r.RoleName
-		if o.Output.wide() {
-			role = r.RoleARN
-		}
-		rows = append(rows, []string{role, orNone(r.Namespace), orNone(r.ServiceAccount), r.Command})
-	}
-	_, err := io.WriteString(o.Out, render.Table(o.Theme(), o.headers(headers), rows, nil))
+	_, err := io.WriteString(o.Out, render.Orphans(o.Theme(), orphans, o.layout()))
 	return err
 }
 
-// headers are the table's headers, nil with --no-headers.
-func (o *ListOptions) headers(h []string) []string {
-	if o.NoHeaders {
-		return nil
+// RunFleet lists each selected context as Run would list it alone, side by side, and prints every
+// context's list: under its heading in text, or as one document with every context.
+func (o *ListOptions) RunFleet(ctx context.Context) error {
+	var failed bool
+	var err error
+	if o.Orphans {
+		fl := bindings.NewFleet(runFleet(ctx, &o.fleet, o.examineOrphans))
+		failed = fl.Failed(o.fleet.IgnoreUnreachable)
+		err = o.printFleet(fl, func(th *render.Theme) error {
+			return render.FleetList(o.Out, th, fl, "orphaned role", "orphaned roles", func(items []bindings.Orphan) string {
+				return render.Orphans(th, items, o.layout())
+			})
+		})
+	} else {
+		fl := bindings.NewBindingsFleet(runFleet(ctx, &o.fleet, o.examineBindings))
+		failed = fl.Failed(o.fleet.IgnoreUnreachable)
+		err = o.printFleet(fl, func(th *render.Theme) error {
+			return render.FleetList(o.Out, th, fl, "binding", "bindings", func(items []bindings.Binding) string {
+				return render.Bindings(th, items, o.layout())
+			})
+		})
 	}
-	return h
+	if err != nil {
+		return err
+	}
+	if failed {
+		return &ExitError{Code: ExitFailure}
+	}
+	return nil
 }
 
-// nothingFound is kubectl get's line for an empty answer, on standard error.
-func (o *ListOptions) nothingFound(what string) string {
-	if o.AllNamespaces {
-		return "No " + what + " found."
+// printFleet prints a fleet's list as -o asks: the document, else text.
+func (o *ListOptions) printFleet(doc any, text func(*render.Theme) error) error {
+	if o.Output.structured() {
+		return o.Output.print(o.Out, doc)
 	}
-	return fmt.Sprintf("No %s found in %s namespace.", what, o.namespace)
+	return text(o.Theme())
 }
 
-// orNone is kubectl's way of showing an empty cell.
-func orNone(s string) string {
-	if s == "" {
-		return "<none>"
+// examineBindings lists the bindings of one context of a fleet: list's fleet.Func.
+func (o *ListOptions) examineBindings(ctx context.Context, c fleet.Context) (bindings.Report[bindings.Binding], fleet.Identity, error) {
+	var out bindings.Report[bindings.Binding]
+	f, rep, id, err := o.examine(ctx, c, &out.Namespace)
+	if err != nil {
+		return out, id, err
 	}
-	return s
+	out.Items = bindings.FromReport(f, rep).Items
+	return out, id, nil
+}
+
+// examineOrphans lists the orphaned roles of one context of a fleet: list --orphans's fleet.Func.
+func (o *ListOptions) examineOrphans(ctx context.Context, c fleet.Context) (bindings.Report[bindings.Orphan], fleet.Identity, error) {
+	var out bindings.Report[bindings.Orphan]
+	f, _, id, err := o.examine(ctx, c, &out.Namespace)
+	if err != nil {
+		return out, id, err
+	}
+	out.Items = bindings.Orphans(f, out.Namespace)
+	return out, id, nil
+}
+
+// examine gathers one context of a fleet as Run gathers its own, with the context's clients and
+// namespace (-n, else the context's; scope gets the namespace listed, "" for the cluster).
+func (o *ListOptions) examine(ctx context.Context, c fleet.Context, scope *string) (*doctor.Facts, *doctor.Report, fleet.Identity, error) {
+	id := fleet.Identity{Region: c.Region}
+	s, err := o.contextSession(ctx, c)
+	if err != nil {
+		return nil, nil, id, &fleet.Unreachable{Reason: "cannot load its configuration", Err: err}
+	}
+	id.ReadWith, id.Region = s.ReadWith, s.AWS.Region
+	ns := s.Namespace
+	if !o.AllNamespaces {
+		if err := vocab.ValidateNamespace("--namespace", ns); err != nil {
+			return nil, nil, id, &fleet.Unreachable{Reason: "bad namespace", Err: fmt.Errorf("kube context %q: %w", c.Name, err),
+				Fix: "pass -n NAMESPACE, or fix the context's namespace: kubectl config set-context " + c.Name + " --namespace NAME"}
+		}
+	}
+	*scope = o.scope(ns)
+	f, rep, err := o.gather(ctx, s, ns)
+	if rep != nil {
+		id.Cluster, id.Account = rep.Cluster, rep.Account
+		if rep.Region != "" {
+			id.Region = rep.Region
+		}
+	}
+	return f, rep, id, err
 }

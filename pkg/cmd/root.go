@@ -73,8 +73,8 @@ to fix; manifest prints the SDC Deployment for StreamSets Control Hub's YAML or 
 
 Exit codes:
   0  success (bind/unbind --dry-run --exit-code: nothing to change; doctor: no check failed)
-  1  an error or bad input (doctor: a check failed, or warned with --strict, or a context of
-     --contexts/--all-contexts could not be checked)
+  1  an error or bad input (doctor: a check failed, or warned with --strict; doctor and list: a context
+     of --contexts/--all-contexts could not be checked)
   2  bind/unbind --dry-run --exit-code: there are changes; doctor: it could not run (bad flags)`
 
 // NewRootCmd builds `kubectl sdc` with every standard kubectl flag.

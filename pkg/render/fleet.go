@@ -20,8 +20,7 @@ func FleetReport(w io.Writer, th *Theme, fr *doctor.FleetReport, verbose bool) e
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		b.WriteString(th.Bold.Render("=== " + ContextHeading(c.Context, c.Cluster, c.Account, c.Region)))
-		b.WriteString("\n")
+		b.WriteString(contextHeading(th, c.Context, c.Cluster, c.Account, c.Region))
 		if verbose {
 			b.WriteString(th.Dim.Render(fmt.Sprintf("%s; took %s", c.ReadWith, c.Elapsed.Round(time.Millisecond))))
 			b.WriteString("\n")
@@ -54,6 +53,11 @@ func ContextHeading(context, cluster, account, region string) string {
 		parts = append(parts, region)
 	}
 	return strings.Join(parts, " · ")
+}
+
+// contextHeading is the line that opens a context's section of a fleet's text, for every command.
+func contextHeading(th *Theme, context, cluster, account, region string) string {
+	return th.Bold.Render("=== "+ContextHeading(context, cluster, account, region)) + "\n"
 }
 
 // writeContextError writes why a context could not be examined, in the shape of a failed check.
