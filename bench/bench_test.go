@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -39,8 +40,18 @@ func TestSmoke(t *testing.T) {
 	if want := 10 * len(cfg.BindLatencies); len(res.Bind) != want {
 		t.Errorf("%d bind rows, want %d", len(res.Bind), want)
 	}
-	if want := (len(resolutions) + len(cfg.Sizes) + 1) * len(cfg.DoctorLatencies); len(res.Doctor) != want {
-		t.Errorf("%d doctor rows, want %d", len(res.Doctor), want)
+	if want := 6 * len(cfg.BindLatencies); len(res.Unbind) != want {
+		t.Errorf("%d unbind rows, want %d", len(res.Unbind), want)
+	}
+	// doctor on one target (both resolutions), doctor -A and list -A at each size, and doctor -A with Pod
+	// Identity associations.
+	if want := (len(resolutions) + 2*len(cfg.Sizes) + 1) * len(cfg.DoctorLatencies); len(res.Doctor) != want {
+		t.Errorf("%d doctor and list rows, want %d", len(res.Doctor), want)
+	}
+	for _, u := range res.Unbind {
+		if u.Scenario == "unbind" && (u.AWS.Writes == 0 || u.Changes == 0) {
+			t.Errorf("unbind (%s) wrote nothing to AWS: it found nothing bound", u.Resolution)
+		}
 	}
 	if want := len(cfg.FleetSizes) * len(cfg.DoctorLatencies); len(res.Fleet) != want {
 		t.Errorf("%d fleet rows, want %d", len(res.Fleet), want)
@@ -65,7 +76,10 @@ func TestSmoke(t *testing.T) {
 	}
 	for _, d := range res.Doctor {
 		if d.AWS.Total == 0 || d.Kube.Requests == 0 {
-			t.Errorf("doctor %s on %d SAs: %d AWS calls and %d Kubernetes requests counted; the counting is broken", d.Scope, d.ServiceAccounts, d.AWS.Total, d.Kube.Requests)
+			t.Errorf("%s %s on %d SAs: %d AWS calls and %d Kubernetes requests counted; the counting is broken", d.Command, d.Scope, d.ServiceAccounts, d.AWS.Total, d.Kube.Requests)
+		}
+		if runtime.GOOS == "linux" && (d.PeakRSS == 0 || d.Scope == "-A" && d.PluginPeakRSS == 0) {
+			t.Errorf("%s %s on %d SAs: no peak RSS measured", d.Command, d.Scope, d.ServiceAccounts)
 		}
 	}
 	if len(res.Startup) != len(startupCases)+1 || res.Binary.StrippedBytes == 0 || len(res.Binary.TopPackages) == 0 {
@@ -259,6 +273,7 @@ func TestConfigValidation(t *testing.T) {
 		"more roles than SAs": func(c *config) {
 			c.Sizes = []clusterSize{{10, 5, 20}}
 		},
+		"an unknown part":   func(c *config) { c.Parts = []string{"bind", "everything"} },
 		"a fleet of one":    func(c *config) { c.FleetSizes = []int{1, 2} },
 		"a fleet too large": func(c *config) { c.FleetSizes = []int{2, 9} },
 		"shrinking fleets":  func(c *config) { c.FleetSizes = []int{4, 2} },
@@ -300,7 +315,7 @@ func TestCorrectnessTargets(t *testing.T) {
 			Baseline: baseline{AWSCalls: singleAWS, KubeRequests: singleKube}}
 	}
 	row := func(sas, requests int) doctorRow {
-		return doctorRow{Scope: "-A", ServiceAccounts: sas, Roles: 1, measured: measured{KubePerRun: []int{requests}, Kube: kubeSummary{Requests: requests}}}
+		return doctorRow{Command: "doctor", Scope: "-A", ServiceAccounts: sas, Roles: 1, measured: measured{KubePerRun: []int{requests}, Kube: kubeSummary{Requests: requests}}}
 	}
 	find := func(ts []targetCheck, target string) (targetCheck, bool) {
 		for _, c := range ts {
@@ -323,6 +338,12 @@ func TestCorrectnessTargets(t *testing.T) {
 		{"list pages", results{Doctor: []doctorRow{row(100, 5), row(1000, 8)}}, "kube requests constant", true},
 		{"a get per ServiceAccount", results{Doctor: []doctorRow{row(100, 105), row(1000, 1005)}}, "kube requests constant", false},
 		{"a get per ServiceAccount, small sizes", results{Doctor: []doctorRow{row(10, 15), row(20, 25)}}, "kube requests constant", false},
+		{"unbind: a write per change", results{Unbind: []unbindRow{{Scenario: "unbind", Changes: 4,
+			measured: measured{AWS: awsfront.CallCounts{Writes: 3}, Kube: kubeSummary{Writes: 1}}}}}, "one write per thing removed", true},
+		{"unbind: a write too many", results{Unbind: []unbindRow{{Scenario: "unbind", Changes: 4,
+			measured: measured{AWS: awsfront.CallCounts{Writes: 4}, Kube: kubeSummary{Writes: 1}}}}}, "one write per thing removed", false},
+		{"unbind run again writes nothing", results{Unbind: []unbindRow{{Scenario: "unbind no-op"}}}, "0 writes", true},
+		{"unbind run again writing", results{Unbind: []unbindRow{{Scenario: "unbind no-op", measured: measured{Kube: kubeSummary{Writes: 1}}}}}, "0 writes", false},
 		{"a fleet reads each context as alone", results{Fleet: []fleetRow{fleet(2, 20, 10, 20, 10)}}, "AWS calls and kube requests = the single runs'", true},
 		{"a fleet that skips a read", results{Fleet: []fleetRow{fleet(2, 19, 10, 20, 10)}}, "AWS calls and kube requests = the single runs'", false},
 		{"a fleet that asks Kubernetes more", results{Fleet: []fleetRow{fleet(2, 20, 12, 20, 10)}}, "AWS calls and kube requests = the single runs'", false},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -100,25 +101,77 @@ func bindArgs(ns string, r resolution, mech string) []string {
 	return append(args, r.Args...)
 }
 
-// bindSamples are the measured runs of bind and of the guide, by scenario and latency.
+// bindSamples are the measured runs of bind, unbind and the guide, by scenario and latency.
 type bindSamples struct {
 	bind  map[bindKey][]sample
 	guide map[int][]sample
+	// unbind are the runs of unbind on what the fresh bind of the same key made ("unbind"), then again
+	// ("unbind no-op").
+	unbind map[bindKey][]sample
 	// doctorNS is a namespace bind set up, for measuring doctor on one target.
 	doctorNS string
 }
 
 type bindKey struct {
-	scenario   string // "fresh" or "no-op"
+	scenario   string // "fresh" or "no-op"; "unbind" or "unbind no-op"
 	resolution string
 	latency    int
 	mechanism  string
 }
 
-// benchBind measures bind fresh and no-op (both resolutions, and with guardrails) and the guide's script, interleaved run by run
+// unbindArgs undo what bindArgs(ns, r) made: with r's way of finding the cluster, and no guardrail (they
+// are bind's flags; unbind finds the role and its policy where they are).
+func unbindArgs(ns string, r resolution) []string {
+	args := []string{"sdc", "unbind", "-n", ns, "--service-account", benchSA, "--yes", "-o", "json"}
+	if i := slices.Index(r.Args, "--eks-cluster"); i >= 0 {
+		args = append(args, r.Args[i:i+2]...)
+	}
+	return args
+}
+
+// checkUnbind checks that an unbind run succeeded and found the world as the scenario says: after a bind,
+// the role and the policy go; run again, nothing changes.
+func checkUnbind(s sample, noop bool) (bindOutput, error) {
+	var bo bindOutput
+	if s.cmd.Code != 0 {
+		return bo, fmt.Errorf("unbind failed:\n%s", s.cmd)
+	}
+	if err := json.Unmarshal([]byte(s.cmd.Stdout), &bo); err != nil {
+		return bo, fmt.Errorf("unbind -o json printed no JSON object (%v):\n%s", err, s.cmd)
+	}
+	deletes := 0
+	for _, c := range bo.Changes {
+		switch {
+		case noop && c.Action != "unchanged":
+			return bo, fmt.Errorf("a second unbind planned %s %s:\n%s", c.Action, c.Kind, s.cmd)
+		case c.Action == "delete":
+			deletes++
+		}
+	}
+	if !noop && deletes < 3 {
+		return bo, fmt.Errorf("unbind after bind deleted %d things, want the role, its attachment and the policy:\n%s", deletes, s.cmd)
+	}
+	return bo, nil
+}
+
+// changed counts the changes of a result object that write (not unchanged).
+func (bo bindOutput) changed() int {
+	n := 0
+	for _, c := range bo.Changes {
+		if c.Action != "unchanged" {
+			n++
+		}
+	}
+	return n
+}
+
+// benchBind measures bind fresh and no-op (both resolutions, and with guardrails), unbind after each fresh
+// bind and again, and the guide's script, interleaved run by run
 // so that all three see the same machine, and checks after every guide run that it reached bind's end state.
 func benchBind(ctx context.Context, h *harness, cfg config) (*bindSamples, error) {
-	out := &bindSamples{bind: map[bindKey][]sample{}, guide: map[int][]sample{}}
+	out := &bindSamples{bind: map[bindKey][]sample{}, guide: map[int][]sample{}, unbind: map[bindKey][]sample{},
+		// The warm-up's first namespace, which no unbind touches: doctor on one target is measured there.
+		doctorNS: "bench-warmup-" + mechIRSA + "-" + resolutions[0].Tag}
 	guide := filepath.Join(h.tb.baselineDir, "guide.sh")
 	if err := h.makeBoundary(ctx); err != nil {
 		return nil, err
@@ -180,13 +233,36 @@ func benchBind(ctx context.Context, h *harness, cfg config) (*bindSamples, error
 				progress(cfg.Log, "bind %s (%s) at %d ms, run %d/%d: fresh %s, no-op %s", res.Name, ns, lat, run+1, cfg.Runs,
 					fmtDuration(ms(fresh.cmd.Wall)), fmtDuration(ms(noop.cmd.Wall)))
 				if i == 0 {
-					if out.doctorNS == "" {
-						out.doctorNS = ns
-					}
 					if bindState, err = h.readEndState(ctx, ns, bo.RoleARN, bo.PolicyARN); err != nil {
 						return nil, fmt.Errorf("reading what bind made in %s: %w", ns, err)
 					}
 				}
+				// unbind undoes it at the same latency, then finds nothing to do.
+				h.setLatency(lat)
+				un, err := h.measure(ctx, "kubectl-sdc/", "kubectl", unbindArgs(ns, res)...)
+				if err != nil {
+					h.setLatency(0)
+					return nil, err
+				}
+				unNoop, err := h.measure(ctx, "kubectl-sdc/", "kubectl", unbindArgs(ns, res)...)
+				h.setLatency(0)
+				if err != nil {
+					return nil, err
+				}
+				uo, err := checkUnbind(un, false)
+				if err != nil {
+					return nil, err
+				}
+				un.changes = uo.changed()
+				if _, err := checkUnbind(unNoop, true); err != nil {
+					return nil, err
+				}
+				ku := bindKey{"unbind", res.Name, lat, mechIRSA}
+				out.unbind[ku] = append(out.unbind[ku], un)
+				kn := bindKey{"unbind no-op", res.Name, lat, mechIRSA}
+				out.unbind[kn] = append(out.unbind[kn], unNoop)
+				progress(cfg.Log, "unbind %s (%s) at %d ms, run %d/%d: %s, again %s", res.Name, ns, lat, run+1, cfg.Runs,
+					fmtDuration(ms(un.cmd.Wall)), fmtDuration(ms(unNoop.cmd.Wall)))
 			}
 
 			// EKS Pod Identity: no provider to delete, each run in a namespace (and so a role) of its own.

@@ -32,6 +32,30 @@ func checkDoctor(s sample, wantTargets int) error {
 	return nil
 }
 
+// checkList checks that list ran and listed every seeded binding, each judged.
+func checkList(s sample, want int) error {
+	if s.cmd.Code != 0 {
+		return fmt.Errorf("list failed:\n%s", s.cmd)
+	}
+	var l struct {
+		Items []struct {
+			Status string `json:"status"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(s.cmd.Stdout), &l); err != nil {
+		return fmt.Errorf("list -o json printed no JSON list (%v):\n%s", err, s.cmd)
+	}
+	if len(l.Items) != want {
+		return fmt.Errorf("list showed %d bindings where the cluster has %d:\n%s", len(l.Items), want, s.cmd)
+	}
+	for _, it := range l.Items {
+		if it.Status == "" {
+			return fmt.Errorf("list showed a binding without a status:\n%s", s.cmd)
+		}
+	}
+	return nil
+}
+
 // naiveRun is one run of the naive walk over some targets.
 type naiveRun struct {
 	targets int
@@ -101,13 +125,18 @@ func benchDoctorOne(ctx context.Context, h *harness, cfg config, ns, workDir str
 	return out, nil
 }
 
-// doctorAllSamples are doctor -A's runs by size and latency, and the naive walk measured on a subset.
+// doctorAllSamples are doctor -A's and list -A's runs by size and latency, and the naive walk measured on
+// a subset.
 type doctorAllSamples struct {
-	sizes   []seededSize
-	doctor  map[doctorAllKey][]sample
-	fixed   map[int]naiveRun // the naive walk over no target: its once-per-run part, by latency
-	subset  map[int]naiveRun // the naive walk over the first targets, by latency
-	subsetN int
+	sizes  []seededSize
+	doctor map[doctorAllKey][]sample
+	list   map[doctorAllKey][]sample
+	// pluginRSS is the plugin's own peak resident set by command and size, from one run of the plugin
+	// without kubectl in front (whose own peak hides a smaller one).
+	pluginRSS map[string]map[int]int64
+	fixed     map[int]naiveRun // the naive walk over no target: its once-per-run part, by latency
+	subset    map[int]naiveRun // the naive walk over the first targets, by latency
+	subsetN   int
 	// pod are doctor -A's runs, by latency, on the largest size once every ServiceAccount also has an EKS
 	// Pod Identity association (associations of them).
 	pod          map[int][]sample
@@ -128,7 +157,8 @@ type seededSize struct {
 // benchDoctorAll seeds one cluster through the sizes in turn and measures doctor -A at each; the naive walk
 // is measured once per latency on a subset of the smallest size (it costs seconds per ServiceAccount).
 func benchDoctorAll(ctx context.Context, h *harness, cfg config, workDir string) (*doctorAllSamples, error) {
-	out := &doctorAllSamples{doctor: map[doctorAllKey][]sample{}, fixed: map[int]naiveRun{}, subset: map[int]naiveRun{}, pod: map[int][]sample{}}
+	out := &doctorAllSamples{doctor: map[doctorAllKey][]sample{}, list: map[doctorAllKey][]sample{}, fixed: map[int]naiveRun{}, subset: map[int]naiveRun{},
+		pluginRSS: map[string]map[int]int64{"doctor": {}, "list": {}}, pod: map[int][]sample{}}
 	sd := newSeeder(h, cfg.Sizes)
 	logf := func(f string, a ...any) { progress(cfg.Log, f, a...) }
 	for i, z := range cfg.Sizes {
@@ -174,6 +204,11 @@ func benchDoctorAll(ctx context.Context, h *harness, cfg config, workDir string)
 			for run := range cfg.Runs {
 				h.setLatency(lat)
 				d, err := h.measure(ctx, "kubectl-sdc/", "kubectl", "sdc", "doctor", "-A", "-o", "json")
+				if err != nil {
+					h.setLatency(0)
+					return nil, err
+				}
+				l, err := h.measure(ctx, "kubectl-sdc/", "kubectl", "sdc", "list", "-A", "-o", "json")
 				h.setLatency(0)
 				if err != nil {
 					return nil, err
@@ -181,11 +216,27 @@ func benchDoctorAll(ctx context.Context, h *harness, cfg config, workDir string)
 				if err := checkDoctor(d, z.SAs); err != nil {
 					return nil, err
 				}
+				if err := checkList(l, z.SAs); err != nil {
+					return nil, err
+				}
 				k := doctorAllKey{z.SAs, lat}
 				out.doctor[k] = append(out.doctor[k], d)
-				progress(cfg.Log, "doctor -A on %s at %d ms, run %d/%d: %s, %d AWS calls, %d Kubernetes requests", z, lat, run+1, cfg.Runs,
-					fmtDuration(ms(d.cmd.Wall)), d.aws.Total, d.kube.Requests)
+				out.list[k] = append(out.list[k], l)
+				progress(cfg.Log, "doctor -A on %s at %d ms, run %d/%d: %s, %d AWS calls, %d Kubernetes requests; list -A: %s, %d AWS calls, %d Kubernetes requests",
+					z, lat, run+1, cfg.Runs, fmtDuration(ms(d.cmd.Wall)), d.aws.Total, d.kube.Requests,
+					fmtDuration(ms(l.cmd.Wall)), l.aws.Total, l.kube.Requests)
 			}
+		}
+		for _, command := range []string{"doctor", "list"} {
+			r, err := h.tb.run(ctx, h.sb, h.tb.plugin, command, "-A", "-o", "json")
+			if err != nil {
+				return nil, err
+			}
+			if r.Code > 1 {
+				return nil, fmt.Errorf("the plugin alone could not run %s -A:\n%s", command, r)
+			}
+			out.pluginRSS[command][z.SAs] = r.PeakRSS
+			progress(cfg.Log, "%s -A on %s: the plugin's own peak RSS %s", command, z, fmtBytes(r.PeakRSS))
 		}
 	}
 

@@ -89,6 +89,8 @@ type cmdResult struct {
 	// CPU is the user and system time of the process and the children it waited for (kubectl's includes
 	// the plugin's): how much of the wall time was the tools' own work.
 	CPU time.Duration
+	// PeakRSS is the largest resident set of the process in bytes (see peakRSS).
+	PeakRSS int64
 }
 
 func (r cmdResult) String() string {
@@ -125,6 +127,7 @@ func (t *toolbox) run(ctx context.Context, sb *sandbox.Sandbox, name string, arg
 	r := cmdResult{Args: append([]string{name}, args...), Wall: time.Since(start), Stdout: stdout.String(), Stderr: stderr.String()}
 	if ps := cmd.ProcessState; ps != nil {
 		r.CPU = ps.UserTime() + ps.SystemTime()
+		r.PeakRSS = peakRSS(ps)
 	}
 	var ee *exec.ExitError
 	switch {

@@ -92,6 +92,8 @@ type sample struct {
 	aws   awsfront.CallCounts
 	calls []awsCall
 	kube  kubeSummary
+	// changes is how many changes the command's plan made (unbind: each should cost one write).
+	changes int
 }
 
 // measure runs one command and collects what it cost. kubePrefix picks the requests to count: the plugin's

@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,8 +33,9 @@ type config struct {
 	Runs            int           // runs per measurement; times are medians
 	BindLatencies   []int         // AWS front latency (ms) bind and its baseline are measured at
 	DoctorLatencies []int         // the same for doctor
-	Sizes           []clusterSize // doctor -A clusters, ascending
+	Sizes           []clusterSize // doctor -A and list -A clusters, ascending
 	FleetSizes      []int         // doctor -A --contexts over this many clusters, ascending
+	Parts           []string      // what to measure: startup, bind (and unbind), doctor (and list), fleet; all by default
 	NaiveSubset     int           // ServiceAccounts the naive walk is measured on
 	StartupReps     int
 	Plugin          string    // a built plugin to measure; "" builds one
@@ -47,7 +49,7 @@ func fullConfig() config {
 		Runs:            3,
 		BindLatencies:   []int{0, 50, 100},
 		DoctorLatencies: []int{0, 50},
-		Sizes:           []clusterSize{{100, 50, 30}, {300, 100, 100}, {1000, 200, 300}},
+		Sizes:           []clusterSize{{100, 50, 30}, {300, 100, 100}, {1000, 200, 300}, {10000, 1000, 3000}},
 		FleetSizes:      []int{2, 4},
 		NaiveSubset:     100, // the subset; each ServiceAccount costs the walk seconds of aws CLI calls
 		StartupReps:     20,
@@ -89,6 +91,11 @@ func (c config) validate() error {
 			return fmt.Errorf("-fleet-sizes %s: give ascending numbers of clusters from 2 to %d", joinInts(c.FleetSizes), sandbox.MaxClusters)
 		}
 	}
+	for _, p := range c.Parts {
+		if !slices.Contains(allParts, p) {
+			return fmt.Errorf("-parts %q: give some of %s", p, strings.Join(allParts, ","))
+		}
+	}
 	for _, l := range append(append([]int(nil), c.BindLatencies...), c.DoctorLatencies...) {
 		if l < 0 {
 			return fmt.Errorf("latency %d ms is negative", l)
@@ -108,6 +115,14 @@ func (c config) validate() error {
 	return nil
 }
 
+// allParts are the measurements -parts picks from.
+var allParts = []string{"startup", "bind", "doctor", "fleet"}
+
+// measures reports whether part is to be measured.
+func (c config) measures(part string) bool {
+	return len(c.Parts) == 0 || slices.Contains(c.Parts, part)
+}
+
 func main() {
 	os.Exit(mainCode())
 }
@@ -119,8 +134,9 @@ func mainCode() int {
 	runs := fs.Int("runs", full.Runs, "runs per measurement (times are medians)")
 	bindLat := fs.String("bind-latencies", joinInts(full.BindLatencies), "AWS latencies (ms) to measure bind at")
 	doctorLat := fs.String("doctor-latencies", joinInts(full.DoctorLatencies), "AWS latencies (ms) to measure doctor at")
-	sizes := fs.String("sizes", joinSizes(full.Sizes), "doctor -A clusters as SAs/namespaces/roles, ascending")
+	sizes := fs.String("sizes", joinSizes(full.Sizes), "doctor -A and list -A clusters as SAs/namespaces/roles, ascending")
 	fleetSizes := fs.String("fleet-sizes", joinInts(full.FleetSizes), "doctor -A --contexts over this many sandbox clusters, ascending (the sandbox has the largest)")
+	parts := fs.String("parts", strings.Join(allParts, ","), "what to measure: startup (and the binary), bind (and unbind), doctor (and list), fleet")
 	naive := fs.Int("naive-subset", full.NaiveSubset, "ServiceAccounts the naive walk (doctor's baseline) is measured on; larger sizes are extrapolated")
 	reps := fs.Int("startup-reps", full.StartupReps, "runs of each start-up command")
 	plugin := fs.String("plugin", "", "the kubectl-sdc binary to measure (default: build one)")
@@ -150,6 +166,8 @@ func mainCode() int {
 			cfg.NaiveSubset = *naive
 		case "startup-reps":
 			cfg.StartupReps = *reps
+		case "parts":
+			cfg.Parts = strings.Split(*parts, ",")
 		}
 	})
 	if err != nil {
@@ -204,54 +222,65 @@ func run(ctx context.Context, cfg config) (res *results, err error) {
 	}
 	res.PluginVersion = strings.TrimSpace(v.Stdout)
 
-	progress(cfg.Log, "start-up, %d runs per command", cfg.StartupReps)
-	if res.Startup, err = measureStartup(ctx, tb, cfg.StartupReps); err != nil {
-		return nil, err
-	}
-	if res.Binary, err = measureBinary(ctx, tb, filepath.Join(work, "release", "kubectl-sdc"), filepath.Join(work, "symbols", "kubectl-sdc"), 15); err != nil {
-		return nil, err
+	if cfg.measures("startup") {
+		progress(cfg.Log, "start-up, %d runs per command", cfg.StartupReps)
+		if res.Startup, err = measureStartup(ctx, tb, cfg.StartupReps); err != nil {
+			return nil, err
+		}
+		if res.Binary, err = measureBinary(ctx, tb, filepath.Join(work, "release", "kubectl-sdc"), filepath.Join(work, "symbols", "kubectl-sdc"), 15); err != nil {
+			return nil, err
+		}
 	}
 
-	progress(cfg.Log, "bind and doctor on one target: starting a sandbox")
-	h, err := startHarness(ctx, tb, filepath.Join(work, "sandbox-bind"), 1)
-	if err != nil {
-		return nil, err
-	}
-	bs, err := benchBind(ctx, h, cfg)
+	var bs *bindSamples
 	var one *doctorOneSamples
-	if err == nil {
-		one, err = benchDoctorOne(ctx, h, cfg, bs.doctorNS, work)
-	}
-	if err == nil {
-		progress(cfg.Log, "bind into a role shared on purpose")
-		res.Shared, err = benchShared(ctx, h, cfg)
-	}
-	h.stop()
-	if err != nil {
-		return nil, err
-	}
-
-	progress(cfg.Log, "doctor -A on seeded clusters: starting a fresh sandbox")
-	h, err = startHarness(ctx, tb, filepath.Join(work, "sandbox-doctor"), 1)
-	if err != nil {
-		return nil, err
-	}
-	all, err := benchDoctorAll(ctx, h, cfg, work)
-	h.stop()
-	if err != nil {
-		return nil, err
+	if cfg.measures("bind") {
+		progress(cfg.Log, "bind, unbind and doctor on one target: starting a sandbox")
+		h, err := startHarness(ctx, tb, filepath.Join(work, "sandbox-bind"), 1)
+		if err != nil {
+			return nil, err
+		}
+		bs, err = benchBind(ctx, h, cfg)
+		if err == nil {
+			one, err = benchDoctorOne(ctx, h, cfg, bs.doctorNS, work)
+		}
+		if err == nil {
+			progress(cfg.Log, "bind into a role shared on purpose")
+			res.Shared, err = benchShared(ctx, h, cfg)
+		}
+		h.stop()
+		if err != nil {
+			return nil, err
+		}
 	}
 
-	largest := cfg.FleetSizes[len(cfg.FleetSizes)-1]
-	progress(cfg.Log, "doctor over a fleet: starting a sandbox of %d clusters", largest)
-	h, err = startHarness(ctx, tb, filepath.Join(work, "sandbox-fleet"), largest)
-	if err != nil {
-		return nil, err
+	var all *doctorAllSamples
+	if cfg.measures("doctor") {
+		progress(cfg.Log, "doctor -A and list -A on seeded clusters: starting a fresh sandbox")
+		h, err := startHarness(ctx, tb, filepath.Join(work, "sandbox-doctor"), 1)
+		if err != nil {
+			return nil, err
+		}
+		all, err = benchDoctorAll(ctx, h, cfg, work)
+		h.stop()
+		if err != nil {
+			return nil, err
+		}
 	}
-	fl, err := benchFleet(ctx, h, cfg)
-	h.stop()
-	if err != nil {
-		return nil, err
+
+	var fl *fleetSamples
+	if cfg.measures("fleet") {
+		largest := cfg.FleetSizes[len(cfg.FleetSizes)-1]
+		progress(cfg.Log, "doctor over a fleet: starting a sandbox of %d clusters", largest)
+		h, err := startHarness(ctx, tb, filepath.Join(work, "sandbox-fleet"), largest)
+		if err != nil {
+			return nil, err
+		}
+		fl, err = benchFleet(ctx, h, cfg)
+		h.stop()
+		if err != nil {
+			return nil, err
+		}
 	}
 
 	assemble(res, bs, one, all, fl, cfg)

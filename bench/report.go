@@ -25,6 +25,7 @@ type results struct {
 	Startup       []startupResult `json:"startup"`
 	Binary        binaryReport    `json:"binary"`
 	Bind          []bindRow       `json:"bind"`
+	Unbind        []unbindRow     `json:"unbind"`
 	Doctor        []doctorRow     `json:"doctor"`
 	Fleet         []fleetRow      `json:"fleet"`
 	Targets       []targetCheck   `json:"targets"`
@@ -119,6 +120,9 @@ type measured struct {
 	// the wall time), which tells how much of the AWS work ran in parallel. Both from the median run.
 	AWSCallMedianMS float64 `json:"aws_call_median_ms"`
 	AWSInFlight     float64 `json:"aws_calls_in_flight"`
+	// PeakRSS is the largest resident set of any run, in bytes: for a command through kubectl, the larger of
+	// kubectl's and the plugin's (see peakRSS).
+	PeakRSS int64 `json:"peak_rss_bytes"`
 }
 
 // summarize reduces runs to a row. chained says the command's AWS calls depend on each other in a few
@@ -140,6 +144,7 @@ func summarize(samples []sample, latency int, chained bool) measured {
 		if s.kube.Requests >= m.Kube.Requests {
 			m.Kube = s.kube
 		}
+		m.PeakRSS = max(m.PeakRSS, s.cmd.PeakRSS)
 		if latency > 0 && chained {
 			chains = append(chains, sequentialRoundTrips(s.calls, time.Duration(latency)*time.Millisecond))
 		}
@@ -213,7 +218,21 @@ func (b bindRow) name() string {
 // what names the row's targets.
 func (b bindRow) what() string { return fmt.Sprintf("%s at %d ms", b.name(), b.LatencyMS) }
 
+// unbindRow is unbind's runs on what bind made at one latency ("unbind"), or run again ("unbind no-op"),
+// beside bind's no-op run of the same resolution and latency.
+type unbindRow struct {
+	Scenario   string `json:"scenario"`
+	Resolution string `json:"resolution"`
+	measured
+	// Changes is how many changes the plan made (each should cost one write); BindNoopReads the AWS reads
+	// of bind's no-op run, which unbind should not exceed.
+	Changes       int `json:"changes"`
+	BindNoopReads int `json:"bind_noop_reads"`
+}
+
 type doctorRow struct {
+	// Command is "doctor" or "list" (list -A reads what doctor -A reads; they are measured side by side).
+	Command         string         `json:"command"`
 	Scope           string         `json:"scope"`                // "one target" or "-A"
 	Resolution      string         `json:"resolution,omitempty"` // for one target: how the cluster was found
 	ServiceAccounts int            `json:"service_accounts"`
@@ -221,7 +240,8 @@ type doctorRow struct {
 	Roles           int            `json:"roles"`
 	Objects         map[string]int `json:"objects,omitempty"` // what doctor -A lists, in the whole cluster
 	// Associations is how many ServiceAccounts also have an EKS Pod Identity association.
-	Associations int `json:"pod_identity_associations,omitempty"`
+	Associations  int   `json:"pod_identity_associations,omitempty"` // PluginPeakRSS is the plugin's own peak resident set in bytes, measured without kubectl (-A only).
+	PluginPeakRSS int64 `json:"plugin_peak_rss_bytes,omitempty"`
 	measured
 	Baseline baseline `json:"baseline"`
 	Ratio    float64  `json:"ratio"`
@@ -247,27 +267,50 @@ func (t targetCheck) cell() string {
 
 // assemble turns the samples into rows, fills the round-trip estimates and checks the targets.
 func assemble(res *results, bs *bindSamples, one *doctorOneSamples, all *doctorAllSamples, fl *fleetSamples, cfg config) {
-	for _, mech := range mechanisms {
-		for _, sc := range []string{"fresh", "no-op"} {
-			for _, r := range variantsFor(mech) {
+	if bs != nil {
+		for _, sc := range []string{"unbind", "unbind no-op"} {
+			for _, r := range bindVariants() {
 				var zero *measured
 				for _, lat := range cfg.BindLatencies {
-					s := bs.bind[bindKey{sc, r.Name, lat, mech}]
+					s := bs.unbind[bindKey{sc, r.Name, lat, mechIRSA}]
 					if len(s) == 0 {
 						continue
 					}
-					row := bindRow{Scenario: sc, Resolution: r.Name, Mechanism: mech, measured: summarize(s, lat, true),
-						Baseline: baselineOf("guide.sh (fresh)", bs.guide[lat])}
-					if mech == mechPodIdentity {
-						// No guide does Pod Identity by hand: the same bind with IRSA is the yardstick.
-						row.Baseline = baselineOf("bind "+sc+" with IRSA", bs.bind[bindKey{sc, r.Name, lat, mechIRSA}])
+					row := unbindRow{Scenario: sc, Resolution: r.Name, measured: summarize(s, lat, true)}
+					for _, x := range s {
+						row.Changes = max(row.Changes, x.changes)
 					}
+					row.BindNoopReads = maxInt(noopReads(bs.bind[bindKey{"no-op", r.Name, lat, mechIRSA}]))
 					if lat == 0 {
 						zero = &row.measured
 					}
 					row.estimateRoundTrips(zero)
-					row.Ratio = ratio(row.WallMS, row.Baseline.WallMS)
-					res.Bind = append(res.Bind, row)
+					res.Unbind = append(res.Unbind, row)
+				}
+			}
+		}
+		for _, mech := range mechanisms {
+			for _, sc := range []string{"fresh", "no-op"} {
+				for _, r := range variantsFor(mech) {
+					var zero *measured
+					for _, lat := range cfg.BindLatencies {
+						s := bs.bind[bindKey{sc, r.Name, lat, mech}]
+						if len(s) == 0 {
+							continue
+						}
+						row := bindRow{Scenario: sc, Resolution: r.Name, Mechanism: mech, measured: summarize(s, lat, true),
+							Baseline: baselineOf("guide.sh (fresh)", bs.guide[lat])}
+						if mech == mechPodIdentity {
+							// No guide does Pod Identity by hand: the same bind with IRSA is the yardstick.
+							row.Baseline = baselineOf("bind "+sc+" with IRSA", bs.bind[bindKey{sc, r.Name, lat, mechIRSA}])
+						}
+						if lat == 0 {
+							zero = &row.measured
+						}
+						row.estimateRoundTrips(zero)
+						row.Ratio = ratio(row.WallMS, row.Baseline.WallMS)
+						res.Bind = append(res.Bind, row)
+					}
 				}
 			}
 		}
@@ -276,7 +319,7 @@ func assemble(res *results, bs *bindSamples, one *doctorOneSamples, all *doctorA
 		for _, r := range resolutions {
 			var zero *measured
 			for _, lat := range cfg.DoctorLatencies {
-				row := doctorRow{Scope: "one target", Resolution: r.Name, ServiceAccounts: 1, Namespaces: 1, Roles: 1,
+				row := doctorRow{Command: "doctor", Scope: "one target", Resolution: r.Name, ServiceAccounts: 1, Namespaces: 1, Roles: 1,
 					measured: summarize(one.doctor[resLatency{r.Name, lat}], lat, true),
 					Baseline: baselineOf("naive walk, 1 target", one.naive[lat])}
 				if lat == 0 {
@@ -291,22 +334,28 @@ func assemble(res *results, bs *bindSamples, one *doctorOneSamples, all *doctorA
 	if all != nil {
 		for _, z := range all.sizes {
 			for _, lat := range cfg.DoctorLatencies {
-				row := doctorRow{Scope: "-A", ServiceAccounts: z.SAs, Namespaces: z.Namespaces, Roles: z.Roles, Objects: z.Objects,
-					measured: summarize(all.doctor[doctorAllKey{z.SAs, lat}], lat, false)}
-				w, a, k := all.extrapolated(lat, z.SAs)
-				row.Baseline = baseline{Name: fmt.Sprintf("naive walk, %d targets", z.SAs), WallMS: w, AWSCalls: a, KubeRequests: k,
-					Extrapolated: z.SAs != all.subsetN, MeasuredTargets: all.subsetN}
-				if !row.Baseline.Extrapolated {
-					row.Baseline.SamplesMS = []float64{ms(all.subset[lat].s.cmd.Wall)}
+				for _, command := range []string{"doctor", "list"} {
+					samples := all.doctor
+					if command == "list" {
+						samples = all.list
+					}
+					row := doctorRow{Command: command, Scope: "-A", ServiceAccounts: z.SAs, Namespaces: z.Namespaces, Roles: z.Roles, Objects: z.Objects,
+						measured: summarize(samples[doctorAllKey{z.SAs, lat}], lat, false), PluginPeakRSS: all.pluginRSS[command][z.SAs]}
+					w, a, k := all.extrapolated(lat, z.SAs)
+					row.Baseline = baseline{Name: fmt.Sprintf("naive walk, %d targets", z.SAs), WallMS: w, AWSCalls: a, KubeRequests: k,
+						Extrapolated: z.SAs != all.subsetN, MeasuredTargets: all.subsetN}
+					if !row.Baseline.Extrapolated {
+						row.Baseline.SamplesMS = []float64{ms(all.subset[lat].s.cmd.Wall)}
+					}
+					row.Ratio = ratio(row.WallMS, row.Baseline.WallMS)
+					res.Doctor = append(res.Doctor, row)
 				}
-				row.Ratio = ratio(row.WallMS, row.Baseline.WallMS)
-				res.Doctor = append(res.Doctor, row)
 			}
 		}
 		if len(all.pod) > 0 {
 			z := all.sizes[len(all.sizes)-1]
 			for _, lat := range cfg.DoctorLatencies {
-				row := doctorRow{Scope: scopePodIdentity, ServiceAccounts: z.SAs, Namespaces: z.Namespaces, Roles: z.Roles, Objects: z.Objects,
+				row := doctorRow{Command: "doctor", Scope: scopePodIdentity, ServiceAccounts: z.SAs, Namespaces: z.Namespaces, Roles: z.Roles, Objects: z.Objects,
 					Associations: all.associations, measured: summarize(all.pod[lat], lat, false),
 					// The same cluster without the associations is the yardstick: what Pod Identity adds.
 					Baseline: baselineOf(fmt.Sprintf("doctor -A, %d SAs, IRSA only", z.SAs), all.doctor[doctorAllKey{z.SAs, lat}])}
@@ -369,6 +418,10 @@ const (
 	targetStartupMS       = 50.0
 	targetBindLatencyMS   = 100
 	targetDoctorLatencyMS = 0
+	// At 10,000 ServiceAccounts and 3,000 roles, doctor -A and list -A alike.
+	targetLargeSAs      = 10000
+	targetLargeMS       = 3000.0
+	targetLargeAWSCalls = 15
 )
 
 func checkTargets(res *results) []targetCheck {
@@ -413,7 +466,20 @@ func checkTargets(res *results) []targetCheck {
 			out = append(out, targetCheck{What: what, Target: "≤ 0.8 s", Value: fmtDuration(b.WallMS), Met: b.WallMS <= targetBindAt100MS})
 		}
 	}
-	base := map[int]doctorRow{}
+	for _, u := range res.Unbind {
+		what := fmt.Sprintf("%s (%s) at %d ms", u.Scenario, u.Resolution, u.LatencyMS)
+		out = append(out, targetCheck{What: what, Target: "≤ bind no-op's reads", Value: fmt.Sprintf("%d reads (bind no-op %d)", u.AWS.Reads, u.BindNoopReads),
+			Met: u.AWS.Reads <= u.BindNoopReads})
+		if u.Scenario == "unbind" {
+			w := u.AWS.Writes + u.Kube.Writes
+			out = append(out, targetCheck{What: what, Target: "one write per thing removed", Value: fmt.Sprintf("%d AWS + %d kube writes for %d changes", u.AWS.Writes, u.Kube.Writes, u.Changes),
+				Met: w == u.Changes, Correctness: true})
+		} else {
+			out = append(out, targetCheck{What: what, Target: "0 writes", Value: fmt.Sprintf("%d AWS + %d kube writes", u.AWS.Writes, u.Kube.Writes),
+				Met: u.AWS.Writes+u.Kube.Writes == 0, Correctness: true})
+		}
+	}
+	base := map[string]doctorRow{}
 	for _, d := range res.Doctor {
 		if d.Scope == scopePodIdentity {
 			out = append(out, podIdentityTargets(d)...)
@@ -422,10 +488,11 @@ func checkTargets(res *results) []targetCheck {
 		if d.Scope != "-A" {
 			continue
 		}
-		what := fmt.Sprintf("doctor -A %d SAs/%d roles at %d ms", d.ServiceAccounts, d.Roles, d.LatencyMS)
-		b, ok := base[d.LatencyMS]
+		what := fmt.Sprintf("%s -A %d SAs/%d roles at %d ms", d.Command, d.ServiceAccounts, d.Roles, d.LatencyMS)
+		bk := fmt.Sprintf("%s %d", d.Command, d.LatencyMS)
+		b, ok := base[bk]
 		if !ok {
-			base[d.LatencyMS] = d
+			base[bk] = d
 		} else {
 			// Lists, not per-object gets: going from b to d adds d.SAs-b.SAs ServiceAccounts with their
 			// Deployments and pods; list pages may add a request per few hundred objects, a get per object
@@ -445,8 +512,13 @@ func checkTargets(res *results) []targetCheck {
 			Value: fmt.Sprintf("GetRole %d, GetAccountAuthorizationDetails %d, GetPolicy %d, GetOpenIDConnectProvider %d for %d roles",
 				perRole, batch, d.AWS.ByAction["iam:GetPolicy"], d.AWS.ByAction["iam:GetOpenIDConnectProvider"], d.Roles),
 			Met: reads})
-		if d.ServiceAccounts == targetDoctorAllSAs && d.LatencyMS == targetDoctorLatencyMS {
+		if d.Command == "doctor" && d.ServiceAccounts == targetDoctorAllSAs && d.LatencyMS == targetDoctorLatencyMS {
 			out = append(out, targetCheck{What: what, Target: "≤ 5 s", Value: fmtDuration(d.WallMS), Met: d.WallMS <= targetDoctorAllMS})
+		}
+		if d.ServiceAccounts == targetLargeSAs && d.LatencyMS == targetDoctorLatencyMS {
+			out = append(out,
+				targetCheck{What: what, Target: "≤ 3 s", Value: fmtDuration(d.WallMS), Met: d.WallMS <= targetLargeMS},
+				targetCheck{What: what, Target: "≤ 15 AWS calls", Value: strconv.Itoa(maxInt(d.AWSPerRun)), Met: maxInt(d.AWSPerRun) <= targetLargeAWSCalls})
 		}
 	}
 	return append(out, fleetTargets(res.Fleet)...)
@@ -459,7 +531,7 @@ func printTable(w io.Writer, res *results) {
 		res.Date, res.PluginVersion, m.CPU, m.Cores, m.OS, res.Mode, m.LoadBefore, m.LoadAfter)
 	fmt.Fprintf(w, "times are medians of %d runs; AWS latency is added by the sandbox's AWS front to every call\n\n", res.Settings.Runs)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "MEASUREMENT\tAWS LATENCY\tAWS CALLS (R/W)\tKUBE REQ\tSEQ. AWS ROUND TRIPS\tTIME\tBASELINE\tBASELINE TIME\tRATIO\tTARGETS")
+	fmt.Fprintln(tw, "MEASUREMENT\tAWS LATENCY\tAWS CALLS (R/W)\tKUBE REQ\tSEQ. AWS ROUND TRIPS\tTIME\tPEAK RSS\tBASELINE\tBASELINE TIME\tRATIO\tTARGETS")
 	targets := map[string][]targetCheck{}
 	for _, t := range res.Targets {
 		targets[t.What] = append(targets[t.What], t)
@@ -472,23 +544,30 @@ func printTable(w io.Writer, res *results) {
 		return strings.Join(c, "; ")
 	}
 	for _, s := range res.Startup {
-		fmt.Fprintf(tw, "startup: %s\t—\t—\t—\t—\t%s\t%s\t%s\t%s\t%s\n", s.Name, fmtDuration(s.MedianMS), s.Baseline,
+		fmt.Fprintf(tw, "startup: %s\t—\t—\t—\t—\t%s\t—\t%s\t%s\t%s\t%s\n", s.Name, fmtDuration(s.MedianMS), s.Baseline,
 			fmtDuration(s.BaselineMedianMS), fmtRatio(s.Ratio), cells("startup "+s.Name))
 	}
 	b := res.Binary
-	fmt.Fprintf(tw, "binary: stripped %s\t—\t—\t—\t—\t%s\tkubectl binary\t%s\t%s\t\n", b.Target, fmtBytes(b.StrippedBytes), fmtBytes(b.KubectlBytes),
-		fmtRatio(ratio(float64(b.StrippedBytes), float64(b.KubectlBytes))))
+	if b.StrippedBytes > 0 { // -parts without startup measures no binary
+		fmt.Fprintf(tw, "binary: stripped %s\t—\t—\t—\t—\t%s\t—\tkubectl binary\t%s\t%s\t\n", b.Target, fmtBytes(b.StrippedBytes), fmtBytes(b.KubectlBytes),
+			fmtRatio(ratio(float64(b.StrippedBytes), float64(b.KubectlBytes))))
+	}
 	for _, r := range res.Bind {
-		fmt.Fprintf(tw, "%s\t%d ms\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.name(), r.LatencyMS,
-			awsCell(r.measured), kubeCell(r.measured), roundTripCell(r.measured), fmtDuration(r.WallMS),
+		fmt.Fprintf(tw, "%s\t%d ms\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.name(), r.LatencyMS,
+			awsCell(r.measured), kubeCell(r.measured), roundTripCell(r.measured), fmtDuration(r.WallMS), rssCell(r.measured),
 			r.Baseline.Name, fmtDuration(r.Baseline.WallMS), fmtRatio(r.Ratio), cells(r.what()))
+	}
+	for _, r := range res.Unbind {
+		what := fmt.Sprintf("%s (%s) at %d ms", r.Scenario, r.Resolution, r.LatencyMS)
+		fmt.Fprintf(tw, "%s (%s)\t%d ms\t%s\t%s\t%s\t%s\t%s\t—\t—\t—\t%s\n", r.Scenario, r.Resolution, r.LatencyMS,
+			awsCell(r.measured), kubeCell(r.measured), roundTripCell(r.measured), fmtDuration(r.WallMS), rssCell(r.measured), cells(what))
 	}
 	for _, r := range res.Doctor {
 		name, what := "doctor, one target ("+r.Resolution+")", ""
 		switch r.Scope {
 		case "-A":
-			name = fmt.Sprintf("doctor -A, %d SAs/%d ns/%d roles", r.ServiceAccounts, r.Namespaces, r.Roles)
-			what = fmt.Sprintf("doctor -A %d SAs/%d roles at %d ms", r.ServiceAccounts, r.Roles, r.LatencyMS)
+			name = fmt.Sprintf("%s -A, %d SAs/%d ns/%d roles", r.Command, r.ServiceAccounts, r.Namespaces, r.Roles)
+			what = fmt.Sprintf("%s -A %d SAs/%d roles at %d ms", r.Command, r.ServiceAccounts, r.Roles, r.LatencyMS)
 		case scopePodIdentity:
 			name = fmt.Sprintf("doctor -A, %d SAs + Pod Identity associations", r.ServiceAccounts)
 			what = fmt.Sprintf("doctor -A %d SAs with %d associations at %d ms", r.ServiceAccounts, r.Associations, r.LatencyMS)
@@ -497,16 +576,36 @@ func printTable(w io.Writer, res *results) {
 		if r.Baseline.Extrapolated {
 			bname += fmt.Sprintf(" (extrapolated from %d)", r.Baseline.MeasuredTargets)
 		}
-		fmt.Fprintf(tw, "%s\t%d ms\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, r.LatencyMS, awsCell(r.measured), kubeCell(r.measured),
-			roundTripCell(r.measured), fmtDuration(r.WallMS), bname, fmtDuration(r.Baseline.WallMS), fmtRatio(r.Ratio), cells(what))
+		rss := rssCell(r.measured)
+		if r.PluginPeakRSS > 0 {
+			rss = fmt.Sprintf("%.0f MiB", float64(r.PluginPeakRSS)/(1<<20))
+		}
+		fmt.Fprintf(tw, "%s\t%d ms\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, r.LatencyMS, awsCell(r.measured), kubeCell(r.measured),
+			roundTripCell(r.measured), fmtDuration(r.WallMS), rss, bname, fmtDuration(r.Baseline.WallMS), fmtRatio(r.Ratio), cells(what))
 	}
 	for _, r := range res.Fleet {
-		fmt.Fprintf(tw, "doctor -A --contexts, %d clusters\t%d ms\t%s\t%s\t%s\t%s\t%s (slowest %s, %s)\t%s\t%s\t%s\n", r.Contexts, r.LatencyMS,
-			awsCell(r.measured), kubeCell(r.measured), roundTripCell(r.measured), fmtDuration(r.WallMS),
+		fmt.Fprintf(tw, "doctor -A --contexts, %d clusters\t%d ms\t%s\t%s\t%s\t%s\t%s\t%s (slowest %s, %s)\t%s\t%s\t%s\n", r.Contexts, r.LatencyMS,
+			awsCell(r.measured), kubeCell(r.measured), roundTripCell(r.measured), fmtDuration(r.WallMS), rssCell(r.measured),
 			r.Baseline.Name, fmtDuration(r.SlowestSingleMS), fmtRatio(r.RatioToSlowest), fmtDuration(r.Baseline.WallMS), fmtRatio(r.Ratio), cells(fleetWhat(r)))
 	}
 	tw.Flush()
+	if b.StrippedBytes > 0 {
+		printBinary(w, b)
+	}
+	printShared(w, res.Shared)
+	var failed []string
+	for _, t := range res.Targets {
+		if !t.Met {
+			failed = append(failed, t.What+": "+t.Target+" (got "+t.Value+")")
+		}
+	}
+	if len(failed) > 0 {
+		fmt.Fprintf(w, "targets missed (%d):\n  %s\n", len(failed), strings.Join(failed, "\n  "))
+	}
+}
 
+// printBinary writes what the binary is made of.
+func printBinary(w io.Writer, b binaryReport) {
 	fmt.Fprintf(w, "\nbinary %s stripped: %s of code, %s read-only data, %s line tables (.gopclntab), %s data; heaviest modules:",
 		b.Target, fmtBytes(int64(b.Sections[".text"])), fmtBytes(int64(b.Sections[".rodata"])), fmtBytes(int64(b.Sections[".gopclntab"])),
 		fmtBytes(int64(b.Sections[".data+.noptrdata"])))
@@ -524,16 +623,6 @@ func printTable(w io.Writer, res *results) {
 		fmt.Fprintf(w, " %s %s;", p.Name, fmtBytes(int64(p.Bytes)))
 	}
 	fmt.Fprintln(w)
-	printShared(w, res.Shared)
-	var failed []string
-	for _, t := range res.Targets {
-		if !t.Met {
-			failed = append(failed, t.What+": "+t.Target+" (got "+t.Value+")")
-		}
-	}
-	if len(failed) > 0 {
-		fmt.Fprintf(w, "targets missed (%d):\n  %s\n", len(failed), strings.Join(failed, "\n  "))
-	}
 }
 
 func awsCell(m measured) string {
@@ -559,6 +648,22 @@ func roundTripCell(m measured) string {
 		return strconv.Itoa(*m.RoundTrips)
 	}
 	return fmt.Sprintf("%d (est %.1f)", *m.RoundTrips, *m.RoundTripsEstimate)
+}
+
+func rssCell(m measured) string {
+	if m.PeakRSS == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.0f MiB", float64(m.PeakRSS)/(1<<20))
+}
+
+// noopReads are the AWS reads of each run.
+func noopReads(samples []sample) []int {
+	out := make([]int, 0, len(samples))
+	for _, s := range samples {
+		out = append(out, s.aws.Reads)
+	}
+	return out
 }
 
 // spread is "n" when every run had n, else "min–max".

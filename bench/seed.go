@@ -256,7 +256,9 @@ func (s *seeder) seedDeployment(ctx context.Context, i int) error {
 // The sandbox's controller-manager and webhook talk to the apiserver at client-go's default rates, so a
 // thousand Deployments take a few minutes; progress is logged every 15 s.
 func (s *seeder) waitSettled(ctx context.Context, want int, logf func(string, ...any)) error {
-	deadline := time.Now().Add(20 * time.Minute)
+	// About 20 minutes for a thousand Deployments on a busy machine, and a minute more per further hundred.
+	limit := 20*time.Minute + time.Duration(max(0, want-1000)/100)*time.Minute
+	deadline := time.Now().Add(limit)
 	lastLog := time.Now()
 	for {
 		pods, err := s.h.kube.CoreV1().Pods("").List(ctx, metav1.ListOptions{LabelSelector: seedLabel + "=true"})
@@ -277,8 +279,8 @@ func (s *seeder) waitSettled(ctx context.Context, want int, logf func(string, ..
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("after 20 minutes the seeded cluster has %d of %d pods and %d of %d Deployments settled; see the controller-manager's log in the sandbox directory",
-				len(pods.Items), want, settled, want)
+			return fmt.Errorf("after %s the seeded cluster has %d of %d pods and %d of %d Deployments settled; see the controller-manager's log in the sandbox directory",
+				limit, len(pods.Items), want, settled, want)
 		}
 		if time.Since(lastLog) > 15*time.Second {
 			logf("waiting for the controller-manager: %d/%d pods, %d/%d Deployments settled", len(pods.Items), want, settled, want)

@@ -1,5 +1,5 @@
 // Package permissions holds no code: its test checks that the permission documents beside it grant what
-// kubectl sdc bind and doctor call, and nothing they should not, with the same IAM evaluation the plugin
+// kubectl sdc bind, unbind, list and doctor call, and nothing they should not, with the same IAM evaluation the plugin
 // uses (pkg/iampolicy) and the Kubernetes rbac/v1 types.
 package permissions
 
@@ -135,6 +135,94 @@ func TestBindPolicy(t *testing.T) {
 		{"eks:CreateAddon", cluster, nil},
 		{"eks-auth:AssumeRoleForPodIdentity", cluster, nil},
 	})
+}
+
+// unbind deletes only what kubectl-sdc made: the tag IAM puts in the request context of a call on a tagged
+// resource.
+var (
+	madeBySDC   = map[string][]string{"aws:ResourceTag/app.kubernetes.io/managed-by": {"kubectl-sdc"}}
+	madeByOther = map[string][]string{"aws:ResourceTag/app.kubernetes.io/managed-by": {"terraform"}}
+)
+
+func TestUnbindPolicy(t *testing.T) {
+	t.Parallel()
+	p := loadPolicy(t, "unbind-policy.json")
+	tagged := func(extra map[string][]string) map[string][]string {
+		m := map[string][]string{}
+		for k, v := range madeBySDC {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	checkRequests(t, p, true, []request{
+		{"sts:GetCallerIdentity", "*", nil},
+		{"eks:ListClusters", "*", nil},
+		{"eks:DescribeCluster", cluster, nil},
+		{"iam:ListOpenIDConnectProviders", "*", nil},
+		{"iam:ListRoles", "*", nil},
+		{"iam:GetRole", sdcRole, nil},
+		{"iam:ListAttachedRolePolicies", sdcRole, nil},
+		{"iam:ListRolePolicies", sdcRole, nil},
+		{"iam:GetPolicy", sdcPolicy, nil},
+		{"iam:GetPolicyVersion", sdcPolicy, nil},
+		{"iam:ListPolicyVersions", sdcPolicy, nil},
+		{"iam:GetOpenIDConnectProvider", provider, nil},
+		// Removing a subject from a role's trust is not a delete: roles bind shares by --role-name may be
+		// anyone's.
+		{"iam:UpdateAssumeRolePolicy", sdcRole, nil},
+		{"iam:UntagRole", sdcRole, nil},
+		{"iam:CreatePolicyVersion", sdcPolicy, madeBySDC},
+		{"iam:DeletePolicyVersion", sdcPolicy, madeBySDC},
+		{"iam:DeletePolicy", sdcPolicy, madeBySDC},
+		{"iam:DeleteRole", sdcRole, madeBySDC},
+		{"iam:DetachRolePolicy", sdcRole, tagged(map[string][]string{"iam:PolicyARN": {adminAWS}})},
+		{"iam:DetachRolePolicy", sdcRole, map[string][]string{"iam:PolicyARN": {sdcPolicy}}},
+		{"iam:DeleteOpenIDConnectProvider", provider, madeBySDC},
+		// A binding made with bind --role-path: its role and policy at that path.
+		{"iam:GetRole", pathRole, nil},
+		{"iam:GetPolicy", pathPolicy, nil},
+		{"iam:UpdateAssumeRolePolicy", pathRole, nil},
+		{"iam:CreatePolicyVersion", pathPolicy, madeBySDC},
+		{"iam:DeletePolicy", pathPolicy, madeBySDC},
+		{"iam:DeleteRole", pathRole, madeBySDC},
+		{"iam:DetachRolePolicy", pathRole, map[string][]string{"iam:PolicyARN": {pathPolicy}}},
+	})
+	// Deletes only of what kubectl-sdc made, and only of sdc-* names; nothing bind does beyond that.
+	checkRequests(t, p, false, []request{
+		{"iam:DeleteRole", sdcRole, nil},
+		{"iam:DeleteRole", sdcRole, madeByOther},
+		{"iam:DeleteRole", pathRole, nil},
+		{"iam:DeletePolicy", pathPolicy, madeByOther},
+		{"iam:DeleteRole", otherRole, madeBySDC},
+		{"iam:DeletePolicy", sdcPolicy, nil},
+		{"iam:DeletePolicy", otherPol, madeBySDC},
+		{"iam:CreatePolicyVersion", sdcPolicy, nil},
+		{"iam:DeletePolicyVersion", sdcPolicy, madeByOther},
+		{"iam:DetachRolePolicy", sdcRole, map[string][]string{"iam:PolicyARN": {adminAWS}}},
+		{"iam:DetachRolePolicy", otherRole, tagged(map[string][]string{"iam:PolicyARN": {sdcPolicy}})},
+		{"iam:DeleteOpenIDConnectProvider", provider, nil},
+		{"iam:DeleteOpenIDConnectProvider", account + "oidc-provider/token.actions.githubusercontent.com", madeBySDC},
+		{"iam:UpdateAssumeRolePolicy", otherRole, nil},
+		{"iam:DeleteRolePolicy", sdcRole, madeBySDC},
+		{"iam:PutRolePolicy", sdcRole, madeBySDC},
+		{"iam:CreateRole", sdcRole, nil},
+		{"iam:AttachRolePolicy", sdcRole, tagged(map[string][]string{"iam:PolicyARN": {sdcPolicy}})},
+		{"iam:PassRole", sdcRole, madeBySDC},
+		{"iam:TagRole", sdcRole, madeBySDC},
+	})
+	// Every delete the policy grants is conditioned on the tag, in the same statement.
+	for _, s := range p.Statements {
+		for _, a := range s.Action {
+			if _, verb, _ := strings.Cut(a, ":"); strings.HasPrefix(verb, "Delete") {
+				if s.Condition["StringEquals"]["aws:ResourceTag/app.kubernetes.io/managed-by"] == nil {
+					t.Errorf("statement %q grants %s without the managed-by tag condition", s.Sid, a)
+				}
+			}
+		}
+	}
 }
 
 // bindCalls are the calls bind makes (with --permissions-boundary set to boundary: CreateRole and
@@ -358,6 +446,18 @@ func TestRBAC(t *testing.T) {
 				{"", "namespaces", "delete"}, {"", "serviceaccounts", "delete"}, {"apps", "deployments", "delete"},
 				{"", "pods", "delete"}, {"", "secrets", "get"}, {"", "serviceaccounts/token", "create"},
 				{"rbac.authorization.k8s.io", "clusterroles", "create"},
+			},
+		},
+		{
+			file: "unbind-rbac.yaml", role: "kubectl-sdc-unbind",
+			allowed: append([]access{
+				{"", "serviceaccounts", "get"}, {"", "serviceaccounts", "patch"}, {"", "serviceaccounts", "delete"},
+				{"apps", "deployments", "list"}, {"apps", "deployments", "patch"}, {"", "pods", "list"},
+			}, discovery...),
+			denied: []access{
+				{"", "namespaces", "delete"}, {"", "namespaces", "create"}, {"", "serviceaccounts", "create"},
+				{"apps", "deployments", "delete"}, {"apps", "deployments", "create"}, {"", "pods", "delete"},
+				{"", "secrets", "get"}, {"", "serviceaccounts/token", "create"},
 			},
 		},
 		{

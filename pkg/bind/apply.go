@@ -47,19 +47,34 @@ type applier struct {
 // Apply applies the plan and, when something failed, returns an error that says what was done and that
 // running bind again finishes the job.
 func (b *Binder) Apply(ctx context.Context, res *Result) (plan.Result, error) {
-	a := &applier{aws: res.Observed.aws, eks: res.Observed.eks, b: b}
+	var target *sdcaws.Clients
+	if t := res.Observed.Target; t != nil {
+		target = t.aws
+	}
+	verb := res.Command
+	if verb == "" {
+		verb = "bind"
+	}
+	return b.apply(ctx, res.Observed.aws, res.Observed.eks, target, res.Plan, verb)
+}
+
+// apply carries out the operations of a plan through clients (b.AWS when nil) and eks (the cluster's
+// region's, for Pod Identity associations), and those of the target's account through target (nil: none);
+// verb names the command in the account of a partial failure.
+func (b *Binder) apply(ctx context.Context, clients *sdcaws.Clients, eks eksAPI, target *sdcaws.Clients, p *plan.Plan, verb string) (plan.Result, error) {
+	a := &applier{aws: clients, eks: eks, b: b}
 	if a.aws == nil {
 		a.aws = b.AWS
 	}
-	if t := res.Observed.Target; t != nil && t.aws != nil {
-		a.target = &applier{aws: t.aws, b: b}
+	if target != nil {
+		a.target = &applier{aws: target, b: b}
 	}
-	for _, c := range res.Plan.Changes {
+	for _, c := range p.Changes {
 		if op, ok := c.Op.(operation); ok {
 			c.Apply = func(ctx context.Context) error { return op.apply(ctx, a) }
 		}
 	}
-	applied, err := res.Plan.Apply(ctx)
+	applied, err := p.Apply(ctx)
 	if err != nil {
 		return applied, err
 	}
@@ -81,11 +96,7 @@ func (b *Binder) Apply(ctx context.Context, res *Result) (plan.Result, error) {
 		}
 	}
 	var msg strings.Builder
-	command := res.Command
-	if command == "" {
-		command = "bind"
-	}
-	fmt.Fprintf(&msg, "%s stopped part way: %d change(s) failed", command, len(bad))
+	fmt.Fprintf(&msg, "%s stopped part way: %d change(s) failed", verb, len(bad))
 	for _, s := range bad {
 		msg.WriteString("\n  failed:  " + s)
 	}
@@ -95,7 +106,7 @@ func (b *Binder) Apply(ctx context.Context, res *Result) (plan.Result, error) {
 	for _, s := range done {
 		msg.WriteString("\n  done:    " + s)
 	}
-	msg.WriteString("\n" + command + " is idempotent: fix the cause and run the same command again to finish")
+	fmt.Fprintf(&msg, "\n%s is idempotent: fix the cause and run the same command again to finish", verb)
 	return applied, errors.New(msg.String())
 }
 
@@ -183,6 +194,30 @@ func (e AdmitWebIdentity) Subjects(p *iampolicy.Policy) []string {
 
 func (e AdmitWebIdentity) String() string { return "admit " + e.Subject }
 
+// RevokeWebIdentity removes Subject from the trust's statements of bind's shape for the OIDC provider
+// Provider, whatever their audience (iampolicy.RevokeWebIdentitySubject). Statements of another shape stay:
+// a wildcard that still admits the subject is the plan's to report, not an edit's to make.
+type RevokeWebIdentity struct{ Provider, Host, Subject string }
+
+// Apply removes the subject.
+func (e RevokeWebIdentity) Apply(p *iampolicy.Policy) (*iampolicy.Policy, bool) {
+	return iampolicy.RevokeWebIdentitySubject(p, e.Provider, e.Host, e.Subject)
+}
+
+// Holds reports whether no statement of bind's shape lists the subject any more (a trust that is gone
+// holds too).
+func (e RevokeWebIdentity) Holds(p *iampolicy.Policy) bool {
+	_, listed := e.Apply(p)
+	return !listed
+}
+
+// Subjects are the ServiceAccounts the trust lists for the provider.
+func (e RevokeWebIdentity) Subjects(p *iampolicy.Policy) []string {
+	return iampolicy.WebIdentitySubjects(p, e.Provider, e.Host)
+}
+
+func (e RevokeWebIdentity) String() string { return "remove " + e.Subject }
+
 // writeTrust makes the role's trust as Edit wants it, and checks afterwards that it still is. IAM has no
 // conditional write for a trust policy, so another bind (or any writer) may replace the document between
 // our read and our write, or right after: the trust is read fresh before each write, edited and written,
@@ -198,7 +233,8 @@ type writeTrust struct {
 	// Boundary and Settings change an existing role's guardrails (see roleGuardrails); empty: unchanged.
 	Boundary string
 	Settings *roleSettings
-	// Untag are tag keys to remove: records of this binding that no longer hold.
+	// Untag are tag keys to remove: records of this binding that no longer hold (bind: a target that
+	// changed; unbind: this binding's stages key on a role shared on purpose).
 	Untag []string
 }
 
@@ -216,7 +252,7 @@ func (op writeTrust) apply(ctx context.Context, a *applier) error {
 		return a.roleExtras(ctx, op)
 	}
 	var wrote, seen *iampolicy.Policy
-	attempts := 0
+	attempts, gone := 0, false
 	err := sdcaws.ConcurrentWrites.Retry(ctx, func(ctx context.Context) error {
 		attempts++
 		current, err := a.readTrust(ctx, op.Role)
@@ -224,6 +260,10 @@ func (op writeTrust) apply(ctx context.Context, a *applier) error {
 			return err
 		}
 		if current == nil {
+			if op.Create == nil && op.Edit.Holds(nil) {
+				gone = true // deleted meanwhile: nothing is left to remove from
+				return nil
+			}
 			return errNotVisible // just made by another writer, or IAM still replicating it
 		}
 		seen = current
@@ -247,6 +287,9 @@ func (op writeTrust) apply(ctx context.Context, a *applier) error {
 	})
 	if err != nil {
 		return lostTrust(op, wrote, seen, attempts, err)
+	}
+	if gone {
+		return nil
 	}
 	return a.roleExtras(ctx, op)
 }
@@ -278,7 +321,7 @@ func lostTrust(op writeTrust, wrote, seen *iampolicy.Policy, attempts int, err e
 		return fmt.Errorf("updating the trust policy of IAM role %s (%s): %w", op.Role, op.Edit, err)
 	}
 	ours, theirs := op.Edit.Subjects(wrote), op.Edit.Subjects(seen)
-	return fmt.Errorf("the trust policy of IAM role %s was rewritten by another writer while bind updated it (to %s), %d time(s): the last rewrite added %s and removed %s; run the same command again",
+	return fmt.Errorf("the trust policy of IAM role %s was rewritten by another writer while kubectl-sdc updated it (to %s), %d time(s): the last rewrite added %s and removed %s; run the same command again",
 		op.Role, op.Edit, attempts, listOrNone(setDiff(theirs, ours)), listOrNone(setDiff(ours, theirs)))
 }
 
@@ -379,7 +422,6 @@ func (op writePolicy) write(ctx context.Context, a *applier) error {
 	if err != nil {
 		return err
 	}
-	var wroteVersion string
 	create := func(ctx context.Context) error {
 		merged, _ := grant.Merge(nil, op.Binding, want)
 		in := &iam.CreatePolicyInput{
@@ -408,41 +450,56 @@ func (op writePolicy) write(ctx context.Context, a *applier) error {
 			return err
 		}
 	}
-	err = sdcaws.ConcurrentWrites.Retry(ctx, func(ctx context.Context) error {
-		current, err := iamread.ReadPolicy(ctx, a.aws.IAM, op.ARN)
-		if err != nil {
-			return err
+	missing := func(ctx context.Context, wrote bool) error {
+		if wrote || exists {
+			return errNotVisible // made by us or another bind, and IAM does not show it yet
 		}
-		if current == nil {
-			if wroteVersion != "" || exists {
-				return errNotVisible // made by us or another bind, and IAM does not show it yet
-			}
-			err := create(ctx)
-			exists = err == errNotVisible
-			return err
-		}
-		merged, changed := grant.Merge(current.Document, op.Binding, want)
-		if !changed {
-			return nil // this binding's statements are exactly Want: written (verified), or already so
-		}
-		if err := merged.Validate(iampolicy.Identity); err != nil {
-			return fmt.Errorf("IAM policy %s with this binding's statements: %w", op.ARN, err)
-		}
-		start := time.Now()
-		v, err := a.newVersion(ctx, op.ARN, string(merged.Compact()))
-		if err != nil {
-			return err
-		}
-		wroteVersion = v
-		return settle(ctx, time.Since(start))
-	}, func(err error) bool {
-		return err == errLost || err == errNotVisible || sdcaws.IsThrottled(err) || sdcaws.IsEventuallyConsistent(err) ||
-			sdcaws.ErrorCode(err) == "LimitExceeded" || sdcaws.ErrorCode(err) == "DeleteConflict"
+		err := create(ctx)
+		exists = err == errNotVisible
+		return err
+	}
+	err = a.editPolicy(ctx, op.ARN, missing, func(current *iampolicy.Policy) (*iampolicy.Policy, bool) {
+		return grant.Merge(current, op.Binding, want)
 	})
 	if err != nil {
 		return fmt.Errorf("updating IAM policy %s (other bindings of the role may be writing it at the same time; run the same bind again): %w", op.ARN, err)
 	}
 	return nil
+}
+
+// editPolicy makes the policy's default version what edit makes of it, as writeTrust does for a trust:
+// it reads the default version fresh, edits it and writes the result as the new default version (making
+// room when IAM's five versions are used up), then reads again after a settle, until the edit holds
+// (edit reports no change) or the bound is spent. missing says what to do when IAM does not show the policy
+// (wrote: a version was written by this loop).
+func (a *applier) editPolicy(ctx context.Context, arn string, missing func(ctx context.Context, wrote bool) error,
+	edit func(*iampolicy.Policy) (*iampolicy.Policy, bool)) error {
+	wrote := false
+	return sdcaws.ConcurrentWrites.Retry(ctx, func(ctx context.Context) error {
+		current, err := iamread.ReadPolicy(ctx, a.aws.IAM, arn)
+		if err != nil {
+			return err
+		}
+		if current == nil {
+			return missing(ctx, wrote)
+		}
+		edited, changed := edit(current.Document)
+		if !changed {
+			return nil // as wanted: written (verified), or already so
+		}
+		if err := edited.Validate(iampolicy.Identity); err != nil {
+			return fmt.Errorf("IAM policy %s once edited: %w", arn, err)
+		}
+		start := time.Now()
+		if _, err := a.newVersion(ctx, arn, string(edited.Compact())); err != nil {
+			return err
+		}
+		wrote = true
+		return settle(ctx, time.Since(start))
+	}, func(err error) bool {
+		return err == errLost || err == errNotVisible || sdcaws.IsThrottled(err) || sdcaws.IsEventuallyConsistent(err) ||
+			sdcaws.ErrorCode(err) == "LimitExceeded" || sdcaws.ErrorCode(err) == "DeleteConflict"
+	})
 }
 
 // newVersion makes document the policy's new default version, first deleting the oldest non-default

@@ -50,28 +50,6 @@ func (e AdmitPodIdentity) String() string {
 	return fmt.Sprintf("admit EKS Pod Identity for %s/%s", e.Session.Namespace, e.Session.ServiceAccount)
 }
 
-// RevokeWebIdentity takes Subject out of the :sub lists of the role's web identity statements of bind's
-// shape for Provider and Audience (iampolicy.RevokeSubject); statements of other shapes are never touched.
-type RevokeWebIdentity struct{ Provider, Host, Subject, Audience string }
-
-// Apply removes the subject.
-func (e RevokeWebIdentity) Apply(p *iampolicy.Policy) (*iampolicy.Policy, bool) {
-	return iampolicy.RevokeSubject(p, e.Provider, e.Host, e.Subject, e.Audience)
-}
-
-// Holds reports whether no statement of bind's shape lists the subject any more.
-func (e RevokeWebIdentity) Holds(p *iampolicy.Policy) bool {
-	_, changed := iampolicy.RevokeSubject(p, e.Provider, e.Host, e.Subject, e.Audience)
-	return !changed
-}
-
-// Subjects are the ServiceAccounts the trust lists for the provider.
-func (e RevokeWebIdentity) Subjects(p *iampolicy.Policy) []string {
-	return iampolicy.WebIdentitySubjects(p, e.Provider, e.Host)
-}
-
-func (e RevokeWebIdentity) String() string { return "revoke " + e.Subject }
-
 // createAssociation makes the ServiceAccount's association. EKS checks that the role exists and trusts
 // pods.eks.amazonaws.com, which IAM may not show everywhere yet right after bind wrote it: those refusals
 // are retried for a while. One made meanwhile (by another bind) is made to name this role.

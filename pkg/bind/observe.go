@@ -73,45 +73,17 @@ type Workload struct {
 // Observe reads the current state: cluster facts, identity and Kubernetes objects in parallel, then IAM
 // (and the issuer's TLS chain) in parallel. It writes nothing and changes neither b nor r.
 func (b *Binder) Observe(ctx context.Context, r *Request) (*Observed, error) {
-	o := &Observed{Now: b.now(), aws: b.AWS}
-	if b.AWS.Region == "" {
-		// No region configured anywhere: the cluster says which (STS needs one), so ask it first.
-		c, err := b.Resolver.Resolve(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if c.Region == "" {
-			return nil, errors.New("no AWS region: pass --region, or set AWS_REGION or a profile region")
-		}
-		o.Cluster, o.aws = c, b.AWS.ForRegion(c.Region)
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) {
-		o.Identity, err = o.aws.Identity(gctx)
-		if err != nil {
-			return fmt.Errorf("AWS credentials: %w", err)
-		}
-		return nil
-	})
-	if o.Cluster == nil {
-		g.Go(func() (err error) {
-			o.Cluster, err = b.Resolver.Resolve(gctx)
-			return err
-		})
-	}
-	g.Go(func() error { return b.observeKube(gctx, r, o) })
+	o := &Observed{Now: b.now()}
+	reads := []func(context.Context) error{func(ctx context.Context) error { return b.observeKube(ctx, r, o) }}
 	if r.AssumeRoleARN != "" {
-		g.Go(func() error { return b.observeTarget(gctx, r, o) })
+		reads = append(reads, func(ctx context.Context) error { return b.observeTarget(ctx, r, o) })
 	}
-	if err := g.Wait(); err != nil {
+	w, err := b.where(ctx, reads...)
+	if err != nil {
 		return nil, err
 	}
-	c := o.Cluster
-	if c.AccountID != "" && c.AccountID != o.Identity.Account {
-		return nil, fmt.Errorf("the AWS credentials are for account %s (%s) but cluster %s is in account %s: use credentials of the cluster's account (--profile)",
-			o.Identity.Account, o.Identity.ARN, c.Name, c.AccountID)
-	}
-	o.Names = NamesFor(r, c, o.Identity, o.ServiceAccount)
+	o.Cluster, o.Identity, o.aws = w.cluster, w.identity, w.aws
+	o.Names = NamesFor(r, o.Cluster, o.Identity, o.ServiceAccount)
 	if o.Deployment != nil {
 		o.Workloads = []Workload{{Deployment: o.Deployment, Pods: o.Pods}}
 	}
@@ -164,6 +136,56 @@ func (b *Binder) observePodIdentity(ctx context.Context, r *Request, o *Observed
 	o.Names = namesWithRole(r, o.Names, p, RoleFromAssociation)
 	o.Policy, o.Role = nil, nil
 	return b.observeIAM(ctx, r, o)
+}
+
+// place is where a command acts: the cluster, the caller, and AWS clients for the cluster's region.
+type place struct {
+	cluster  *cluster.Cluster
+	identity sdcaws.Identity
+	aws      *sdcaws.Clients
+}
+
+// where finds the cluster and the caller in parallel with reads (the command's own reads that need neither:
+// Kubernetes, another account), and checks that the credentials are of the cluster's account. Without a
+// configured region it asks the cluster first, since STS needs one.
+func (b *Binder) where(ctx context.Context, reads ...func(context.Context) error) (place, error) {
+	w := place{aws: b.AWS}
+	if b.AWS.Region == "" {
+		c, err := b.Resolver.Resolve(ctx)
+		if err != nil {
+			return w, err
+		}
+		if c.Region == "" {
+			return w, errors.New("no AWS region: pass --region, or set AWS_REGION or a profile region")
+		}
+		w.cluster, w.aws = c, b.AWS.ForRegion(c.Region)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		w.identity, err = w.aws.Identity(gctx)
+		if err != nil {
+			return fmt.Errorf("AWS credentials: %w", err)
+		}
+		return nil
+	})
+	if w.cluster == nil {
+		g.Go(func() (err error) {
+			w.cluster, err = b.Resolver.Resolve(gctx)
+			return err
+		})
+	}
+	for _, read := range reads {
+		g.Go(func() error { return read(gctx) })
+	}
+	if err := g.Wait(); err != nil {
+		return w, err
+	}
+	c := w.cluster
+	if c.AccountID != "" && c.AccountID != w.identity.Account {
+		return w, fmt.Errorf("the AWS credentials are for account %s (%s) but cluster %s is in account %s: use credentials of the cluster's account (--profile)",
+			w.identity.Account, w.identity.ARN, c.Name, c.AccountID)
+	}
+	return w, nil
 }
 
 // NamesFor derives every name and ARN bind manages from the request, the cluster, the caller and the

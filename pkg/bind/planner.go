@@ -599,12 +599,19 @@ func ownsField(fields []metav1.ManagedFieldsEntry, manager, fragment string) boo
 }
 
 // serviceAccountChange: the role annotation (and the regional STS one) by server-side apply; annotations
-// and labels of other managers stay.
+// and labels of other managers stay. A ServiceAccount bind creates is marked so (vocab.CreatedAnnotation),
+// and the mark is part of every later apply, which would otherwise remove it.
 func serviceAccountChange(res *Result) *plan.Change {
 	r, n, sa := res.Request, res.Names, res.Observed.ServiceAccount
 	want := map[string]string{vocab.RoleARNAnnotation: n.RoleARN}
 	if r.RegionalSTS {
 		want[vocab.RegionalSTSAnnotation] = "true"
+	}
+	switch {
+	case sa == nil:
+		want[vocab.CreatedAnnotation] = "true"
+	case sa.Annotations[vocab.CreatedAnnotation] != "":
+		want[vocab.CreatedAnnotation] = sa.Annotations[vocab.CreatedAnnotation]
 	}
 	c := &plan.Change{ID: "serviceaccount", Kind: KindSA, Name: r.Namespace + "/" + r.ServiceAccount, Format: "yaml",
 		Deps: []string{"namespace", "role"}}

@@ -197,7 +197,8 @@ func TestPlanFreshCreatesEverythingInTheGuidesShape(t *testing.T) {
 		}
 	}
 	sa := change(t, res, "serviceaccount").Op.(applyServiceAccount)
-	if sa.Config.Annotations[vocab.RoleARNAnnotation] != tRole || sa.Config.Annotations[vocab.RegionalSTSAnnotation] != "true" {
+	if sa.Config.Annotations[vocab.RoleARNAnnotation] != tRole || sa.Config.Annotations[vocab.RegionalSTSAnnotation] != "true" ||
+		sa.Config.Annotations[vocab.CreatedAnnotation] != "true" {
 		t.Errorf("ServiceAccount annotations %v", sa.Config.Annotations)
 	}
 	d := change(t, res, "deployment").Op.(applyDeployment).Config
@@ -694,5 +695,31 @@ func TestPlanRestartsPodsThatPredateTheAnnotationOnce(t *testing.T) {
 				t.Errorf("notes %v", res.Notes)
 			}
 		})
+	}
+}
+
+// bind marks the ServiceAccounts it creates, keeps the mark in its later applies (which would otherwise
+// remove it), and never marks one it found.
+func TestPlanMarksOnlyTheServiceAccountsItCreates(t *testing.T) {
+	t.Parallel()
+	r := request(t)
+	o := bound(t, r)
+	r.Selection.Params["bucket"] = "another" // a change, so that the ServiceAccount is applied again
+	o.ServiceAccount.Annotations = map[string]string{vocab.RoleARNAnnotation: "arn:aws:iam::123456789012:role/elsewhere",
+		vocab.RegionalSTSAnnotation: "true", vocab.CreatedAnnotation: "true"}
+	res, err := Plan(r, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op, ok := change(t, res, "serviceaccount").Op.(applyServiceAccount); !ok || op.Config.Annotations[vocab.CreatedAnnotation] != "true" {
+		t.Errorf("a later apply drops the mark: %+v", change(t, res, "serviceaccount").Op)
+	}
+	delete(o.ServiceAccount.Annotations, vocab.CreatedAnnotation)
+	res, err = Plan(r, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op := change(t, res, "serviceaccount").Op.(applyServiceAccount); op.Config.Annotations[vocab.CreatedAnnotation] != "" {
+		t.Errorf("a ServiceAccount bind found is marked as made by bind: %v", op.Config.Annotations)
 	}
 }

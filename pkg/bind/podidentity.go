@@ -175,14 +175,14 @@ func revokeIRSAChange(res *Result, role *plan.Change, after []string) *plan.Chan
 		return nil
 	}
 	subject := vocab.Subject(r.Namespace, r.ServiceAccount)
-	revoked, changed := iampolicy.RevokeSubject(before, n.ProviderARN, n.IssuerHostPath, subject, res.Audience)
+	revoked, changed := iampolicy.RevokeWebIdentitySubject(before, n.ProviderARN, n.IssuerHostPath, subject)
 	if !changed {
 		return nil
 	}
 	c := &plan.Change{ID: idRevokeIRSA, Kind: KindRole, Name: n.RoleARN, Action: plan.Update, Format: "json",
 		Before: role.After, After: string(revoked.Canonical()), Deps: append([]string{"serviceaccount"}, after...),
 		Notes: []string{"--remove-irsa: removes " + subject + " from the web identity trust, once its pods use EKS Pod Identity; other statements and subjects stay"},
-		Op:    writeTrust{Role: n.RoleName, Update: true, Edit: RevokeWebIdentity{Provider: n.ProviderARN, Host: n.IssuerHostPath, Subject: subject, Audience: res.Audience}}}
+		Op:    writeTrust{Role: n.RoleName, Update: true, Edit: RevokeWebIdentity{Provider: n.ProviderARN, Host: n.IssuerHostPath, Subject: subject}}}
 	if iampolicy.Evaluate(iampolicy.WebIdentityRequest(n.ProviderARN, n.IssuerHostPath, subject, res.Audience), revoked).Allowed() {
 		c.Notes = append(c.Notes, "another statement (not of bind's shape) still admits "+subject+": bind does not change it")
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/bind"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/cluster"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/manifest"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/plan"
@@ -276,7 +277,7 @@ func (o *BindOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if o.Verbose > 0 {
-		o.explainCluster(res)
+		explainCluster(o.ErrOut, res.Cluster)
 	}
 	out, th, prose := o.proseStream()
 	if prose {
@@ -397,14 +398,14 @@ func (o *BindOptions) facts(res *bind.Result) []render.Fact {
 	}, guardrailFacts(res)...)
 }
 
-// explainCluster says, on standard error, how each issuer source answered.
-func (o *BindOptions) explainCluster(res *bind.Result) {
-	fmt.Fprintf(o.ErrOut, "cluster: context %q, kubeconfig cluster %q, server %s\n", res.Cluster.Context, res.Cluster.KubeCluster, res.Cluster.Endpoint)
-	for _, a := range res.Cluster.Tried {
-		fmt.Fprintf(o.ErrOut, "  %-18s %s\n", a.Source+":", a.Detail)
+// explainCluster says how each issuer source answered (bind's and unbind's -v, on standard error).
+func explainCluster(w io.Writer, c *cluster.Cluster) {
+	fmt.Fprintf(w, "cluster: context %q, kubeconfig cluster %q, server %s\n", c.Context, c.KubeCluster, c.Endpoint)
+	for _, a := range c.Tried {
+		fmt.Fprintf(w, "  %-18s %s\n", a.Source+":", a.Detail)
 	}
-	for _, w := range res.Cluster.Warnings {
-		fmt.Fprintf(o.ErrOut, "  warning: %s\n", w)
+	for _, warning := range c.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", warning)
 	}
 }
 

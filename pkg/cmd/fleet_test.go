@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -202,5 +203,119 @@ func TestContextsCompletion(t *testing.T) {
 	// No file names, and no space after a name: a comma may follow.
 	if !strings.Contains(out.String(), "\n:6\n") {
 		t.Errorf("completion directive: %s", out)
+	}
+}
+
+// list takes doctor's fleet flags, refused the same way, in one line, before anything is read; list's bad
+// input exits 1.
+func TestListFleetBadInput(t *testing.T) {
+	t.Parallel()
+	kc := fleetKubeconfig(t, "127.0.0.1:2")
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--contexts", "down", "--context", "down"}, `--context "down" picks one kube context and --contexts several: use one or the other`},
+		{[]string{"--contexts", "prod-*,staging"}, `--contexts "staging": matches no context of the kubeconfig; its contexts are: down, prod-eu, silent`},
+		{[]string{"--contexts", ""}, "--contexts: give context names or shell patterns"},
+		{[]string{"--contexts", "down", "--all-contexts"}, "use one or the other"},
+		{[]string{"--parallel", "2"}, "--parallel applies to several contexts: add --contexts NAMES or --all-contexts"},
+		{[]string{"--ignore-unreachable"}, "--ignore-unreachable applies to several contexts"},
+		{[]string{"--all-contexts", "--parallel", "0"}, "--parallel 0: give at least 1"},
+		{[]string{"--all-contexts", "--eks-cluster", "prod"}, `--eks-cluster "prod" names one EKS cluster and --all-contexts several`},
+		{[]string{"--all-contexts", "--cluster", "refused"}, `--cluster "refused" would put one kubeconfig cluster under every context`},
+		{[]string{"--all-contexts", "-n", "Not_A_Namespace"}, `--namespace "Not_A_Namespace"`},
+		{[]string{"--all-contexts", "-o", "json", "--no-headers"}, "--no-headers is for the table"},
+	}
+	for _, c := range cases {
+		streams, _, out, errOut := genericiooptions.NewTestIOStreams()
+		code := Execute(streams, append([]string{"list", "--kubeconfig", kc}, c.args...))
+		if code != ExitFailure {
+			t.Errorf("list %s: exit %d, want %d (stderr %s)", strings.Join(c.args, " "), code, ExitFailure, errOut)
+		}
+		if !strings.Contains(errOut.String(), c.want) || strings.Count(strings.TrimSpace(errOut.String()), "\n") > 0 {
+			t.Errorf("list %s: stderr %q, want one line with %q", strings.Join(c.args, " "), errOut, c.want)
+		}
+		if out.Len() != 0 {
+			t.Errorf("list %s: printed a list on bad input: %s", strings.Join(c.args, " "), out)
+		}
+	}
+}
+
+// A context list cannot look at is that context's error, as doctor's: the run ends with every context
+// reported, exit 1, or 0 with --ignore-unreachable; -o json|yaml has every key, items [] for scripts.
+func TestListFleetOfUnreachableContexts(t *testing.T) {
+	t.Parallel()
+	kc := fleetKubeconfig(t, blackholeServer(t))
+	streams, _, out, errOut := genericiooptions.NewTestIOStreams()
+	if code := Execute(streams, []string{"list", "--kubeconfig", kc, "--all-contexts", "-A", "--request-timeout", "500ms", "-o", "json"}); code != ExitFailure {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, ExitFailure, out, errOut)
+	}
+	var got struct {
+		Contexts []struct {
+			Context, Cluster, Account, Region, Error string
+			Items                                    []json.RawMessage
+		} `json:"contexts"`
+		Summary map[string]int `json:"summary"`
+	}
+	dec := json.NewDecoder(strings.NewReader(out.String()))
+	if err := dec.Decode(&got); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(got.Contexts) != 3 || !reflect.DeepEqual(got.Summary, map[string]int{"items": 0, "ok": 0, "warn": 0, "fail": 0, "errors": 3}) {
+		t.Fatalf("%s", out)
+	}
+	want := map[string]string{
+		"down":    `the API server of kube context "down" does not answer`,
+		"prod-eu": `kube context "prod-eu", AWS profile no-such-profile (from the context's exec plugin (AWS_PROFILE in its env))`,
+		"silent":  `kube context "silent" did not finish within 500ms (--request-timeout 500ms)`,
+	}
+	for _, c := range got.Contexts {
+		if !strings.Contains(c.Error, want[c.Context]) || c.Items == nil || len(c.Items) != 0 {
+			t.Errorf("%s: error %q (want %q), items %v (want [])", c.Context, c.Error, want[c.Context], c.Items)
+		}
+	}
+	if got.Contexts[1].Region != "eu-west-1" {
+		t.Errorf("prod-eu: region %q, want the exec plugin's eu-west-1", got.Contexts[1].Region)
+	}
+
+	streams, _, out, errOut = genericiooptions.NewTestIOStreams()
+	if code := Execute(streams, []string{"list", "--kubeconfig", kc, "--contexts", "down,prod-*", "--ignore-unreachable", "--parallel", "1"}); code != ExitOK {
+		t.Fatalf("--ignore-unreachable: exit %d\n%s\n%s", code, out, errOut)
+	}
+	text := out.String()
+	for _, w := range []string{"=== Context down\n✗ error  API server does not answer", "fix: kubectl --context down cluster-info",
+		"=== Context prod-eu · eu-west-1\n✗ error  cannot load its configuration", "Fleet: 2 contexts, 2 could not be listed; 0 bindings: 0 ok, 0 warn, 0 fail."} {
+		if !strings.Contains(text, w) {
+			t.Errorf("text output lacks %q:\n%s", w, text)
+		}
+	}
+	if strings.Index(text, "=== Context down") > strings.Index(text, "=== Context prod-eu") {
+		t.Errorf("contexts out of the --contexts order:\n%s", text)
+	}
+
+	// --orphans over a fleet: the same entries, and a summary without statuses.
+	streams, _, out, _ = genericiooptions.NewTestIOStreams()
+	if code := Execute(streams, []string{"list", "--kubeconfig", kc, "--contexts", "down", "--orphans", "-o", "yaml"}); code != ExitFailure {
+		t.Errorf("--orphans over an unreachable context: exit %d", code)
+	}
+	for _, w := range []string{"contexts:\n- account: \"\"\n  cluster: \"\"\n  context: down\n  error: ", "  items: []\n", "summary:\n  errors: 1\n  items: 0\n"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("--orphans -o yaml lacks %q:\n%s", w, out)
+		}
+	}
+}
+
+// A single-context list of a context it cannot look at is an error (exit 1), not an empty list: an
+// unreachable API server must never read as "No bindings found", nor make every role an orphan.
+func TestListOfAnUnreachableContextIsAnError(t *testing.T) {
+	t.Parallel()
+	kc := fleetKubeconfig(t, "127.0.0.1:2")
+	for _, args := range [][]string{{"-A"}, {"-A", "--orphans"}, {"-n", "ns1", "-o", "json"}} {
+		streams, _, out, errOut := genericiooptions.NewTestIOStreams()
+		code := Execute(streams, append([]string{"list", "--kubeconfig", kc, "--context", "down", "--region", "us-west-2"}, args...))
+		if code != ExitFailure || out.Len() != 0 || !strings.Contains(errOut.String(), `kube context "down"`) {
+			t.Errorf("list %v: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+		}
 	}
 }

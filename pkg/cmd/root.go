@@ -18,9 +18,9 @@ import (
 // Exit codes, documented in the README and in `kubectl sdc --help`. Two meanings share the value 2, one
 // per command; each has its own name so that a reader of the code never has to guess which is meant.
 const (
-	ExitOK      = 0 // success; for `bind --dry-run --exit-code`: no changes
+	ExitOK      = 0 // success; for `bind|unbind --dry-run --exit-code`: no changes
 	ExitFailure = 1 // an error, bad input, or (doctor) a check failed
-	// ExitChanges is `bind --dry-run --exit-code` finding changes, as terraform's -detailed-exitcode does.
+	// ExitChanges is `bind|unbind --dry-run --exit-code` finding changes, as terraform's -detailed-exitcode does.
 	ExitChanges = 2
 	// ExitCannotRun is doctor not being able to run at all (bad flags, no usable kubeconfig or AWS setup).
 	ExitCannotRun = 2
@@ -67,15 +67,16 @@ func (g *Globals) RESTConfig() (*rest.Config, error) {
 const rootLong = `Give StreamSets Data Collector on Amazon EKS its AWS permissions through IAM Roles for Service Accounts.
 
 bind makes the IAM OIDC provider, policy and role, the ServiceAccount and its annotation, and the
-Deployment settings in one idempotent, plan-first step; doctor checks the whole chain and says what to fix;
-manifest prints the SDC Deployment for StreamSets Control Hub's YAML or kubectl apply. bind --mechanism
-pod-identity and migrate use EKS Pod Identity instead, for SDC releases that can.
+Deployment settings in one idempotent, plan-first step; unbind removes what bind made for a ServiceAccount,
+and only that; list shows every binding with doctor's verdict; doctor checks the whole chain and says what
+to fix; manifest prints the SDC Deployment for StreamSets Control Hub's YAML or kubectl apply. bind
+--mechanism pod-identity and migrate use EKS Pod Identity instead, for SDC releases that can.
 
 Exit codes:
-  0  success (bind --dry-run --exit-code: nothing to change; doctor: no check failed)
-  1  an error or bad input (doctor: a check failed, or warned with --strict, or a context of
-     --contexts/--all-contexts could not be checked)
-  2  bind --dry-run --exit-code: there are changes; doctor: it could not run (bad flags)`
+  0  success (bind/unbind --dry-run --exit-code: nothing to change; doctor: no check failed)
+  1  an error or bad input (doctor: a check failed, or warned with --strict; doctor and list: a context
+     of --contexts/--all-contexts could not be checked)
+  2  bind/unbind --dry-run --exit-code: there are changes; doctor: it could not run (bad flags)`
 
 // NewRootCmd builds `kubectl sdc` with every standard kubectl flag.
 func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
@@ -110,6 +111,8 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	root.AddCommand(newVersionCmd(g))
 	root.AddCommand(newStagesCmd(g))
 	root.AddCommand(newBindCmd(g))
+	root.AddCommand(newUnbindCmd(g))
+	root.AddCommand(newListCmd(g))
 	root.AddCommand(newDoctorCmd(g))
 	root.AddCommand(newManifestCmd(g))
 	root.AddCommand(newMigrateCmd(g))

@@ -17,12 +17,14 @@ var iamOIDCAudience = Check{
 	Applies: func(f *Facts, _ *Target) bool { return usesIRSA(f) },
 	Run: func(_ context.Context, f *Facts, _ *Target) Result {
 		users := map[string][]string{} // audience -> ServiceAccounts using it
+		seen := map[string]bool{}      // a ServiceAccount is a target once per Deployment under it
 		for _, t := range f.Targets {
 			if t.SA == nil || !t.UsesIRSA() {
 				continue
 			}
 			who := t.Namespace + "/" + t.ServiceAccount
-			if !slices.Contains(users[t.Audience()], who) {
+			if !seen[who] {
+				seen[who] = true
 				users[t.Audience()] = append(users[t.Audience()], who)
 			}
 		}

@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -59,17 +60,63 @@ var iamPermissions = Check{
 	},
 }
 
-// stagesNeed renders the target's stages into the policy they need, in account; a non-nil Result says why
-// that failed (a skip).
-func stagesNeed(f *Facts, t *Target, account string) (*iampolicy.Policy, *Result) {
-	doc, _, err := f.Catalog.Render(*t.Selection, catalog.Target{Partition: f.Identity.Partition, Region: f.Region, Account: account})
-	if err != nil {
-		r := skip("skipped: the stages cannot be turned into a policy", fmt.Sprintf("%v (stages from %s)", err, t.SelectionFrom))
-		return nil, &r
+// rendering is the policy the catalog renders for one selection, kept per Facts: the targets of a shared
+// role, or of many roles with the same stages, render it once (rendering and parsing per target was most
+// of doctor -A's time at 10,000 targets).
+type rendering struct {
+	policy *iampolicy.Policy
+	err    error
+}
+
+// invalidRendering is a rendered policy that does not parse: the catalog's fault, not the stages'.
+type invalidRendering struct{ err error }
+
+func (e *invalidRendering) Error() string { return e.err.Error() }
+
+// neededPolicy is the policy the stages of sel need in account, rendered once per distinct selection and
+// account.
+func (f *Facts) neededPolicy(sel catalog.Selection, account string) (*iampolicy.Policy, error) {
+	key := account + "\x00" + selectionKey(sel)
+	if r, ok := f.renderings.Load(key); ok {
+		return r.(rendering).policy, r.(rendering).err
 	}
-	needed, err := iampolicy.Parse(doc)
+	var r rendering
+	doc, _, err := f.Catalog.Render(sel, catalog.Target{Partition: f.Identity.Partition, Region: f.Region, Account: account})
 	if err != nil {
-		r := skip("skipped: the catalog rendered an invalid policy", err.Error())
+		r.err = err
+	} else if r.policy, err = iampolicy.Parse(doc); err != nil {
+		r.err = &invalidRendering{err}
+	}
+	f.renderings.Store(key, r)
+	return r.policy, r.err
+}
+
+// selectionKey is one string per distinct selection: its stages, then its parameters sorted.
+func selectionKey(sel catalog.Selection) string {
+	keys := make([]string, 0, len(sel.Params))
+	for k := range sel.Params {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	b.WriteString(strings.Join(sel.Stages, "+"))
+	for _, k := range keys {
+		b.WriteString("\x00" + k + "=" + sel.Params[k])
+	}
+	return b.String()
+}
+
+// stagesNeed is the policy the target's stages need, in account (f.neededPolicy); a non-nil Result says
+// why there is none (a skip).
+func stagesNeed(f *Facts, t *Target, account string) (*iampolicy.Policy, *Result) {
+	needed, err := f.neededPolicy(*t.Selection, account)
+	var invalid *invalidRendering
+	switch {
+	case errors.As(err, &invalid):
+		r := skip("skipped: the catalog rendered an invalid policy", invalid.err.Error())
+		return nil, &r
+	case err != nil:
+		r := skip("skipped: the stages cannot be turned into a policy", fmt.Sprintf("%v (stages from %s)", err, t.SelectionFrom))
 		return nil, &r
 	}
 	return needed, nil

@@ -23,7 +23,7 @@ var kubeDeployment = Check{
 				return fail(fmt.Sprintf("Deployment %s/%s does not exist", t.Namespace, t.Deployment), deploymentsIn(f, t.Namespace),
 					bindFix(f, t)+" --create-deployment --image streamsets/datacollector:<VERSION>")
 			}
-			if f.Options.AllNamespaces {
+			if f.Options.everyAnnotated() {
 				return skip(fmt.Sprintf("no Deployment runs under ServiceAccount %s/%s", t.Namespace, t.ServiceAccount), deploymentsIn(f, t.Namespace))
 			}
 			fix := strings.Replace(bindFix(f, t), " --service-account "+shellQuote(t.ServiceAccount), " --service-account "+shellQuote(t.ServiceAccount)+" --deployment <DEPLOYMENT>", 1)
@@ -50,15 +50,12 @@ var kubeDeployment = Check{
 // deploymentsIn lists a namespace's Deployments and the ServiceAccount each runs under.
 func deploymentsIn(f *Facts, ns string) string {
 	var ds []string
-	for i := range f.Deployments {
-		d := &f.Deployments[i]
-		if d.Namespace == ns {
-			by := ""
-			if ch := controlhub.Inspect(d); ch.Managed {
-				by = ", managed by StreamSets Control Hub: " + ch.Describe()
-			}
-			ds = append(ds, fmt.Sprintf("%s (ServiceAccount %s%s)", d.Name, serviceAccountOf(&d.Spec.Template.Spec), by))
+	for _, d := range f.DeploymentsIn(ns) {
+		by := ""
+		if ch := controlhub.Inspect(d); ch.Managed {
+			by = ", managed by StreamSets Control Hub: " + ch.Describe()
 		}
+		ds = append(ds, fmt.Sprintf("%s (ServiceAccount %s%s)", d.Name, serviceAccountOf(&d.Spec.Template.Spec), by))
 	}
 	if len(ds) == 0 {
 		return "namespace " + ns + " has no Deployments"
@@ -68,8 +65,8 @@ func deploymentsIn(f *Facts, ns string) string {
 
 // controlHubIn reports whether a Deployment of the namespace is managed by a StreamSets Control Hub agent.
 func controlHubIn(f *Facts, ns string) bool {
-	for i := range f.Deployments {
-		if d := &f.Deployments[i]; d.Namespace == ns && controlhub.Inspect(d).Managed {
+	for _, d := range f.DeploymentsIn(ns) {
+		if controlhub.Inspect(d).Managed {
 			return true
 		}
 	}
@@ -84,16 +81,14 @@ func controlHubFix(t *Target) string {
 }
 
 func roleOfSA(f *Facts, ns, name string) string {
-	for i := range f.ServiceAccounts {
-		sa := &f.ServiceAccounts[i]
-		if sa.Namespace == ns && sa.Name == name {
-			if a := sa.Annotations[vocab.RoleARNAnnotation]; a != "" {
-				return "role " + a
-			}
-			return "no role annotation"
-		}
+	sa := f.ServiceAccount(ns, name)
+	switch {
+	case sa == nil:
+		return "it does not exist"
+	case sa.Annotations[vocab.RoleARNAnnotation] != "":
+		return "role " + sa.Annotations[vocab.RoleARNAnnotation]
 	}
-	return "it does not exist"
+	return "no role annotation"
 }
 
 func orNone(s string) string {

@@ -203,6 +203,13 @@ func podIdentityEnvOf(p *corev1.Pod) (ok bool, missing string) {
 	return true, ""
 }
 
+// HasIdentity reports whether a pod carries the web identity of roleARN as the webhook injects it: the
+// AWS_ROLE_ARN variable and the projected token (what kube.pod-env checks, pod by pod).
+func HasIdentity(p *corev1.Pod, roleARN string) bool {
+	arn, hasToken := podIdentity(p)
+	return roleARN != "" && arn == roleARN && hasToken
+}
+
 // podIdentity is the AWS_ROLE_ARN the pod's containers carry ("" when none does) and whether they also
 // have the token file variable and the pod the projected token volume.
 func podIdentity(p *corev1.Pod) (roleARN string, hasToken bool) {

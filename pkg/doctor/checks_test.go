@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -415,5 +416,40 @@ func TestPodOfTheAnnotationsSecond(t *testing.T) {
 	f.Webhooks = nil // without a webhook, its absence is the likelier story
 	if r := find(t, run(f), "kube.pod-env"); r.Status != Fail || !strings.Contains(r.Detail, "the webhook skipped them") {
 		t.Errorf("kube.pod-env = %s: %s", r.Status, r.Detail)
+	}
+}
+
+// Judge is doctor without probes over facts gathered once; list shows a ServiceAccount without a
+// Deployment the same way with -A and without: kube.deployment is skipped, not a warning.
+func TestJudgeAnnotatedTargets(t *testing.T) {
+	t.Parallel()
+	for _, o := range []Options{{AllNamespaces: true}, {Namespace: fxNamespace, Annotated: true}} {
+		f := fixture(t)
+		f.Options = o
+		f.Deployments, f.Pods = nil, nil
+		finish(f)
+		rep := Judge(context.Background(), f)
+		if len(rep.Targets) != 1 {
+			t.Fatalf("%+v: %d targets", o, len(rep.Targets))
+		}
+		for _, r := range rep.Targets[0].Checks {
+			if r.Status == Warn || r.Status == Fail {
+				t.Errorf("%+v: %s %s: %s", o, r.ID, r.Status, r.Title)
+			}
+			if r.ID == "kube.deployment" && r.Status != Skip {
+				t.Errorf("%+v: kube.deployment %s", o, r.Status)
+			}
+			if r.Layer == LayerProbe {
+				t.Errorf("Judge ran probe %s", r.ID)
+			}
+		}
+	}
+}
+
+func TestHasIdentity(t *testing.T) {
+	t.Parallel()
+	f := fixture(t)
+	if p := &f.Pods[0]; !HasIdentity(p, fxRole) || HasIdentity(p, "arn:aws:iam::123456789012:role/other") || HasIdentity(p, "") {
+		t.Error("HasIdentity")
 	}
 }

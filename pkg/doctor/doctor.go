@@ -183,6 +183,21 @@ func (d *Doctor) Run(ctx context.Context) (*Report, error) {
 	return runChecks(ctx, f, d.checks()), nil
 }
 
+// Gather reads the facts of a run, as Run does, and runs no check: for commands that show the same
+// targets another way (kubectl sdc list), with Judge.
+func (d *Doctor) Gather(ctx context.Context) (*Facts, error) {
+	if err := d.Options.validate(); err != nil {
+		return nil, err
+	}
+	return d.gather(ctx)
+}
+
+// Judge runs every check but the probes over gathered facts: the verdict doctor would give without
+// --probe. Targets are reported in the order of f.Targets.
+func Judge(ctx context.Context, f *Facts) *Report {
+	return runChecks(ctx, f, slices.DeleteFunc(Checks(), func(c Check) bool { return c.Probe }))
+}
+
 func (d *Doctor) checks() []Check {
 	all := Checks()
 	if d.Options.Probe {

@@ -55,6 +55,12 @@ type Options struct {
 	// Namespace is -n (or the context's namespace); ignored with AllNamespaces.
 	Namespace     string
 	AllNamespaces bool
+	// Annotated makes every ServiceAccount of Namespace with the role annotation a target, as -A does for
+	// the whole cluster (kubectl sdc list without -A); ServiceAccount and Deployment are then not used.
+	Annotated bool
+	// ReadAccount reads the account's roles and policies in one batch whatever their number, and keeps the
+	// read in Facts.Account (kubectl sdc list --orphans looks at roles no ServiceAccount names).
+	ReadAccount bool
 	// ServiceAccount is --service-account; ServiceAccountSet records that it was given explicitly, which
 	// matters with --deployment (whose own ServiceAccount is otherwise the target).
 	ServiceAccount    string
@@ -95,6 +101,8 @@ func (o *Options) validate() error {
 		if err := vocab.ValidateNamespace("--namespace", o.Namespace); err != nil {
 			return err
 		}
+	}
+	if !o.everyAnnotated() {
 		if err := vocab.ValidateObjectName("--service-account", o.ServiceAccount); err != nil {
 			return err
 		}
@@ -109,6 +117,10 @@ func (o *Options) validate() error {
 
 // Validate checks the options before anything is read.
 func (o *Options) Validate() error { return o.validate() }
+
+// everyAnnotated reports whether the targets are every annotated ServiceAccount of the scope (-A, or list's
+// namespace) rather than one named ServiceAccount.
+func (o *Options) everyAnnotated() bool { return o.AllNamespaces || o.Annotated }
 
 // Provider is the IAM OIDC provider of the cluster's issuer.
 type Provider = iamread.Provider
@@ -180,6 +192,10 @@ type Facts struct {
 
 	Roles    map[string]*Role          // by the ARN named
 	Policies map[string]*ManagedPolicy // by ARN: attached ones and boundaries, of every account read
+	// Account is the account's roles and customer managed policies as one batch read returned them, when
+	// Options.ReadAccount asked for it (nil otherwise, or when the read was refused: AccountErr).
+	Account    *iamread.Account
+	AccountErr error
 
 	// AssumedRoles are the roles the targets' stages assume, by ARN (see facts_target.go).
 	AssumedRoles map[string]*AssumedRole
@@ -193,6 +209,10 @@ type Facts struct {
 	Agent              *eksread.Agent
 
 	Targets []*Target
+
+	idx index
+	// renderings are the catalog's policies by selection (see neededPolicy); the checks share them.
+	renderings sync.Map
 
 	// The clients the probes call through.
 	core corev1client.CoreV1Interface
@@ -256,6 +276,7 @@ func (d *Doctor) gather(ctx context.Context) (*Facts, error) {
 		}
 		f.Identity = &id
 	})
+	batch := &accountRead{done: make(chan struct{})}
 	goDo(func() {
 		f.ServiceAccounts, f.ServiceAccountsErr = listAll(ctx, func(ctx context.Context, o metav1.ListOptions) ([]corev1.ServiceAccount, string, error) {
 			l, err := d.Core.ServiceAccounts(ns).List(ctx, o)
@@ -264,6 +285,11 @@ func (d *Doctor) gather(ctx context.Context) (*Facts, error) {
 			}
 			return l.Items, l.Continue, nil
 		})
+		// The batch read of the account does not need the other lists: started now, it runs while they
+		// page in (at 10,000 pods, seconds).
+		if f.ServiceAccountsErr == nil && (d.Options.ReadAccount || d.Options.everyAnnotated() && annotatedRoles(f.ServiceAccounts) >= batchRoles) {
+			batch.start(ctx, d.AWS.IAM)
+		}
 	})
 	goDo(func() {
 		f.Deployments, f.DeploymentsErr = listAll(ctx, func(ctx context.Context, o metav1.ListOptions) ([]appsv1.Deployment, string, error) {
@@ -271,6 +297,7 @@ func (d *Doctor) gather(ctx context.Context) (*Facts, error) {
 			if err != nil {
 				return nil, "", err
 			}
+			dropManagedFields(l.Items)
 			return l.Items, l.Continue, nil
 		})
 	})
@@ -280,6 +307,7 @@ func (d *Doctor) gather(ctx context.Context) (*Facts, error) {
 			if err != nil {
 				return nil, "", err
 			}
+			dropManagedFields(l.Items)
 			return l.Items, l.Continue, nil
 		})
 	})
@@ -306,8 +334,8 @@ func (d *Doctor) gather(ctx context.Context) (*Facts, error) {
 	}
 	f.Targets = buildTargets(f)
 
-	account, batched := d.gatherPodIdentity(ctx, f)
-	d.gatherIAM(ctx, f, account, batched)
+	d.gatherPodIdentity(ctx, f, batch)
+	d.gatherIAM(ctx, f, batch)
 	d.gatherEnvSources(ctx, f)
 	for _, t := range f.Targets {
 		t.resolveSelection(f)
@@ -315,6 +343,18 @@ func (d *Doctor) gather(ctx context.Context) (*Facts, error) {
 	}
 	d.gatherAssumedRoles(ctx, f)
 	return f, nil
+}
+
+// dropManagedFields forgets the managed fields of listed objects as each page arrives: no check reads
+// those of Deployments or pods (only the ServiceAccounts' say when the role annotation was set), and with
+// ten thousand of each they are much of what doctor -A holds in memory.
+func dropManagedFields[T any, P interface {
+	*T
+	SetManagedFields([]metav1.ManagedFieldsEntry)
+}](items []T) {
+	for i := range items {
+		P(&items[i]).SetManagedFields(nil)
+	}
 }
 
 // serverVersion asks the API server's /version: the cheapest request that proves the context works.
@@ -361,6 +401,8 @@ func associationScope(o Options) eksread.Filter {
 	switch {
 	case o.AllNamespaces:
 		return eksread.Filter{}
+	case o.Annotated:
+		return eksread.Filter{Namespace: o.Namespace}
 	case o.Deployment == "" || o.ServiceAccountSet:
 		return eksread.Filter{Namespace: o.Namespace, ServiceAccount: o.ServiceAccount}
 	}
@@ -368,10 +410,10 @@ func associationScope(o Options) eksread.Filter {
 }
 
 // gatherPodIdentity describes the association of each target that has one, in parallel with a bound, and
-// reads the agent once; with many targets it reads the account's IAM (the batch read of gatherIAM) at the
-// same time, since the roles the associations name are not known before the describes answer. A target
-// served by Pod Identity alone takes its association's role as its RoleARN.
-func (d *Doctor) gatherPodIdentity(ctx context.Context, f *Facts) (account *iamread.Account, batched bool) {
+// reads the agent once; with many targets it starts the account's IAM batch read (gatherIAM's) at the same
+// time, since the roles the associations name are not known before the describes answer. A target served
+// by Pod Identity alone takes its association's role as its RoleARN.
+func (d *Doctor) gatherPodIdentity(ctx context.Context, f *Facts, batch *accountRead) {
 	var scope []eksread.Summary
 	for _, t := range f.Targets {
 		if t.Associated {
@@ -379,17 +421,12 @@ func (d *Doctor) gatherPodIdentity(ctx context.Context, f *Facts) (account *iamr
 		}
 	}
 	if len(scope) == 0 {
-		return nil, false
+		return
+	}
+	if f.Identity != nil && len(f.Targets) >= batchRoles {
+		batch.start(ctx, d.AWS.IAM) // refused: the per-role reads still work
 	}
 	var wg sync.WaitGroup
-	if f.Identity != nil && len(f.Targets) >= batchRoles {
-		batched = true
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			account, _ = iamread.ReadAccount(ctx, d.AWS.IAM) // refused: the per-role reads still work
-		}()
-	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -408,13 +445,54 @@ func (d *Doctor) gatherPodIdentity(ctx context.Context, f *Facts) (account *iamr
 			t.RoleARN = t.Association.RoleARN
 		}
 	}
-	return account, batched
+}
+
+// accountRead is the batch read of the account's roles and policies, started as soon as it is known to be
+// worth it.
+type accountRead struct {
+	once    sync.Once
+	done    chan struct{}
+	account *iamread.Account
+	err     error
+	begun   bool
+}
+
+// started reports whether the read was started; called once whatever could start it has returned.
+func (a *accountRead) started() bool { return a.begun }
+
+// start begins the read (once).
+func (a *accountRead) start(ctx context.Context, c iamread.API) {
+	a.once.Do(func() {
+		a.begun = true
+		go func() {
+			defer close(a.done)
+			a.account, a.err = iamread.ReadAccount(ctx, c)
+		}()
+	})
+}
+
+// result starts the read if it was not, and waits for it.
+func (a *accountRead) result(ctx context.Context, c iamread.API) (*iamread.Account, error) {
+	a.start(ctx, c)
+	<-a.done
+	return a.account, a.err
+}
+
+// annotatedRoles is how many distinct roles the ServiceAccounts' annotations name.
+func annotatedRoles(sas []corev1.ServiceAccount) int {
+	seen := map[string]bool{}
+	for i := range sas {
+		if a := sas[i].Annotations[vocab.RoleARNAnnotation]; a != "" {
+			seen[a] = true
+		}
+	}
+	return len(seen)
 }
 
 // gatherIAM reads the provider and each distinct role in parallel, then each distinct attached policy; with
-// many roles, the account's roles and customer managed policies in one batch read instead (account, when
-// batched says it was already read).
-func (d *Doctor) gatherIAM(ctx context.Context, f *Facts, account *iamread.Account, batched bool) {
+// many roles, the account's roles and customer managed policies in one batch read instead (batch, which may
+// have started already).
+func (d *Doctor) gatherIAM(ctx context.Context, f *Facts, batch *accountRead) {
 	if f.Identity == nil {
 		return
 	}
@@ -435,9 +513,13 @@ func (d *Doctor) gatherIAM(ctx context.Context, f *Facts, account *iamread.Accou
 		})
 	}
 	roles := roleARNsToRead(f)
-	if len(roles) >= batchRoles && !batched {
+	var account *iamread.Account
+	if len(roles) >= batchRoles || f.Options.ReadAccount || batch.started() {
 		// Refused (a policy without iam:GetAccountAuthorizationDetails, say): the per-role reads still work.
-		account, _ = iamread.ReadAccount(ctx, d.AWS.IAM)
+		account, f.AccountErr = batch.result(ctx, d.AWS.IAM)
+		if f.Options.ReadAccount {
+			f.Account = account
+		}
 	}
 	for _, arn := range roles {
 		r := &Role{ARN: arn, Name: vocab.RoleNameOf(arn)}

@@ -50,11 +50,7 @@ func NewFleetReport(results []fleet.Result[*Report]) *FleetReport {
 	for _, r := range results {
 		c := ContextReport{Header: r.Header(), Checks: []Result{}, Targets: []TargetReport{}, ReadWith: r.Describe(), Elapsed: r.Elapsed}
 		if r.Err != nil {
-			c.Reason = fleet.Reason(r.Err)
-			var u *fleet.Unreachable
-			if errors.As(r.Err, &u) {
-				c.Fix = u.Fix
-			}
+			c.Reason, c.Fix = fleet.Reason(r.Err), r.Fix()
 			fr.Summary.Errors++
 		} else if r.Report != nil {
 			c.Checks, c.Targets, c.Summary, c.AllNamespaces = r.Report.Checks, r.Report.Targets, r.Report.Summary, r.Report.AllNamespaces

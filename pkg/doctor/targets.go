@@ -196,49 +196,44 @@ func serviceAccountOf(spec *corev1.PodSpec) string {
 }
 
 // buildTargets picks the targets from the lists: one ServiceAccount (and each Deployment under it, or the
-// one --deployment names), or with -A every annotated ServiceAccount and every Deployment under one.
+// one --deployment names), or with -A (or Annotated) every annotated ServiceAccount of the lists (which are
+// of one namespace, or all) and every Deployment under one.
 func buildTargets(f *Facts) []*Target {
 	o := f.Options
-	sas := map[string]*corev1.ServiceAccount{}
-	for i := range f.ServiceAccounts {
-		sa := &f.ServiceAccounts[i]
-		sas[sa.Namespace+"/"+sa.Name] = sa
-	}
 	assoc := map[string]string{} // namespace/name -> association ID
 	for _, a := range f.Associations {
 		assoc[a.Key()] = a.ID
 	}
 	var targets []*Target
 	add := func(ns, sa string, d *appsv1.Deployment, name string, given bool) {
-		t := &Target{Namespace: ns, ServiceAccount: sa, SA: sas[ns+"/"+sa], Deploy: d, Deployment: name, DeploymentGiven: given}
+		t := &Target{Namespace: ns, ServiceAccount: sa, SA: f.ServiceAccount(ns, sa), Deploy: d, Deployment: name, DeploymentGiven: given}
 		if t.SA != nil {
 			t.Annotation = t.SA.Annotations[vocab.RoleARNAnnotation]
 			t.RoleARN = t.Annotation
 		}
 		t.associationID, t.Associated = assoc[ns+"/"+sa], assoc[ns+"/"+sa] != ""
 		if d != nil {
-			t.Pods = podsOf(f.Pods, d)
+			t.Pods = podsOf(f.PodsIn(ns), d)
 		}
 		targets = append(targets, t)
 	}
 	deploymentsUsing := func(ns, sa string) []*appsv1.Deployment {
 		var out []*appsv1.Deployment
-		for i := range f.Deployments {
-			d := &f.Deployments[i]
-			if d.Namespace == ns && serviceAccountOf(&d.Spec.Template.Spec) == sa {
+		for _, d := range f.DeploymentsIn(ns) {
+			if serviceAccountOf(&d.Spec.Template.Spec) == sa {
 				out = append(out, d)
 			}
 		}
 		return out
 	}
 
-	if !o.AllNamespaces {
+	if !o.everyAnnotated() {
 		ns, sa := o.Namespace, o.ServiceAccount
 		if o.Deployment != "" {
 			var d *appsv1.Deployment
-			for i := range f.Deployments {
-				if f.Deployments[i].Namespace == ns && f.Deployments[i].Name == o.Deployment {
-					d = &f.Deployments[i]
+			for _, x := range f.DeploymentsIn(ns) {
+				if x.Name == o.Deployment {
+					d = x
 				}
 			}
 			if d != nil && !o.ServiceAccountSet {
@@ -264,13 +259,13 @@ func buildTargets(f *Facts) []*Target {
 	for i := range f.ServiceAccounts {
 		sa := &f.ServiceAccounts[i]
 		_, ok := sa.Annotations[vocab.RoleARNAnnotation]
-		if ok || assoc[sa.Namespace+"/"+sa.Name] != "" {
+		if (ok || assoc[sa.Namespace+"/"+sa.Name] != "") && (o.AllNamespaces || sa.Namespace == o.Namespace) {
 			annotated = append(annotated, sa)
 			inScope[sa.Namespace+"/"+sa.Name] = true
 		}
 	}
 	for _, a := range f.Associations {
-		if !inScope[a.Key()] && sas[a.Key()] == nil {
+		if !inScope[a.Key()] && f.ServiceAccount(a.Namespace, a.ServiceAccount) == nil {
 			annotated = append(annotated, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: a.Namespace, Name: a.ServiceAccount}})
 			inScope[a.Key()] = true
 		}
@@ -294,8 +289,8 @@ func buildTargets(f *Facts) []*Target {
 	return targets
 }
 
-// podsOf are the Deployment's pods that have not terminated.
-func podsOf(pods []corev1.Pod, d *appsv1.Deployment) []corev1.Pod {
+// podsOf are the Deployment's pods that have not terminated (pods: those of its namespace).
+func podsOf(pods []*corev1.Pod, d *appsv1.Deployment) []corev1.Pod {
 	if d.Spec.Selector == nil {
 		return nil
 	}
@@ -311,7 +306,7 @@ func podsOf(pods []corev1.Pod, d *appsv1.Deployment) []corev1.Pod {
 		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			continue
 		}
-		out = append(out, p)
+		out = append(out, *p)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out

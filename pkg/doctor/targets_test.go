@@ -46,6 +46,8 @@ func TestBuildTargets(t *testing.T) {
 	}{
 		{"-A: every annotated ServiceAccount and each Deployment under one", Options{AllNamespaces: true},
 			"a/etl>etl a/sdc>sdc a/sdc>sdc2 b/sdc>x c/idle"},
+		{"every annotated ServiceAccount of one namespace (list)", Options{Namespace: "a", Annotated: true},
+			"a/etl>etl a/sdc>sdc a/sdc>sdc2"},
 		{"one ServiceAccount and its Deployments", Options{Namespace: "a", ServiceAccount: "sdc"}, "a/sdc>sdc a/sdc>sdc2"},
 		{"one ServiceAccount without Deployments", Options{Namespace: "c", ServiceAccount: "idle"}, "c/idle"},
 		{"--deployment: its ServiceAccount is the target", Options{Namespace: "a", ServiceAccount: "sdc", Deployment: "web"}, "a/default>web"},
@@ -75,8 +77,12 @@ func TestPodsOfLeavesOutOthersAndTerminated(t *testing.T) {
 	pods := []corev1.Pod{pod("a", "p2", "sdc", corev1.PodRunning, false), pod("a", "p1", "sdc", corev1.PodPending, false),
 		pod("b", "p3", "sdc", corev1.PodRunning, false), pod("a", "p4", "web", corev1.PodRunning, false),
 		pod("a", "p5", "sdc", corev1.PodSucceeded, false), pod("a", "p6", "sdc", corev1.PodFailed, false), pod("a", "p7", "sdc", corev1.PodRunning, true)}
+	ptrs := make([]*corev1.Pod, len(pods))
+	for i := range pods {
+		ptrs[i] = &pods[i]
+	}
 	var names []string
-	for _, p := range podsOf(pods, d) {
+	for _, p := range podsOf(ptrs, d) {
 		names = append(names, p.Name)
 	}
 	if got := strings.Join(names, ","); got != "p1,p2" {

@@ -127,6 +127,15 @@ func Reason(err error) string {
 	return "error"
 }
 
+// Fix is what to do about the context's error, when it is an *Unreachable that says; "" otherwise.
+func (r Result[R]) Fix() string {
+	var u *Unreachable
+	if errors.As(r.Err, &u) {
+		return u.Fix
+	}
+	return ""
+}
+
 // Errors counts the contexts that could not be examined.
 func Errors[R any](results []Result[R]) int {
 	n := 0

@@ -59,8 +59,11 @@ func TestRunWithAFakeCommand(t *testing.T) {
 	if down.Identity != (Identity{Account: "111122223333", Region: "region-of-down"}) {
 		t.Errorf("down's identity: %+v", down.Identity)
 	}
-	if Reason(got[3].Err) != "error" {
-		t.Errorf("an error without a reason: %q", Reason(got[3].Err))
+	if down.Fix() != "kubectl --context down cluster-info" {
+		t.Errorf("down's fix: %q", down.Fix())
+	}
+	if Reason(got[3].Err) != "error" || got[3].Fix() != "" || got[0].Fix() != "" {
+		t.Errorf("an error without a reason: %q, fix %q; no error: fix %q", Reason(got[3].Err), got[3].Fix(), got[0].Fix())
 	}
 	if n := Errors(got); n != 2 {
 		t.Errorf("Errors = %d, want 2", n)

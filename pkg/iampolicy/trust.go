@@ -207,6 +207,68 @@ func RevokeSubject(p *Policy, providerARN, hostPath, subject, audience string) (
 	return out, changed
 }
 
+// RevokeWebIdentitySubject is RevokeSubject for every audience: subject leaves the :sub lists of the
+// statements of WebIdentityStatement's shape for providerARN whatever audience each admits (a binding may
+// have been made for its ServiceAccount's own audience). Statements of any other shape are never touched.
+func RevokeWebIdentitySubject(p *Policy, providerARN, hostPath, subject string) (out *Policy, changed bool) {
+	if p == nil {
+		return nil, false
+	}
+	var audiences []string
+	for _, s := range p.Statements {
+		if aud := audienceOf(s, hostPath); aud != "" && !slices.Contains(audiences, aud) {
+			audiences = append(audiences, aud)
+		}
+	}
+	out = p.Clone()
+	for _, aud := range audiences {
+		var c bool
+		out, c = RevokeSubject(out, providerARN, hostPath, subject, aud)
+		changed = changed || c
+	}
+	return out, changed
+}
+
+// audienceOf is the single :aud value of s's StringEquals, "" when it has none or several.
+func audienceOf(s Statement, hostPath string) string {
+	for k, v := range s.Condition["StringEquals"] {
+		if strings.EqualFold(k, vocab.IssuerHostPath(hostPath)+":aud") && len(v) == 1 {
+			return v[0]
+		}
+	}
+	return ""
+}
+
+// TrustsAnyone reports whether p has an Allow statement: a trust without one lets nobody assume the role.
+func TrustsAnyone(p *Policy) bool {
+	if p == nil {
+		return false
+	}
+	for _, s := range p.Statements {
+		if s.Effect == Allow {
+			return true
+		}
+	}
+	return false
+}
+
+// TrustsProvider reports whether an Allow statement of p names providerARN as a Federated principal: the
+// role can be assumed with the provider's tokens (by some ServiceAccount, or by any).
+func TrustsProvider(p *Policy, providerARN string) bool {
+	if p == nil {
+		return false
+	}
+	for _, s := range p.Statements {
+		if s.Effect != Allow || s.Principal == nil {
+			continue
+		}
+		if s.Principal.Wildcard || slices.ContainsFunc(s.Principal.Values["Federated"], func(v string) bool { return strings.EqualFold(v, providerARN) }) {
+			return true
+		}
+	}
+	return false
+}
+
 // WebIdentitySubjects are the subjects p's statements of WebIdentityStatement's shape list for
 // providerARN (any audience), sorted and without repeats: the ServiceAccounts a role is shared by.
 func WebIdentitySubjects(p *Policy, providerARN, hostPath string) []string {
@@ -215,13 +277,7 @@ func WebIdentitySubjects(p *Policy, providerARN, hostPath string) []string {
 	}
 	var out []string
 	for _, s := range p.Statements {
-		aud := ""
-		for k, v := range s.Condition["StringEquals"] {
-			if strings.EqualFold(k, vocab.IssuerHostPath(hostPath)+":aud") && len(v) == 1 {
-				aud = v[0]
-			}
-		}
-		if subs, ok := webIdentityShape(s, providerARN, hostPath, aud); ok {
+		if subs, ok := webIdentityShape(s, providerARN, hostPath, audienceOf(s, hostPath)); ok {
 			out = append(out, subs...)
 		}
 	}

@@ -2,6 +2,7 @@ package iampolicy
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
@@ -192,5 +193,48 @@ func TestAdmitAndRevokeSubject(t *testing.T) {
 	}
 	if got := WebIdentitySubjects(m, providerA, issuerA); len(got) != 1 || got[0] != sub("c", "z") {
 		t.Errorf("subjects %v", got)
+	}
+}
+
+// Unbind revokes a subject whatever audience bind admitted it with, and nothing of another shape.
+func TestRevokeWebIdentitySubjectEveryAudience(t *testing.T) {
+	t.Parallel()
+	sub := vocab.Subject("a", "x")
+	p, _ := AdmitSubject(nil, providerA, issuerA, sub, "")
+	p, _ = AdmitSubject(p, providerA, issuerA, vocab.Subject("b", "y"), "")
+	p, _ = AdmitSubject(p, providerA, issuerA, sub, "vault")
+	p, _ = AdmitSubject(p, providerB, issuerB, sub, "")
+	hand := Statement{Effect: Allow, Principal: &Principal{Values: map[string]Values{"Federated": {providerA}}}, Action: Values{vocab.ActionAssumeRoleWithWebIdentity},
+		Condition: Conditions{"StringLike": {vocab.IssuerHostPath(issuerA) + ":sub": {"system:serviceaccount:a:*"}}}}
+	p.Statements = append(p.Statements, hand)
+	out, changed := RevokeWebIdentitySubject(p, providerA, issuerA, sub)
+	if !changed {
+		t.Fatal("nothing revoked")
+	}
+	for _, aud := range []string{vocab.DefaultAudience, "vault"} {
+		for _, st := range out.Statements {
+			if subs, ok := webIdentityShape(st, providerA, issuerA, aud); ok && slices.Contains(subs, sub) {
+				t.Errorf("audience %s still lists %s: %s", aud, sub, out.Compact())
+			}
+		}
+	}
+	// b/y stays, the other provider's statement stays, the wildcard stays (and still admits a/x: the caller
+	// reports that).
+	if !Evaluate(WebIdentityRequest(providerA, issuerA, vocab.Subject("b", "y"), vocab.DefaultAudience), out).Allowed() ||
+		!Evaluate(WebIdentityRequest(providerB, issuerB, sub, vocab.DefaultAudience), out).Allowed() ||
+		!slices.ContainsFunc(out.Statements, func(s Statement) bool { return s.Equivalent(hand) }) {
+		t.Errorf("revoke took too much: %s", out.Compact())
+	}
+	if len(out.Statements) != 3 {
+		t.Errorf("the vault statement held only a/x and should be gone: %s", out.Compact())
+	}
+	if _, again := RevokeWebIdentitySubject(out, providerA, issuerA, sub); again {
+		t.Error("a second revoke changed the policy")
+	}
+	if !TrustsProvider(out, providerA) || TrustsProvider(NewPolicy(WebIdentityStatement(providerB, issuerB, "a", "x", "")), providerA) {
+		t.Error("TrustsProvider")
+	}
+	if !TrustsAnyone(out) || TrustsAnyone(NewPolicy(Statement{Effect: Deny, Principal: &Principal{Wildcard: true}, Action: Values{"sts:AssumeRole"}})) || TrustsAnyone(nil) {
+		t.Error("TrustsAnyone")
 	}
 }

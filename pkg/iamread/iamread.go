@@ -26,6 +26,7 @@ type API interface {
 	GetPolicy(context.Context, *iam.GetPolicyInput, ...func(*iam.Options)) (*iam.GetPolicyOutput, error)
 	GetPolicyVersion(context.Context, *iam.GetPolicyVersionInput, ...func(*iam.Options)) (*iam.GetPolicyVersionOutput, error)
 	GetAccountAuthorizationDetails(context.Context, *iam.GetAccountAuthorizationDetailsInput, ...func(*iam.Options)) (*iam.GetAccountAuthorizationDetailsOutput, error)
+	ListRoles(context.Context, *iam.ListRolesInput, ...func(*iam.Options)) (*iam.ListRolesOutput, error)
 }
 
 // Provider is an IAM OIDC provider.
@@ -61,7 +62,8 @@ type Role struct {
 	// Description and MaxSessionDuration (seconds) are as GetRole returns them (the batch read has neither).
 	Description        string
 	MaxSessionDuration int32
-	// InlineNames (in IAM's order) and Inline (by name) are read only when asked for.
+	// InlineNames (in IAM's order) and Inline (by name) are read only when asked for (InlineNames alone with
+	// RoleOptions.InlineNames).
 	InlineNames []string
 	Inline      map[string]*iampolicy.Policy
 }
@@ -70,6 +72,9 @@ type Role struct {
 type RoleOptions struct {
 	// Inline also reads the role's inline policies.
 	Inline bool
+	// InlineNames lists the names of the role's inline policies without reading them (unbind needs no more
+	// to know whether the role can be deleted).
+	InlineNames bool
 	// Concurrent asks for the role and its policy lists at once: one round trip instead of two or three when
 	// the role is expected to exist, two wasted calls when it does not.
 	Concurrent bool
@@ -88,7 +93,7 @@ func ReadRole(ctx context.Context, c API, name string, o RoleOptions) (*Role, er
 		func() { out, errs[0] = c.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)}) },
 		func() { attached, errs[1] = listAttached(ctx, c, name) },
 	}
-	if o.Inline {
+	if o.Inline || o.InlineNames {
 		steps = append(steps, func() { inline, errs[2] = listInline(ctx, c, name) })
 	}
 	if o.Concurrent {
@@ -118,13 +123,17 @@ func ReadRole(ctx context.Context, c API, name string, o RoleOptions) (*Role, er
 	if errs[1] != nil {
 		return r, fmt.Errorf("listing the policies attached to IAM role %s: %w", name, errs[1])
 	}
-	if !o.Inline {
+	if !o.Inline && !o.InlineNames {
 		return r, nil
 	}
 	if errs[2] != nil {
 		return r, fmt.Errorf("listing the inline policies of IAM role %s: %w", name, errs[2])
 	}
-	r.InlineNames, r.Inline = inline, map[string]*iampolicy.Policy{}
+	r.InlineNames = inline
+	if !o.Inline {
+		return r, nil
+	}
+	r.Inline = map[string]*iampolicy.Policy{}
 	for _, n := range inline {
 		out, err := c.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String(n)})
 		if err != nil {
@@ -173,6 +182,8 @@ type Policy struct {
 	DefaultVersion string
 	Document       *iampolicy.Policy
 	Tags           map[string]string
+	// AttachmentCount is how many users, groups and roles the policy is attached to (ReadPolicy only).
+	AttachmentCount int
 }
 
 // ReadPolicy reads the managed policy with this ARN and its default version; nil, nil when it does not
@@ -185,7 +196,8 @@ func ReadPolicy(ctx context.Context, c API, arn string) (*Policy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading IAM policy %s: %w", arn, err)
 	}
-	p := &Policy{ARN: arn, DefaultVersion: aws.ToString(out.Policy.DefaultVersionId), Tags: TagMap(out.Policy.Tags)}
+	p := &Policy{ARN: arn, DefaultVersion: aws.ToString(out.Policy.DefaultVersionId), Tags: TagMap(out.Policy.Tags),
+		AttachmentCount: int(aws.ToInt32(out.Policy.AttachmentCount))}
 	v, err := c.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: aws.String(arn), VersionId: out.Policy.DefaultVersionId})
 	if err != nil {
 		return p, fmt.Errorf("reading version %s of IAM policy %s: %w", p.DefaultVersion, arn, err)
@@ -270,4 +282,24 @@ func ReadAccount(ctx context.Context, c API) (*Account, error) {
 		}
 	}
 	return a, nil
+}
+
+// ReadTrusts reads the trust policy of every role of the account with iam:ListRoles (a page of up to 1,000
+// roles per call), by role name. A trust that does not parse is left out: it names no provider unbind could
+// be asked to prune.
+func ReadTrusts(ctx context.Context, c API) (map[string]*iampolicy.Policy, error) {
+	out := map[string]*iampolicy.Policy{}
+	pages := iam.NewListRolesPaginator(c, &iam.ListRolesInput{MaxItems: aws.Int32(1000)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing the account's roles (iam:ListRoles): %w", err)
+		}
+		for _, r := range page.Roles {
+			if p, err := iampolicy.Parse([]byte(aws.ToString(r.AssumeRolePolicyDocument))); err == nil {
+				out[aws.ToString(r.RoleName)] = p
+			}
+		}
+	}
+	return out, nil
 }

@@ -88,9 +88,16 @@ func TestReaders(t *testing.T) {
 	if r, _ := iamread.ReadRole(ctx, c, "r", iamread.RoleOptions{}); r.Inline != nil || r.InlineNames != nil {
 		t.Error("inline policies read although not asked for")
 	}
+	if r, _ := iamread.ReadRole(ctx, c, "r", iamread.RoleOptions{InlineNames: true}); r.Inline != nil || !slices.Equal(r.InlineNames, []string{"in"}) {
+		t.Errorf("InlineNames: names %v, documents %v; want the names only", r.InlineNames, r.Inline)
+	}
 	p, err := iamread.ReadPolicy(ctx, c, aws.ToString(pol.Policy.Arn))
-	if err != nil || p == nil || p.DefaultVersion != "v1" || !p.Document.Equal(want(doc)) || p.Tags["k"] != "v" {
+	if err != nil || p == nil || p.DefaultVersion != "v1" || !p.Document.Equal(want(doc)) || p.Tags["k"] != "v" || p.AttachmentCount != 1 {
 		t.Errorf("ReadPolicy = %+v, %v", p, err)
+	}
+	trusts, err := iamread.ReadTrusts(ctx, c)
+	if err != nil || trusts["r"] == nil || !trusts["r"].Equal(want(trust)) {
+		t.Errorf("ReadTrusts = %v, %v", trusts, err)
 	}
 
 	// The batch read sees the same role and policy as the per-entity reads.

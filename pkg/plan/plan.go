@@ -1,5 +1,6 @@
-// Package plan holds the desired-vs-actual changes bind computes, in the order and with the dependencies in
-// which they must be applied, and applies them: independent changes in parallel, dependants after.
+// Package plan holds the desired-vs-actual changes bind and unbind compute, in the order and with the
+// dependencies in which they must be applied, and applies them: independent changes in parallel, dependants
+// after.
 package plan
 
 import (
@@ -15,6 +16,7 @@ type Action string
 const (
 	Create    Action = "create"
 	Update    Action = "update"
+	Delete    Action = "delete"
 	Unchanged Action = "unchanged"
 )
 
@@ -25,7 +27,7 @@ type Change struct {
 	Name   string // the resource's name or ARN
 	Action Action
 	// Before and After are the managed part of the resource as text (canonical JSON for IAM documents, YAML
-	// for Kubernetes objects); Before is empty for a create. Format is "json" or "yaml".
+	// for Kubernetes objects); Before is empty for a create, After for a delete. Format is "json" or "yaml".
 	Before, After, Format string
 	Notes                 []string // one line each, e.g. "adds client ID sts.amazonaws.com"
 	Deps                  []string // IDs of changes that must be applied first
@@ -35,30 +37,44 @@ type Change struct {
 	Apply func(ctx context.Context) error
 }
 
-// Plan is every change bind considered, in display order.
+// Plan is every change a command considered, in display order.
 type Plan struct {
 	Changes []*Change
 }
 
-// Counts returns how many changes create, update and leave resources unchanged.
-func (p *Plan) Counts() (create, update, unchanged int) {
+// Tally is how many changes of a plan have each action.
+type Tally struct {
+	Create, Update, Delete, Unchanged int
+}
+
+// Tally counts the changes by action.
+func (p *Plan) Tally() Tally {
+	var t Tally
 	for _, c := range p.Changes {
 		switch c.Action {
 		case Create:
-			create++
+			t.Create++
 		case Update:
-			update++
+			t.Update++
+		case Delete:
+			t.Delete++
 		default:
-			unchanged++
+			t.Unchanged++
 		}
 	}
-	return
+	return t
+}
+
+// Counts returns how many changes create, update and leave resources unchanged (deletes are in Tally).
+func (p *Plan) Counts() (create, update, unchanged int) {
+	t := p.Tally()
+	return t.Create, t.Update, t.Unchanged
 }
 
 // HasChanges reports whether applying the plan would write anything.
 func (p *Plan) HasChanges() bool {
-	c, u, _ := p.Counts()
-	return c+u > 0
+	t := p.Tally()
+	return t.Create+t.Update+t.Delete > 0
 }
 
 // Outcome is how applying one change ended.

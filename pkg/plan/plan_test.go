@@ -82,3 +82,30 @@ func TestCounts(t *testing.T) {
 		t.Error("HasChanges on an unchanged plan")
 	}
 }
+
+func TestTallyCountsDeletesApart(t *testing.T) {
+	p := &Plan{Changes: []*Change{{Action: Create}, {Action: Delete}, {Action: Delete}, {Action: Update}, {Action: Unchanged}}}
+	if got, want := p.Tally(), (Tally{Create: 1, Update: 1, Delete: 2, Unchanged: 1}); got != want {
+		t.Errorf("Tally = %+v, want %+v", got, want)
+	}
+	if c, u, n := p.Counts(); c != 1 || u != 1 || n != 1 {
+		t.Errorf("Counts = %d, %d, %d: a delete is neither a create, an update nor unchanged", c, u, n)
+	}
+	if !(&Plan{Changes: []*Change{{Action: Delete}}}).HasChanges() {
+		t.Error("a plan that deletes has changes")
+	}
+}
+
+func TestApplyRunsDeletes(t *testing.T) {
+	var ran atomic.Int32
+	p := &Plan{Changes: []*Change{
+		{ID: "detach", Action: Delete, Apply: func(context.Context) error { ran.Add(1); return nil }},
+		{ID: "role", Action: Delete, Deps: []string{"detach"}, Apply: func(context.Context) error { ran.Add(1); return nil }},
+	}}
+	if res, err := p.Apply(context.Background()); err != nil || res.Err() != nil {
+		t.Fatal(err, res.Err())
+	}
+	if ran.Load() != 2 {
+		t.Errorf("%d deletes applied, want 2", ran.Load())
+	}
+}

@@ -20,8 +20,7 @@ func FleetReport(w io.Writer, th *Theme, fr *doctor.FleetReport, verbose bool) e
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		b.WriteString(th.Bold.Render("=== " + ContextHeading(c.Context, c.Cluster, c.Account, c.Region)))
-		b.WriteString("\n")
+		b.WriteString(contextHeading(th, c.Context, c.Cluster, c.Account, c.Region))
 		if verbose {
 			b.WriteString(th.Dim.Render(fmt.Sprintf("%s; took %s", c.ReadWith, c.Elapsed.Round(time.Millisecond))))
 			b.WriteString("\n")
@@ -56,6 +55,11 @@ func ContextHeading(context, cluster, account, region string) string {
 	return strings.Join(parts, " · ")
 }
 
+// contextHeading is the line that opens a context's section of a fleet's text, for every command.
+func contextHeading(th *Theme, context, cluster, account, region string) string {
+	return th.Bold.Render("=== "+ContextHeading(context, cluster, account, region)) + "\n"
+}
+
 // writeContextError writes why a context could not be examined, in the shape of a failed check.
 func writeContextError(b *strings.Builder, th *Theme, reason, detail, fix string) {
 	fmt.Fprintf(b, "%s  %s\n", th.Fail.Render("✗ error"), reason)
@@ -67,7 +71,8 @@ func writeContextError(b *strings.Builder, th *Theme, reason, detail, fix string
 }
 
 func fleetTable(th *Theme, fr *doctor.FleetReport) string {
-	rows := [][]string{{"CONTEXT", "CLUSTER", "ACCOUNT", "REGION", "TARGETS", "PASS", "WARN", "FAIL", "ERROR"}}
+	headers := []string{"CONTEXT", "CLUSTER", "ACCOUNT", "REGION", "TARGETS", "PASS", "WARN", "FAIL", "ERROR"}
+	var rows [][]string
 	for _, c := range fr.Contexts {
 		row := []string{c.Context, c.Cluster, c.Account, c.Region}
 		if c.Error != "" {
@@ -77,7 +82,7 @@ func fleetTable(th *Theme, fr *doctor.FleetReport) string {
 		}
 		rows = append(rows, row)
 	}
-	return Table(th, rows, func(_, col int, cell string) string {
+	return Table(th, headers, rows, func(_, col int, cell string) string {
 		switch {
 		case col == 6 && cell != "0" && cell != "-":
 			return th.Warn.Render(cell)

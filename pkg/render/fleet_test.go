@@ -65,7 +65,7 @@ func TestFleetReportColorNeverAlone(t *testing.T) {
 
 func TestTable(t *testing.T) {
 	t.Parallel()
-	got := Table(NewTheme(&bytes.Buffer{}, false), [][]string{{"A", "LONGER", "C"}, {"wide value", "", "x"}, {"é", "2", ""}}, nil)
+	got := Table(NewTheme(&bytes.Buffer{}, false), []string{"A", "LONGER", "C"}, [][]string{{"wide value", "", "x"}, {"é", "2", ""}}, nil)
 	want := "A            LONGER   C\nwide value   -        x\né            2        -\n"
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)

@@ -22,6 +22,14 @@ func Applied(w io.Writer, th *Theme, created, updated int, next string) {
 	}
 }
 
+// Removed is Applied for a plan that deletes: "Applied: 1 updated, 3 deleted.", then next, if any.
+func Removed(w io.Writer, th *Theme, updated, deleted int, next string) {
+	fmt.Fprintf(w, "%s %d updated, %d deleted.\n", th.Pass.Render("Applied:"), updated, deleted)
+	if next != "" {
+		fmt.Fprintln(w, next)
+	}
+}
+
 // Confirm asks question on out and reads one answer line from in: true only for y or yes.
 func Confirm(in io.Reader, out io.Writer, question string) bool {
 	fmt.Fprintf(out, "%s [y/N] ", question)

@@ -13,9 +13,15 @@ import (
 // Fact is one labelled line of a plan's header, e.g. {"Cluster", "sandbox (us-west-2) ..."}.
 type Fact struct{ Label, Value string }
 
-// Plan writes the facts, every change with its symbol and word (`+ create`, `~ update`, `= unchanged`), a
-// unified diff of the managed document for every create and update, and the summary line.
+// Plan writes the facts, every change with its symbol and word (`+ create`, `~ update`, `- delete`,
+// `= unchanged`), a unified diff of the managed document for every create, update and delete, and the
+// summary line.
 func Plan(w io.Writer, th *Theme, facts []Fact, p *plan.Plan) error {
+	return PlanEnding(w, th, facts, p, Summary(th, p))
+}
+
+// PlanEnding is Plan with another last line than Summary's (unbind says "Nothing to do" in its own words).
+func PlanEnding(w io.Writer, th *Theme, facts []Fact, p *plan.Plan, last string) error {
 	var b strings.Builder
 	width := 0
 	for _, f := range facts {
@@ -30,19 +36,23 @@ func Plan(w io.Writer, th *Theme, facts []Fact, p *plan.Plan) error {
 	for _, c := range p.Changes {
 		writeChange(&b, th, c)
 	}
-	b.WriteString(Summary(th, p))
+	b.WriteString(last)
 	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-// Summary is the plan's last line: "Plan: 3 to create, 1 to update, 4 unchanged."
+// Summary is the plan's last line: "Plan: 3 to create, 1 to update, 4 unchanged.", with "2 to delete" when
+// the plan deletes something.
 func Summary(th *Theme, p *plan.Plan) string {
-	c, u, n := p.Counts()
-	if c+u == 0 {
-		return th.Bold.Render(fmt.Sprintf("No changes: %d unchanged.", n))
+	t := p.Tally()
+	switch {
+	case t.Create+t.Update+t.Delete == 0:
+		return th.Bold.Render(fmt.Sprintf("No changes: %d unchanged.", t.Unchanged))
+	case t.Delete == 0:
+		return th.Bold.Render(fmt.Sprintf("Plan: %d to create, %d to update, %d unchanged.", t.Create, t.Update, t.Unchanged))
 	}
-	return th.Bold.Render(fmt.Sprintf("Plan: %d to create, %d to update, %d unchanged.", c, u, n))
+	return th.Bold.Render(fmt.Sprintf("Plan: %d to create, %d to update, %d to delete, %d unchanged.", t.Create, t.Update, t.Delete, t.Unchanged))
 }
 
 func writeChange(b *strings.Builder, th *Theme, c *plan.Change) {
@@ -52,6 +62,8 @@ func writeChange(b *strings.Builder, th *Theme, c *plan.Change) {
 		sym, style = "+", th.Create
 	case plan.Update:
 		sym, style = "~", th.Update
+	case plan.Delete:
+		sym, style = "-", th.Delete
 	}
 	fmt.Fprintf(b, "%s %s\n", style.Render(sym+" "+pad(string(c.Action), 9)), th.Bold.Render(c.Kind)+" "+c.Name)
 	for _, n := range c.Notes {

@@ -81,3 +81,36 @@ func TestUseColor(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanShowsDeletes(t *testing.T) {
+	p := &plan.Plan{Changes: []*plan.Change{
+		{Kind: "IAM role", Name: "sdc-r", Action: plan.Delete, Before: "{\n  \"a\": 1\n}\n"},
+		{Kind: "ServiceAccount", Name: "ns1/sdc", Action: plan.Update, Before: "a: 1\n", After: "{}\n"},
+		{Kind: "Namespace", Name: "ns1", Action: plan.Unchanged},
+	}}
+	var b bytes.Buffer
+	if err := Plan(&b, NewTheme(&b, false), nil, p); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"- delete    IAM role sdc-r\n",
+		"-  \"a\": 1",
+		"~ update    ServiceAccount ns1/sdc\n",
+		"Plan: 0 to create, 1 to update, 1 to delete, 1 unchanged.",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q:\n%s", want, out)
+		}
+	}
+	var colored bytes.Buffer
+	_ = Plan(&colored, NewTheme(&colored, true), nil, p)
+	if !strings.Contains(colored.String(), "\x1b[31m- delete") {
+		t.Errorf("a delete is not styled as one:\n%q", colored.String())
+	}
+	var ending bytes.Buffer
+	_ = PlanEnding(&ending, NewTheme(&ending, false), nil, &plan.Plan{}, "Nothing to do.")
+	if !strings.HasSuffix(ending.String(), "Nothing to do.\n") {
+		t.Errorf("PlanEnding's last line: %q", ending.String())
+	}
+}

@@ -2,44 +2,72 @@ package render
 
 import "strings"
 
-// Table lays rows out in columns like kubectl get: the first row is the header (bold), columns are
-// separated by three spaces, and an empty cell is shown as "-". style, when not nil, styles a body cell
-// (row and column counted from 0 in the body); padding is computed on the plain text, so escape codes
-// never skew the columns.
-func Table(th *Theme, rows [][]string, style func(row, col int, cell string) string) string {
-	if len(rows) == 0 {
+// tableGap is the space between columns, as kubectl get prints them.
+const tableGap = 3
+
+// Table lays rows out under headers the way kubectl get does: headers first (bold; left out when nil, as
+// --no-headers asks, for scripts), every column as wide as its widest cell, three spaces between columns
+// and none after the last, and an empty cell shown as "-". style, when not nil, styles a body cell (row
+// and column counted from 0 in the body) after it is padded, so escape codes never skew the columns.
+func Table(th *Theme, headers []string, rows [][]string, style func(row, col int, cell string) string) string {
+	all := rows
+	if headers != nil {
+		all = append([][]string{headers}, rows...)
+	}
+	if len(all) == 0 {
 		return ""
 	}
-	widths := make([]int, len(rows[0]))
-	cells := make([][]string, len(rows))
-	for r, row := range rows {
+	width := 0
+	for _, r := range all {
+		width = max(width, len(r))
+	}
+	widths := make([]int, width)
+	cells := make([][]string, len(all))
+	for r, row := range all {
 		cells[r] = make([]string, len(row))
 		for c, cell := range row {
 			if cell == "" {
 				cell = "-"
 			}
 			cells[r][c] = cell
-			if c < len(widths) {
-				widths[c] = max(widths[c], len([]rune(cell)))
-			}
+			widths[c] = max(widths[c], len([]rune(cell)))
 		}
 	}
 	var b strings.Builder
 	for r, row := range cells {
+		header := headers != nil && r == 0
+		body := r
+		if headers != nil {
+			body--
+		}
 		for c, cell := range row {
 			pad := ""
-			if c < len(row)-1 && c < len(widths) {
-				pad = strings.Repeat(" ", widths[c]-len([]rune(cell))+3)
+			if c < len(row)-1 {
+				pad = strings.Repeat(" ", widths[c]-len([]rune(cell))+tableGap)
 			}
 			switch {
-			case r == 0:
+			case header:
 				cell = th.Bold.Render(cell)
 			case style != nil:
-				cell = style(r-1, c, cell)
+				cell = style(body, c, cell)
 			}
 			b.WriteString(cell + pad)
 		}
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// Verdict styles a binding's status word (ok, warn, fail) the way doctor styles its check statuses; the
+// word itself carries the meaning.
+func Verdict(th *Theme, word string) string {
+	switch word {
+	case "ok":
+		return th.Pass.Render(word)
+	case "warn":
+		return th.Warn.Render(word)
+	case "fail":
+		return th.Fail.Render(word)
+	}
+	return word
 }

@@ -16,6 +16,10 @@ const (
 	TokenExpirationAnnotation = "eks.amazonaws.com/token-expiration"
 )
 
+// CreatedAnnotation = "true" marks a ServiceAccount that bind created (rather than found): kubectl sdc
+// unbind --delete-service-account deletes only those. Nothing in the API tells who created an object.
+const CreatedAnnotation = "kubectl-sdc/created"
+
 // RestartedAtAnnotation is the pod template annotation `kubectl rollout restart` sets.
 const RestartedAtAnnotation = "kubectl.kubernetes.io/restartedAt"
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -8,9 +9,12 @@ import (
 	"strings"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/awsfront"
 	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/sandboxtest"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 // representative is a resource of the kind each IAM/EKS action acts on, in an EKS account, so the
@@ -271,5 +275,96 @@ func TestPodIdentityWithOnlyTheDocumentedPermissions(t *testing.T) {
 	}
 	if r := kubectl(t, "sdc", "manifest", "-n", ns, "--fragment", "--as", user); r.Code != 0 || r.Stderr != "" {
 		t.Errorf("manifest of a Pod Identity ServiceAccount as %s: %s", user, r)
+	}
+}
+
+// Every AWS action unbind really calls — a shared role's update, the delete of a role and of a policy with
+// two versions, the reads of --prune-provider — is allowed by docs/permissions/unbind-policy.json for
+// resources kubectl-sdc made (tagged app.kubernetes.io/managed-by=kubectl-sdc, which the test of the policy
+// itself shows to be required for every delete). Not parallel: it reads the sandbox's call counts.
+func TestUnbindPolicyCoversEveryCallUnbindMakes(t *testing.T) {
+	ns := newNamespace(t)
+	role := "sdc-shared-" + ns
+	sb := sandboxtest.Get(t)
+	mustBind(t, "-n", ns, "--bucket", newBucket(t), "--role-name", role, "--yes")
+	mustBind(t, "-n", ns, "--bucket", newBucket(t), "--role-name", role, "--yes") // a second version
+	mustBind(t, "-n", ns, "--service-account", "other", "--bucket", newBucket(t), "--role-name", role, "--yes")
+	seen := map[string]bool{}
+	for _, args := range [][]string{
+		{"-n", ns, "--prune-provider", "--dry-run"},
+		{"-n", ns, "--yes"},
+		{"-n", ns, "--service-account", "other", "--yes"},
+	} {
+		sb.Front.ResetCalls()
+		mustUnbind(t, args...)
+		for a := range calls(t).ByAction {
+			seen[a] = true
+		}
+	}
+	for _, want := range []string{"iam:UpdateAssumeRolePolicy", "iam:CreatePolicyVersion", "iam:DetachRolePolicy", "iam:DeleteRole",
+		"iam:DeletePolicyVersion", "iam:DeletePolicy", "iam:ListRoles"} {
+		if !seen[want] {
+			t.Errorf("the scenarios did not make unbind call %s; the test no longer covers it", want)
+		}
+	}
+	doc := readPolicy(t, "unbind-policy.json")
+	tagged := map[string][]string{"aws:ResourceTag/app.kubernetes.io/managed-by": {"kubectl-sdc"}}
+	for a := range seen {
+		res, ctx := representative(a)
+		c := map[string][]string{"iam:PolicyARN": {"arn:aws:iam::111122223333:policy/sdc-prod-ns1-sdc"}}
+		for k, v := range tagged {
+			c[k] = v
+		}
+		for k, v := range ctx {
+			c[k] = v
+		}
+		if d := iampolicy.Evaluate(iampolicy.Request{Action: a, Resource: res, Context: c}, doc); !d.Allowed() {
+			t.Errorf("unbind calls %s (on %s) but docs/permissions/unbind-policy.json does not allow it: %v", a, res, d)
+		}
+	}
+}
+
+// unbind works as a user who holds only docs/permissions/unbind-rbac.yaml's ClusterRole (--restart and
+// --delete-service-account included), and is refused without it; list works as a user who holds only
+// doctor's ClusterRole.
+func TestUnbindAndListWithOnlyTheDocumentedRBAC(t *testing.T) {
+	root, err := sandboxtest.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := newNamespace(t)
+	for file, role := range map[string]string{"unbind-rbac.yaml": "kubectl-sdc-unbind", "doctor-rbac.yaml": "kubectl-sdc-doctor"} {
+		if r := kubectl(t, "apply", "-f", filepath.Join(root, "docs", "permissions", file)); r.Code != 0 {
+			t.Fatal(r)
+		}
+		name := role + "-" + ns
+		if r := kubectl(t, "create", "clusterrolebinding", name, "--clusterrole="+role, "--user="+name); r.Code != 0 {
+			t.Fatal(r)
+		}
+		t.Cleanup(func() { kubectl(t, "delete", "clusterrolebinding", name) })
+	}
+	mustBind(t, "-n", ns, "--bucket", newBucket(t), "--deployment", "sdc", "--create-deployment", "--image", sdcImage, "--yes")
+	waitMutatedPod(t, ns, "sdc", roleARN(t, ns, "sdc"))
+
+	if r := kubectl(t, "sdc", "list", "-A", "--as", "kubectl-sdc-doctor-"+ns); r.Code != 0 || !strings.Contains(r.Stdout, roleName(ns, "sdc")) {
+		t.Errorf("list -A as the doctor user: %s", r)
+	}
+	args := []string{"sdc", "unbind", "-n", ns, "--restart", "--delete-service-account", "--yes"}
+	if r := kubectl(t, append(args, "--as", "someone-else")...); r.Code != 1 || !strings.Contains(r.Stderr, "forbidden") {
+		t.Errorf("a user without the role: want a forbidden error, got %s", r)
+	}
+	user := "kubectl-sdc-unbind-" + ns
+	if r := kubectl(t, append(args, "--as", user)...); r.Code != 0 || !strings.Contains(r.Stdout, "~ update    Deployment restart") || !strings.Contains(r.Stdout, "- delete    ServiceAccount") {
+		t.Fatalf("as %s with kubectl-sdc-unbind: %s", user, r)
+	}
+	if r := kubectl(t, append(args, "--as", user)...); r.Code != 0 || !strings.Contains(r.Stdout, "Nothing to do") {
+		t.Errorf("second run as %s: %s", user, r)
+	}
+	if _, err := kube(t).CoreV1().ServiceAccounts(ns).Get(context.Background(), "sdc", metav1.GetOptions{}); err == nil {
+		t.Error("--delete-service-account left the ServiceAccount bind created")
+	}
+	d, err := kube(t).AppsV1().Deployments(ns).Get(context.Background(), "sdc", metav1.GetOptions{})
+	if err != nil || d.Spec.Template.Annotations[vocab.RestartedAtAnnotation] == "" {
+		t.Errorf("--restart did not restart the Deployment: %v", err)
 	}
 }

@@ -176,10 +176,11 @@ func credentialsWithWrongKeys(t *testing.T, sb *sandbox.Sandbox, profile string)
 }
 
 // One scenario in order, because its last step stops a cluster for good: two clusters bound, doctor
-// across both passes; one cluster's binding broken by hand fails that context only; one profile with wrong
-// keys makes that context an error only; one API server stopped makes that context an error with the
-// reason while the other is still reported.
-func TestDoctorAcrossAFleet(t *testing.T) {
+// across both passes and list shows each binding under its context; one cluster's binding broken by hand
+// fails that context only; one profile with wrong keys makes that context an error only; one API server
+// stopped makes that context an error with the reason while the other is still reported, by doctor and by
+// list.
+func TestDoctorAndListAcrossAFleet(t *testing.T) {
 	sb := sandboxtest.Get(t)
 	first, second := sb.Clusters[0], sb.Clusters[1]
 	ns := fmt.Sprintf("fleet-%d", time.Now().UnixNano()%1_000_000)
@@ -230,6 +231,10 @@ func TestDoctorAcrossAFleet(t *testing.T) {
 				t.Errorf("text output lacks %q:\n%s", w, tr.Stdout)
 			}
 		}
+	})
+
+	t.Run("list shows each binding under its own context", func(t *testing.T) {
+		listAcrossAFleet(t, sb.Clusters, ns, roles)
 	})
 
 	t.Run("a binding broken by hand fails that context only", func(t *testing.T) {
@@ -314,5 +319,6 @@ func TestDoctorAcrossAFleet(t *testing.T) {
 		if tr.Code != 0 || !strings.Contains(tr.Stdout, "✗ error  API server does not answer") || !strings.Contains(tr.Stdout, "Fleet: 2 contexts, 1 could not be examined;") {
 			t.Errorf("text, --ignore-unreachable: %s", tr)
 		}
+		listWithAStoppedAPIServer(t, first, second, ns, roles)
 	})
 }

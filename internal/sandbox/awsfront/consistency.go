@@ -106,6 +106,12 @@ func (f *Front) serveIAM(w http.ResponseWriter, r *http.Request, c *call) {
 		f.serveKeyOp(w, r, c)
 		return
 	}
+	if c.Action == "DeletePolicy" {
+		if e, conflict := f.deletePolicyConflict(r.Context(), c); conflict {
+			e.write(w, r, c.Service)
+			return
+		}
+	}
 	container, isList := listContainers[c.Action]
 	isCreate := c.Action == "CreateRole" || c.Action == "CreatePolicy" || c.Action == "CreateOpenIDConnectProvider"
 	if !isList && !isCreate {

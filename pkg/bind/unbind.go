@@ -1,0 +1,283 @@
+package bind
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/cluster"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/iamread"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/plan"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
+)
+
+// Unbind is bind's inverse, in the same three steps and with the same names, operations and write-then-verify
+// loops, which is why it lives here: ObserveUnbind reads, UnbindPlan (pure) decides, ApplyUnbind writes.
+
+// UnbindRequest is what the user asked unbind for, after flag parsing. UnbindPlan never changes it.
+type UnbindRequest struct {
+	Namespace      string
+	ServiceAccount string
+	// RoleName names the role when the ServiceAccount's annotation no longer does; "" means the role the
+	// annotation names, else bind's default name for the ServiceAccount.
+	RoleName string
+	// DeleteServiceAccount deletes the ServiceAccount too, when bind created it.
+	DeleteServiceAccount bool
+	// PruneProvider deletes the cluster's IAM OIDC provider when no role of the account trusts it any more.
+	PruneProvider bool
+	// Restart restarts the Deployments whose pods still carry the role's environment.
+	Restart bool
+}
+
+// Validate checks every field before anything is read.
+func (r *UnbindRequest) Validate() error {
+	if err := vocab.ValidateNamespace("--namespace", r.Namespace); err != nil {
+		return err
+	}
+	if err := vocab.ValidateObjectName("--service-account", r.ServiceAccount); err != nil {
+		return err
+	}
+	if r.RoleName != "" {
+		if err := vocab.ValidateIAMName("--role-name", r.RoleName, vocab.MaxRoleName); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bindRequest is the bind request whose names this unbind undoes: NamesFor picks the role the same way.
+func (r *UnbindRequest) bindRequest() *Request {
+	return &Request{Namespace: r.Namespace, ServiceAccount: r.ServiceAccount, RoleName: r.RoleName}
+}
+
+// UnbindObserved is everything unbind read (nil fields do not exist, or were not needed). UnbindPlan is a
+// function of it and the request alone.
+type UnbindObserved struct {
+	Cluster  *cluster.Cluster
+	Identity sdcaws.Identity
+	// Names are bind's names for the binding; the policy is the one bind names like the role.
+	Names Names
+	Now   time.Time
+
+	// Role is the binding's role, with its inline policies' names.
+	Role *iamread.Role
+	// Policies are the customer managed policies of the account that may hold the binding's statements, by
+	// ARN: the one bind names like the role (nil when it does not exist) and every other one of the account
+	// attached to the role (a --policy-name of bind).
+	Policies map[string]*iamread.Policy
+	// Provider and Trusts (every role's trust, by role name) are read only to prune the provider.
+	Provider *iamread.Provider
+	Trusts   map[string]*iampolicy.Policy
+
+	ServiceAccount *corev1.ServiceAccount
+	// Deployments are the namespace's Deployments that run under the ServiceAccount; Pods the namespace's
+	// pods, read only to restart them.
+	Deployments []appsv1.Deployment
+	Pods        []corev1.Pod
+
+	aws *sdcaws.Clients
+}
+
+// UnbindResult is unbind's plan and everything it was computed from.
+type UnbindResult struct {
+	Request  *UnbindRequest
+	Observed *UnbindObserved
+	Cluster  *cluster.Cluster
+	Identity sdcaws.Identity
+	Names    Names
+	// Mechanism is how the binding gives pods their AWS identity: IRSA, the only one today. EKS Pod Identity
+	// associations will be unbound beside it (see UnbindPlan).
+	Mechanism vocab.Mechanism
+	Plan      *plan.Plan
+	// Notes change nothing but are worth knowing; Warnings are what unbind left alone and the user may
+	// have to do (a wildcard that still admits the ServiceAccount, a role it did not make).
+	Notes    []string
+	Warnings []string
+}
+
+// PlanUnbind observes and plans; it writes nothing.
+func (b *Binder) PlanUnbind(ctx context.Context, r *UnbindRequest) (*UnbindResult, error) {
+	o, err := b.ObserveUnbind(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return UnbindPlan(r, o)
+}
+
+// ApplyUnbind applies the plan; when something failed, the error says what was done and that the same
+// command finishes the job.
+func (b *Binder) ApplyUnbind(ctx context.Context, res *UnbindResult) (plan.Result, error) {
+	return b.apply(ctx, res.Observed.aws, nil, nil, res.Plan, "unbind")
+}
+
+// Output is unbind's `-o json|yaml` object: bind's, with actions delete, update and unchanged.
+func (res *UnbindResult) Output(dryRun bool, applied *plan.Result) Output {
+	out := Output{
+		Cluster: res.Cluster.Name, Issuer: res.Cluster.Issuer, IssuerSource: res.Cluster.Source,
+		OIDCProviderARN: res.Names.ProviderARN, RoleARN: res.Names.RoleARN,
+		Namespace: res.Request.Namespace, ServiceAccount: res.Request.ServiceAccount,
+		DryRun: dryRun, Changes: []ChangeOutput{}, Warnings: res.Warnings,
+	}
+	if res.Observed.Policies[res.Names.PolicyARN] != nil {
+		out.PolicyARN = res.Names.PolicyARN
+	}
+	for i, c := range res.Plan.Changes {
+		co := ChangeOutput{Kind: c.Kind, Name: c.Name, Action: string(c.Action)}
+		if applied != nil {
+			o := applied.Outcomes[i]
+			co.Skipped = o.Skipped
+			if o.Err != nil {
+				co.Error = o.Err.Error()
+			}
+		}
+		out.Changes = append(out.Changes, co)
+	}
+	return out
+}
+
+// ObserveUnbind reads what unbind may change: the cluster, the caller and the ServiceAccount (with the
+// Deployments using it) in parallel, then the role (with its policy lists), the policy bind names like it
+// and, to prune the provider, the provider and every role's trust, in parallel; then any other customer
+// managed policy attached to the role (among them bind's, when the role is at another path than the
+// annotation says). It writes nothing.
+func (b *Binder) ObserveUnbind(ctx context.Context, r *UnbindRequest) (*UnbindObserved, error) {
+	o := &UnbindObserved{Now: b.now(), Policies: map[string]*iamread.Policy{}}
+	w, err := b.where(ctx, func(ctx context.Context) error { return b.observeUnbindKube(ctx, r, o) })
+	if err != nil {
+		return nil, err
+	}
+	o.Cluster, o.Identity, o.aws = w.cluster, w.identity, w.aws
+	n := NamesFor(r.bindRequest(), o.Cluster, o.Identity, o.ServiceAccount)
+	// bind makes the policy beside the role, at the annotation's path (--role-path's) or "/".
+	n.PolicyName = n.RoleName
+	n.PolicyARN = vocab.PolicyARNAt(n.Partition, n.Account, n.RolePath, n.PolicyName)
+	o.Names = n
+
+	var named *iamread.Policy
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		role, err := iamread.ReadRole(gctx, o.aws.IAM, n.RoleName, iamread.RoleOptions{InlineNames: true, Concurrent: true})
+		if err != nil {
+			return err
+		}
+		if role != nil && role.TrustErr != nil {
+			return fmt.Errorf("the trust policy of IAM role %s: %w", n.RoleName, role.TrustErr)
+		}
+		o.Role = role
+		return nil
+	})
+	g.Go(func() (err error) {
+		named, err = iamread.ReadPolicy(gctx, o.aws.IAM, n.PolicyARN)
+		return err
+	})
+	if r.PruneProvider {
+		g.Go(func() (err error) {
+			o.Provider, err = iamread.ReadProvider(gctx, o.aws.IAM, n.ProviderARN)
+			return err
+		})
+		g.Go(func() (err error) {
+			o.Trusts, err = iamread.ReadTrusts(gctx, o.aws.IAM)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if o.Role == nil {
+		o.Policies[n.PolicyARN] = named
+		return o, nil
+	}
+	if named == nil {
+		// A role found at another path than the annotation's (IAM finds roles by name) has its policy beside
+		// it: bind used both where it found them.
+		for _, a := range o.Role.Attached {
+			if p, ok := vocab.ParsePolicyARN(a); ok && p.Account == n.Account && p.Name == n.PolicyName {
+				o.Names.PolicyARN = a
+				break
+			}
+		}
+	}
+	if o.Names.PolicyARN == n.PolicyARN {
+		o.Policies[n.PolicyARN] = named
+	}
+	prefix := fmt.Sprintf("arn:%s:iam::%s:policy/", n.Partition, n.Account)
+	var others []string
+	for _, a := range o.Role.Attached {
+		if _, read := o.Policies[a]; !read && strings.HasPrefix(a, prefix) {
+			others = append(others, a)
+		}
+	}
+	var mu sync.Mutex
+	g, gctx = errgroup.WithContext(ctx)
+	for _, a := range others {
+		g.Go(func() error {
+			p, err := iamread.ReadPolicy(gctx, o.aws.IAM, a)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			o.Policies[a] = p
+			return nil
+		})
+	}
+	return o, g.Wait()
+}
+
+// observeUnbindKube reads the ServiceAccount and the namespace's Deployments (and pods, to restart them).
+func (b *Binder) observeUnbindKube(ctx context.Context, r *UnbindRequest, o *UnbindObserved) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		sa, err := b.Core.ServiceAccounts(r.Namespace).Get(ctx, r.ServiceAccount, metav1.GetOptions{})
+		o.ServiceAccount, err = found(sa, err)
+		if err != nil {
+			return fmt.Errorf("reading ServiceAccount %s/%s: %w", r.Namespace, r.ServiceAccount, err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		l, err := b.Apps.Deployments(r.Namespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return fmt.Errorf("listing the Deployments of namespace %s: %w", r.Namespace, err)
+		}
+		for _, d := range l.Items {
+			if serviceAccountOf(&d.Spec.Template.Spec) == r.ServiceAccount {
+				o.Deployments = append(o.Deployments, d)
+			}
+		}
+		slices.SortFunc(o.Deployments, func(a, b appsv1.Deployment) int { return strings.Compare(a.Name, b.Name) })
+		return nil
+	})
+	if r.Restart {
+		g.Go(func() error {
+			l, err := b.Core.Pods(r.Namespace).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return fmt.Errorf("listing the pods of namespace %s: %w", r.Namespace, err)
+			}
+			o.Pods = l.Items
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// serviceAccountOf is the ServiceAccount a pod spec runs under ("default" when it names none).
+func serviceAccountOf(spec *corev1.PodSpec) string {
+	switch {
+	case spec.ServiceAccountName != "":
+		return spec.ServiceAccountName
+	case spec.DeprecatedServiceAccount != "":
+		return spec.DeprecatedServiceAccount
+	}
+	return "default"
+}

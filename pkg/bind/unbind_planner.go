@@ -1,0 +1,471 @@
+package bind
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	applycorev1 "k8s.io/client-go/applyconfigurations/core/v1"
+
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/controlhub"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/grant"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/iamread"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/plan"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
+)
+
+// UnbindPlan computes every change that undoes the binding of r's ServiceAccount in the observed state,
+// removing only what is the binding's: its subject in the role's trust (the role goes when it then trusts
+// nobody and kubectl-sdc made it), its statements in the role's kubectl-sdc policy (the policy goes when
+// none is left and nothing else has it attached), the annotations bind set on the ServiceAccount (released
+// by server-side apply), and with the flags the ServiceAccount bind created, the provider no role trusts
+// and the restart of the pods that still carry the role. It is a pure function, like Plan: it reads
+// nothing, writes nothing and changes neither r nor o.
+//
+// The IAM changes come before the ServiceAccount's in the apply order, so that a run cut short still finds
+// the role through the annotation when it runs again.
+func UnbindPlan(r *UnbindRequest, o *UnbindObserved) (*UnbindResult, error) {
+	res := &UnbindResult{Request: r, Observed: o, Cluster: o.Cluster, Identity: o.Identity, Names: o.Names,
+		Mechanism: vocab.MechanismIRSA}
+	if o.Role != nil && o.Role.ARN != "" {
+		res.Names.RoleARN = o.Role.ARN // with its path, as IAM has it
+	}
+	u := &unbinding{res: res, r: r, o: o, subject: vocab.Subject(r.Namespace, r.ServiceAccount)}
+	u.role()
+	u.policies()
+	if r.PruneProvider {
+		u.provider()
+	}
+	// EKS Pod Identity: once the plugin makes associations, the binding's association (read with the
+	// ServiceAccount) is deleted here, after the role's trust statement for pods.eks.amazonaws.com.
+	u.serviceAccount()
+	u.deployments()
+	res.Plan = &plan.Plan{Changes: u.changes}
+	return res, nil
+}
+
+// unbinding is UnbindPlan's working state.
+type unbinding struct {
+	res     *UnbindResult
+	r       *UnbindRequest
+	o       *UnbindObserved
+	subject string
+	changes []*plan.Change
+	// roleGoes: the role is deleted; trustAfter is its trust once the plan is applied (nil when it goes).
+	roleGoes   bool
+	trustAfter *iampolicy.Policy
+	// iam are the IDs of the IAM changes, which the ServiceAccount's change waits for.
+	iam []string
+}
+
+func (u *unbinding) add(c *plan.Change) {
+	u.changes = append(u.changes, c)
+	if c.Kind != KindSA && c.Kind != KindRestart {
+		u.iam = append(u.iam, c.ID)
+	}
+}
+
+func (u *unbinding) warn(format string, a ...any) {
+	u.res.Warnings = append(u.res.Warnings, fmt.Sprintf(format, a...))
+}
+
+// revoke is the trust edit of this unbind.
+func (u *unbinding) revoke() RevokeWebIdentity {
+	n := u.res.Names
+	return RevokeWebIdentity{Provider: n.ProviderARN, Host: n.IssuerHostPath, Subject: u.subject}
+}
+
+// role: the binding's subject leaves the trust's statements of bind's shape; a role that then trusts nobody
+// is deleted when kubectl-sdc made it and carries nothing bind did not put there, its policies detached
+// first.
+func (u *unbinding) role() {
+	n, o, r := u.res.Names, u.o, u.r
+	c := &plan.Change{ID: "role", Kind: KindRole, Name: n.RoleARN, Format: "json", Action: plan.Unchanged}
+	u.add(c)
+	if o.Role == nil {
+		c.Notes = []string{"IAM shows no role " + n.RoleName + ": deleted already (or made seconds ago and not visible yet: then run unbind again in a few seconds)"}
+		return
+	}
+	role := o.Role
+	edit := u.revoke()
+	revoked, listed := edit.Apply(role.Trust)
+	u.trustAfter = revoked
+	if d := iampolicy.Evaluate(iampolicy.WebIdentityRequest(n.ProviderARN, n.IssuerHostPath, u.subject, audienceOfSA(o.ServiceAccount)), revoked); d.Allowed() {
+		u.warn("IAM role %s's trust still admits ServiceAccount %s/%s through %s, which is not a statement bind writes (a wildcard or another condition): unbind leaves it alone (taking one ServiceAccount out of it would need a Deny, which is not unbind's to add); change it by hand if the ServiceAccount must lose the role (aws iam update-assume-role-policy --role-name %s)",
+			n.RoleName, r.Namespace, r.ServiceAccount, statementName(revoked, d.StatementIndex), n.RoleName)
+	}
+	// A role shared on purpose records this binding's stages and assumed role under keys of its own.
+	var untag []string
+	for _, k := range []string{vocab.TagStages + "/" + n.BindingID, vocab.TagAssumeRoleARN + "/" + n.BindingID} {
+		if role.Tags[k] != "" {
+			untag = append(untag, k)
+		}
+	}
+	c.Before = string(role.Trust.Canonical())
+	switch {
+	case !listed && len(untag) == 0:
+		c.Notes = []string{"its trust lists no " + u.subject + " through this cluster's provider"}
+		return
+	case !listed:
+		c.Action = plan.Update
+		c.Notes = []string{"untag " + strings.Join(untag, ", ")}
+		c.Op = writeTrust{Role: n.RoleName, Edit: edit, Untag: untag}
+		return
+	case iampolicy.TrustsAnyone(revoked):
+		c.Action, c.After = plan.Update, string(revoked.Canonical())
+		c.Notes = []string{"removes " + u.subject + "; every other statement and subject stays",
+			fmt.Sprintf("admits %d ServiceAccount(s) of this cluster by name afterwards", len(iampolicy.WebIdentitySubjects(revoked, n.ProviderARN, n.IssuerHostPath)))}
+		if len(untag) > 0 {
+			c.Notes = append(c.Notes, "untag "+strings.Join(untag, ", "))
+		}
+		c.Op = writeTrust{Role: n.RoleName, Edit: edit, Update: true, Untag: untag}
+		return
+	}
+	// The trust would be left without an Allow: the role serves nobody once this binding goes.
+	if role.Tags[vocab.ManagedByKey] != vocab.ManagedByValue {
+		c.Notes = []string{"not made by kubectl-sdc: never deleted"}
+		u.warn("IAM role %s was not made by kubectl-sdc (it has no %s=%s tag), so unbind does not delete it; the statement that admits %s is the last of its trust, which IAM cannot leave empty, so the trust stays as it is and still admits the ServiceAccount: delete the role, or give its trust another statement, by hand if it must lose it",
+			n.RoleName, vocab.ManagedByKey, vocab.ManagedByValue, u.subject)
+		return
+	}
+	if len(role.InlineNames) > 0 {
+		c.Notes = []string{"has inline policies bind did not make: it stays"}
+		u.warn("IAM role %s has inline policies bind did not make (%s), so unbind does not delete it, and its trust still admits %s (the last statement, which IAM cannot remove): delete them (aws iam delete-role-policy --role-name %s --policy-name NAME) and run unbind again",
+			n.RoleName, strings.Join(role.InlineNames, ", "), u.subject, n.RoleName)
+		return
+	}
+	u.roleGoes, u.trustAfter = true, nil
+	c.Action, c.After = plan.Delete, ""
+	c.Notes = []string{fmt.Sprintf("trusts nobody once %s is removed, and kubectl-sdc made it (tag %s=%s)", u.subject, vocab.ManagedByKey, vocab.ManagedByValue)}
+	for _, k := range []string{vocab.TagAssumeRoleARN, vocab.TagAssumeRoleARN + "/" + n.BindingID} {
+		if target := role.Tags[k]; target != "" {
+			u.warn("the stages of this binding assume IAM role %s (tag %s), which unbind leaves alone: its trust still names role %s, and what grants the stages' permissions there stays; remove the statement (and the stages' policy bind --target-profile made beside it) with that account's credentials if nothing else needs them (aws iam get-role --role-name %s)",
+				target, k, role.ARN, vocab.RoleNameOf(target))
+		}
+	}
+	guard := &trustGuard{Role: n.RoleName, Edit: edit, Read: o.Now}
+	del := deleteRole{Name: n.RoleName, Guard: guard}
+	for _, a := range role.Attached {
+		d := u.detach(a, guard)
+		c.Deps = append(c.Deps, d.ID)
+		del.Guard = nil // the detaches checked the trust a moment before
+	}
+	if len(role.Attached) > 0 {
+		c.Notes = append(c.Notes, fmt.Sprintf("its managed policies (%d) are detached first", len(role.Attached)))
+	}
+	c.Op = del
+}
+
+// detach plans detaching policy a from the role (guard, when set, checks the trust first).
+func (u *unbinding) detach(a string, guard *trustGuard) *plan.Change {
+	n := u.res.Names
+	d := &plan.Change{ID: "detach:" + a, Kind: KindAttachment, Name: n.RoleName + " <- " + a, Action: plan.Delete,
+		Op: detachPolicy{Role: n.RoleName, PolicyARN: a, Guard: guard}}
+	u.add(d)
+	return d
+}
+
+// statementName names a statement of p for a message: its Sid, else its position.
+func statementName(p *iampolicy.Policy, i int) string {
+	if p == nil || i < 0 || i >= len(p.Statements) {
+		return "a statement"
+	}
+	if sid := p.Statements[i].Sid; sid != "" {
+		return "statement " + sid
+	}
+	return fmt.Sprintf("statement %d", i+1)
+}
+
+// audienceOfSA is the audience of the ServiceAccount's tokens, as audienceFor says.
+func audienceOfSA(sa *corev1.ServiceAccount) string {
+	return audienceFor(&Request{}, sa)
+}
+
+// policies: this binding's statements leave the kubectl-sdc policies that hold them (pkg/grant); a policy
+// left without statements is deleted when nothing else has it attached (detached from the role first).
+func (u *unbinding) policies() {
+	n, o := u.res.Names, u.o
+	arns := make([]string, 0, len(o.Policies))
+	for a := range o.Policies {
+		if a != n.PolicyARN {
+			arns = append(arns, a)
+		}
+	}
+	slices.Sort(arns)
+	arns = append([]string{n.PolicyARN}, arns...)
+	for _, a := range arns {
+		u.policy(a, o.Policies[a])
+	}
+}
+
+func (u *unbinding) policy(arn string, p *iamread.Policy) {
+	n, o, r := u.res.Names, u.o, u.r
+	named := arn == n.PolicyARN
+	c := &plan.Change{ID: "policy:" + arn, Kind: KindPolicy, Name: arn, Format: "json", Action: plan.Unchanged}
+	show := func(note string) {
+		if named { // other policies are shown only when this binding has statements there
+			c.Notes = []string{note}
+			u.add(c)
+		}
+	}
+	if p == nil {
+		show("does not exist")
+		return
+	}
+	attachedHere := o.Role != nil && slices.Contains(o.Role.Attached, arn)
+	if p.Tags[vocab.ManagedByKey] != vocab.ManagedByValue {
+		show("not made by kubectl-sdc: unbind leaves it")
+		return
+	}
+	ours := slices.Contains(grant.Bindings(p.Document), n.BindingID) ||
+		len(grant.Bindings(p.Document)) == 0 && p.Tags[vocab.TagNamespace] == r.Namespace && p.Tags[vocab.TagServiceAccount] == r.ServiceAccount
+	if !ours || p.Document == nil {
+		show("holds no statement of this binding")
+		return
+	}
+	u.add(c)
+	removed, _ := grant.Remove(p.Document, n.BindingID)
+	c.Before = string(p.Document.Canonical())
+	if len(removed.Statements) > 0 {
+		c.Action, c.After = plan.Update, string(removed.Canonical())
+		c.Notes = []string{fmt.Sprintf("a new default version without this binding's statements (Sids naming %s); %d other binding(s) keep theirs", n.BindingID, len(grant.Bindings(removed)))}
+		c.Op = removeGrant{ARN: arn, Binding: n.BindingID}
+		return
+	}
+	others := p.AttachmentCount
+	if attachedHere {
+		others--
+	}
+	if others > 0 {
+		c.Notes = []string{fmt.Sprintf("attached to %d entities besides role %s: it stays", others, n.RoleName)}
+		u.warn("IAM policy %s holds only this binding's statements but is attached to %d other user(s), group(s) or role(s) besides role %s, so unbind neither deletes it nor empties it (IAM needs a statement): detach it from them (aws iam list-entities-for-policy --policy-arn %s) and run unbind again",
+			arn, others, n.RoleName, arn)
+		return
+	}
+	c.Action = plan.Delete
+	c.Notes = []string{"holds only this binding's statements and nothing else has it attached: its other versions go first"}
+	c.Op = deletePolicy{ARN: arn, OnlyVersion: p.DefaultVersion == "v1"}
+	if attachedHere {
+		id := "detach:" + arn
+		if !u.roleGoes {
+			u.detach(arn, nil)
+		}
+		c.Deps = []string{id}
+	}
+}
+
+// provider: with --prune-provider, the cluster's OIDC provider goes when no role of the account trusts it
+// once this plan is applied, and kubectl-sdc made it.
+func (u *unbinding) provider() {
+	n, o := u.res.Names, u.o
+	c := &plan.Change{ID: "provider", Kind: KindProvider, Name: n.ProviderARN, Action: plan.Unchanged, Deps: []string{"role"}}
+	u.add(c)
+	if o.Provider == nil {
+		c.Notes = []string{"does not exist"}
+		return
+	}
+	var trusting []string
+	for name, t := range o.Trusts {
+		if strings.EqualFold(name, n.RoleName) && o.Role != nil {
+			t = u.trustAfter // as this plan leaves it (nil: deleted)
+		}
+		if iampolicy.TrustsProvider(t, n.ProviderARN) {
+			trusting = append(trusting, name)
+		}
+	}
+	slices.Sort(trusting)
+	if len(trusting) > 0 {
+		shown := trusting[:min(3, len(trusting))]
+		more := ""
+		if len(trusting) > len(shown) {
+			more = fmt.Sprintf(" and %d more", len(trusting)-len(shown))
+		}
+		c.Notes = []string{fmt.Sprintf("stays: %d role(s) trust it (%s%s)", len(trusting), strings.Join(shown, ", "), more)}
+		return
+	}
+	if o.Provider.Tags[vocab.ManagedByKey] != vocab.ManagedByValue {
+		c.Notes = []string{"no role trusts it, but kubectl-sdc did not make it: it stays"}
+		u.warn("no role of the account trusts IAM OIDC provider %s any more, but it was not made by kubectl-sdc (no %s=%s tag), so --prune-provider leaves it: delete it by hand if nothing else uses it (aws iam delete-open-id-connect-provider --open-id-connect-provider-arn %s)",
+			n.ProviderARN, vocab.ManagedByKey, vocab.ManagedByValue, n.ProviderARN)
+		return
+	}
+	c.Action = plan.Delete
+	c.Before = indentJSON(providerDoc{URL: u.res.Cluster.Issuer, ClientIDList: o.Provider.ClientIDs, ThumbprintList: o.Provider.Thumbprints})
+	c.Format = "json"
+	c.Notes = []string{"no role of the account trusts it once this plan is applied, and kubectl-sdc made it"}
+	c.Op = deleteProvider{ARN: n.ProviderARN}
+}
+
+// serviceAccount: the annotations bind set are released by server-side apply (another manager's stay);
+// with --delete-service-account a ServiceAccount bind created is deleted instead. Either happens after
+// every IAM change.
+func (u *unbinding) serviceAccount() {
+	n, o, r := u.res.Names, u.o, u.r
+	sa := o.ServiceAccount
+	c := &plan.Change{ID: "serviceaccount", Kind: KindSA, Name: r.Namespace + "/" + r.ServiceAccount, Format: "yaml",
+		Action: plan.Unchanged, Deps: slices.Clone(u.iam)}
+	u.add(c)
+	if sa == nil {
+		c.Notes = []string{"does not exist"}
+		return
+	}
+	view := func(annots map[string]string) string {
+		return toYAML(map[string]any{"apiVersion": "v1", "kind": "ServiceAccount",
+			"metadata": map[string]any{"name": r.ServiceAccount, "namespace": r.Namespace, "annotations": annots}})
+	}
+	annotated := sa.Annotations[vocab.RoleARNAnnotation]
+	if annotated != "" && !namesRole(annotated, n) {
+		c.Notes = []string{"its annotation names role " + annotated + ", not " + n.RoleARN + ": it stays as it is"}
+		return
+	}
+	if r.DeleteServiceAccount {
+		if sa.Annotations[vocab.CreatedAnnotation] == "true" {
+			c.Action, c.Before = plan.Delete, view(sa.Annotations)
+			c.Notes = []string{"bind created it (annotation " + vocab.CreatedAnnotation + ")"}
+			c.Op = deleteServiceAccount{Namespace: r.Namespace, Name: r.ServiceAccount, UID: string(sa.UID)}
+			return
+		}
+		u.warn("ServiceAccount %s/%s was not created by bind (it has no %s annotation), so --delete-service-account leaves it; only the annotations bind set are released",
+			r.Namespace, r.ServiceAccount, vocab.CreatedAnnotation)
+	}
+	// Only what kubectl-sdc owns is released; a value another manager also set stays, and is said to.
+	release := []string{vocab.RoleARNAnnotation, vocab.RegionalSTSAnnotation}
+	current, after := map[string]string{}, map[string]string{}
+	var roleStays bool
+	var setBy []string
+	for _, k := range release {
+		v, ok := sa.Annotations[k]
+		if !ok {
+			continue
+		}
+		fragment := `"f:` + k + `"`
+		ours := ownsField(sa.ManagedFields, vocab.FieldManager, fragment)
+		foreign := slices.DeleteFunc(fieldOwners(sa.ManagedFields, fragment), func(m string) bool { return m == vocab.FieldManager })
+		if ours {
+			current[k] = v
+			if len(foreign) > 0 {
+				after[k] = v
+			}
+		}
+		if k == vocab.RoleARNAnnotation && (len(foreign) > 0 || !ours) {
+			roleStays, setBy = true, foreign
+		}
+	}
+	if roleStays {
+		by := "a writer other than kubectl-sdc"
+		if len(setBy) > 0 {
+			by = strings.Join(setBy, ", ")
+		}
+		u.warn("ServiceAccount %s/%s's %s annotation is set by %s, so it stays after unbind: remove it with kubectl annotate serviceaccount -n %s %s %s-",
+			r.Namespace, r.ServiceAccount, vocab.RoleARNAnnotation, by, r.Namespace, r.ServiceAccount, vocab.RoleARNAnnotation)
+	}
+	if len(current) == 0 {
+		c.Notes = []string{"carries no annotation kubectl-sdc set"}
+		return
+	}
+	ac, err := applycorev1.ExtractServiceAccount(sa, vocab.FieldManager)
+	if err != nil {
+		// The managed fields do not parse: release by applying nothing but the mark bind keeps.
+		ac = applycorev1.ServiceAccount(r.ServiceAccount, r.Namespace)
+		if v := sa.Annotations[vocab.CreatedAnnotation]; v != "" {
+			ac.WithAnnotations(map[string]string{vocab.CreatedAnnotation: v})
+		}
+	}
+	for _, k := range release {
+		delete(ac.Annotations, k)
+	}
+	c.Action = plan.Update
+	c.Before, c.After = view(current), view(after)
+	c.Notes = []string{"server-side apply as " + vocab.FieldManager + " without them: annotations and labels of other managers stay"}
+	c.Op = applyServiceAccount{Config: ac}
+}
+
+// namesRole reports whether a role annotation names the binding's role (by name in the caller's account;
+// the path does not matter to IAM's names).
+func namesRole(annotation string, n Names) bool {
+	p, ok := vocab.ParseRoleARN(annotation)
+	return ok && p.Account == n.Account && strings.EqualFold(p.Name, n.RoleName)
+}
+
+// fieldOwners are the managers whose managed fields hold the fragment.
+func fieldOwners(fields []metav1.ManagedFieldsEntry, fragment string) []string {
+	var out []string
+	for _, f := range fields {
+		if f.FieldsV1 != nil && strings.Contains(string(f.FieldsV1.Raw), fragment) && !slices.Contains(out, f.Manager) {
+			out = append(out, f.Manager)
+		}
+	}
+	return out
+}
+
+// deployments: the Deployments under the ServiceAccount keep their pods' role environment until they
+// restart; with --restart, those whose pods still carry it are restarted (Control Hub's are not: its agent
+// restarts them).
+func (u *unbinding) deployments() {
+	r, o := u.r, u.o
+	if len(o.Deployments) == 0 {
+		return
+	}
+	var names []string
+	for _, d := range o.Deployments {
+		names = append(names, d.Name)
+	}
+	if !r.Restart {
+		u.res.Notes = append(u.res.Notes, fmt.Sprintf("Deployment(s) %s run under ServiceAccount %s/%s: their pods keep the role's environment until they restart (kubectl rollout restart, or unbind --restart)",
+			strings.Join(names, ", "), r.Namespace, r.ServiceAccount))
+		return
+	}
+	role := u.res.Names.RoleARN
+	if a := o.ServiceAccount; a != nil && a.Annotations[vocab.RoleARNAnnotation] != "" {
+		role = a.Annotations[vocab.RoleARNAnnotation] // what the webhook gave the pods
+	}
+	for i := range o.Deployments {
+		d := &o.Deployments[i]
+		stale := stalePods(d, o.Pods, r.ServiceAccount, role)
+		if len(stale) == 0 {
+			continue
+		}
+		if ch := controlhub.Inspect(d); ch.Managed {
+			u.warn("%d pod(s) of Deployment %s/%s still carry role %s (%s): restart %s from Control Hub (unbind does not restart a Deployment Control Hub manages)",
+				len(stale), r.Namespace, d.Name, role, strings.Join(stale, ", "), ch.Describe())
+			continue
+		}
+		u.add(&plan.Change{ID: "restart:" + d.Name, Kind: KindRestart, Name: r.Namespace + "/" + d.Name, Action: plan.Update,
+			Deps:  []string{"serviceaccount"},
+			Notes: []string{fmt.Sprintf("%d pod(s) still carry the role's environment (%s): restarting them as `kubectl rollout restart` does", len(stale), strings.Join(stale, ", "))},
+			Op:    restartDeployment{Namespace: r.Namespace, Name: d.Name}})
+	}
+}
+
+// stalePods are the Deployment's pods under the ServiceAccount that have not terminated and carry role,
+// leaving out those that a restart asked for after they started is already replacing.
+func stalePods(d *appsv1.Deployment, pods []corev1.Pod, sa, role string) []string {
+	if d.Spec.Selector == nil {
+		return nil
+	}
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil || sel.Empty() {
+		return nil
+	}
+	restartedAt, _ := time.Parse(time.RFC3339, d.Spec.Template.Annotations[vocab.RestartedAtAnnotation])
+	var out []string
+	for i := range pods {
+		p := &pods[i]
+		if p.Namespace != d.Namespace || !sel.Matches(labels.Set(p.Labels)) || p.DeletionTimestamp != nil ||
+			p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || p.Spec.ServiceAccountName != sa || !hasRoleEnv(p, role) {
+			continue
+		}
+		if !restartedAt.IsZero() && !restartedAt.Before(p.CreationTimestamp.Time.Truncate(time.Second)) {
+			continue // a restart asked for after it started is replacing it
+		}
+		out = append(out, p.Name)
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,213 @@
+// Package bindings is what kubectl sdc list shows: every binding of a namespace or cluster (a ServiceAccount
+// and the AWS role its pods get), with doctor's verdict on each, and the roles kubectl-sdc made that no
+// ServiceAccount points at any more. It reads nothing itself: it turns the facts doctor gathered once (the
+// same constant number of Kubernetes lists and one batch IAM read as doctor -A) and doctor's checks into
+// rows.
+package bindings
+
+import (
+	"slices"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/doctor"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
+)
+
+// Status is doctor's verdict on a binding, without probes: the worst of its checks.
+type Status string
+
+// The statuses.
+const (
+	OK   Status = "ok"
+	Warn Status = "warn"
+	Fail Status = "fail"
+)
+
+// Binding is one binding: a ServiceAccount, how its pods get an AWS identity, and what doctor says.
+type Binding struct {
+	Namespace      string          `json:"namespace"`
+	ServiceAccount string          `json:"serviceAccount"`
+	Mechanism      vocab.Mechanism `json:"mechanism"`
+	RoleARN        string          `json:"roleArn"`
+	// Stages are the stages bind recorded on the role for this binding (tag kubectl-sdc/stages).
+	Stages []string `json:"stages"`
+	// Deployments are those whose pods run under the ServiceAccount.
+	Deployments []string `json:"deployments"`
+	Pods        Pods     `json:"pods"`
+	Status      Status   `json:"status"`
+	// Problems are the IDs of the checks that failed, then of those that warned, in doctor's order; the
+	// first is the one to look at (doctor -n NS --service-account SA says more).
+	Problems []string `json:"problems"`
+}
+
+// Pods counts the pods running under the ServiceAccount that have not terminated, and those of them that
+// carry its AWS identity (for IRSA: AWS_ROLE_ARN of the annotated role and the projected token).
+type Pods struct {
+	Total        int `json:"total"`
+	WithIdentity int `json:"withIdentity"`
+}
+
+// List is what -o json|yaml prints.
+type List struct {
+	Items []Binding `json:"items"`
+}
+
+// FromReport makes one Binding per annotated ServiceAccount of the facts (doctor's targets, sorted by
+// namespace and name), judged by rep, which Judge made of the same facts. A ServiceAccount with several
+// Deployments is one binding: its status is the worst of its targets' and of the cluster-wide checks.
+func FromReport(f *doctor.Facts, rep *doctor.Report) List {
+	order := map[string]int{}
+	for i, c := range doctor.Checks() {
+		order[c.ID] = i
+	}
+	l := List{Items: []Binding{}}
+	index := map[string]int{}
+	worst := map[string]map[string]doctor.Status{}
+	for i, t := range f.Targets {
+		key := t.Namespace + "/" + t.ServiceAccount
+		at, seen := index[key]
+		if !seen {
+			// EKS Pod Identity associations will be bindings too (mechanism pod-identity), gathered beside the
+			// ServiceAccounts once the plugin makes them.
+			b := Binding{Namespace: t.Namespace, ServiceAccount: t.ServiceAccount, Mechanism: vocab.MechanismIRSA,
+				RoleARN: t.RoleARN, Stages: []string{}, Deployments: []string{}, Problems: []string{}}
+			if t.Selection != nil && t.SelectionFrom == doctor.SelectionFromTag {
+				b.Stages = append(b.Stages, t.Selection.Stages...)
+			}
+			b.Pods = podsOf(f.PodsIn(t.Namespace), t.ServiceAccount, t.RoleARN)
+			at = len(l.Items)
+			index[key] = at
+			l.Items = append(l.Items, b)
+			worst[key] = map[string]doctor.Status{}
+			for _, r := range rep.Checks {
+				note(worst[key], r)
+			}
+		}
+		if t.Deployment != "" {
+			l.Items[at].Deployments = append(l.Items[at].Deployments, t.Deployment)
+		}
+		if i < len(rep.Targets) {
+			for _, r := range rep.Targets[i].Checks {
+				note(worst[key], r)
+			}
+		}
+	}
+	for i := range l.Items {
+		b := &l.Items[i]
+		w := worst[b.Namespace+"/"+b.ServiceAccount]
+		for _, s := range []doctor.Status{doctor.Fail, doctor.Warn} {
+			var ids []string
+			for id, st := range w {
+				if st == s {
+					ids = append(ids, id)
+				}
+			}
+			sort.Slice(ids, func(x, y int) bool { return order[ids[x]] < order[ids[y]] })
+			b.Problems = append(b.Problems, ids...)
+		}
+		b.Status = OK
+		if len(b.Problems) > 0 {
+			b.Status = Warn
+			if w[b.Problems[0]] == doctor.Fail {
+				b.Status = Fail
+			}
+		}
+	}
+	return l
+}
+
+// note keeps the worst status of a check seen so far (fail over warn over anything else).
+func note(w map[string]doctor.Status, r doctor.Result) {
+	switch {
+	case r.Status == doctor.Fail:
+		w[r.ID] = doctor.Fail
+	case r.Status == doctor.Warn && w[r.ID] != doctor.Fail:
+		w[r.ID] = doctor.Warn
+	}
+}
+
+// podsOf counts the pods (of one namespace) under the ServiceAccount that have not terminated, and those
+// with the role's identity.
+func podsOf(pods []*corev1.Pod, sa, role string) Pods {
+	var p Pods
+	for _, pod := range pods {
+		if pod.Spec.ServiceAccountName != sa || pod.DeletionTimestamp != nil ||
+			pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		p.Total++
+		if doctor.HasIdentity(pod, role) {
+			p.WithIdentity++
+		}
+	}
+	return p
+}
+
+// Orphan is a role kubectl-sdc made for this cluster that no ServiceAccount points at any more, one per
+// binding it was made for (or still trusts), with the command that removes it.
+type Orphan struct {
+	RoleName       string `json:"roleName"`
+	RoleARN        string `json:"roleArn"`
+	Namespace      string `json:"namespace"`
+	ServiceAccount string `json:"serviceAccount"`
+	Command        string `json:"command"`
+}
+
+// Orphans is the clean-up list: the roles of f.Account (which Options.ReadAccount read) tagged
+// app.kubernetes.io/managed-by=kubectl-sdc and kubectl-sdc/cluster of this cluster (and, when both know
+// it, its ARN) that no ServiceAccount of f (which must be the cluster's, -A) is annotated with. Each
+// ServiceAccount the role's trust still lists through this cluster's provider (else the one its tags name)
+// is a row; namespace, when not "", keeps the rows of that namespace. Sorted by role, namespace and name.
+// Without the account read or the ServiceAccounts (a list that failed would make every role an orphan)
+// there are none: the caller reports why.
+func Orphans(f *doctor.Facts, namespace string) []Orphan {
+	out := []Orphan{}
+	if f.Account == nil || f.Cluster == nil || f.Identity == nil || f.ServiceAccountsErr != nil {
+		return out
+	}
+	pointed := map[string]bool{}
+	for i := range f.ServiceAccounts {
+		if p, ok := vocab.ParseRoleARN(f.ServiceAccounts[i].Annotations[vocab.RoleARNAnnotation]); ok && p.Account == f.Identity.Account {
+			pointed[strings.ToLower(p.Name)] = true
+		}
+	}
+	host := vocab.IssuerHostPath(f.Cluster.Issuer)
+	for name, r := range f.Account.Roles {
+		t := r.Tags
+		if t[vocab.ManagedByKey] != vocab.ManagedByValue || t[vocab.TagCluster] != f.Cluster.Name || pointed[strings.ToLower(name)] ||
+			t[vocab.TagClusterARN] != "" && f.Cluster.ARN != "" && t[vocab.TagClusterARN] != f.Cluster.ARN {
+			continue
+		}
+		var pairs [][2]string
+		for _, s := range iampolicy.WebIdentitySubjects(r.Trust, f.ProviderARN, host) {
+			if ns, sa, ok := vocab.ParseSubject(s); ok {
+				pairs = append(pairs, [2]string{ns, sa})
+			}
+		}
+		if len(pairs) == 0 && t[vocab.TagNamespace] != "" && t[vocab.TagServiceAccount] != "" {
+			pairs = append(pairs, [2]string{t[vocab.TagNamespace], t[vocab.TagServiceAccount]})
+		}
+		if len(pairs) == 0 {
+			if namespace == "" {
+				out = append(out, Orphan{RoleName: name, RoleARN: r.ARN,
+					Command: "aws iam delete-role --role-name " + name + "   # it names no ServiceAccount; detach its policies first"})
+			}
+			continue
+		}
+		for _, p := range pairs {
+			if namespace != "" && p[0] != namespace {
+				continue
+			}
+			out = append(out, Orphan{RoleName: name, RoleARN: r.ARN, Namespace: p[0], ServiceAccount: p[1],
+				Command: strings.Join([]string{"kubectl sdc unbind -n", p[0], "--service-account", p[1], "--role-name", name}, " ")})
+		}
+	}
+	slices.SortFunc(out, func(a, b Orphan) int {
+		return strings.Compare(a.RoleName+"\x00"+a.Namespace+"\x00"+a.ServiceAccount, b.RoleName+"\x00"+b.Namespace+"\x00"+b.ServiceAccount)
+	})
+	return out
+}

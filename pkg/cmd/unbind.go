@@ -1,0 +1,212 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/bind"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/render"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
+)
+
+const unbindLong = `Undo what bind did for a ServiceAccount, and nothing more: the exact inverse of bind.
+
+unbind removes only what is the binding's:
+  1. the trust statement (or the entry of a :sub list) that admits system:serviceaccount:<ns>:<sa> through
+     this cluster's OIDC provider; a role that then trusts nobody and that kubectl-sdc made (tag
+     app.kubernetes.io/managed-by=kubectl-sdc) is deleted, its policies detached first. A role bind did not
+     make is never deleted, and a wildcard statement that still admits the ServiceAccount is left alone and
+     reported.
+  2. the binding's statements in the role's kubectl-sdc policy; the policy is deleted (its other versions
+     first) when none are left, kubectl-sdc made it and nothing else has it attached.
+  3. the eks.amazonaws.com/role-arn annotation (and sts-regional-endpoints, when bind set it), released by
+     server-side apply: annotations and labels of other managers stay.
+  4. with --delete-service-account, the ServiceAccount itself, only when bind created it; with --restart,
+     the Deployments whose pods still carry the role; with --prune-provider, the cluster's OIDC provider
+     when no role of the account trusts it any more.
+
+Like bind it shows the plan first (- delete, ~ update, = unchanged, with a diff of every document), then
+asks (on a terminal) or applies with --yes. Unbinding what is not bound prints "Nothing to do" and writes
+nothing.`
+
+const unbindExample = `  # See what unbinding ns1/sdc would remove; exit 2 when something would
+  kubectl sdc unbind -n ns1 --dry-run --exit-code
+
+  # Unbind, restart the pods that still carry the role, and delete the ServiceAccount bind created
+  kubectl sdc unbind -n ns1 --restart --delete-service-account --yes
+
+  # The annotation is gone already (say, the ServiceAccount was deleted): name the role
+  kubectl sdc unbind -n ns1 --service-account etl --role-name sdc-prod.us-west-2+ns1+etl --yes`
+
+// UnbindOptions are unbind's flags.
+type UnbindOptions struct {
+	*Globals
+	aws awsFlags
+
+	ServiceAccount       string
+	RoleName             string
+	DeleteServiceAccount bool
+	PruneProvider        bool
+	Restart              bool
+	DryRun               bool
+	ExitCode             bool
+	Yes                  bool
+	Output               outputFlag
+	Verbose              int
+
+	req *bind.UnbindRequest
+}
+
+func newUnbindCmd(g *Globals) *cobra.Command {
+	o := &UnbindOptions{Globals: g}
+	c := &cobra.Command{
+		Use:     "unbind",
+		Short:   "Remove what bind made for a ServiceAccount, and only that (plan first, idempotent)",
+		Long:    unbindLong,
+		Example: unbindExample,
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(c.Context())
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.ServiceAccount, "service-account", vocab.DefaultServiceAccount, "ServiceAccount `NAME` to unbind")
+	f.StringVar(&o.RoleName, "role-name", "", "IAM role `NAME` to unbind from, when the ServiceAccount's annotation no longer names it (default: the annotation's role, else bind's default name)")
+	f.BoolVar(&o.DeleteServiceAccount, "delete-service-account", false, "Also delete the ServiceAccount, when bind created it")
+	f.BoolVar(&o.PruneProvider, "prune-provider", false, "Also delete the cluster's IAM OIDC provider, when no role of the account trusts it any more and kubectl-sdc made it")
+	f.BoolVar(&o.Restart, "restart", false, "Restart the Deployments whose pods still carry the role's environment (otherwise they keep it until they restart)")
+	f.BoolVar(&o.DryRun, "dry-run", false, "Print the plan and change nothing")
+	f.BoolVar(&o.ExitCode, "exit-code", false, "With --dry-run: exit 2 when there are changes, 0 when none (as terraform plan -detailed-exitcode; kubectl diff exits 1 on changes)")
+	f.BoolVarP(&o.Yes, "yes", "y", false, "Apply without asking")
+	o.Output.add(c, "the result object", "the plan in prose")
+	f.CountVarP(&o.Verbose, "verbose", "v", "Say more: how the cluster's issuer was found")
+	o.aws.add(f)
+	_ = c.RegisterFlagCompletionFunc("service-account", completeServiceAccounts(g))
+	_ = c.RegisterFlagCompletionFunc("role-name", cobra.NoFileCompletions)
+	return c
+}
+
+// Complete turns the flags into an unbind request.
+func (o *UnbindOptions) Complete() error {
+	ns, _, err := o.Namespace()
+	if err != nil {
+		return fmt.Errorf("kube context: %w", err)
+	}
+	o.req = &bind.UnbindRequest{Namespace: ns, ServiceAccount: o.ServiceAccount, RoleName: o.RoleName,
+		DeleteServiceAccount: o.DeleteServiceAccount, PruneProvider: o.PruneProvider, Restart: o.Restart}
+	return nil
+}
+
+// Validate checks every flag before anything is read or written.
+func (o *UnbindOptions) Validate() error {
+	if err := o.Output.validate(); err != nil {
+		return err
+	}
+	if o.ExitCode && !o.DryRun {
+		return errors.New("--exit-code needs --dry-run")
+	}
+	return o.req.Validate()
+}
+
+// Run plans, shows the plan, asks, applies and reports.
+func (o *UnbindOptions) Run(ctx context.Context) error {
+	s, err := o.session(ctx, o.aws)
+	if err != nil {
+		return err
+	}
+	b := &bind.Binder{AWS: s.AWS, Core: s.Core, Apps: s.Apps, Resolver: s.Resolver}
+	res, err := b.PlanUnbind(ctx, o.req)
+	if err != nil {
+		return err
+	}
+	if o.Verbose > 0 {
+		explainCluster(o.ErrOut, res.Cluster)
+	}
+	prose := !o.Output.structured()
+	if prose {
+		if err := o.printPlan(o.Out, o.Theme(), res); err != nil {
+			return err
+		}
+	} else {
+		render.Warnings(o.ErrOut, o.ErrTheme(), res.Warnings)
+	}
+	if o.DryRun || !res.Plan.HasChanges() {
+		if err := o.Output.print(o.Out, res.Output(o.DryRun, nil)); err != nil {
+			return err
+		}
+		if o.DryRun && o.ExitCode && res.Plan.HasChanges() {
+			return &ExitError{Code: ExitChanges}
+		}
+		return nil
+	}
+	if !o.Yes {
+		if err := o.confirm(res, prose); err != nil {
+			return err
+		}
+	}
+	applied, applyErr := b.ApplyUnbind(ctx, res)
+	if err := o.Output.print(o.Out, res.Output(false, &applied)); err != nil {
+		return err
+	}
+	if applyErr != nil {
+		return applyErr
+	}
+	if prose {
+		t := res.Plan.Tally()
+		render.Removed(o.Out, o.Theme(), t.Update, t.Delete, "")
+	}
+	return nil
+}
+
+// printPlan writes the plan, its notes and warnings; a plan without changes ends with "Nothing to do".
+func (o *UnbindOptions) printPlan(w io.Writer, th *render.Theme, res *bind.UnbindResult) error {
+	last := render.Summary(th, res.Plan)
+	if !res.Plan.HasChanges() {
+		last = th.Bold.Render(fmt.Sprintf("Nothing to do: ServiceAccount %s/%s is not bound to role %s (%d unchanged).",
+			o.req.Namespace, o.req.ServiceAccount, res.Names.RoleName, res.Plan.Tally().Unchanged))
+	}
+	if err := render.PlanEnding(w, th, o.facts(res), res.Plan, last); err != nil {
+		return err
+	}
+	render.Notes(w, th, res.Notes)
+	render.Warnings(w, th, res.Warnings)
+	return nil
+}
+
+func (o *UnbindOptions) facts(res *bind.UnbindResult) []render.Fact {
+	c := res.Cluster
+	where := c.Name
+	if c.Region != "" {
+		where += " (" + c.Region + ")"
+	}
+	return []render.Fact{
+		{Label: "Cluster", Value: where},
+		{Label: "Issuer", Value: fmt.Sprintf("%s (found by %s)", c.Issuer, c.Source)},
+		{Label: "Account", Value: fmt.Sprintf("%s as %s", res.Identity.Account, res.Identity.ARN)},
+		{Label: "Unbinding", Value: fmt.Sprintf("ServiceAccount %s/%s from role %s (from %s)", o.req.Namespace, o.req.ServiceAccount, res.Names.RoleARN, res.Names.RoleSource)},
+	}
+}
+
+// confirm asks on a terminal; without one it refuses, since nothing may be removed unseen.
+func (o *UnbindOptions) confirm(res *bind.UnbindResult, prose bool) error {
+	if !render.IsTerminal(o.In) {
+		return errors.New("refusing to remove anything without confirmation: standard input is not a terminal; re-run with --yes to apply, or --dry-run to only see the plan")
+	}
+	if !prose {
+		_ = o.printPlan(o.ErrOut, o.ErrTheme(), res)
+	}
+	if render.Confirm(o.In, o.ErrOut, "Apply these changes?") {
+		return nil
+	}
+	return errors.New("nothing changed: not confirmed")
+}
