@@ -109,25 +109,34 @@ func (op deleteAssociation) apply(ctx context.Context, a *applier) error {
 	return err
 }
 
-// otherBinding names a binding other than this one that the role's kubectl-sdc tags record (its owner, or
-// the stages or assumed role of a binding of a role shared on purpose), "" when there is none.
+// otherBinding names a binding other than this one that the role's kubectl-sdc tags record, "" when there
+// is none. A role shared on purpose (--role-name) records each binding under keys of its own (stages,
+// assumed role), which unbind removes with the binding: those keys decide, and its ownership tags, which
+// name whichever binding made it, count only when they name another cluster. A role made for one binding
+// has no such keys: its ownership tags decide.
 func otherBinding(tags map[string]string, o *UnbindObserved, r *UnbindRequest) string {
-	if who := ownerOf(tags, o.Cluster, r.Namespace, r.ServiceAccount); who != "" {
-		return who
-	}
-	var keys []string
+	var own, others []string
 	for k := range tags {
 		for _, prefix := range []string{vocab.TagStages + "/", vocab.TagAssumeRoleARN + "/"} {
-			if id, ok := strings.CutPrefix(k, prefix); ok && id != o.Names.BindingID {
-				keys = append(keys, k)
+			if id, ok := strings.CutPrefix(k, prefix); ok && id == o.Names.BindingID {
+				own = append(own, k)
+			} else if ok {
+				others = append(others, k)
 			}
 		}
 	}
-	if len(keys) == 0 {
-		return ""
+	if len(others) > 0 {
+		slices.Sort(others)
+		return "another binding (tag " + others[0] + ")"
 	}
-	slices.Sort(keys)
-	return "another binding (tag " + keys[0] + ")"
+	who := ownerOf(tags, o.Cluster, r.Namespace, r.ServiceAccount)
+	if len(own) == 0 {
+		return who
+	}
+	if who != "" && ownerOf(tags, o.Cluster, tags[vocab.TagNamespace], tags[vocab.TagServiceAccount]) != "" {
+		return who // made for a binding of another cluster
+	}
+	return ""
 }
 
 // podIdentityStatementMayGo reports whether the role's tags let its Pod Identity statement go: the request

@@ -145,6 +145,15 @@ func TestUnbindPlanPodIdentity(t *testing.T) {
 					t.Errorf("role op %+v: only this binding's tag goes", op)
 				}
 			}},
+		{name: "a role shared on purpose whose other bindings are gone: its maker's ownership tags do not keep the statement",
+			state: func(t *testing.T) *UnbindObserved {
+				o := afterPodBind(t)
+				o.Role.Tags[vocab.TagServiceAccount] = "maker" // the binding that made it, unbound since
+				o.Role.Tags[vocab.TagStages+"/"+o.Names.BindingID] = "v1 s3"
+				return o
+			},
+			actions:   map[string]plan.Action{"association": plan.Delete, "role": plan.Delete, detach: plan.Delete, policy: plan.Delete, "serviceaccount": plan.Unchanged},
+			mechanism: vocab.MechanismPodIdentity},
 		{name: "a role made for another ServiceAccount (its ownership tags): the statement stays",
 			state: func(t *testing.T) *UnbindObserved {
 				o := afterPodBind(t)
