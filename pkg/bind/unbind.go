@@ -186,12 +186,12 @@ func (b *Binder) ObserveUnbind(ctx context.Context, r *UnbindRequest) (*UnbindOb
 		return nil, err
 	}
 	o.Cluster, o.Identity, o.aws = w.cluster, w.identity, w.aws
-	if r.removes(vocab.MechanismPodIdentity) {
-		if err := o.Cluster.RequireEKS(); err == nil {
-			o.AssociationRead, o.eks = true, b.AWS.ForRegion(o.Cluster.Region).EKS
-		} else if r.Mechanism == vocab.MechanismPodIdentity {
-			return nil, err
-		}
+	// The association is read even when only IRSA goes: while it names the role, the binding's statements
+	// and tags stay.
+	if err := o.Cluster.RequireEKS(); err == nil {
+		o.AssociationRead, o.eks = true, b.AWS.ForRegion(o.Cluster.Region).EKS
+	} else if r.Mechanism == vocab.MechanismPodIdentity {
+		return nil, err
 	}
 	o.Names = unbindNames(NamesFor(r.bindRequest(), o.Cluster, o.Identity, o.ServiceAccount))
 

@@ -84,8 +84,9 @@ func TestListAndUnbindBothMechanisms(t *testing.T) {
 	}
 }
 
-// --mechanism removes one: pod-identity keeps IRSA (annotation, subject, statements), then irsa removes the
-// rest; an unknown value is a one-line error naming the flag.
+// --mechanism removes one: irsa keeps EKS Pod Identity (association, statement, the binding's statements in
+// the policy), then pod-identity removes the rest with the role; an unknown value is a one-line error naming
+// the flag.
 func TestUnbindOneMechanism(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)
@@ -97,21 +98,24 @@ func TestUnbindOneMechanism(t *testing.T) {
 		strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
 		t.Errorf("--mechanism both: %s", r)
 	}
-	mustUnbind(t, "-n", ns, "--mechanism", "pod-identity", "--yes")
+	mustUnbind(t, "-n", ns, "--mechanism", "irsa", "--yes")
 	name := roleName(ns, "sdc")
-	if associated(t, ns, "sdc") || hasPodIdentityStatement(t, name) || roleAnnotation(t, ns, "sdc") != roleARN(t, ns, "sdc") ||
-		len(iampolicy.WebIdentitySubjects(trustOf(t, name), providerARN(t), issuerHost(t))) != 1 {
-		t.Errorf("after --mechanism pod-identity: association %v, trust %s, annotation %q", associated(t, ns, "sdc"), trustOf(t, name).Canonical(), roleAnnotation(t, ns, "sdc"))
+	if !associated(t, ns, "sdc") || !hasPodIdentityStatement(t, name) || roleAnnotation(t, ns, "sdc") != "" ||
+		len(iampolicy.WebIdentitySubjects(trustOf(t, name), providerARN(t), issuerHost(t))) != 0 {
+		t.Errorf("after --mechanism irsa: association %v, trust %s, annotation %q", associated(t, ns, "sdc"), trustOf(t, name).Canonical(), roleAnnotation(t, ns, "sdc"))
 	}
-	if it := listJSON(t, ns, "-n", ns)["sdc"]; it.Mechanism != "irsa" || policyDocument(t, policyARN(t, ns, "sdc")) == nil {
-		t.Errorf("IRSA's binding and its policy stay: %+v", it)
+	if it := listJSON(t, ns, "-n", ns)["sdc"]; it.Mechanism != "pod-identity" || !slices.Equal(it.Stages, []string{"s3"}) {
+		t.Errorf("EKS Pod Identity's binding stays, with its stages: %+v", it)
 	}
-	if r := mustUnbind(t, "-n", ns, "--mechanism", "pod-identity", "--dry-run"); !strings.Contains(r.Stdout, "Nothing to do") {
+	if doc := policyDocument(t, policyARN(t, ns, "sdc")); doc == nil || len(doc.Statements) == 0 {
+		t.Errorf("the binding's policy lost its statements while EKS Pod Identity still serves it: %v", doc)
+	}
+	if r := mustUnbind(t, "-n", ns, "--mechanism", "irsa", "--dry-run"); !strings.Contains(r.Stdout, "Nothing to do") {
 		t.Errorf("again: %s", r)
 	}
-	mustUnbind(t, "-n", ns, "--mechanism", "irsa", "--yes")
-	if roleExists(t, name) || roleAnnotation(t, ns, "sdc") != "" {
-		t.Error("after --mechanism irsa: the role or the annotation is still there")
+	mustUnbind(t, "-n", ns, "--mechanism", "pod-identity", "--yes")
+	if associated(t, ns, "sdc") || roleExists(t, name) || policyDocument(t, policyARN(t, ns, "sdc")) != nil {
+		t.Error("after --mechanism pod-identity: the association, the role or the policy is still there")
 	}
 }
 
