@@ -4,6 +4,11 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/eksread"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
@@ -262,5 +267,37 @@ func TestUnbindPlanPodIdentityIsANoOpOnceApplied(t *testing.T) {
 				t.Errorf("after %v, again: %v", unbindActions(res), unbindActions(again))
 			}
 		})
+	}
+}
+
+// --restart restarts the Deployments whose pods carry what unbind removes: EKS Pod Identity's environment
+// when the association goes, IRSA's only when IRSA goes.
+func TestUnbindPlanPodIdentityRestarts(t *testing.T) {
+	t.Parallel()
+	deploy := func(name string) appsv1.Deployment {
+		return appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns1"}, Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{ServiceAccountName: "sdc", Containers: []corev1.Container{{Name: "sdc"}}}}}}
+	}
+	pod := func(app string, env ...corev1.EnvVar) corev1.Pod {
+		return corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: app + "-pod", Namespace: "ns1", Labels: map[string]string{"app": app}, CreationTimestamp: metav1.NewTime(tNow.Add(-time.Hour))},
+			Spec: corev1.PodSpec{ServiceAccountName: "sdc", Containers: []corev1.Container{{Name: "sdc", Env: env}}}}
+	}
+	pi := []corev1.EnvVar{{Name: vocab.EnvContainerCredentialsURI, Value: vocab.PodIdentityCredentialsURI}, {Name: vocab.EnvContainerTokenFile, Value: vocab.PodIdentityTokenFile}}
+	o := afterMigrate(t)
+	o.Deployments = []appsv1.Deployment{deploy("pi"), deploy("irsa")}
+	o.Pods = []corev1.Pod{pod("pi", pi...), pod("irsa", corev1.EnvVar{Name: vocab.EnvRoleARN, Value: tRole})}
+	for m, want := range map[vocab.Mechanism][]string{"": {"restart:pi", "restart:irsa"}, vocab.MechanismPodIdentity: {"restart:pi"}, vocab.MechanismIRSA: {"restart:irsa"}} {
+		r := unbindRequest()
+		r.Restart, r.Mechanism = true, m
+		var got []string
+		for _, c := range unbindPlan(t, r, o).Plan.Changes {
+			if c.Kind == KindRestart {
+				got = append(got, c.ID)
+			}
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("--mechanism %q: restarts %v, want %v", m, got, want)
+		}
 	}
 }
