@@ -189,6 +189,10 @@ func TestUnbindPolicy(t *testing.T) {
 		{"iam:DeletePolicy", pathPolicy, madeBySDC},
 		{"iam:DeleteRole", pathRole, madeBySDC},
 		{"iam:DetachRolePolicy", pathRole, map[string][]string{"iam:PolicyARN": {pathPolicy}}},
+		// EKS Pod Identity: the ServiceAccount's association, and the cluster's others (does one name the role?).
+		{"eks:ListPodIdentityAssociations", cluster, nil},
+		{"eks:DescribePodIdentityAssociation", association, nil},
+		{"eks:DeletePodIdentityAssociation", association, madeBySDC},
 	})
 	// Deletes only of what kubectl-sdc made, and only of sdc-* names; nothing bind does beyond that.
 	checkRequests(t, p, false, []request{
@@ -212,6 +216,11 @@ func TestUnbindPolicy(t *testing.T) {
 		{"iam:AttachRolePolicy", sdcRole, tagged(map[string][]string{"iam:PolicyARN": {sdcPolicy}})},
 		{"iam:PassRole", sdcRole, madeBySDC},
 		{"iam:TagRole", sdcRole, madeBySDC},
+		{"eks:CreatePodIdentityAssociation", cluster, nil},
+		{"eks:UpdatePodIdentityAssociation", association, nil},
+		{"eks:DeletePodIdentityAssociation", cluster, madeBySDC},
+		{"eks:DeletePodIdentityAssociation", association, nil},
+		{"eks:DeletePodIdentityAssociation", association, madeByOther},
 	})
 	// Every delete the policy grants is conditioned on the tag, in the same statement.
 	for _, s := range p.Statements {

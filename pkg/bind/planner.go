@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/cluster"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/controlhub"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/grant"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
@@ -241,23 +242,28 @@ func bindingTags(res *Result) map[string]string {
 // owner says whose binding an IAM resource's kubectl-sdc tags name, "" when they name this binding (or no
 // binding: a resource not made by kubectl-sdc, or made for a cluster only).
 func owner(tags map[string]string, res *Result) string {
+	return ownerOf(tags, res.Cluster, res.Request.Namespace, res.Request.ServiceAccount)
+}
+
+// ownerOf is owner for the binding of namespace/serviceAccount in cluster c.
+func ownerOf(tags map[string]string, c *cluster.Cluster, namespace, serviceAccount string) string {
 	if tags[vocab.ManagedByKey] != vocab.ManagedByValue {
 		return ""
 	}
 	ns, sa := tags[vocab.TagNamespace], tags[vocab.TagServiceAccount]
-	otherCluster := tags[vocab.TagClusterARN] != "" && res.Cluster.ARN != "" && tags[vocab.TagClusterARN] != res.Cluster.ARN ||
-		tags[vocab.TagCluster] != "" && tags[vocab.TagCluster] != res.Cluster.Name
+	otherCluster := tags[vocab.TagClusterARN] != "" && c.ARN != "" && tags[vocab.TagClusterARN] != c.ARN ||
+		tags[vocab.TagCluster] != "" && tags[vocab.TagCluster] != c.Name
 	if ns == "" && sa == "" && !otherCluster {
 		return ""
 	}
-	if !otherCluster && ns == res.Request.Namespace && sa == res.Request.ServiceAccount {
+	if !otherCluster && ns == namespace && sa == serviceAccount {
 		return ""
 	}
-	cluster := tags[vocab.TagClusterARN]
-	if cluster == "" {
-		cluster = tags[vocab.TagCluster]
+	cl := tags[vocab.TagClusterARN]
+	if cl == "" {
+		cl = tags[vocab.TagCluster]
 	}
-	return fmt.Sprintf("ServiceAccount %s/%s of cluster %s", ns, sa, cluster)
+	return fmt.Sprintf("ServiceAccount %s/%s of cluster %s", ns, sa, cl)
 }
 
 // providerDoc is how the plan shows an OIDC provider.

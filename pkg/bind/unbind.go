@@ -15,6 +15,7 @@ import (
 
 	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/cluster"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/eksread"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iamread"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/plan"
@@ -37,7 +38,12 @@ type UnbindRequest struct {
 	PruneProvider bool
 	// Restart restarts the Deployments whose pods still carry the role's environment.
 	Restart bool
+	// Mechanism removes only IRSA or only EKS Pod Identity; "" removes every mechanism the binding has.
+	Mechanism vocab.Mechanism
 }
+
+// removes reports whether this unbind removes mechanism m.
+func (r *UnbindRequest) removes(m vocab.Mechanism) bool { return r.Mechanism == "" || r.Mechanism == m }
 
 // Validate checks every field before anything is read.
 func (r *UnbindRequest) Validate() error {
@@ -49,6 +55,11 @@ func (r *UnbindRequest) Validate() error {
 	}
 	if r.RoleName != "" {
 		if err := vocab.ValidateIAMName("--role-name", r.RoleName, vocab.MaxRoleName); err != nil {
+			return err
+		}
+	}
+	if r.Mechanism != "" {
+		if _, err := vocab.ParseMechanism("--mechanism", string(r.Mechanism)); err != nil {
 			return err
 		}
 	}
@@ -85,7 +96,17 @@ type UnbindObserved struct {
 	Deployments []appsv1.Deployment
 	Pods        []corev1.Pod
 
+	// EKS Pod Identity, read when the request removes it and the cluster is an EKS cluster (AssociationRead).
+	// Association is the ServiceAccount's (nil when it has none). OtherAssociations are the other
+	// associations of the cluster that name the role ("namespace/name"), read only when the role's Pod
+	// Identity statement could otherwise go (OtherAssociationsRead).
+	AssociationRead       bool
+	Association           *eksread.Association
+	OtherAssociationsRead bool
+	OtherAssociations     []string
+
 	aws *sdcaws.Clients
+	eks eksAPI
 }
 
 // UnbindResult is unbind's plan and everything it was computed from.
@@ -95,8 +116,8 @@ type UnbindResult struct {
 	Cluster  *cluster.Cluster
 	Identity sdcaws.Identity
 	Names    Names
-	// Mechanism is how the binding gives pods their AWS identity: IRSA, the only one today. EKS Pod Identity
-	// associations will be unbound beside it (see UnbindPlan).
+	// Mechanism is what this plan removes: irsa, pod-identity or irsa+pod-identity ("" when the
+	// ServiceAccount is bound by neither).
 	Mechanism vocab.Mechanism
 	Plan      *plan.Plan
 	// Notes change nothing but are worth knowing; Warnings are what unbind left alone and the user may
@@ -117,16 +138,21 @@ func (b *Binder) PlanUnbind(ctx context.Context, r *UnbindRequest) (*UnbindResul
 // ApplyUnbind applies the plan; when something failed, the error says what was done and that the same
 // command finishes the job.
 func (b *Binder) ApplyUnbind(ctx context.Context, res *UnbindResult) (plan.Result, error) {
-	return b.apply(ctx, res.Observed.aws, nil, nil, res.Plan, "unbind")
+	return b.apply(ctx, res.Observed.aws, res.Observed.eks, nil, res.Plan, "unbind")
 }
 
-// Output is unbind's `-o json|yaml` object: bind's, with actions delete, update and unchanged.
+// Output is unbind's `-o json|yaml` object: bind's, with actions delete, update and unchanged; mechanism
+// is what the plan removes (irsa, pod-identity, irsa+pod-identity, or "" when nothing serves the
+// ServiceAccount).
 func (res *UnbindResult) Output(dryRun bool, applied *plan.Result) Output {
 	out := Output{
 		Cluster: res.Cluster.Name, Issuer: res.Cluster.Issuer, IssuerSource: res.Cluster.Source,
 		OIDCProviderARN: res.Names.ProviderARN, RoleARN: res.Names.RoleARN,
 		Namespace: res.Request.Namespace, ServiceAccount: res.Request.ServiceAccount,
-		DryRun: dryRun, Changes: []ChangeOutput{}, Warnings: res.Warnings,
+		DryRun: dryRun, Changes: []ChangeOutput{}, Warnings: res.Warnings, Mechanism: string(res.Mechanism),
+	}
+	if a := res.Observed.Association; a != nil && namesRole(a.RoleARN, res.Names) {
+		out.PodIdentityAssociation = vocab.AssociationName(res.Cluster.Name, a.Namespace, a.ServiceAccount)
 	}
 	if res.Observed.Policies[res.Names.PolicyARN] != nil {
 		out.PolicyARN = res.Names.PolicyARN
@@ -146,10 +172,13 @@ func (res *UnbindResult) Output(dryRun bool, applied *plan.Result) Output {
 }
 
 // ObserveUnbind reads what unbind may change: the cluster, the caller and the ServiceAccount (with the
-// Deployments using it) in parallel, then the role (with its policy lists), the policy bind names like it
-// and, to prune the provider, the provider and every role's trust, in parallel; then any other customer
-// managed policy attached to the role (among them bind's, when the role is at another path than the
-// annotation says). It writes nothing.
+// Deployments using it) in parallel, then the role (with its policy lists), the policy bind names like it,
+// the ServiceAccount's EKS Pod Identity association (one filtered list, one describe) and, to prune the
+// provider, the provider and every role's trust, in parallel; then any other customer managed policy
+// attached to the role (among them bind's, when the role is at another path than the annotation says) and,
+// only when the role's Pod Identity statement could go, the cluster's other associations, to learn whether
+// one names the role. An association that names another role than the one found (no --role-name, no
+// annotation; or --mechanism pod-identity) is followed, at the cost of reading that role. It writes nothing.
 func (b *Binder) ObserveUnbind(ctx context.Context, r *UnbindRequest) (*UnbindObserved, error) {
 	o := &UnbindObserved{Now: b.now(), Policies: map[string]*iamread.Policy{}}
 	w, err := b.where(ctx, func(ctx context.Context) error { return b.observeUnbindKube(ctx, r, o) })
@@ -157,32 +186,30 @@ func (b *Binder) ObserveUnbind(ctx context.Context, r *UnbindRequest) (*UnbindOb
 		return nil, err
 	}
 	o.Cluster, o.Identity, o.aws = w.cluster, w.identity, w.aws
-	n := NamesFor(r.bindRequest(), o.Cluster, o.Identity, o.ServiceAccount)
-	// bind makes the policy beside the role, at the annotation's path (--role-path's) or "/".
-	n.PolicyName = n.RoleName
-	n.PolicyARN = vocab.PolicyARNAt(n.Partition, n.Account, n.RolePath, n.PolicyName)
-	o.Names = n
+	// The association is read even when only IRSA goes: while it names the role, the binding's statements
+	// and tags stay.
+	if err := o.Cluster.RequireEKS(); err == nil {
+		o.AssociationRead, o.eks = true, b.AWS.ForRegion(o.Cluster.Region).EKS
+	} else if r.Mechanism == vocab.MechanismPodIdentity {
+		return nil, err
+	}
+	o.Names = unbindNames(NamesFor(r.bindRequest(), o.Cluster, o.Identity, o.ServiceAccount))
 
 	var named *iamread.Policy
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		role, err := iamread.ReadRole(gctx, o.aws.IAM, n.RoleName, iamread.RoleOptions{InlineNames: true, Concurrent: true})
-		if err != nil {
-			return err
-		}
-		if role != nil && role.TrustErr != nil {
-			return fmt.Errorf("the trust policy of IAM role %s: %w", n.RoleName, role.TrustErr)
-		}
-		o.Role = role
-		return nil
-	})
 	g.Go(func() (err error) {
-		named, err = iamread.ReadPolicy(gctx, o.aws.IAM, n.PolicyARN)
+		named, err = b.readUnbindRole(gctx, o)
 		return err
 	})
+	if o.AssociationRead {
+		g.Go(func() (err error) {
+			o.Association, err = eksread.Find(gctx, o.eks, o.Cluster.Name, r.Namespace, r.ServiceAccount)
+			return err
+		})
+	}
 	if r.PruneProvider {
 		g.Go(func() (err error) {
-			o.Provider, err = iamread.ReadProvider(gctx, o.aws.IAM, n.ProviderARN)
+			o.Provider, err = iamread.ReadProvider(gctx, o.aws.IAM, o.Names.ProviderARN)
 			return err
 		})
 		g.Go(func() (err error) {
@@ -193,6 +220,13 @@ func (b *Binder) ObserveUnbind(ctx context.Context, r *UnbindRequest) (*UnbindOb
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	if n, follow := followAssociation(r, o); follow {
+		o.Names, o.Role = n, nil
+		if named, err = b.readUnbindRole(ctx, o); err != nil {
+			return nil, err
+		}
+	}
+	n := o.Names
 	if o.Role == nil {
 		o.Policies[n.PolicyARN] = named
 		return o, nil
@@ -231,7 +265,78 @@ func (b *Binder) ObserveUnbind(ctx context.Context, r *UnbindRequest) (*UnbindOb
 			return nil
 		})
 	}
+	if o.AssociationRead && podIdentityStatementMayGo(r, o) {
+		g.Go(func() error { return b.observeOtherAssociations(gctx, r, o) })
+	}
 	return o, g.Wait()
+}
+
+// unbindNames are bind's names for the binding, with the policy bind makes beside the role, at the
+// annotation's path (--role-path's) or "/".
+func unbindNames(n Names) Names {
+	n.PolicyName = n.RoleName
+	n.PolicyARN = vocab.PolicyARNAt(n.Partition, n.Account, n.RolePath, n.PolicyName)
+	return n
+}
+
+// followAssociation: the role to unbind is the one the ServiceAccount's association names when nothing
+// else named one (no --role-name, no annotation), or when only Pod Identity is removed and the annotation
+// names another role; as for bind, only a role of the caller's account.
+func followAssociation(r *UnbindRequest, o *UnbindObserved) (Names, bool) {
+	a, n := o.Association, o.Names
+	if a == nil || !(n.RoleSource == RoleByDefault || n.RoleSource == RoleFromAnnotation && r.Mechanism == vocab.MechanismPodIdentity) {
+		return n, false
+	}
+	p, ok := vocab.ParseRoleARN(a.RoleARN)
+	if !ok || p.Account != o.Identity.Account || p.Partition != o.Identity.Partition || strings.EqualFold(p.Name, n.RoleName) {
+		return n, false
+	}
+	return unbindNames(namesWithRole(r.bindRequest(), n, p, RoleFromAssociation)), true
+}
+
+// readUnbindRole reads the role o.Names names (into o.Role) and the policy bind names like it.
+func (b *Binder) readUnbindRole(ctx context.Context, o *UnbindObserved) (*iamread.Policy, error) {
+	n := o.Names
+	var named *iamread.Policy
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		role, err := iamread.ReadRole(gctx, o.aws.IAM, n.RoleName, iamread.RoleOptions{InlineNames: true, Concurrent: true})
+		if err != nil {
+			return err
+		}
+		if role != nil && role.TrustErr != nil {
+			return fmt.Errorf("the trust policy of IAM role %s: %w", n.RoleName, role.TrustErr)
+		}
+		o.Role = role
+		return nil
+	})
+	g.Go(func() (err error) {
+		named, err = iamread.ReadPolicy(gctx, o.aws.IAM, n.PolicyARN)
+		return err
+	})
+	return named, g.Wait()
+}
+
+// observeOtherAssociations lists the cluster's associations and describes those of other ServiceAccounts,
+// keeping the ones that name the role: the Pod Identity statement has no conditions, so it serves them too.
+func (b *Binder) observeOtherAssociations(ctx context.Context, r *UnbindRequest, o *UnbindObserved) error {
+	all, err := eksread.List(ctx, o.eks, o.Cluster.Name, eksread.Filter{})
+	if err != nil {
+		return err
+	}
+	self := r.Namespace + "/" + r.ServiceAccount
+	others := slices.DeleteFunc(all, func(s eksread.Summary) bool { return s.Key() == self })
+	for key, d := range eksread.DescribeAll(ctx, o.eks, o.Cluster.Name, others, migrateParallelism) {
+		if d.Err != nil {
+			return d.Err
+		}
+		if d.Association != nil && namesRole(d.Association.RoleARN, o.Names) {
+			o.OtherAssociations = append(o.OtherAssociations, key)
+		}
+	}
+	slices.Sort(o.OtherAssociations)
+	o.OtherAssociationsRead = true
+	return nil
 }
 
 // observeUnbindKube reads the ServiceAccount and the namespace's Deployments (and pods, to restart them).

@@ -25,7 +25,7 @@ import (
 // would narrow nothing.
 type trustGuard struct {
 	Role string
-	Edit RevokeWebIdentity
+	Edit TrustEdit
 	// Read is when the plan read the trust.
 	Read time.Time
 }
@@ -43,8 +43,8 @@ func (g *trustGuard) check(ctx context.Context, a *applier) (gone bool, err erro
 		return current == nil && err == nil, err
 	}
 	if revoked, _ := g.Edit.Apply(current); iampolicy.TrustsAnyone(revoked) {
-		return false, fmt.Errorf("IAM role %s is trusted by more than %s now (%s): it was bound again since unbind made its plan, so unbind leaves it; run unbind again to see the new plan",
-			g.Role, g.Edit.Subject, listOrNone(iampolicy.WebIdentitySubjects(revoked, g.Edit.Provider, g.Edit.Host)))
+		return false, fmt.Errorf("IAM role %s still trusts someone once unbind's edit (%s) is made (%s): it was bound again since unbind made its plan, so unbind leaves it; run unbind again to see the new plan",
+			g.Role, g.Edit, listOrNone(g.Edit.Subjects(revoked)))
 	}
 	return false, nil
 }

@@ -21,29 +21,39 @@ import (
 )
 
 // UnbindPlan computes every change that undoes the binding of r's ServiceAccount in the observed state,
-// removing only what is the binding's: its subject in the role's trust (the role goes when it then trusts
-// nobody and kubectl-sdc made it), its statements in the role's kubectl-sdc policy (the policy goes when
-// none is left and nothing else has it attached), the annotations bind set on the ServiceAccount (released
-// by server-side apply), and with the flags the ServiceAccount bind created, the provider no role trusts
-// and the restart of the pods that still carry the role. It is a pure function, like Plan: it reads
+// removing only what is the binding's, for each mechanism the request removes (every one by default): for
+// EKS Pod Identity, the ServiceAccount's association, then the role's statement for pods.eks.amazonaws.com
+// when nothing else can be using it (podIdentityStatement); for IRSA, its subject in the role's trust and
+// the annotations bind set on the ServiceAccount (released by server-side apply). The role goes when it
+// then trusts nobody and kubectl-sdc made it; once no mechanism serves the binding any more, its statements
+// leave the role's kubectl-sdc policy (which goes when none is left and nothing else has it attached) and
+// its tags leave a shared role. With the flags: the ServiceAccount bind created, the provider no role
+// trusts and the restart of the pods that still carry the role. It is a pure function, like Plan: it reads
 // nothing, writes nothing and changes neither r nor o.
 //
 // The IAM changes come before the ServiceAccount's in the apply order, so that a run cut short still finds
-// the role through the annotation when it runs again.
+// the role through the annotation when it runs again; the association goes first, as bind makes it last.
 func UnbindPlan(r *UnbindRequest, o *UnbindObserved) (*UnbindResult, error) {
-	res := &UnbindResult{Request: r, Observed: o, Cluster: o.Cluster, Identity: o.Identity, Names: o.Names,
-		Mechanism: vocab.MechanismIRSA}
+	res := &UnbindResult{Request: r, Observed: o, Cluster: o.Cluster, Identity: o.Identity, Names: o.Names}
 	if o.Role != nil && o.Role.ARN != "" {
 		res.Names.RoleARN = o.Role.ARN // with its path, as IAM has it
 	}
 	u := &unbinding{res: res, r: r, o: o, subject: vocab.Subject(r.Namespace, r.ServiceAccount)}
+	annotated := o.ServiceAccount != nil && namesRole(o.ServiceAccount.Annotations[vocab.RoleARNAnnotation], res.Names)
+	associated := o.Association != nil && namesRole(o.Association.RoleARN, res.Names)
+	res.Mechanism = vocab.MechanismOf(annotated && r.removes(vocab.MechanismIRSA), associated && r.removes(vocab.MechanismPodIdentity))
+	switch {
+	case annotated && !r.removes(vocab.MechanismIRSA):
+		u.stays, u.staysWhy = vocab.MechanismIRSA, "--mechanism "+string(r.Mechanism)+" leaves the annotation"
+	case associated && !r.removes(vocab.MechanismPodIdentity):
+		u.stays, u.staysWhy = vocab.MechanismPodIdentity, "--mechanism "+string(r.Mechanism)+" leaves the association"
+	}
+	u.association()
 	u.role()
 	u.policies()
 	if r.PruneProvider {
 		u.provider()
 	}
-	// EKS Pod Identity: once the plugin makes associations, the binding's association (read with the
-	// ServiceAccount) is deleted here, after the role's trust statement for pods.eks.amazonaws.com.
 	u.serviceAccount()
 	u.deployments()
 	res.Plan = &plan.Plan{Changes: u.changes}
@@ -57,10 +67,16 @@ type unbinding struct {
 	o       *UnbindObserved
 	subject string
 	changes []*plan.Change
+	// stays is the mechanism that still serves the binding after the plan (--mechanism removed the other):
+	// then the binding's statements and tags stay, and the role is never deleted. "" when none does.
+	stays    vocab.Mechanism
+	staysWhy string
+	// associationGoes: the ServiceAccount's association is deleted (before the role is changed).
+	associationGoes bool
 	// roleGoes: the role is deleted; trustAfter is its trust once the plan is applied (nil when it goes).
 	roleGoes   bool
 	trustAfter *iampolicy.Policy
-	// iam are the IDs of the IAM changes, which the ServiceAccount's change waits for.
+	// iam are the IDs of the IAM (and EKS) changes, which the ServiceAccount's change waits for.
 	iam []string
 }
 
@@ -75,59 +91,102 @@ func (u *unbinding) warn(format string, a ...any) {
 	u.res.Warnings = append(u.res.Warnings, fmt.Sprintf(format, a...))
 }
 
-// revoke is the trust edit of this unbind.
+// revoke is the trust edit of this unbind for IRSA.
 func (u *unbinding) revoke() RevokeWebIdentity {
 	n := u.res.Names
 	return RevokeWebIdentity{Provider: n.ProviderARN, Host: n.IssuerHostPath, Subject: u.subject}
 }
 
-// role: the binding's subject leaves the trust's statements of bind's shape; a role that then trusts nobody
-// is deleted when kubectl-sdc made it and carries nothing bind did not put there, its policies detached
-// first.
+// afterAssociation are the dependencies of a change of the role: the association's delete, when planned.
+func (u *unbinding) afterAssociation() []string {
+	if u.associationGoes {
+		return []string{idAssociation}
+	}
+	return nil
+}
+
+// role: the binding's subject leaves the trust's statements of bind's shape (IRSA) and the Pod Identity
+// statement goes when nothing else can be using it; a role that then trusts nobody is deleted when
+// kubectl-sdc made it and carries nothing bind did not put there, its policies detached first.
 func (u *unbinding) role() {
 	n, o, r := u.res.Names, u.o, u.r
-	c := &plan.Change{ID: "role", Kind: KindRole, Name: n.RoleARN, Format: "json", Action: plan.Unchanged}
+	c := &plan.Change{ID: "role", Kind: KindRole, Name: n.RoleARN, Format: "json", Action: plan.Unchanged, Deps: u.afterAssociation()}
 	u.add(c)
 	if o.Role == nil {
 		c.Notes = []string{"IAM shows no role " + n.RoleName + ": deleted already (or made seconds ago and not visible yet: then run unbind again in a few seconds)"}
 		return
 	}
 	role := o.Role
-	edit := u.revoke()
-	revoked, listed := edit.Apply(role.Trust)
-	u.trustAfter = revoked
-	if d := iampolicy.Evaluate(iampolicy.WebIdentityRequest(n.ProviderARN, n.IssuerHostPath, u.subject, audienceOfSA(o.ServiceAccount)), revoked); d.Allowed() {
-		u.warn("IAM role %s's trust still admits ServiceAccount %s/%s through %s, which is not a statement bind writes (a wildcard or another condition): unbind leaves it alone (taking one ServiceAccount out of it would need a Deny, which is not unbind's to add); change it by hand if the ServiceAccount must lose the role (aws iam update-assume-role-policy --role-name %s)",
-			n.RoleName, r.Namespace, r.ServiceAccount, statementName(revoked, d.StatementIndex), n.RoleName)
+	var edits TrustEdits
+	var did []string
+	if r.removes(vocab.MechanismIRSA) {
+		edits = append(edits, u.revoke())
+		if _, listed := u.revoke().Apply(role.Trust); listed {
+			did = append(did, "removes "+u.subject+" (IRSA)")
+		}
 	}
-	// A role shared on purpose records this binding's stages and assumed role under keys of its own.
+	piGoes, piWhy := u.podIdentityStatement()
+	if piGoes {
+		edits = append(edits, RevokePodIdentity{})
+		did = append(did, fmt.Sprintf("removes the EKS Pod Identity statement (%s): no other association of cluster %s names the role, and its tags name no other binding", vocab.PodIdentityService, o.Cluster.Name))
+	}
+	edit := edits.one()
+	revoked, listed := edits.Apply(role.Trust)
+	u.trustAfter = revoked
+	if r.removes(vocab.MechanismIRSA) {
+		if d := iampolicy.Evaluate(iampolicy.WebIdentityRequest(n.ProviderARN, n.IssuerHostPath, u.subject, audienceOfSA(o.ServiceAccount)), revoked); d.Allowed() {
+			u.warn("IAM role %s's trust still admits ServiceAccount %s/%s through %s, which is not a statement bind writes (a wildcard or another condition): unbind leaves it alone (taking one ServiceAccount out of it would need a Deny, which is not unbind's to add); change it by hand if the ServiceAccount must lose the role (aws iam update-assume-role-policy --role-name %s)",
+				n.RoleName, r.Namespace, r.ServiceAccount, statementName(revoked, d.StatementIndex), n.RoleName)
+		}
+	}
+	// A role shared on purpose records this binding's stages and assumed role under keys of its own, which
+	// go with the binding's last mechanism.
 	var untag []string
 	for _, k := range []string{vocab.TagStages + "/" + n.BindingID, vocab.TagAssumeRoleARN + "/" + n.BindingID} {
-		if role.Tags[k] != "" {
+		if role.Tags[k] != "" && u.stays == "" {
 			untag = append(untag, k)
 		}
 	}
 	c.Before = string(role.Trust.Canonical())
+	var kept []string
+	if piWhy != "" {
+		kept = append(kept, piWhy)
+	}
+	if u.stays != "" {
+		kept = append(kept, fmt.Sprintf("%s still serves the binding (%s): the role keeps it", u.stays.Title(), u.staysWhy))
+	}
 	switch {
 	case !listed && len(untag) == 0:
-		c.Notes = []string{"its trust lists no " + u.subject + " through this cluster's provider"}
+		c.Notes = append([]string{"its trust names neither " + u.subject + " through this cluster's provider nor EKS Pod Identity for it"}, kept...)
+		if r.Mechanism == vocab.MechanismPodIdentity {
+			c.Notes[0] = "its trust keeps what it has"
+		}
 		return
 	case !listed:
 		c.Action = plan.Update
-		c.Notes = []string{"untag " + strings.Join(untag, ", ")}
+		c.Notes = append([]string{"untag " + strings.Join(untag, ", ")}, kept...)
 		c.Op = writeTrust{Role: n.RoleName, Edit: edit, Untag: untag}
 		return
 	case iampolicy.TrustsAnyone(revoked):
 		c.Action, c.After = plan.Update, string(revoked.Canonical())
-		c.Notes = []string{"removes " + u.subject + "; every other statement and subject stays",
-			fmt.Sprintf("admits %d ServiceAccount(s) of this cluster by name afterwards", len(iampolicy.WebIdentitySubjects(revoked, n.ProviderARN, n.IssuerHostPath)))}
+		c.Notes = append(did, "every other statement and subject stays")
+		if r.removes(vocab.MechanismIRSA) {
+			c.Notes = append(c.Notes, fmt.Sprintf("admits %d ServiceAccount(s) of this cluster by name afterwards", len(iampolicy.WebIdentitySubjects(revoked, n.ProviderARN, n.IssuerHostPath))))
+		}
+		c.Notes = append(c.Notes, kept...)
 		if len(untag) > 0 {
 			c.Notes = append(c.Notes, "untag "+strings.Join(untag, ", "))
 		}
-		c.Op = writeTrust{Role: n.RoleName, Edit: edit, Update: true, Untag: untag}
+		c.Op = writeTrust{Role: n.RoleName, Update: true, Edit: edit, Untag: untag}
 		return
 	}
-	// The trust would be left without an Allow: the role serves nobody once this binding goes.
+	// Without an Allow: the role serves nobody once this binding goes.
+	if u.stays != "" {
+		c.Notes = append([]string{"its trust would admit nobody, yet " + u.stays.Title() + " still serves the binding through it: it stays as it is"}, kept...)
+		u.warn("IAM role %s's trust would admit nobody once this unbind's statements are removed, yet %s still serves ServiceAccount %s/%s through the role (%s), so unbind leaves the role as it is: kubectl sdc doctor -n %s --service-account %s says what its trust lacks",
+			n.RoleName, u.stays.Title(), r.Namespace, r.ServiceAccount, u.staysWhy, r.Namespace, r.ServiceAccount)
+		return
+	}
 	if role.Tags[vocab.ManagedByKey] != vocab.ManagedByValue {
 		c.Notes = []string{"not made by kubectl-sdc: never deleted"}
 		u.warn("IAM role %s was not made by kubectl-sdc (it has no %s=%s tag), so unbind does not delete it; the statement that admits %s is the last of its trust, which IAM cannot leave empty, so the trust stays as it is and still admits the ServiceAccount: delete the role, or give its trust another statement, by hand if it must lose it",
@@ -142,7 +201,14 @@ func (u *unbinding) role() {
 	}
 	u.roleGoes, u.trustAfter = true, nil
 	c.Action, c.After = plan.Delete, ""
-	c.Notes = []string{fmt.Sprintf("trusts nobody once %s is removed, and kubectl-sdc made it (tag %s=%s)", u.subject, vocab.ManagedByKey, vocab.ManagedByValue)}
+	who := u.subject
+	if piGoes {
+		who = "EKS Pod Identity"
+		if _, listed := u.revoke().Apply(role.Trust); listed && r.removes(vocab.MechanismIRSA) {
+			who = u.subject + " and EKS Pod Identity"
+		}
+	}
+	c.Notes = []string{fmt.Sprintf("trusts nobody once %s is removed, and kubectl-sdc made it (tag %s=%s)", who, vocab.ManagedByKey, vocab.ManagedByValue)}
 	for _, k := range []string{vocab.TagAssumeRoleARN, vocab.TagAssumeRoleARN + "/" + n.BindingID} {
 		if target := role.Tags[k]; target != "" {
 			u.warn("the stages of this binding assume IAM role %s (tag %s), which unbind leaves alone: its trust still names role %s, and what grants the stages' permissions there stays; remove the statement (and the stages' policy bind --target-profile made beside it) with that account's credentials if nothing else needs them (aws iam get-role --role-name %s)",
@@ -151,10 +217,15 @@ func (u *unbinding) role() {
 	}
 	guard := &trustGuard{Role: n.RoleName, Edit: edit, Read: o.Now}
 	del := deleteRole{Name: n.RoleName, Guard: guard}
+	c.Deps = nil
 	for _, a := range role.Attached {
 		d := u.detach(a, guard)
+		d.Deps = u.afterAssociation()
 		c.Deps = append(c.Deps, d.ID)
 		del.Guard = nil // the detaches checked the trust a moment before
+	}
+	if len(role.Attached) == 0 {
+		c.Deps = u.afterAssociation()
 	}
 	if len(role.Attached) > 0 {
 		c.Notes = append(c.Notes, fmt.Sprintf("its managed policies (%d) are detached first", len(role.Attached)))
@@ -191,6 +262,11 @@ func audienceOfSA(sa *corev1.ServiceAccount) string {
 // left without statements is deleted when nothing else has it attached (detached from the role first).
 func (u *unbinding) policies() {
 	n, o := u.res.Names, u.o
+	if u.stays != "" {
+		u.add(&plan.Change{ID: "policy:" + n.PolicyARN, Kind: KindPolicy, Name: n.PolicyARN, Action: plan.Unchanged,
+			Notes: []string{fmt.Sprintf("this binding's statements stay: %s still serves it (%s)", u.stays.Title(), u.staysWhy)}})
+		return
+	}
 	arns := make([]string, 0, len(o.Policies))
 	for a := range o.Policies {
 		if a != n.PolicyARN {
@@ -315,6 +391,13 @@ func (u *unbinding) serviceAccount() {
 		c.Notes = []string{"does not exist"}
 		return
 	}
+	if !r.removes(vocab.MechanismIRSA) {
+		c.Notes = []string{"--mechanism " + string(r.Mechanism) + ": IRSA's annotations stay as they are"}
+		if r.DeleteServiceAccount {
+			u.warn("--delete-service-account: ServiceAccount %s/%s stays, since --mechanism %s leaves its IRSA binding", r.Namespace, r.ServiceAccount, r.Mechanism)
+		}
+		return
+	}
 	view := func(annots map[string]string) string {
 		return toYAML(map[string]any{"apiVersion": "v1", "kind": "ServiceAccount",
 			"metadata": map[string]any{"name": r.ServiceAccount, "namespace": r.Namespace, "annotations": annots}})
@@ -324,7 +407,9 @@ func (u *unbinding) serviceAccount() {
 		c.Notes = []string{"its annotation names role " + annotated + ", not " + n.RoleARN + ": it stays as it is"}
 		return
 	}
-	if r.DeleteServiceAccount {
+	if r.DeleteServiceAccount && u.stays != "" {
+		u.warn("--delete-service-account: ServiceAccount %s/%s stays, since %s still serves it (%s)", r.Namespace, r.ServiceAccount, u.stays.Title(), u.staysWhy)
+	} else if r.DeleteServiceAccount {
 		if sa.Annotations[vocab.CreatedAnnotation] == "true" {
 			c.Action, c.Before = plan.Delete, view(sa.Annotations)
 			c.Notes = []string{"bind created it (annotation " + vocab.CreatedAnnotation + ")"}
@@ -425,9 +510,12 @@ func (u *unbinding) deployments() {
 	if a := o.ServiceAccount; a != nil && a.Annotations[vocab.RoleARNAnnotation] != "" {
 		role = a.Annotations[vocab.RoleARNAnnotation] // what the webhook gave the pods
 	}
+	carries := func(p *corev1.Pod) bool {
+		return r.removes(vocab.MechanismIRSA) && hasRoleEnv(p, role) || u.associationGoes && podIdentityEnv(p)
+	}
 	for i := range o.Deployments {
 		d := &o.Deployments[i]
-		stale := stalePods(d, o.Pods, r.ServiceAccount, role)
+		stale := stalePods(d, o.Pods, r.ServiceAccount, carries)
 		if len(stale) == 0 {
 			continue
 		}
@@ -443,9 +531,10 @@ func (u *unbinding) deployments() {
 	}
 }
 
-// stalePods are the Deployment's pods under the ServiceAccount that have not terminated and carry role,
-// leaving out those that a restart asked for after they started is already replacing.
-func stalePods(d *appsv1.Deployment, pods []corev1.Pod, sa, role string) []string {
+// stalePods are the Deployment's pods under the ServiceAccount that have not terminated and carry the
+// identity unbind removes, leaving out those that a restart asked for after they started is already
+// replacing.
+func stalePods(d *appsv1.Deployment, pods []corev1.Pod, sa string, carries func(*corev1.Pod) bool) []string {
 	if d.Spec.Selector == nil {
 		return nil
 	}
@@ -458,7 +547,7 @@ func stalePods(d *appsv1.Deployment, pods []corev1.Pod, sa, role string) []strin
 	for i := range pods {
 		p := &pods[i]
 		if p.Namespace != d.Namespace || !sel.Matches(labels.Set(p.Labels)) || p.DeletionTimestamp != nil ||
-			p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || p.Spec.ServiceAccountName != sa || !hasRoleEnv(p, role) {
+			p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || p.Spec.ServiceAccountName != sa || !carries(p) {
 			continue
 		}
 		if !restartedAt.IsZero() && !restartedAt.Before(p.CreationTimestamp.Time.Truncate(time.Second)) {

@@ -98,7 +98,7 @@ func TestUnbindPlan(t *testing.T) {
 				if !reflect.DeepEqual(c["role"].Deps, []string{detach}) || !reflect.DeepEqual(c[policy].Deps, []string{detach}) {
 					t.Errorf("the role and the policy must wait for the detach: %v, %v", c["role"].Deps, c[policy].Deps)
 				}
-				if op := c[detach].Op.(detachPolicy); op.Guard == nil || op.Guard.Edit.Subject != tSubject {
+				if op := c[detach].Op.(detachPolicy); op.Guard == nil || op.Guard.Edit != TrustEdit(RevokeWebIdentity{Provider: tProvider, Host: tHost, Subject: tSubject}) {
 					t.Errorf("the detach of a role that goes checks its trust first: %+v", op)
 				}
 				if op := c["role"].Op.(deleteRole); op.Name != tRoleName || op.Guard != nil {
@@ -491,6 +491,7 @@ func TestUnbindRequestValidate(t *testing.T) {
 		{UnbindRequest{Namespace: "ns1", ServiceAccount: "no/slash"}, "--service-account"},
 		{UnbindRequest{Namespace: "ns1", ServiceAccount: "sdc", RoleName: "has space"}, "--role-name"},
 		{UnbindRequest{Namespace: "ns1", ServiceAccount: "sdc", RoleName: strings.Repeat("r", 65)}, "--role-name"},
+		{UnbindRequest{Namespace: "ns1", ServiceAccount: "sdc", Mechanism: "irsa+pod-identity"}, "--mechanism"},
 	}
 	for _, c := range cases {
 		err := c.r.Validate()
@@ -498,7 +499,7 @@ func TestUnbindRequestValidate(t *testing.T) {
 			t.Errorf("%+v: %v, want a one-line error naming %s", c.r, err, c.flag)
 		}
 	}
-	if err := (&UnbindRequest{Namespace: "ns1", ServiceAccount: "sdc", RoleName: "sdc-x"}).Validate(); err != nil {
+	if err := (&UnbindRequest{Namespace: "ns1", ServiceAccount: "sdc", RoleName: "sdc-x", Mechanism: vocab.MechanismPodIdentity}).Validate(); err != nil {
 		t.Error(err)
 	}
 }

@@ -71,14 +71,14 @@ func FromReport(f *doctor.Facts, rep *doctor.Report) List {
 		key := t.Namespace + "/" + t.ServiceAccount
 		at, seen := index[key]
 		if !seen {
-			// EKS Pod Identity associations will be bindings too (mechanism pod-identity), gathered beside the
-			// ServiceAccounts once the plugin makes them.
-			b := Binding{Namespace: t.Namespace, ServiceAccount: t.ServiceAccount, Mechanism: vocab.MechanismIRSA,
+			// doctor's targets are the annotated ServiceAccounts and those with an association (even one that
+			// does not exist); RoleARN is the annotation's, else the association's.
+			b := Binding{Namespace: t.Namespace, ServiceAccount: t.ServiceAccount, Mechanism: mechanismOf(t),
 				RoleARN: t.RoleARN, Stages: []string{}, Deployments: []string{}, Problems: []string{}}
 			if t.Selection != nil && t.SelectionFrom == doctor.SelectionFromTag {
 				b.Stages = append(b.Stages, t.Selection.Stages...)
 			}
-			b.Pods = podsOf(f.PodsIn(t.Namespace), t.ServiceAccount, t.RoleARN)
+			b.Pods = podsOf(f.PodsIn(t.Namespace), t)
 			at = len(l.Items)
 			index[key] = at
 			l.Items = append(l.Items, b)
@@ -130,17 +130,24 @@ func note(w map[string]doctor.Status, r doctor.Result) {
 	}
 }
 
-// podsOf counts the pods (of one namespace) under the ServiceAccount that have not terminated, and those
-// with the role's identity.
-func podsOf(pods []*corev1.Pod, sa, role string) Pods {
+// mechanismOf is what serves the target: the annotation (IRSA), the association (EKS Pod Identity) or
+// both. A target with neither is an annotated one whose annotation is empty: IRSA, as doctor checks it.
+func mechanismOf(t *doctor.Target) vocab.Mechanism {
+	return vocab.MechanismOf(t.UsesIRSA(), t.UsesPodIdentity())
+}
+
+// podsOf counts the pods (of one namespace) under the target's ServiceAccount that have not terminated, and
+// those with its identity: IRSA's environment naming the annotated role, or EKS Pod Identity's when it has
+// an association.
+func podsOf(pods []*corev1.Pod, t *doctor.Target) Pods {
 	var p Pods
 	for _, pod := range pods {
-		if pod.Spec.ServiceAccountName != sa || pod.DeletionTimestamp != nil ||
+		if pod.Spec.ServiceAccountName != t.ServiceAccount || pod.DeletionTimestamp != nil ||
 			pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 			continue
 		}
 		p.Total++
-		if doctor.HasIdentity(pod, role) {
+		if t.UsesIRSA() && doctor.HasIdentity(pod, t.RoleARN) || t.UsesPodIdentity() && doctor.HasPodIdentity(pod) {
 			p.WithIdentity++
 		}
 	}
@@ -159,20 +166,29 @@ type Orphan struct {
 
 // Orphans is the clean-up list: the roles of f.Account (which Options.ReadAccount read) tagged
 // app.kubernetes.io/managed-by=kubectl-sdc and kubectl-sdc/cluster of this cluster (and, when both know
-// it, its ARN) that no ServiceAccount of f (which must be the cluster's, -A) is annotated with. Each
-// ServiceAccount the role's trust still lists through this cluster's provider (else the one its tags name)
-// is a row; namespace, when not "", keeps the rows of that namespace. Sorted by role, namespace and name.
-// Without the account read or the ServiceAccounts (a list that failed would make every role an orphan)
-// there are none: the caller reports why.
+// it, its ARN) that no ServiceAccount of f (which must be the cluster's, -A) is annotated with and no EKS
+// Pod Identity association of the cluster names. Each ServiceAccount the role's trust still lists through
+// this cluster's provider (else the one its tags name) is a row; namespace, when not "", keeps the rows of
+// that namespace. Sorted by role, namespace and name. Without the account read, the ServiceAccounts or
+// every association's role (a read that failed would make every role an orphan) there are none: the caller
+// reports why (AssociationsUnread).
 func Orphans(f *doctor.Facts, namespace string) []Orphan {
 	out := []Orphan{}
-	if f.Account == nil || f.Cluster == nil || f.Identity == nil || f.ServiceAccountsErr != nil {
+	if f.Account == nil || f.Cluster == nil || f.Identity == nil || f.ServiceAccountsErr != nil || AssociationsUnread(f) != nil {
 		return out
 	}
 	pointed := map[string]bool{}
-	for i := range f.ServiceAccounts {
-		if p, ok := vocab.ParseRoleARN(f.ServiceAccounts[i].Annotations[vocab.RoleARNAnnotation]); ok && p.Account == f.Identity.Account {
+	point := func(arn string) {
+		if p, ok := vocab.ParseRoleARN(arn); ok && p.Account == f.Identity.Account {
 			pointed[strings.ToLower(p.Name)] = true
+		}
+	}
+	for i := range f.ServiceAccounts {
+		point(f.ServiceAccounts[i].Annotations[vocab.RoleARNAnnotation])
+	}
+	for _, t := range f.Targets {
+		if t.Association != nil {
+			point(t.Association.RoleARN)
 		}
 	}
 	host := vocab.IssuerHostPath(f.Cluster.Issuer)
@@ -210,4 +226,19 @@ func Orphans(f *doctor.Facts, namespace string) []Orphan {
 		return strings.Compare(a.RoleName+"\x00"+a.Namespace+"\x00"+a.ServiceAccount, b.RoleName+"\x00"+b.Namespace+"\x00"+b.ServiceAccount)
 	})
 	return out
+}
+
+// AssociationsUnread is why the roles the cluster's EKS Pod Identity associations name are not all known:
+// the list failed, or a describe did (nil when every association was read, or the cluster has none to
+// list). Without them no role can be called an orphan.
+func AssociationsUnread(f *doctor.Facts) error {
+	if f.AssociationsErr != nil {
+		return f.AssociationsErr
+	}
+	for _, t := range f.Targets {
+		if t.Associated && t.AssociationErr != nil {
+			return t.AssociationErr
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package bindings
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/cluster"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/doctor"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/eksread"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iamread"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
@@ -88,6 +90,50 @@ func TestFromReport(t *testing.T) {
 	}
 }
 
+// The mechanism is what serves the ServiceAccount: the annotation, the association or both; the role is the
+// annotation's, else the association's (doctor's RoleARN); pods count as having the identity by the
+// environment of the mechanism they use. An association whose ServiceAccount does not exist is a binding.
+func TestFromReportMechanisms(t *testing.T) {
+	t.Parallel()
+	piPod := func(name, sa string) corev1.Pod {
+		p := pod("a", name, sa, "", corev1.PodRunning)
+		p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: vocab.EnvContainerCredentialsURI, Value: vocab.PodIdentityCredentialsURI},
+			{Name: vocab.EnvContainerTokenFile, Value: vocab.PodIdentityTokenFile}}
+		p.Spec.Volumes = []corev1.Volume{{Name: vocab.PodIdentityTokenVolume, VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+			Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Audience: vocab.PodIdentityService, Path: "t"}}}}}}}
+		return p
+	}
+	assoc := func(role string) *eksread.Association { return &eksread.Association{RoleARN: role} }
+	f := &doctor.Facts{
+		Targets: []*doctor.Target{
+			{Namespace: "a", ServiceAccount: "both", RoleARN: arnA, Annotation: arnA, Associated: true, Association: assoc(arnA)},
+			{Namespace: "a", ServiceAccount: "irsa", RoleARN: arnA, Annotation: arnA},
+			{Namespace: "a", ServiceAccount: "missing", RoleARN: arnB, Associated: true, Association: assoc(arnB)},
+			{Namespace: "a", ServiceAccount: "pi", RoleARN: arnB, Associated: true, Association: assoc(arnB)},
+		},
+		Pods: []corev1.Pod{
+			pod("a", "both-irsa", "both", arnA, corev1.PodRunning), piPod("both-pi", "both"), pod("a", "both-none", "both", "", corev1.PodRunning),
+			piPod("irsa-pi", "irsa"), pod("a", "irsa-x", "irsa", arnA, corev1.PodRunning),
+			piPod("pi-x", "pi"), pod("a", "pi-irsa", "pi", arnB, corev1.PodRunning),
+		},
+	}
+	rep := &doctor.Report{Targets: make([]doctor.TargetReport, 4)}
+	rep.Targets[2].Checks = []doctor.Result{result("kube.service-account", doctor.Fail)}
+	got := map[string]string{}
+	for _, b := range FromReport(f, rep).Items {
+		got[b.ServiceAccount] = fmt.Sprintf("%s %s %d/%d %s", b.Mechanism, b.RoleARN, b.Pods.WithIdentity, b.Pods.Total, b.Status)
+	}
+	want := map[string]string{
+		"both":    "irsa+pod-identity " + arnA + " 2/3 ok",
+		"irsa":    "irsa " + arnA + " 1/2 ok",
+		"missing": "pod-identity " + arnB + " 0/0 fail",
+		"pi":      "pod-identity " + arnB + " 1/2 ok",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("bindings:\n got %v\nwant %v", got, want)
+	}
+}
+
 func TestFromReportEmpty(t *testing.T) {
 	t.Parallel()
 	if got := FromReport(&doctor.Facts{}, &doctor.Report{}); got.Items == nil || len(got.Items) != 0 {
@@ -129,7 +175,12 @@ func TestOrphans(t *testing.T) {
 			"sdc-tags-only": role("sdc-tags-only", mine(map[string]string{vocab.TagNamespace: "c", vocab.TagServiceAccount: "z"}), iampolicy.NewPolicy()),
 			"sdc-elsewhere": role("sdc-elsewhere", mine(map[string]string{vocab.TagClusterARN: "arn:aws:eks:eu-west-1:123456789012:cluster/demo"}), trust("system:serviceaccount:a:q")),
 			"hand-made":     role("hand-made", map[string]string{}, trust("system:serviceaccount:a:h")),
+			// EKS Pod Identity roles trust the service principal, not a ServiceAccount: their tags name the binding.
+			"sdc-associated":   role("sdc-associated", mine(map[string]string{vocab.TagNamespace: "d", vocab.TagServiceAccount: "pi"}), iampolicy.NewPolicy(iampolicy.PodIdentityStatement())),
+			"sdc-unassociated": role("sdc-unassociated", mine(map[string]string{vocab.TagNamespace: "d", vocab.TagServiceAccount: "was"}), iampolicy.NewPolicy(iampolicy.PodIdentityStatement())),
 		}},
+		Targets: []*doctor.Target{{Namespace: "d", ServiceAccount: "pi", Associated: true,
+			Association: &eksread.Association{RoleARN: "arn:aws:iam::123456789012:role/sdc-associated"}}},
 	}
 	got := Orphans(f, "")
 	var rows []string
@@ -141,6 +192,7 @@ func TestOrphans(t *testing.T) {
 		"sdc-shared a/y: kubectl sdc unbind -n a --service-account y --role-name sdc-shared",
 		"sdc-shared b/x: kubectl sdc unbind -n b --service-account x --role-name sdc-shared",
 		"sdc-tags-only c/z: kubectl sdc unbind -n c --service-account z --role-name sdc-tags-only",
+		"sdc-unassociated d/was: kubectl sdc unbind -n d --service-account was --role-name sdc-unassociated",
 	}
 	if !reflect.DeepEqual(rows, want) {
 		t.Errorf("orphans:\n got %q\nwant %q", rows, want)
@@ -148,6 +200,11 @@ func TestOrphans(t *testing.T) {
 	if got := Orphans(f, "b"); len(got) != 1 || got[0].ServiceAccount != "x" || got[0].RoleARN != "arn:aws:iam::123456789012:role/sdc-shared" {
 		t.Errorf("namespace b: %+v", got)
 	}
+	f.Targets[0].Association, f.Targets[0].AssociationErr = nil, errors.New("throttled")
+	if got := Orphans(f, ""); got == nil || len(got) != 0 || AssociationsUnread(f) == nil {
+		t.Errorf("without an association's role (its role would look orphaned): %+v", got)
+	}
+	f.Targets = nil
 	f.ServiceAccountsErr = errors.New("forbidden")
 	if got := Orphans(f, ""); got == nil || len(got) != 0 {
 		t.Errorf("without the ServiceAccounts (every role would look orphaned): %+v", got)

@@ -18,12 +18,14 @@ import (
 )
 
 const listLong = `List every binding of the namespace (-n, else the context's) or, with -A, of the cluster: each
-ServiceAccount with an eks.amazonaws.com/role-arn annotation, the role, the stages bind recorded on it, the
-Deployments running under it, its pods (those with the role's identity / all), and the status doctor
-would give it without probes (ok, warn or fail; -o wide adds the first failing or warning check).
+ServiceAccount with an eks.amazonaws.com/role-arn annotation or an EKS Pod Identity association (MECHANISM
+irsa, pod-identity, or irsa+pod-identity for both), the role (the annotation's, else the association's),
+the stages bind recorded on it, the Deployments running under it, its pods (those with the role's identity
+/ all), and the status doctor would give it without probes (ok, warn or fail; -o wide adds the first
+failing or warning check).
 
---orphans lists instead the roles kubectl-sdc made for this cluster that no ServiceAccount points at any
-more, with the command that removes each.
+--orphans lists instead the roles kubectl-sdc made for this cluster that no ServiceAccount annotation and
+no EKS Pod Identity association of the cluster names any more, with the command that removes each.
 
 list reads what doctor -A reads: one list of ServiceAccounts, Deployments, pods and webhooks whatever their
 number, and the account's roles and policies in one batch read from ten roles on.
@@ -175,6 +177,9 @@ func (o *ListOptions) gather(ctx context.Context, s *session, ns string) (*docto
 	}
 	if o.Orphans && f.Account == nil {
 		return f, rep, fmt.Errorf("--orphans reads the account's roles with iam:GetAccountAuthorizationDetails, which failed: %v (docs/permissions/doctor-policy.json allows it)", f.AccountErr)
+	}
+	if err := bindings.AssociationsUnread(f); o.Orphans && err != nil {
+		return f, rep, fmt.Errorf("--orphans needs the role of every EKS Pod Identity association of the cluster (a role one names is not an orphan), and reading them failed: %v (docs/permissions/doctor-policy.json allows eks:ListPodIdentityAssociations and eks:DescribePodIdentityAssociation)", err)
 	}
 	return f, rep, nil
 }

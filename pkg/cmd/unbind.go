@@ -15,19 +15,25 @@ import (
 
 const unbindLong = `Undo what bind did for a ServiceAccount, and nothing more: the exact inverse of bind.
 
-unbind removes only what is the binding's:
-  1. the trust statement (or the entry of a :sub list) that admits system:serviceaccount:<ns>:<sa> through
-     this cluster's OIDC provider; a role that then trusts nobody and that kubectl-sdc made (tag
+unbind removes only what is the binding's, for every mechanism the ServiceAccount has (IRSA, EKS Pod
+Identity, or both; --mechanism irsa|pod-identity removes only one):
+  1. EKS Pod Identity: the ServiceAccount's association (when it names the role unbound), then the role's
+     statement for pods.eks.amazonaws.com, only when kubectl-sdc made the role, no other association of
+     the cluster names it and its tags name no other binding (the statement has no conditions: it serves
+     every association naming the role).
+  2. IRSA: the trust statement (or the entry of a :sub list) that admits system:serviceaccount:<ns>:<sa>
+     through this cluster's OIDC provider. A role that then trusts nobody and that kubectl-sdc made (tag
      app.kubernetes.io/managed-by=kubectl-sdc) is deleted, its policies detached first. A role bind did not
      make is never deleted, and a wildcard statement that still admits the ServiceAccount is left alone and
      reported.
-  2. the binding's statements in the role's kubectl-sdc policy; the policy is deleted (its other versions
-     first) when none are left, kubectl-sdc made it and nothing else has it attached.
-  3. the eks.amazonaws.com/role-arn annotation (and sts-regional-endpoints, when bind set it), released by
-     server-side apply: annotations and labels of other managers stay.
-  4. with --delete-service-account, the ServiceAccount itself, only when bind created it; with --restart,
-     the Deployments whose pods still carry the role; with --prune-provider, the cluster's OIDC provider
-     when no role of the account trusts it any more.
+  3. once no mechanism serves the binding, its statements in the role's kubectl-sdc policy; the policy is
+     deleted (its other versions first) when none are left, kubectl-sdc made it and nothing else has it
+     attached.
+  4. IRSA: the eks.amazonaws.com/role-arn annotation (and sts-regional-endpoints, when bind set it),
+     released by server-side apply: annotations and labels of other managers stay.
+  5. with --delete-service-account, the ServiceAccount itself, only when bind created it; with --restart,
+     the Deployments whose pods still carry the identity removed; with --prune-provider, the cluster's OIDC
+     provider when no role of the account trusts it any more.
 
 Like bind it shows the plan first (- delete, ~ update, = unchanged, with a diff of every document), then
 asks (on a terminal) or applies with --yes. Unbinding what is not bound prints "Nothing to do" and writes
@@ -39,8 +45,11 @@ const unbindExample = `  # See what unbinding ns1/sdc would remove; exit 2 when 
   # Unbind, restart the pods that still carry the role, and delete the ServiceAccount bind created
   kubectl sdc unbind -n ns1 --restart --delete-service-account --yes
 
-  # The annotation is gone already (say, the ServiceAccount was deleted): name the role
-  kubectl sdc unbind -n ns1 --service-account etl --role-name sdc-prod.us-west-2+ns1+etl --yes`
+  # The annotation and the association are gone already (say, the ServiceAccount was deleted): name the role
+  kubectl sdc unbind -n ns1 --service-account etl --role-name sdc-prod.us-west-2+ns1+etl --yes
+
+  # Migrated to EKS Pod Identity, and back: remove the association only, keep IRSA
+  kubectl sdc unbind -n ns1 --mechanism pod-identity --yes`
 
 // UnbindOptions are unbind's flags.
 type UnbindOptions struct {
@@ -52,6 +61,7 @@ type UnbindOptions struct {
 	DeleteServiceAccount bool
 	PruneProvider        bool
 	Restart              bool
+	Mechanism            string
 	DryRun               bool
 	ExitCode             bool
 	Yes                  bool
@@ -81,7 +91,8 @@ func newUnbindCmd(g *Globals) *cobra.Command {
 	}
 	f := c.Flags()
 	f.StringVar(&o.ServiceAccount, "service-account", vocab.DefaultServiceAccount, "ServiceAccount `NAME` to unbind")
-	f.StringVar(&o.RoleName, "role-name", "", "IAM role `NAME` to unbind from, when the ServiceAccount's annotation no longer names it (default: the annotation's role, else bind's default name)")
+	f.StringVar(&o.RoleName, "role-name", "", "IAM role `NAME` to unbind from, when neither the ServiceAccount's annotation nor its EKS Pod Identity association names it any more (default: the annotation's role, else the association's, else bind's default name)")
+	f.StringVar(&o.Mechanism, "mechanism", "", "Remove only this `MECHANISM`: irsa or pod-identity (default: every mechanism the ServiceAccount has)")
 	f.BoolVar(&o.DeleteServiceAccount, "delete-service-account", false, "Also delete the ServiceAccount, when bind created it")
 	f.BoolVar(&o.PruneProvider, "prune-provider", false, "Also delete the cluster's IAM OIDC provider, when no role of the account trusts it any more and kubectl-sdc made it")
 	f.BoolVar(&o.Restart, "restart", false, "Restart the Deployments whose pods still carry the role's environment (otherwise they keep it until they restart)")
@@ -93,6 +104,7 @@ func newUnbindCmd(g *Globals) *cobra.Command {
 	o.aws.add(f)
 	_ = c.RegisterFlagCompletionFunc("service-account", completeServiceAccounts(g))
 	_ = c.RegisterFlagCompletionFunc("role-name", cobra.NoFileCompletions)
+	_ = c.RegisterFlagCompletionFunc("mechanism", cobra.FixedCompletions([]string{string(vocab.MechanismIRSA), string(vocab.MechanismPodIdentity)}, cobra.ShellCompDirectiveNoFileComp))
 	return c
 }
 
@@ -103,7 +115,8 @@ func (o *UnbindOptions) Complete() error {
 		return fmt.Errorf("kube context: %w", err)
 	}
 	o.req = &bind.UnbindRequest{Namespace: ns, ServiceAccount: o.ServiceAccount, RoleName: o.RoleName,
-		DeleteServiceAccount: o.DeleteServiceAccount, PruneProvider: o.PruneProvider, Restart: o.Restart}
+		DeleteServiceAccount: o.DeleteServiceAccount, PruneProvider: o.PruneProvider, Restart: o.Restart,
+		Mechanism: vocab.Mechanism(o.Mechanism)}
 	return nil
 }
 
@@ -172,8 +185,12 @@ func (o *UnbindOptions) Run(ctx context.Context) error {
 func (o *UnbindOptions) printPlan(w io.Writer, th *render.Theme, res *bind.UnbindResult) error {
 	last := render.Summary(th, res.Plan)
 	if !res.Plan.HasChanges() {
-		last = th.Bold.Render(fmt.Sprintf("Nothing to do: ServiceAccount %s/%s is not bound to role %s (%d unchanged).",
-			o.req.Namespace, o.req.ServiceAccount, res.Names.RoleName, res.Plan.Tally().Unchanged))
+		via := ""
+		if o.req.Mechanism != "" {
+			via = " by " + o.req.Mechanism.Title()
+		}
+		last = th.Bold.Render(fmt.Sprintf("Nothing to do: ServiceAccount %s/%s is not bound to role %s%s (%d unchanged).",
+			o.req.Namespace, o.req.ServiceAccount, res.Names.RoleName, via, res.Plan.Tally().Unchanged))
 	}
 	if err := render.PlanEnding(w, th, o.facts(res), res.Plan, last); err != nil {
 		return err
@@ -193,8 +210,16 @@ func (o *UnbindOptions) facts(res *bind.UnbindResult) []render.Fact {
 		{Label: "Cluster", Value: where},
 		{Label: "Issuer", Value: fmt.Sprintf("%s (found by %s)", c.Issuer, c.Source)},
 		{Label: "Account", Value: fmt.Sprintf("%s as %s", res.Identity.Account, res.Identity.ARN)},
-		{Label: "Unbinding", Value: fmt.Sprintf("ServiceAccount %s/%s from role %s (from %s)", o.req.Namespace, o.req.ServiceAccount, res.Names.RoleARN, res.Names.RoleSource)},
+		{Label: "Unbinding", Value: fmt.Sprintf("ServiceAccount %s/%s from role %s (from %s)%s", o.req.Namespace, o.req.ServiceAccount, res.Names.RoleARN, res.Names.RoleSource, removedBy(res.Mechanism))},
 	}
+}
+
+// removedBy says which mechanisms the plan removes, for the Unbinding line.
+func removedBy(m vocab.Mechanism) string {
+	if m == "" {
+		return ""
+	}
+	return ", by " + m.Title()
 }
 
 // confirm asks on a terminal; without one it refuses, since nothing may be removed unseen.

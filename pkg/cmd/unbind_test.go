@@ -23,6 +23,7 @@ func TestUnbindAndListBadInput(t *testing.T) {
 		{[]string{"unbind", "--role-name", "has space"}, "--role-name"},
 		{[]string{"unbind", "--role-name", strings.Repeat("r", 65)}, "--role-name"},
 		{[]string{"unbind", "--exit-code"}, "--exit-code needs --dry-run"},
+		{[]string{"unbind", "--mechanism", "both"}, "--mechanism"},
 		{[]string{"unbind", "-o", "wide"}, `--output "wide"`},
 		{[]string{"list", "-n", "Bad_NS"}, "--namespace"},
 		{[]string{"list", "-o", "table"}, `--output "table"`},
@@ -54,6 +55,7 @@ func TestUnbindAndListFlagCompletions(t *testing.T) {
 		{[]string{"list", "-o", ""}, []string{"json", "yaml", "wide", ":4"}},
 		{[]string{"unbind", "-o", ""}, []string{"json", "yaml", ":4"}},
 		{[]string{"unbind", "--role-name", ""}, []string{":4"}},
+		{[]string{"unbind", "--mechanism", ""}, []string{"irsa", "pod-identity", ":4"}},
 		// The namespace's ServiceAccounts: the cluster is unreachable here, so none, and no file names.
 		{[]string{"unbind", "--service-account", ""}, []string{":4"}},
 	}

@@ -203,6 +203,13 @@ func podIdentityEnvOf(p *corev1.Pod) (ok bool, missing string) {
 	return true, ""
 }
 
+// HasPodIdentity reports whether a pod carries EKS Pod Identity's environment and token volume as the
+// webhook injects them for a ServiceAccount with an association.
+func HasPodIdentity(p *corev1.Pod) bool {
+	ok, _ := podIdentityEnvOf(p)
+	return ok
+}
+
 // HasIdentity reports whether a pod carries the web identity of roleARN as the webhook injects it: the
 // AWS_ROLE_ARN variable and the projected token (what kube.pod-env checks, pod by pod).
 func HasIdentity(p *corev1.Pod, roleARN string) bool {

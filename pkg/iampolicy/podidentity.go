@@ -135,3 +135,29 @@ func PodIdentityStatements(p *Policy) []int {
 	}
 	return out
 }
+
+// RevokePodIdentity returns p without its statements equivalent to PodIdentityStatement (whatever their
+// Sids): the ones bind adds. A statement of another shape that admits the service principal (with
+// conditions, or beside other principals) is never touched. p is not modified; changed is false when p had
+// no such statement.
+func RevokePodIdentity(p *Policy) (out *Policy, changed bool) {
+	if p == nil {
+		return nil, false
+	}
+	want := PodIdentityStatement()
+	out = &Policy{Version: p.Version, ID: p.ID}
+	for _, s := range p.Statements {
+		if s.Equivalent(want) {
+			changed = true
+			continue
+		}
+		out.Statements = append(out.Statements, s.clone())
+	}
+	return out, changed
+}
+
+// HasPodIdentityStatement reports whether p has a statement equivalent to PodIdentityStatement.
+func HasPodIdentityStatement(p *Policy) bool {
+	_, has := RevokePodIdentity(p)
+	return has
+}

@@ -85,3 +85,54 @@ func TestPodIdentityRequests(t *testing.T) {
 		t.Errorf("without session tags: %+v", reqs)
 	}
 }
+
+// Only the guide's statement goes (whatever its Sid); one with conditions, another service's and the IRSA
+// statement stay, and the input is not modified.
+func TestRevokePodIdentity(t *testing.T) {
+	t.Parallel()
+	const (
+		web        = `{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/A"},"Action":"sts:AssumeRoleWithWebIdentity"}`
+		standard   = `{"Sid":"AllowEksAuthToAssumeRoleForPodIdentity","Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}`
+		renamed    = `{"Sid":"Other","Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:TagSession","sts:AssumeRole"]}`
+		conditions = `{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"],"Condition":{"StringEquals":{"aws:RequestTag/kubernetes-namespace":"ns1"}}}`
+		ec2        = `{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}`
+	)
+	doc := func(statements ...string) *Policy {
+		p, err := Parse([]byte(`{"Version":"2012-10-17","Statement":[` + strings.Join(statements, ",") + `]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cases := []struct {
+		name    string
+		trust   *Policy
+		changed bool
+		left    *Policy
+	}{
+		{"the guide's statement beside IRSA's", doc(web, standard), true, doc(web)},
+		{"under another Sid, actions in another order", doc(renamed, ec2), true, doc(ec2)},
+		{"alone: nothing is left", doc(standard), true, &Policy{Version: Version2012}},
+		{"with conditions: not bind's, it stays", doc(web, conditions), false, doc(web, conditions)},
+		{"none", doc(web, ec2), false, doc(web, ec2)},
+		{"no trust", nil, false, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var before string
+			if c.trust != nil {
+				before = string(c.trust.Canonical())
+			}
+			got, changed := RevokePodIdentity(c.trust)
+			if changed != c.changed || HasPodIdentityStatement(c.trust) != c.changed {
+				t.Errorf("changed %v, want %v", changed, c.changed)
+			}
+			if string(got.Canonical()) != string(c.left.Canonical()) {
+				t.Errorf("left %s, want %s", got.Canonical(), c.left.Canonical())
+			}
+			if c.trust != nil && string(c.trust.Canonical()) != before {
+				t.Error("the input was modified")
+			}
+		})
+	}
+}

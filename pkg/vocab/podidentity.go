@@ -29,6 +29,24 @@ func ParseMechanism(flag, v string) (Mechanism, error) {
 		" (irsa: the role-arn annotation and an IAM OIDC provider, the original guide's way; pod-identity: an EKS Pod Identity association)"}
 }
 
+// MechanismBoth is how list names a ServiceAccount served by both mechanisms at once (an annotation and an
+// association, as migrate leaves it before --remove-irsa): IRSA's environment comes first in the SDKs'
+// credential chain, hence the order. It is a label, not a --mechanism value.
+const MechanismBoth Mechanism = MechanismIRSA + "+" + MechanismPodIdentity
+
+// MechanismOf names what serves a ServiceAccount: irsa, pod-identity or irsa+pod-identity ("" for neither).
+func MechanismOf(irsa, podIdentity bool) Mechanism {
+	switch {
+	case irsa && podIdentity:
+		return MechanismBoth
+	case podIdentity:
+		return MechanismPodIdentity
+	case irsa:
+		return MechanismIRSA
+	}
+	return ""
+}
+
 // Title is how the mechanism is named in prose.
 func (m Mechanism) Title() string {
 	switch m {
@@ -36,6 +54,8 @@ func (m Mechanism) Title() string {
 		return "EKS Pod Identity"
 	case MechanismIRSA, "":
 		return "IRSA"
+	case MechanismBoth:
+		return "IRSA and EKS Pod Identity"
 	}
 	return string(m)
 }

@@ -153,18 +153,8 @@ func TestListOrphans(t *testing.T) {
 	mustBind(t, "-n", ns, "--service-account", "gone", "--bucket", bucket, "--yes")
 	mustBind(t, "-n", ns, "--service-account", "kept", "--bucket", bucket, "--yes")
 	orphans := func() []map[string]string {
-		r := kubectl(t, "sdc", "list", "-A", "--orphans", "-o", "json")
-		if r.Code != 0 {
-			t.Fatalf("list --orphans: %s", r)
-		}
-		var l struct {
-			Items []map[string]string `json:"items"`
-		}
-		if err := json.Unmarshal([]byte(r.Stdout), &l); err != nil {
-			t.Fatal(err)
-		}
 		var mine []map[string]string
-		for _, o := range l.Items {
+		for _, o := range listOrphans(t) {
 			if o["namespace"] == ns {
 				mine = append(mine, o)
 			}
@@ -193,4 +183,20 @@ func TestListOrphans(t *testing.T) {
 	if roleExists(t, roleName(ns, "gone")) || !roleExists(t, roleName(ns, "kept")) {
 		t.Error("the wrong role went")
 	}
+}
+
+// listOrphans runs `kubectl sdc list -A --orphans -o json` and returns its items.
+func listOrphans(t *testing.T) []map[string]string {
+	t.Helper()
+	r := kubectl(t, "sdc", "list", "-A", "--orphans", "-o", "json")
+	if r.Code != 0 {
+		t.Fatalf("list --orphans: %s", r)
+	}
+	var l struct {
+		Items []map[string]string `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &l); err != nil {
+		t.Fatal(err)
+	}
+	return l.Items
 }

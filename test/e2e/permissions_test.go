@@ -27,7 +27,7 @@ func representative(action string) (resource string, context map[string][]string
 	switch {
 	case action == "eks:DescribeAddon":
 		return "arn:aws:eks:us-west-2:" + acct + ":addon/prod/eks-pod-identity-agent/2ac6a7f1-0d43-4c1e-9b1e-1b7a2c1e0f00", nil
-	case action == "eks:DescribePodIdentityAssociation" || action == "eks:UpdatePodIdentityAssociation":
+	case action == "eks:DescribePodIdentityAssociation" || action == "eks:UpdatePodIdentityAssociation" || action == "eks:DeletePodIdentityAssociation":
 		return "arn:aws:eks:us-west-2:" + acct + ":podidentityassociation/prod/a-0123456789abcdefg", nil
 	case action == "eks:ListPodIdentityAssociations" || action == "eks:CreatePodIdentityAssociation" || action == "eks-auth:AssumeRoleForPodIdentity":
 		return cluster, nil
@@ -289,11 +289,20 @@ func TestUnbindPolicyCoversEveryCallUnbindMakes(t *testing.T) {
 	mustBind(t, "-n", ns, "--bucket", newBucket(t), "--role-name", role, "--yes")
 	mustBind(t, "-n", ns, "--bucket", newBucket(t), "--role-name", role, "--yes") // a second version
 	mustBind(t, "-n", ns, "--service-account", "other", "--bucket", newBucket(t), "--role-name", role, "--yes")
+	// EKS Pod Identity beside IRSA (migrate), and alone: the association goes, and the cluster's other
+	// associations are read before the role's Pod Identity statement goes.
+	mustBind(t, "-n", ns, "--service-account", "both", "--bucket", newBucket(t), "--yes")
+	if r := kubectl(t, "sdc", "migrate", "-n", ns, "--service-account", "both", "--yes"); r.Code != 0 {
+		t.Fatalf("migrate: %s", r)
+	}
+	mustBind(t, "-n", ns, "--service-account", "pi", "--bucket", newBucket(t), "--mechanism", "pod-identity", "--yes")
 	seen := map[string]bool{}
 	for _, args := range [][]string{
 		{"-n", ns, "--prune-provider", "--dry-run"},
 		{"-n", ns, "--yes"},
 		{"-n", ns, "--service-account", "other", "--yes"},
+		{"-n", ns, "--service-account", "both", "--yes"},
+		{"-n", ns, "--service-account", "pi", "--yes"},
 	} {
 		sb.Front.ResetCalls()
 		mustUnbind(t, args...)
@@ -302,7 +311,8 @@ func TestUnbindPolicyCoversEveryCallUnbindMakes(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"iam:UpdateAssumeRolePolicy", "iam:CreatePolicyVersion", "iam:DetachRolePolicy", "iam:DeleteRole",
-		"iam:DeletePolicyVersion", "iam:DeletePolicy", "iam:ListRoles"} {
+		"iam:DeletePolicyVersion", "iam:DeletePolicy", "iam:ListRoles",
+		"eks:ListPodIdentityAssociations", "eks:DescribePodIdentityAssociation", "eks:DeletePodIdentityAssociation"} {
 		if !seen[want] {
 			t.Errorf("the scenarios did not make unbind call %s; the test no longer covers it", want)
 		}
