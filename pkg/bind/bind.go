@@ -139,18 +139,33 @@ func (res *Result) Output(dryRun bool, applied *plan.Result) Output {
 		out.OIDCProviderARN = ""
 		out.PodIdentityAssociation = vocab.AssociationName(res.Cluster.Name, res.Request.Namespace, res.Request.ServiceAccount)
 	}
-	for i, c := range res.Plan.Changes {
-		co := ChangeOutput{Kind: c.Kind, Name: c.Name, Action: string(c.Action)}
+	out.Changes = changeOutputs(res.Plan, applied)
+	return out
+}
+
+// changeOutputs are the plan's changes for -o json|yaml, with how each went when applied is not nil.
+func changeOutputs(p *plan.Plan, applied *plan.Result) []ChangeOutput {
+	out := []ChangeOutput{}
+	for i, c := range p.Changes {
+		var o *plan.Outcome
 		if applied != nil {
-			o := applied.Outcomes[i]
-			co.Skipped = o.Skipped
-			if o.Err != nil {
-				co.Error = o.Err.Error()
-			}
+			o = &applied.Outcomes[i]
 		}
-		out.Changes = append(out.Changes, co)
+		out = append(out, changeOutput(c, o))
 	}
 	return out
+}
+
+// changeOutput is one change for -o json|yaml; o is how it went (nil: not applied).
+func changeOutput(c *plan.Change, o *plan.Outcome) ChangeOutput {
+	co := ChangeOutput{Kind: c.Kind, Name: c.Name, Action: string(c.Action)}
+	if o != nil {
+		co.Skipped = o.Skipped
+		if o.Err != nil {
+			co.Error = o.Err.Error()
+		}
+	}
+	return co
 }
 
 func (b *Binder) now() time.Time {

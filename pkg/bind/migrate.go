@@ -402,14 +402,11 @@ func (mg *Migration) Output(dryRun bool, applied *plan.Result) MigrationOutput {
 		for range res.Plan.Changes {
 			c := mg.Plan.Changes[i]
 			i++
-			co := ChangeOutput{Kind: c.Kind, Name: c.Name, Action: string(c.Action)}
+			var oc *plan.Outcome
 			if o, ok := outcome[c]; ok {
-				co.Skipped = o.Skipped
-				if o.Err != nil {
-					co.Error = o.Err.Error()
-				}
+				oc = &o
 			}
-			acct.Changes = append(acct.Changes, co)
+			acct.Changes = append(acct.Changes, changeOutput(c, oc))
 		}
 		out.ServiceAccounts = append(out.ServiceAccounts, acct)
 	}

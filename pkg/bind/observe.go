@@ -342,15 +342,9 @@ func (b *Binder) observeIAM(ctx context.Context, r *Request, o *Observed) error 
 		})
 	}
 	g.Go(func() error {
-		role, err := iamread.ReadRole(gctx, o.aws.IAM, n.RoleName, iamread.RoleOptions{})
-		if err != nil {
-			return err
-		}
-		if role != nil && role.TrustErr != nil {
-			return fmt.Errorf("the trust policy of IAM role %s: %w", n.RoleName, role.TrustErr)
-		}
+		role, err := readRole(gctx, o.aws.IAM, n.RoleName, iamread.RoleOptions{})
 		o.Role = role
-		return nil
+		return err
 	})
 	if err := g.Wait(); err != nil {
 		return err
@@ -410,4 +404,17 @@ func Thumbprint(ctx context.Context, issuer string) (string, error) {
 		return "", fmt.Errorf("issuer %s: %w", issuer, err)
 	}
 	return tp, nil
+}
+
+// readRole reads the role (nil when it does not exist); a trust policy that does not parse is an error, as
+// bind and unbind must not edit a document they cannot read.
+func readRole(ctx context.Context, api iamread.API, name string, opts iamread.RoleOptions) (*iamread.Role, error) {
+	role, err := iamread.ReadRole(ctx, api, name, opts)
+	if err != nil {
+		return nil, err
+	}
+	if role != nil && role.TrustErr != nil {
+		return nil, fmt.Errorf("the trust policy of IAM role %s: %w", name, role.TrustErr)
+	}
+	return role, nil
 }

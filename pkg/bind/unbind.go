@@ -157,17 +157,7 @@ func (res *UnbindResult) Output(dryRun bool, applied *plan.Result) Output {
 	if res.Observed.Policies[res.Names.PolicyARN] != nil {
 		out.PolicyARN = res.Names.PolicyARN
 	}
-	for i, c := range res.Plan.Changes {
-		co := ChangeOutput{Kind: c.Kind, Name: c.Name, Action: string(c.Action)}
-		if applied != nil {
-			o := applied.Outcomes[i]
-			co.Skipped = o.Skipped
-			if o.Err != nil {
-				co.Error = o.Err.Error()
-			}
-		}
-		out.Changes = append(out.Changes, co)
-	}
+	out.Changes = changeOutputs(res.Plan, applied)
 	return out
 }
 
@@ -300,15 +290,9 @@ func (b *Binder) readUnbindRole(ctx context.Context, o *UnbindObserved) (*iamrea
 	var named *iamread.Policy
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		role, err := iamread.ReadRole(gctx, o.aws.IAM, n.RoleName, iamread.RoleOptions{InlineNames: true, Concurrent: true})
-		if err != nil {
-			return err
-		}
-		if role != nil && role.TrustErr != nil {
-			return fmt.Errorf("the trust policy of IAM role %s: %w", n.RoleName, role.TrustErr)
-		}
+		role, err := readRole(gctx, o.aws.IAM, n.RoleName, iamread.RoleOptions{InlineNames: true, Concurrent: true})
 		o.Role = role
-		return nil
+		return err
 	})
 	g.Go(func() (err error) {
 		named, err = iamread.ReadPolicy(gctx, o.aws.IAM, n.PolicyARN)

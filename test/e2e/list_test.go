@@ -5,40 +5,26 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/kubectl-sdc/kubectl-sdc/test/harness"
 )
 
-// listItem is one binding of `list -o json`, decoded strictly: a renamed or extra field fails.
-type listItem struct {
-	Namespace      string   `json:"namespace"`
-	ServiceAccount string   `json:"serviceAccount"`
-	Mechanism      string   `json:"mechanism"`
-	RoleARN        string   `json:"roleArn"`
-	Stages         []string `json:"stages"`
-	Deployments    []string `json:"deployments"`
-	Pods           struct {
-		Total        int `json:"total"`
-		WithIdentity int `json:"withIdentity"`
-	} `json:"pods"`
-	Status   string   `json:"status"`
-	Problems []string `json:"problems"`
-}
-
 // listJSON runs `kubectl sdc list -o json ARGS` and returns its items of namespace ns, by ServiceAccount.
-func listJSON(t *testing.T, ns string, args ...string) map[string]listItem {
+func listJSON(t *testing.T, ns string, args ...string) map[string]harness.ListItem {
 	t.Helper()
 	r := kubectl(t, append([]string{"sdc", "list", "-o", "json"}, args...)...)
 	if r.Code != 0 {
 		t.Fatalf("list %v: %s", args, r)
 	}
 	var l struct {
-		Items []listItem `json:"items"`
+		Items []harness.ListItem `json:"items"`
 	}
 	dec := json.NewDecoder(strings.NewReader(r.Stdout))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&l); err != nil {
 		t.Fatalf("list -o json: %v\n%s", err, r)
 	}
-	out := map[string]listItem{}
+	out := map[string]harness.ListItem{}
 	for _, it := range l.Items {
 		if it.Namespace == ns {
 			out[it.ServiceAccount] = it

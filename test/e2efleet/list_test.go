@@ -12,12 +12,12 @@ import (
 // listFleetDoc is `kubectl sdc list -o json` over a fleet, decoded strictly: a renamed or extra field fails.
 type listFleetDoc struct {
 	Contexts []struct {
-		Context string     `json:"context"`
-		Cluster string     `json:"cluster"`
-		Account string     `json:"account"`
-		Region  string     `json:"region"`
-		Error   string     `json:"error"`
-		Items   []listItem `json:"items"`
+		Context string             `json:"context"`
+		Cluster string             `json:"cluster"`
+		Account string             `json:"account"`
+		Region  string             `json:"region"`
+		Error   string             `json:"error"`
+		Items   []harness.ListItem `json:"items"`
 	} `json:"contexts"`
 	Summary struct {
 		Items  int `json:"items"`
@@ -26,21 +26,6 @@ type listFleetDoc struct {
 		Fail   int `json:"fail"`
 		Errors int `json:"errors"`
 	} `json:"summary"`
-}
-
-type listItem struct {
-	Namespace      string   `json:"namespace"`
-	ServiceAccount string   `json:"serviceAccount"`
-	Mechanism      string   `json:"mechanism"`
-	RoleARN        string   `json:"roleArn"`
-	Stages         []string `json:"stages"`
-	Deployments    []string `json:"deployments"`
-	Pods           struct {
-		Total        int `json:"total"`
-		WithIdentity int `json:"withIdentity"`
-	} `json:"pods"`
-	Status   string   `json:"status"`
-	Problems []string `json:"problems"`
 }
 
 // listFleet runs `kubectl sdc list -o json ARGS` and decodes the document strictly.
@@ -58,10 +43,10 @@ func listFleet(t *testing.T, args ...string) (listFleetDoc, harness.Result) {
 
 // bindingsIn are a context's bindings of namespace ns, by ServiceAccount; ok is false when the document has
 // no such context.
-func (d listFleetDoc) bindingsIn(name, ns string) (items map[string]listItem, err string, ok bool) {
+func (d listFleetDoc) bindingsIn(name, ns string) (items map[string]harness.ListItem, err string, ok bool) {
 	for _, c := range d.Contexts {
 		if c.Context == name {
-			items = map[string]listItem{}
+			items = map[string]harness.ListItem{}
 			for _, it := range c.Items {
 				if it.Namespace == ns {
 					items[it.ServiceAccount] = it

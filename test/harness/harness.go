@@ -161,3 +161,19 @@ func CreateNamespace(t testing.TB, client kubernetes.Interface, name string) {
 		_ = client.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{})
 	})
 }
+
+// ListItem is one binding of `list -o json`, decoded strictly: a renamed or extra field fails.
+type ListItem struct {
+	Namespace      string   `json:"namespace"`
+	ServiceAccount string   `json:"serviceAccount"`
+	Mechanism      string   `json:"mechanism"`
+	RoleARN        string   `json:"roleArn"`
+	Stages         []string `json:"stages"`
+	Deployments    []string `json:"deployments"`
+	Pods           struct {
+		Total        int `json:"total"`
+		WithIdentity int `json:"withIdentity"`
+	} `json:"pods"`
+	Status   string   `json:"status"`
+	Problems []string `json:"problems"`
+}
