@@ -137,8 +137,8 @@ type doctorAllSamples struct {
 	fixed     map[int]naiveRun // the naive walk over no target: its once-per-run part, by latency
 	subset    map[int]naiveRun // the naive walk over the first targets, by latency
 	subsetN   int
-	// pod are doctor -A's runs, by latency, on the largest size once every ServiceAccount also has an EKS
-	// Pod Identity association (associations of them).
+	// pod are doctor -A's runs, by latency, on the largest size once its first ServiceAccounts (up to
+	// benchAssociations) also have an EKS Pod Identity association (associations of them).
 	pod          map[int][]sample
 	associations int
 }
@@ -240,7 +240,7 @@ func benchDoctorAll(ctx context.Context, h *harness, cfg config, workDir string)
 		}
 	}
 
-	// The largest size again, every ServiceAccount with an EKS Pod Identity association beside IRSA: one
+	// The largest size again, its first ServiceAccounts with an EKS Pod Identity association beside IRSA: one
 	// paged list of the cluster's associations, a describe of each in parallel with a bound.
 	h.setLatency(0)
 	largest := cfg.Sizes[len(cfg.Sizes)-1]
