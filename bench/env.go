@@ -107,7 +107,9 @@ func tail(s string, n int) string {
 // run runs name with args in the sandbox environment (sb nil: without one) and times it. A command that
 // cannot start is an error; one that exits non-zero is a result with its code.
 func (t *toolbox) run(ctx context.Context, sb *sandbox.Sandbox, name string, args ...string) (cmdResult, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	// A bound against a hung command; the naive walk over 100 ServiceAccounts with the aws CLI takes minutes
+	// on a quiet machine and more than ten on a loaded one.
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
 	defer cancel()
 	path := name
 	if !strings.Contains(name, "/") {
