@@ -255,6 +255,7 @@ func (op writeTrust) apply(ctx context.Context, a *applier) error {
 	attempts, gone := 0, false
 	err := sdcaws.ConcurrentWrites.Retry(ctx, func(ctx context.Context) error {
 		attempts++
+		start := time.Now()
 		current, err := a.readTrust(ctx, op.Role)
 		if err != nil {
 			return err
@@ -271,7 +272,6 @@ func (op writeTrust) apply(ctx context.Context, a *applier) error {
 			return nil // as wanted: by our write (verified), or already
 		}
 		edited, _ := op.Edit.Apply(current)
-		start := time.Now()
 		_, err = a.aws.IAM.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{
 			RoleName: aws.String(op.Role), PolicyDocument: aws.String(string(edited.Compact())),
 		}, noSDKRetries)
@@ -279,8 +279,9 @@ func (op writeTrust) apply(ctx context.Context, a *applier) error {
 			return err
 		}
 		wrote = edited
-		// Verify after a settle: a writer that read the trust before our write writes within about one
-		// round trip of its read; waiting a few of ours lets its write land before we look.
+		// Verify after a settle: a writer that read the trust before our write lands its own within about
+		// one read-edit-write cycle like ours (its read, its edit, its write, on a machine as loaded as
+		// ours); waiting a few of our cycles lets its write land before we look.
 		return settle(ctx, time.Since(start))
 	}, func(err error) bool {
 		return err == errLost || err == errNotVisible || sdcaws.IsThrottled(err) || sdcaws.IsEventuallyConsistent(err)
@@ -300,7 +301,7 @@ var (
 	errNotVisible = errors.New("not visible yet")
 )
 
-// settle waits a few times d (the duration of our write) with jitter, at least 100 ms and at most 2 s, then
+// settle waits a few times d (our read-edit-write cycle) with jitter, at least 100 ms and at most 2 s, then
 // returns errLost so that the retry loop reads again: the read after the settle is the verification.
 func settle(ctx context.Context, d time.Duration) error {
 	wait := min(max(3*d, 100*time.Millisecond), 2*time.Second)
@@ -476,6 +477,7 @@ func (a *applier) editPolicy(ctx context.Context, arn string, missing func(ctx c
 	edit func(*iampolicy.Policy) (*iampolicy.Policy, bool)) error {
 	wrote := false
 	return sdcaws.ConcurrentWrites.Retry(ctx, func(ctx context.Context) error {
+		start := time.Now()
 		current, err := iamread.ReadPolicy(ctx, a.aws.IAM, arn)
 		if err != nil {
 			return err
@@ -490,7 +492,6 @@ func (a *applier) editPolicy(ctx context.Context, arn string, missing func(ctx c
 		if err := edited.Validate(iampolicy.Identity); err != nil {
 			return fmt.Errorf("IAM policy %s once edited: %w", arn, err)
 		}
-		start := time.Now()
 		if _, err := a.newVersion(ctx, arn, string(edited.Compact())); err != nil {
 			return err
 		}
