@@ -74,13 +74,15 @@ func (f *Front) assumeRole(w http.ResponseWriter, r *http.Request, c *call) {
 			keys[key] = []string{v}
 		}
 	}
-	trustReq := iampolicy.Request{
-		Principal: &iampolicy.RequestPrincipal{Type: "AWS", ID: caller.ARN},
-		Action:    "sts:AssumeRole", Resource: roleARN, Context: keys,
-	}
-	if !iampolicy.Evaluate(trustReq, trust).Allowed() {
-		denied.write(w, r, "sts")
+	tags, e, ok := readSessionTags(c, caller, c.Params.Get("Policy"))
+	if !ok {
+		e.write(w, r, "sts")
 		return
+	}
+	tags.context(keys)
+	actions := []string{"sts:AssumeRole"}
+	if tags.tagged() {
+		actions = append(actions, "sts:TagSession")
 	}
 	perms, err := f.permissionsOf(ctx, caller)
 	if err != nil {
@@ -89,12 +91,15 @@ func (f *Front) assumeRole(w http.ResponseWriter, r *http.Request, c *call) {
 		e.write(w, r, "sts")
 		return
 	}
-	v := perms.decide(iampolicy.Request{Action: "sts:AssumeRole", Resource: roleARN, Context: keys})
-	explicitDeny := !v.Allowed && strings.HasPrefix(v.Why, "with an explicit deny")
-	needIdentity := caller.Account != account || !trustNamesCaller(trust, trustReq, caller)
-	if explicitDeny || (needIdentity && !v.Allowed) {
-		denied.write(w, r, "sts")
-		return
+	for _, action := range actions {
+		if !admits(trust, perms, caller, account, iampolicy.Request{
+			Principal: &iampolicy.RequestPrincipal{Type: "AWS", ID: caller.ARN},
+			Action:    action, Resource: roleARN, Context: keys,
+		}) {
+			denied.Message = fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s", caller.ARN, action, roleARN)
+			denied.write(w, r, "sts")
+			return
+		}
 	}
 
 	if d := c.Params.Get("DurationSeconds"); d != "" {
@@ -132,9 +137,10 @@ func (f *Front) assumeRole(w http.ResponseWriter, r *http.Request, c *call) {
 	if resp.StatusCode == http.StatusOK {
 		p := sessionPrincipal(body, roleARN)
 		p.SessionPolicy, p.SessionManaged = sessionPolicy, managed
+		p.Tags, p.TransitiveKeys = tags.sessionTagsOf()
 		if key := xmlText(body, "AccessKeyId"); key != "" {
 			f.mu.Lock()
-			f.sessions[key] = session{RoleName: roleName, RoleARN: roleARN, AssumedRoleARN: p.ARN}
+			f.sessions[key] = session{RoleName: roleName, RoleARN: roleARN, AssumedRoleARN: p.ARN, Tags: p.Tags, TransitiveKeys: p.TransitiveKeys}
 			f.mu.Unlock()
 			f.rememberKey(key, p)
 		}
@@ -168,6 +174,19 @@ func validateAssumeRole(c *call, roleARN, sessionName string) (awsError, bool) {
 		}
 	}
 	return awsError{}, true
+}
+
+// admits decides one action of an AssumeRole request as STS does: the role's trust must allow it; across
+// accounts, or when the trust admits the caller only through its account, the caller's own permissions
+// (identity policies, boundary, session policies) must allow it too; an explicit deny anywhere refuses.
+func admits(trust *iampolicy.Policy, perms *permissions, caller *principal, roleAccount string, req iampolicy.Request) bool {
+	if !iampolicy.Evaluate(req, trust).Allowed() {
+		return false
+	}
+	v := perms.decide(iampolicy.Request{Action: req.Action, Resource: req.Resource, Context: req.Context})
+	explicitDeny := !v.Allowed && strings.HasPrefix(v.Why, "with an explicit deny")
+	needIdentity := caller.Account != roleAccount || !trustNamesCaller(trust, req, caller)
+	return !explicitDeny && (v.Allowed || !needIdentity)
 }
 
 // trustNamesCaller reports whether an Allow statement of the trust that applies to the request names the

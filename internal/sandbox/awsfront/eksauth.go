@@ -125,14 +125,23 @@ func (f *Front) assumeRoleForPodIdentity(ctx context.Context, info eksClusterInf
 		return nil, e, false
 	}
 	cred, user := res.Credentials, res.AssumedRoleUser
+	// EKS Pod Identity's session tags are all transitive (EKS user guide, pod-id-abac): a role the pod's
+	// code assumes from this session carries them on.
+	var transitive []string
+	for _, key := range podIdentityTagKeys {
+		if _, ok := tags[key]; ok {
+			transitive = append(transitive, key)
+		}
+	}
 	f.mu.Lock()
 	f.sessions[aws.ToString(cred.AccessKeyId)] = session{
-		RoleName: roleNameOf(a.RoleARN), RoleARN: a.RoleARN, AssumedRoleARN: aws.ToString(user.Arn), Tags: tags,
+		RoleName: roleNameOf(a.RoleARN), RoleARN: a.RoleARN, AssumedRoleARN: aws.ToString(user.Arn), Tags: tags, TransitiveKeys: transitive,
 	}
 	f.mu.Unlock()
 	f.rememberKey(aws.ToString(cred.AccessKeyId), &principal{
 		Account: accountOf(a.RoleARN), ARN: aws.ToString(user.Arn), RoleName: roleNameOf(a.RoleARN), RoleARN: a.RoleARN,
 		Secret: aws.ToString(cred.SecretAccessKey), SessionToken: aws.ToString(cred.SessionToken), Expires: aws.ToTime(cred.Expiration), Tags: tags,
+		TransitiveKeys: transitive,
 	})
 	return map[string]any{
 		"subject":                map[string]string{"namespace": k.Namespace, "serviceAccount": k.ServiceAccount.Name},

@@ -121,6 +121,7 @@ type Front struct {
 type session struct {
 	RoleName, RoleARN, AssumedRoleARN string
 	Tags                              map[string]string // session tags, seen as aws:PrincipalTag/<key>
+	TransitiveKeys                    []string
 }
 
 // New makes a Front over the moto at cfg.MotoURL.

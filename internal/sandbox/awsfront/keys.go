@@ -37,8 +37,10 @@ type principal struct {
 	SessionPolicy  *iampolicy.Policy
 	SessionManaged []string // session policy ARNs (PolicyArns)
 	Inactive       bool     // iam:UpdateAccessKey made the key Inactive
-	// Tags are the session's tags (EKS Pod Identity's), seen as aws:PrincipalTag/<key>.
-	Tags map[string]string
+	// Tags are the session's tags (EKS Pod Identity's, or AssumeRole's Tags and inherited ones), seen as
+	// aws:PrincipalTag/<key>; TransitiveKeys are those a role chain carries on to the next session.
+	Tags           map[string]string
+	TransitiveKeys []string
 }
 
 func (p *principal) isSession() bool { return p.RoleName != "" }
