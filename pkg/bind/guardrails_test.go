@@ -367,18 +367,24 @@ func TestPlanAssumeRoleFresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	own := mustParse(t, change(t, res, "policy").After)
-	if len(own.Statements) != 1 {
+	if len(own.Statements) != 2 {
 		t.Fatalf("the binding's policy: %s", own.Canonical())
 	}
+	sdcTag := map[string][]string{"aws:TagKeys": {vocab.SDCSessionTagKey}, "aws:RequestTag/" + vocab.SDCSessionTagKey: {"alice"}}
+	otherTag := map[string][]string{"aws:TagKeys": {vocab.SDCSessionTagKey, "team"}}
 	for _, q := range []struct {
 		action, resource string
+		context          map[string][]string
 		allowed          bool
 	}{
-		{"sts:AssumeRole", tTarget, true},
-		{"sts:AssumeRole", "arn:aws:iam::210987654321:role/other", false},
-		{"s3:GetObject", "arn:aws:s3:::ingest/x", false},
+		{"sts:AssumeRole", tTarget, nil, true},
+		{"sts:TagSession", tTarget, sdcTag, true},
+		{"sts:TagSession", tTarget, otherTag, false},
+		{"sts:TagSession", "arn:aws:iam::210987654321:role/other", sdcTag, false},
+		{"sts:AssumeRole", "arn:aws:iam::210987654321:role/other", nil, false},
+		{"s3:GetObject", "arn:aws:s3:::ingest/x", nil, false},
 	} {
-		if d := iampolicy.Evaluate(iampolicy.Request{Action: q.action, Resource: q.resource}, own); d.Allowed() != q.allowed {
+		if d := iampolicy.Evaluate(iampolicy.Request{Action: q.action, Resource: q.resource, Context: q.context}, own); d.Allowed() != q.allowed {
 			t.Errorf("the binding's role: %s on %s allowed=%v, want %v", q.action, q.resource, d.Allowed(), q.allowed)
 		}
 	}
@@ -465,7 +471,7 @@ func TestPlanAssumeRoleTargets(t *testing.T) {
 			req:  func(t *testing.T) *Request { return targeted(t, "data") },
 			setup: func(t *testing.T, o *Observed) {
 				o.Target.Role = createdRole(t, "210987654321", &createRole{Name: "sdc-reader", Path: "/data/",
-					Trust: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}`})
+					Trust: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":["sts:AssumeRole","sts:TagSession"]}]}`})
 			},
 			check: func(t *testing.T, res *Result) {
 				if a := actions(res); a[idTargetRole] != plan.Unchanged || a[idTargetPolicy] != plan.Create || a[idTargetAttach] != plan.Create {
@@ -485,6 +491,34 @@ func TestPlanAssumeRoleTargets(t *testing.T) {
 				after := mustParse(t, c.After)
 				if c.Action != plan.Update || !op.Update || len(after.Statements) != 2 || !after.Statements[0].Equivalent(mustParse(t, otherTrust).Statements[0]) {
 					t.Errorf("target role: %s %+v\n%s", c.Action, op, c.After)
+				}
+			},
+		},
+		{
+			name: "a trust an earlier bind wrote (sts:AssumeRole alone) gains sts:TagSession in one update; its statement stays",
+			req:  func(t *testing.T) *Request { return targeted(t, "data") },
+			setup: func(t *testing.T, o *Observed) {
+				o.Target.Role = createdRole(t, "210987654321", &createRole{Name: "sdc-reader", Path: "/data/",
+					Trust: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + tRole + `"},"Action":"sts:AssumeRole"}]}`})
+			},
+			check: func(t *testing.T, res *Result) {
+				c := change(t, res, idTargetRole)
+				after := mustParse(t, c.After)
+				if c.Action != plan.Update || len(after.Statements) != 2 || !(AdmitRole{RoleARN: tRole}).Holds(after) {
+					t.Errorf("target role: %s\n%s", c.Action, c.After)
+				}
+				if got := iampolicy.AWSPrincipals(after); len(got) != 1 || got[0] != tRole {
+					t.Errorf("the roles the target is shared by: %v", got)
+				}
+				// Planned again on what it wrote, bind writes nothing.
+				o2 := fresh(res.Request)
+				o2.Target.Role = createdRole(t, "210987654321", &createRole{Name: "sdc-reader", Path: "/data/", Trust: string(after.Compact())})
+				again, err := Plan(res.Request, o2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if a := actions(again)[idTargetRole]; a != plan.Unchanged {
+					t.Errorf("the rerun's target role: %s", a)
 				}
 			},
 		},

@@ -89,8 +89,8 @@ func targetRoleChange(res *Result, where string) (*plan.Change, error) {
 		trust, changed = edit.Apply(existing)
 	}
 	if !edit.Holds(trust) {
-		return nil, fmt.Errorf("IAM role %s's trust policy would still not let role %s assume it: %s; bind adds Allow statements but never removes or changes another statement, so its owners must change that one",
-			t.ARN, n.RoleARN, iampolicy.Evaluate(iampolicy.AssumeRoleRequest(n.RoleARN, assumeRoleSession), trust))
+		return nil, fmt.Errorf("IAM role %s's trust policy would still not let role %s assume it with SDC's session tag (%s): %s; bind adds Allow statements but never removes or changes another statement, so its owners must change that one",
+			t.ARN, n.RoleARN, vocab.SDCSessionTagKey, edit.refusal(trust))
 	}
 	if err := trust.Validate(iampolicy.Trust); err != nil {
 		return nil, fmt.Errorf("admitting role %s to the trust policy of IAM role %s would break IAM's rules: %v", n.RoleARN, t.ARN, err)
@@ -105,7 +105,7 @@ func targetRoleChange(res *Result, where string) (*plan.Change, error) {
 		if t.Parsed.Path != "/" {
 			op.Create.Path = t.Parsed.Path
 		}
-		c.Notes = append([]string{where, "trusts role " + n.RoleARN + " (sts:AssumeRole)"}, createNotes(op.Create)...)
+		c.Notes = append([]string{where, "trusts role " + n.RoleARN + " (sts:AssumeRole, sts:TagSession)"}, createNotes(op.Create)...)
 		c.Op = inTarget{op}
 		return c, nil
 	}
@@ -123,7 +123,7 @@ func targetRoleChange(res *Result, where string) (*plan.Change, error) {
 	c.Action = plan.Update
 	if changed {
 		op.Update = true
-		c.Notes = append(c.Notes, "admits role "+n.RoleARN+" (sts:AssumeRole); every other statement stays")
+		c.Notes = append(c.Notes, "admits role "+n.RoleARN+" (sts:AssumeRole, sts:TagSession: SDC tags its sessions); every other statement stays")
 	}
 	c.Notes = append(c.Notes, tagNotes(t.Role.Tags, retag)...)
 	op.Tags = retag

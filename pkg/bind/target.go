@@ -23,6 +23,10 @@ import (
 // a trust that conditions on sts:RoleSessionName is unusual).
 const assumeRoleSession = "sdc"
 
+// assumeRoleUser stands for the pipeline's user in SDC's session tag when a trust is judged (a trust that
+// conditions on one user's value is the owners' choice, and doctor --probe-user checks it).
+const assumeRoleUser = "sdc-user"
+
 // validateTarget checks --assume-role-arn and --target-profile before anything is read.
 func (r *Request) validateTarget() error {
 	if r.AssumeRoleARN == "" {
@@ -116,9 +120,18 @@ func (e AdmitRole) Apply(p *iampolicy.Policy) (*iampolicy.Policy, bool) {
 	return iampolicy.AdmitAWSPrincipal(p, e.RoleARN)
 }
 
-// Holds reports whether the trust lets a session of the role call sts:AssumeRole.
-func (e AdmitRole) Holds(p *iampolicy.Policy) bool {
-	return iampolicy.Evaluate(iampolicy.AssumeRoleRequest(e.RoleARN, assumeRoleSession), p).Allowed()
+// Holds reports whether the trust lets a session of the role make SDC's call: sts:AssumeRole with SDC's
+// session tag, which STS also judges as sts:TagSession.
+func (e AdmitRole) Holds(p *iampolicy.Policy) bool { return e.refusal(p) == "" }
+
+// refusal says which of SDC's requests the trust does not allow, and how it decided; "" when it allows both.
+func (e AdmitRole) refusal(p *iampolicy.Policy) string {
+	for _, req := range iampolicy.SDCAssumeRoleRequests(e.RoleARN, assumeRoleSession, assumeRoleUser) {
+		if d := iampolicy.Evaluate(req, p); !d.Allowed() {
+			return req.Action + ": " + d.String()
+		}
+	}
+	return ""
 }
 
 // Subjects are the roles the trust lists in statements of bind's shape.
@@ -127,11 +140,8 @@ func (e AdmitRole) Subjects(p *iampolicy.Policy) []string { return iampolicy.AWS
 func (e AdmitRole) String() string { return "admit role " + e.RoleARN }
 
 // assumeRolePolicy is what the binding's role is allowed with --assume-role-arn: sts:AssumeRole on exactly
-// that role.
-func assumeRolePolicy(target string) *iampolicy.Policy {
-	return iampolicy.NewPolicy(iampolicy.Statement{Sid: "AssumeAnotherRole", Effect: iampolicy.Allow,
-		Action: iampolicy.Values{vocab.ActionAssumeRole}, Resource: iampolicy.Values{target}})
-}
+// that role, and sts:TagSession on it for SDC's session tag only.
+func assumeRolePolicy(target string) *iampolicy.Policy { return iampolicy.SDCAssumeRolePolicy(target) }
 
 // Handoff is what the owners of the target account must add when bind may not (no --target-profile): the
 // trust statement that admits the binding's role, and the policy with the stages' permissions.

@@ -66,6 +66,7 @@ type DoctorOptions struct {
 	AllNamespaces  bool
 	Probe          bool
 	ProbeWrite     bool
+	ProbePrincipal string
 	Strict         bool
 	Output         outputFlag
 	Verbose        int
@@ -111,6 +112,7 @@ func newDoctorCmd(g *Globals) *cobra.Command {
 	f.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Check every ServiceAccount with an eks.amazonaws.com/role-arn annotation, in every namespace, and the Deployments using them")
 	f.BoolVar(&o.Probe, "probe", false, "Also ask AWS: assume the role with a token of the ServiceAccount, and reach the stages' S3 buckets with its credentials")
 	f.BoolVar(&o.ProbeWrite, "probe-write", false, "With --probe: also put a small marker object <prefix>"+doctor.ProbeMarker+" where S3 stages write")
+	f.StringVar(&o.ProbePrincipal, "probe-principal", "", "With --probe: the `USER` in the session tag "+vocab.SDCSessionTagKey+" of the probe's Assume Another Role call, as SDC sets it to the user who starts the pipeline (default "+doctor.DefaultProbePrincipal+"; matters when the target's trust conditions on it)")
 	f.BoolVar(&o.Strict, "strict", false, "Exit 1 on warnings too")
 	f.StringVar(&o.AssumeRoleARN, "assume-role-arn", "", "Role `ARN` the SDC stages assume (\"Assume Another Role\"; default: the one bind recorded on the role, tag "+vocab.TagAssumeRoleARN+")")
 	f.StringVar(&o.TargetProfile, "target-profile", "", "AWS `PROFILE` of the assumed role's account, to check that role's trust and policies too")
@@ -150,7 +152,7 @@ func (o *DoctorOptions) Complete(c *cobra.Command) error {
 		Namespace: ns, AllNamespaces: o.AllNamespaces,
 		ServiceAccount: o.ServiceAccount, ServiceAccountSet: c.Flags().Changed("service-account"),
 		Deployment: o.Deployment, CatalogFile: o.perms.CatalogFile,
-		Probe: o.Probe, ProbeWrite: o.ProbeWrite,
+		Probe: o.Probe, ProbeWrite: o.ProbeWrite, ProbePrincipal: o.ProbePrincipal,
 		AssumeRoleARN: o.AssumeRoleARN, TargetProfile: o.TargetProfile,
 		ExpectedBoundary: os.Getenv(vocab.EnvPermissionsBoundary),
 	}

@@ -26,11 +26,11 @@ var iamAssumeRoleTarget = Check{
 		r, target := f.Roles[t.RoleARN], t.AssumeRoleARN
 		fix := bindFix(f, t)
 		set := rolePolicies(f, r)
-		if missing, _, _ := set.lacks(assumeRoleNeed(target)); len(missing) > 0 {
-			return fail(fmt.Sprintf("role %s may not call sts:AssumeRole on %s", r.Name, target),
+		if missing, _, _ := set.lacksRequests(assumeRoleNeed(r.ActualARNOr(t.RoleARN), target)); len(missing) > 0 {
+			return fail(fmt.Sprintf("role %s may not make SDC's Assume Another Role call on %s", r.Name, target),
 				fmt.Sprintf("the stages assume %s (from %s); missing: %s; %s", target, t.AssumeRoleFrom, strings.Join(missing, ", "), set.describe()), fix)
 		}
-		own := fmt.Sprintf("the stages assume it (from %s); role %s may call sts:AssumeRole on it", t.AssumeRoleFrom, r.Name)
+		own := fmt.Sprintf("the stages assume it (from %s); role %s may call sts:AssumeRole on it with SDC's session tag %s (sts:TagSession)", t.AssumeRoleFrom, r.Name, vocab.SDCSessionTagKey)
 		ar := f.AssumedRoles[target]
 		if ar == nil || !ar.Readable {
 			why := "not read"
@@ -51,9 +51,13 @@ var iamAssumeRoleTarget = Check{
 		case tr.TrustErr != nil:
 			return fail(fmt.Sprintf("the trust policy of role %s does not parse", target), tr.TrustErr.Error(), fix)
 		}
-		if d := iampolicy.Evaluate(iampolicy.AssumeRoleRequest(r.ActualARNOr(t.RoleARN), assumeRoleSession), tr.Trust); !d.Allowed() {
-			return fail(fmt.Sprintf("the trust of role %s does not let role %s assume it", target, r.Name),
-				fmt.Sprintf("STS refuses the stages (AccessDenied: ... is not authorized to perform: sts:AssumeRole): the trust is %s for a session of %s", d, r.ActualARNOr(t.RoleARN)), fix)
+		for _, req := range iampolicy.SDCAssumeRoleRequests(r.ActualARNOr(t.RoleARN), assumeRoleSession, DefaultProbePrincipal) {
+			if d := iampolicy.Evaluate(req, tr.Trust); !d.Allowed() {
+				return fail(fmt.Sprintf("the trust of role %s does not let role %s assume it as SDC does (%s)", target, r.Name, req.Action),
+					fmt.Sprintf("STS refuses the stages (AccessDenied: ... is not authorized to perform: %s): SDC's Assume Another Role tags the session with %s (\"Set Session Tags\", on by default), so the trust must allow %s and %s; it is %s for a session of %s; bind adds this statement (or add it by hand): %s",
+						req.Action, vocab.SDCSessionTagKey, vocab.ActionAssumeRole, vocab.ActionTagSession, d, r.ActualARNOr(t.RoleARN),
+						strings.Join(strings.Fields(trustStatementFor(r.ActualARNOr(t.RoleARN))), " ")), trustFix(f, t, ar))
+			}
 		}
 		trusted := fmt.Sprintf("%s; the trust of %s admits it (read with %s)", own, target, ar.Via)
 		if t.Selection == nil {
@@ -89,4 +93,19 @@ func (r *Role) ActualARNOr(arn string) string {
 func accountOfRole(arn string) string {
 	p, _ := vocab.ParseRoleARN(arn)
 	return p.Account
+}
+
+// trustFix repairs a target trust that refuses SDC's call: bind with --target-profile adds the statement
+// (every other one stays).
+func trustFix(f *Facts, t *Target, ar *AssumedRole) string {
+	line := bindFix(f, t)
+	if f.Options.TargetProfile == "" {
+		line += " --target-profile <PROFILE of account " + ar.Account + ">"
+	}
+	return line
+}
+
+// trustStatementFor is the statement bind adds to a target's trust, for owners who edit it by hand.
+func trustStatementFor(roleARN string) string {
+	return string(iampolicy.NewPolicy(iampolicy.AssumeRoleStatement(roleARN)).Statements[0].Canonical())
 }

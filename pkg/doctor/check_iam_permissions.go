@@ -22,12 +22,13 @@ var iamPermissions = Check{
 	Run: func(_ context.Context, f *Facts, t *Target) Result {
 		r := f.Roles[t.RoleARN]
 		var needed *iampolicy.Policy
+		var needReqs []iampolicy.Request
 		var stages string
 		switch {
 		case t.AssumeRoleARN != "":
-			needed = assumeRoleNeed(t.AssumeRoleARN)
-			stages = fmt.Sprintf("Assume Another Role: %s on %s (from %s; the stages' own permissions are that role's, see iam.assume-role-target)",
-				vocab.ActionAssumeRole, t.AssumeRoleARN, t.AssumeRoleFrom)
+			needed, needReqs = iampolicy.SDCAssumeRolePolicy(t.AssumeRoleARN), assumeRoleNeed(r.ActualARNOr(t.RoleARN), t.AssumeRoleARN)
+			stages = fmt.Sprintf("Assume Another Role: %s and %s (SDC's session tag %s) on %s (from %s; the stages' own permissions are that role's, see iam.assume-role-target)",
+				vocab.ActionAssumeRole, vocab.ActionTagSession, vocab.SDCSessionTagKey, t.AssumeRoleARN, t.AssumeRoleFrom)
 		case t.Selection == nil:
 			if t.SelectionErr != nil {
 				return skip("skipped: the role's stages tag cannot be read", t.SelectionErr.Error()+"; or pass the stages: --stage NAME --set KEY=VALUE")
@@ -42,7 +43,13 @@ var iamPermissions = Check{
 			stages = fmt.Sprintf("stages %s (from %s)", strings.Join(t.Selection.Stages, ", "), t.SelectionFrom)
 		}
 		set := rolePolicies(f, r)
-		missing, total, byBoundary := set.lacks(needed)
+		var missing []string
+		var total, byBoundary int
+		if needReqs != nil {
+			missing, total, byBoundary = set.lacksRequests(needReqs)
+		} else {
+			missing, total, byBoundary = set.lacks(needed)
+		}
 		held := set.describe()
 		if len(missing) > 0 {
 			fix := bindFix(f, t)
@@ -122,40 +129,58 @@ func stagesNeed(f *Facts, t *Target, account string) (*iampolicy.Policy, *Result
 	return needed, nil
 }
 
-// assumeRoleNeed is what a role whose stages assume target needs: sts:AssumeRole on it.
-func assumeRoleNeed(target string) *iampolicy.Policy {
-	return iampolicy.NewPolicy(iampolicy.Statement{Effect: iampolicy.Allow, Action: iampolicy.Values{vocab.ActionAssumeRole}, Resource: iampolicy.Values{target}})
+// assumeRoleNeed is what a role whose stages assume target must be allowed: SDC's call, sts:AssumeRole on
+// it with SDC's session tag, which IAM also judges as sts:TagSession (the identity-based side of the
+// requests: no principal).
+func assumeRoleNeed(roleARN, target string) []iampolicy.Request {
+	reqs := iampolicy.SDCAssumeRoleRequests(roleARN, assumeRoleSession, DefaultProbePrincipal)
+	for i := range reqs {
+		reqs[i].Principal, reqs[i].Resource = nil, target
+	}
+	return reqs
 }
 
 // lacks evaluates every action and resource of needed against the role's policies and boundary, as IAM
 // does: the requests not allowed, described, how many were asked, and how many of the refusals only the
 // boundary makes.
 func (s policySet) lacks(needed *iampolicy.Policy) (missing []string, total, byBoundary int) {
+	var reqs []iampolicy.Request
 	for _, st := range needed.Statements {
 		for _, a := range st.Action {
 			for _, res := range st.Resource {
-				total++
-				p := iampolicy.EvaluatePermission(iampolicy.Request{Action: a, Resource: res}, s.policies, s.boundary)
-				if p.Allowed() {
-					continue
-				}
-				m := a + " on " + res
-				switch {
-				case p.Identity.Effect == iampolicy.Deny:
-					m += " (explicitly denied by " + s.names[p.Identity.PolicyIndex] + ")"
-				case p.DeniedByBoundary() && p.Identity.Allowed():
-					byBoundary++
-					if p.Boundary.Effect == iampolicy.Deny {
-						m += " (explicitly denied by permissions boundary " + s.boundaryARN + ")"
-					} else {
-						m += " (not allowed by permissions boundary " + s.boundaryARN + ")"
-					}
-				case p.DeniedByBoundary():
-					m += " (allowed by no policy, nor by permissions boundary " + s.boundaryARN + ")"
-				}
-				missing = append(missing, m)
+				reqs = append(reqs, iampolicy.Request{Action: a, Resource: res})
 			}
 		}
+	}
+	return s.lacksRequests(reqs)
+}
+
+// lacksRequests is lacks for requests with their condition context.
+func (s policySet) lacksRequests(reqs []iampolicy.Request) (missing []string, total, byBoundary int) {
+	for _, req := range reqs {
+		total++
+		p := iampolicy.EvaluatePermission(req, s.policies, s.boundary)
+		if p.Allowed() {
+			continue
+		}
+		m := req.Action + " on " + req.Resource
+		if req.Action == vocab.ActionTagSession {
+			m += " (with session tag " + vocab.SDCSessionTagKey + ", which SDC sets by default)"
+		}
+		switch {
+		case p.Identity.Effect == iampolicy.Deny:
+			m += " (explicitly denied by " + s.names[p.Identity.PolicyIndex] + ")"
+		case p.DeniedByBoundary() && p.Identity.Allowed():
+			byBoundary++
+			if p.Boundary.Effect == iampolicy.Deny {
+				m += " (explicitly denied by permissions boundary " + s.boundaryARN + ")"
+			} else {
+				m += " (not allowed by permissions boundary " + s.boundaryARN + ")"
+			}
+		case p.DeniedByBoundary():
+			m += " (allowed by no policy, nor by permissions boundary " + s.boundaryARN + ")"
+		}
+		missing = append(missing, m)
 	}
 	return missing, total, byBoundary
 }

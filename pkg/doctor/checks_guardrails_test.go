@@ -30,7 +30,7 @@ func crossAccount(t *testing.T, f *Facts) {
 	f.Options.TargetProfile = "data"
 	r := f.Roles[fxRole]
 	r.Tags[vocab.TagAssumeRoleARN] = fxTarget
-	f.Policies[fxPolicy].Document = trustDoc(t, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"`+fxTarget+`"}]}`)
+	f.Policies[fxPolicy].Document = iampolicy.SDCAssumeRolePolicy(fxTarget)
 	doc, _, err := f.Catalog.Render(*mustSelection(t, "v1 s3 bucket="+fxBucket), catalog.Target{Partition: "aws", Region: "us-west-2", Account: "210987654321"})
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +128,24 @@ func TestGuardrailAndCrossAccountChecks(t *testing.T) {
 				crossAccount(t, f)
 				f.Policies[fxPolicy].Document = trustDoc(t, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::210987654321:role/other"}]}`)
 			},
-			title: "may not call sts:AssumeRole on " + fxTarget, others: map[string]Status{"iam.permissions": Fail}},
+			title: "may not make SDC's Assume Another Role call on " + fxTarget, others: map[string]Status{"iam.permissions": Fail}},
+		{name: "a binding made before SDC's session tag was known: sts:AssumeRole alone", id: "iam.assume-role-target", status: Fail,
+			break_: func(t *testing.T, f *Facts) {
+				crossAccount(t, f)
+				f.Policies[fxPolicy].Document = trustDoc(t, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"`+fxTarget+`"}]}`)
+			},
+			title:  "may not make SDC's Assume Another Role call on " + fxTarget,
+			detail: "missing: sts:TagSession on " + fxTarget + " (with session tag streamsets/principal, which SDC sets by default)",
+			fix:    healthyFix + " --assume-role-arn " + fxTarget + " --target-profile data",
+			others: map[string]Status{"iam.permissions": Fail}},
+		{name: "a target trust without sts:TagSession", id: "iam.assume-role-target", status: Fail,
+			break_: func(t *testing.T, f *Facts) {
+				crossAccount(t, f)
+				target(f).Role.Trust = trustDoc(t, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"`+fxRole+`"},"Action":"sts:AssumeRole"}]}`)
+			},
+			title:  "the trust of role " + fxTarget + " does not let role " + fxRoleName + " assume it as SDC does (sts:TagSession)",
+			detail: `SDC's Assume Another Role tags the session with streamsets/principal ("Set Session Tags", on by default), so the trust must allow sts:AssumeRole and sts:TagSession`,
+			fix:    healthyFix + " --assume-role-arn " + fxTarget + " --target-profile data"},
 		{name: "a boundary that keeps the role from assuming the target", id: "iam.assume-role-target", status: Fail,
 			break_: func(t *testing.T, f *Facts) {
 				crossAccount(t, f)

@@ -72,6 +72,9 @@ type Options struct {
 	CatalogFile string
 	Probe       bool
 	ProbeWrite  bool
+	// ProbePrincipal is the value of SDC's session tag (vocab.SDCSessionTagKey) in the probe's Assume
+	// Another Role call: the SDC user who starts the pipelines ("" means DefaultProbePrincipal).
+	ProbePrincipal string
 	// Parallelism bounds concurrent IAM reads and probes; 0 means DefaultParallelism.
 	Parallelism int
 	// AssumeRoleARN is --assume-role-arn: the role the stages assume ("" means: read the role's tag);
@@ -89,6 +92,10 @@ func (o *Options) validate() error {
 		return errors.New("--service-account names one ServiceAccount and -A/--all-namespaces looks at every annotated one: use one or the other")
 	case o.ProbeWrite && !o.Probe:
 		return errors.New("--probe-write needs --probe (it writes with the credentials the probe obtains)")
+	case o.ProbePrincipal != "" && !o.Probe:
+		return errors.New("--probe-principal needs --probe (it is the session tag of the probe's Assume Another Role call)")
+	case o.ProbePrincipal != "" && !validSessionTagValue(o.ProbePrincipal):
+		return fmt.Errorf("--probe-principal %q: STS takes a session tag value of at most 256 letters, digits, spaces and _.:/=+-@", o.ProbePrincipal)
 	case o.Parallelism < 0:
 		return fmt.Errorf("parallelism %d: must be positive", o.Parallelism)
 	}

@@ -10,14 +10,46 @@ import (
 )
 
 // AssumeRoleStatement is the trust statement that lets a role (its sessions) assume the role whose trust
-// holds it: Allow, Principal {"AWS": principalARN}, Action sts:AssumeRole. It is what SDC's "Assume Another
-// Role" needs in the other account's role.
+// holds it, with session tags: Allow, Principal {"AWS": principalARN}, Action sts:AssumeRole and
+// sts:TagSession. It is what SDC's "Assume Another Role" needs in the other account's role: SDC tags its
+// sessions by default (vocab.SDCSessionTagKey), and STS then asks the trust for sts:TagSession too.
 func AssumeRoleStatement(principalARN string) Statement {
 	return Statement{
 		Effect:    Allow,
 		Principal: &Principal{Values: map[string]Values{"AWS": {principalARN}}},
-		Action:    Values{vocab.ActionAssumeRole},
+		Action:    Values{vocab.ActionAssumeRole, vocab.ActionTagSession},
 	}
+}
+
+// SDCAssumeRoleRequests are the requests STS evaluates against a role's trust policy (or, without a
+// Principal, against the caller's permissions) when a session of roleARN makes SDC's tagged AssumeRole:
+// sts:AssumeRole and sts:TagSession, both with the session tag SDC sets (value: the pipeline's user, which
+// only a trust that conditions on it cares about) as aws:RequestTag and aws:TagKeys.
+func SDCAssumeRoleRequests(roleARN, sessionName, user string) []Request {
+	base := AssumeRoleRequest(roleARN, sessionName)
+	var out []Request
+	for _, action := range []string{vocab.ActionAssumeRole, vocab.ActionTagSession} {
+		r := base
+		r.Action = action
+		r.Context = make(map[string][]string, len(base.Context)+2)
+		for k, v := range base.Context {
+			r.Context[k] = v
+		}
+		r.Context["aws:RequestTag/"+vocab.SDCSessionTagKey] = []string{user}
+		r.Context["aws:TagKeys"] = []string{vocab.SDCSessionTagKey}
+		out = append(out, r)
+	}
+	return out
+}
+
+// SDCAssumeRolePolicy is what a role whose stages assume target needs, least privilege: sts:AssumeRole on
+// exactly target, and sts:TagSession on it for SDC's session tag only.
+func SDCAssumeRolePolicy(target string) *Policy {
+	return NewPolicy(
+		Statement{Sid: "AssumeAnotherRole", Effect: Allow, Action: Values{vocab.ActionAssumeRole}, Resource: Values{target}},
+		Statement{Sid: "AssumeAnotherRoleSessionTags", Effect: Allow, Action: Values{vocab.ActionTagSession}, Resource: Values{target},
+			Condition: Conditions{"ForAllValues:StringEquals": {"aws:TagKeys": Values{vocab.SDCSessionTagKey}}}},
+	)
 }
 
 // AssumeRoleRequest is the request STS evaluates against a role's trust policy when a session of the role
@@ -37,14 +69,28 @@ func AssumeRoleRequest(roleARN, sessionName string) Request {
 }
 
 // assumeRoleShape returns the AWS principals of s when s has exactly AssumeRoleStatement's shape: Allow,
-// AWS as the only principal type, sts:AssumeRole as the only action, no resource or condition elements
-// (a Sid is allowed).
+// AWS as the only principal type, sts:AssumeRole and sts:TagSession as the only actions, no resource or
+// condition elements (a Sid is allowed).
 func assumeRoleShape(s Statement) (Values, bool) {
+	return awsPrincipalShape(s, vocab.ActionAssumeRole, vocab.ActionTagSession)
+}
+
+// untaggedAssumeRoleShape is the shape kubectl-sdc wrote before it knew SDC tags its sessions: the same
+// with sts:AssumeRole alone. Its principals still count as the roles a target is shared by.
+func untaggedAssumeRoleShape(s Statement) (Values, bool) {
+	return awsPrincipalShape(s, vocab.ActionAssumeRole)
+}
+
+func awsPrincipalShape(s Statement, actions ...string) (Values, bool) {
 	if s.Effect != Allow || s.NotPrincipal != nil || s.Principal == nil || s.Principal.Wildcard ||
 		len(s.Principal.Values) != 1 || len(s.Principal.Values["AWS"]) == 0 ||
-		len(s.Action) != 1 || !strings.EqualFold(s.Action[0], vocab.ActionAssumeRole) ||
-		len(s.NotAction) > 0 || len(s.Resource) > 0 || len(s.NotResource) > 0 || len(s.Condition) > 0 {
+		len(s.Action) != len(actions) || len(s.NotAction) > 0 || len(s.Resource) > 0 || len(s.NotResource) > 0 || len(s.Condition) > 0 {
 		return nil, false
+	}
+	for _, a := range actions {
+		if !slices.ContainsFunc(s.Action, func(have string) bool { return strings.EqualFold(have, a) }) {
+			return nil, false
+		}
 	}
 	return s.Principal.Values["AWS"], true
 }
@@ -69,6 +115,8 @@ func AWSPrincipals(p *Policy) []string {
 	var out []string
 	for _, s := range p.Statements {
 		if principals, ok := assumeRoleShape(s); ok {
+			out = append(out, principals...)
+		} else if principals, ok := untaggedAssumeRoleShape(s); ok {
 			out = append(out, principals...)
 		}
 	}

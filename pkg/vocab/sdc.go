@@ -22,3 +22,17 @@ const (
 	// and a projected web identity token (which the pod's fsGroup makes readable by a non-root user).
 	MechanismIRSA Mechanism = "irsa"
 )
+
+// SDC's "Assume Another Role", as its code makes the call (datacollector-oss: aws-support
+// AWSUtil.getCredentialsProvider, kinesis-lib AWSKinesisUtil; the stages' AWSConfig): STS AssumeRole on top
+// of the default credential chain, with a random UUID as the session name unless one is configured, the
+// stage's "Session Timeout" as the duration, and, because "Set Session Tags" is on by default, one session
+// tag naming the user who starts the pipeline. A tagged AssumeRole needs sts:TagSession from the caller's
+// permissions and the target role's trust (IAM User Guide, "Pass session tags in AWS STS").
+const (
+	// SDCSessionTagKey is the session tag SDC sets ("Set Session Tags", default on).
+	SDCSessionTagKey = "streamsets/principal"
+	// SDCSessionSeconds is "Session Timeout"'s default and minimum; a session assumed from a role session
+	// (IRSA's or Pod Identity's) is role chaining, which STS caps at one hour, so it must stay 3600.
+	SDCSessionSeconds = 3600
+)

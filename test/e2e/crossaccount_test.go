@@ -91,17 +91,22 @@ func TestCrossAccountAssumeRole(t *testing.T) {
 		}
 	}
 
-	// The binding's role: only sts:AssumeRole, on exactly the target; the target is recorded on it.
+	// The binding's role: only SDC's call (sts:AssumeRole, sts:TagSession for SDC's tag key), on exactly the
+	// target; the target is recorded on it.
 	own := policyDoc(t, awsAdmin(t).IAM, policyARN(t, ns, "sdc"))
+	sdcTag := map[string][]string{"aws:TagKeys": {"streamsets/principal"}, "aws:RequestTag/streamsets/principal": {"alice"}}
 	for _, q := range []struct {
 		action, resource string
+		context          map[string][]string
 		allowed          bool
 	}{
-		{"sts:AssumeRole", target, true},
-		{"sts:AssumeRole", sb.Target.RoleARN, false},
-		{"s3:GetObject", "arn:aws:s3:::" + bucket + "/k", false},
+		{"sts:AssumeRole", target, nil, true},
+		{"sts:TagSession", target, sdcTag, true},
+		{"sts:TagSession", target, map[string][]string{"aws:TagKeys": {"team"}}, false},
+		{"sts:AssumeRole", sb.Target.RoleARN, nil, false},
+		{"s3:GetObject", "arn:aws:s3:::" + bucket + "/k", nil, false},
 	} {
-		if d := iampolicy.Evaluate(iampolicy.Request{Action: q.action, Resource: q.resource}, own); d.Allowed() != q.allowed {
+		if d := iampolicy.Evaluate(iampolicy.Request{Action: q.action, Resource: q.resource, Context: q.context}, own); d.Allowed() != q.allowed {
 			t.Errorf("the binding's role: %s on %s allowed=%v, want %v\n%s", q.action, q.resource, d.Allowed(), q.allowed, own.Canonical())
 		}
 	}
@@ -122,8 +127,10 @@ func TestCrossAccountAssumeRole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := iampolicy.Evaluate(iampolicy.AssumeRoleRequest(roleARN(t, ns, "sdc"), "sdc"), trust); !d.Allowed() || len(trust.Statements) != 1 {
-		t.Errorf("the target's trust does not admit exactly the binding's role: %v\n%s", d, trust.Canonical())
+	for _, req := range iampolicy.SDCAssumeRoleRequests(roleARN(t, ns, "sdc"), "sdc", "alice") {
+		if d := iampolicy.Evaluate(req, trust); !d.Allowed() || len(trust.Statements) != 1 {
+			t.Errorf("the target's trust does not admit exactly the binding's role for %s: %v\n%s", req.Action, d, trust.Canonical())
+		}
 	}
 	att, err := ta.IAM.ListAttachedRolePolicies(context.Background(), &iam.ListAttachedRolePoliciesInput{RoleName: aws.String(targetName)})
 	if err != nil || len(att.AttachedPolicies) != 1 || aws.ToString(att.AttachedPolicies[0].PolicyArn) != targetPolicy {
@@ -139,6 +146,18 @@ func TestCrossAccountAssumeRole(t *testing.T) {
 	again := mustBind(t, args...)
 	if c := calls(t); c.Writes != 0 || !strings.Contains(again.Stdout, "No changes:") {
 		t.Errorf("the rerun wrote: %v\n%s", c.ByAction, again.Stdout)
+	}
+
+	// A binding an earlier version made (its role allowed sts:AssumeRole alone): the rerun's plan shows
+	// the one update, a new version of the binding's policy, and writes that alone.
+	untagged := `{"Version":"2012-10-17","Statement":[{"Sid":"AssumeAnotherRole","Effect":"Allow","Action":"sts:AssumeRole","Resource":"` + target + `"}]}`
+	if r := run(t, nil, "aws", "iam", "create-policy-version", "--policy-arn", policyARN(t, ns, "sdc"), "--set-as-default", "--policy-document", untagged); r.Code != 0 {
+		t.Fatal(r)
+	}
+	sb.Front.ResetCalls()
+	up := mustBind(t, args...)
+	if c := calls(t); c.Writes != 1 || c.ByAction["iam:CreatePolicyVersion"] != 1 || !strings.Contains(up.Stdout, "~ update    IAM policy "+policyARN(t, ns, "sdc")) {
+		t.Errorf("the rerun on an earlier binding: %v\n%s", c.ByAction, up.Stdout)
 	}
 
 	// doctor --probe, with the target's account readable: web identity, AssumeRole into the target, S3
@@ -181,9 +200,12 @@ func TestCrossAccountAssumeRole(t *testing.T) {
 		}
 	}
 
-	// The target's trust broken by hand: iam.assume-role-target fails with the fix, the probe agrees, and
-	// the fix repairs it.
-	broken := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+	// The target's trust broken by hand: another statement, and the binding's role admitted for
+	// sts:AssumeRole alone (as an earlier version wrote it), so SDC's tagged call is refused.
+	// iam.assume-role-target fails naming sts:TagSession with the fix, the probe (SDC's call) agrees, and the
+	// fix repairs it, keeping both statements.
+	ec2 := `{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}`
+	broken := `{"Version":"2012-10-17","Statement":[` + ec2 + `,{"Effect":"Allow","Principal":{"AWS":"` + roleARN(t, ns, "sdc") + `"},"Action":"sts:AssumeRole"}]}`
 	if r := run(t, nil, "aws", "--profile", sb.Target.Profile, "iam", "update-assume-role-policy", "--role-name", targetName, "--policy-document", broken); r.Code != 0 {
 		t.Fatal(r)
 	}
@@ -193,10 +215,11 @@ func TestCrossAccountAssumeRole(t *testing.T) {
 	}
 	c := rep.check(t, "iam.assume-role-target")
 	wantFix := fmt.Sprintf("kubectl sdc bind -n %s --service-account sdc --deployment sdc --bucket %s --assume-role-arn %s --target-profile %s", ns, bucket, target, sb.Target.Profile)
-	if c.Status != "fail" || !strings.Contains(c.Title, "the trust of role "+target+" does not let role "+roleName(ns, "sdc")+" assume it") || c.Fix != wantFix {
+	if c.Status != "fail" || !strings.Contains(c.Title, "the trust of role "+target+" does not let role "+roleName(ns, "sdc")+" assume it as SDC does (sts:TagSession)") || c.Fix != wantFix {
 		t.Errorf("iam.assume-role-target: %+v\nwant the fix %s", c, wantFix)
 	}
-	if p := rep.check(t, "probe.assume-role-target"); p.Status != "fail" || !strings.Contains(p.Detail, "AccessDenied") {
+	if p := rep.check(t, "probe.assume-role-target"); p.Status != "fail" || !strings.Contains(p.Detail, "AccessDenied") ||
+		!strings.Contains(p.Detail, "is not authorized to perform: sts:TagSession on resource: "+target) || !strings.Contains(p.Detail, "session tag streamsets/principal=admin") {
 		t.Errorf("probe.assume-role-target: %+v", p)
 	}
 	if p := rep.check(t, "probe.access"); p.Status != "skip" {
@@ -208,8 +231,8 @@ func TestCrossAccountAssumeRole(t *testing.T) {
 		t.Fatal(err)
 	}
 	fixed, _ := iampolicy.Parse([]byte(aws.ToString(out.Role.AssumeRolePolicyDocument)))
-	if len(fixed.Statements) != 2 || !fixed.Statements[0].Equivalent(trustDocument(t, broken).Statements[0]) {
-		t.Errorf("the fix did not keep the other statement:\n%s", fixed.Canonical())
+	if len(fixed.Statements) != 3 || !fixed.Statements[0].Equivalent(trustDocument(t, broken).Statements[0]) || !fixed.Statements[1].Equivalent(trustDocument(t, broken).Statements[1]) {
+		t.Errorf("the fix did not keep the other statements:\n%s", fixed.Canonical())
 	}
 	if rep, dr := doctorJSON(t, "-n", ns, "--probe", "--target-profile", sb.Target.Profile); dr.Code != 0 {
 		t.Errorf("after the fix: %s\n%s", dr, rep)
@@ -246,7 +269,7 @@ func TestCrossAccountWithoutTargetProfile(t *testing.T) {
 	for _, want := range []string{
 		"Assumes  " + sb.Target.RoleARN + " in account " + sb.Target.AccountID + ": not changed by bind (no --target-profile)",
 		"warning: bind changes nothing in account " + sb.Target.AccountID + " (no --target-profile)",
-		"For the trust policy of " + sb.Target.RoleARN + " (account " + sb.Target.AccountID + "), a statement:\n{\n  \"Effect\": \"Allow\",\n  \"Principal\": {\n    \"AWS\": \"" + roleARN(t, ns, "sdc") + "\"\n  },\n  \"Action\": \"sts:AssumeRole\"\n}\n",
+		"For the trust policy of " + sb.Target.RoleARN + " (account " + sb.Target.AccountID + "), a statement:\n{\n  \"Effect\": \"Allow\",\n  \"Principal\": {\n    \"AWS\": \"" + roleARN(t, ns, "sdc") + "\"\n  },\n  \"Action\": [\n    \"sts:AssumeRole\",\n    \"sts:TagSession\"\n  ]\n}\n",
 		"A policy to attach to " + sb.Target.RoleARN + " (the stages' permissions):\n{\n  \"Version\": \"2012-10-17\",",
 		"\"arn:aws:s3:::" + bucket + "/*\"",
 	} {
@@ -285,20 +308,19 @@ func TestCrossAccountWithoutTargetProfile(t *testing.T) {
 		t.Errorf("bind -o json: %s", j.Stdout)
 	}
 	// The statement bind prints, put into a trust by hand, admits the binding's role.
-	var s struct {
-		Effect    string
-		Principal struct{ AWS string }
-		Action    string
-	}
-	if err := json.Unmarshal(st.TrustStatement, &s); err != nil || s.Effect != "Allow" || s.Principal.AWS != roleARN(t, ns, "sdc") || s.Action != "sts:AssumeRole" {
-		t.Errorf("trust statement %s: %v", st.TrustStatement, err)
+	printed := trustDocument(t, `{"Version":"2012-10-17","Statement":[`+string(st.TrustStatement)+`]}`)
+	for _, req := range iampolicy.SDCAssumeRoleRequests(roleARN(t, ns, "sdc"), "sdc", "alice") {
+		if d := iampolicy.Evaluate(req, printed); !d.Allowed() {
+			t.Errorf("the printed trust statement %s does not admit SDC's %s: %v", st.TrustStatement, req.Action, d)
+		}
 	}
 
-	// doctor knows the target from the role's tag; the sandbox's target role trusts the whole account, so the
-	// trust check passes, and its policies (none) lack what the stages need.
+	// doctor knows the target from the role's tag; the sandbox's target role trusts the whole account for
+	// sts:AssumeRole alone, so SDC's tagged call fails the trust check, which says what to add.
 	rep, _ := doctorJSON(t, "-n", ns, "--target-profile", sb.Target.Profile)
 	c := rep.check(t, "iam.assume-role-target")
-	if c.Status != "fail" || !strings.Contains(c.Title, "role "+sb.Target.RoleARN+" lacks") || !strings.Contains(c.Detail, "from role tag kubectl-sdc/assume-role-arn") {
+	if c.Status != "fail" || !strings.Contains(c.Title, "the trust of role "+sb.Target.RoleARN+" does not let role "+roleName(ns, "sdc")+" assume it as SDC does (sts:TagSession)") ||
+		!strings.Contains(c.Detail, `"sts:TagSession"`) {
 		t.Errorf("iam.assume-role-target: %+v", c)
 	}
 }
