@@ -26,8 +26,10 @@ type Catalog struct {
 type File struct {
 	// PodIdentity is what EKS Pod Identity needs of the AWS SDK inside SDC.
 	PodIdentity *PodIdentitySDK `json:"podIdentity,omitempty"`
-	Libraries   []Library       `json:"libraries"`
-	Stages      []Stage         `json:"stages"`
+	// AssumeRole is how SDC's "Assume Another Role" calls STS (assumerole.go).
+	AssumeRole *AssumeRoleCall `json:"assumeRole,omitempty"`
+	Libraries  []Library       `json:"libraries"`
+	Stages     []Stage         `json:"stages"`
 }
 
 // PodIdentitySDK holds the first AWS SDK for Java versions whose default credential chain reads EKS Pod
@@ -271,6 +273,7 @@ func (c *File) validate() error {
 			}
 		}
 	}
+	c.AssumeRole.validate(bad)
 	if len(c.Stages) == 0 {
 		bad("no stages")
 	}

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	kubectlsdc "github.com/kubectl-sdc/kubectl-sdc"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 func TestDefaultCatalog(t *testing.T) {
@@ -175,4 +176,35 @@ func TestParseRejectsConflictingParameterKinds(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "one name, one meaning") {
 		t.Errorf("err = %v, want the parameter kind conflict", err)
 	}
+}
+
+// The catalog's account of SDC's Assume Another Role is what bind grants and doctor plays.
+func TestAssumeRoleFactsAreWhatTheCodeUses(t *testing.T) {
+	c, err := LoadOrDefault("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.AssumeRole()
+	if a.SessionTagKey != vocab.SDCSessionTagKey || !a.SessionTagsDefault || a.SessionSecondsDefault != vocab.SDCSessionSeconds ||
+		a.SessionSecondsMin != vocab.SDCSessionSeconds || len(a.Sources) == 0 {
+		t.Errorf("plugins.yaml assumeRole = %+v; the code uses tag %s and %d s", a, vocab.SDCSessionTagKey, vocab.SDCSessionSeconds)
+	}
+	if kl, ok := c.Library("kinesis-lib"); !ok || kl.MinSDCVersion != "3.19.0" {
+		t.Errorf("kinesis-lib: web identity arrives with aws-java-sdk-sts in SDC 3.19.0; the catalog says %+v", kl)
+	}
+	bad := []byte("assumeRole:\n  sessionTagKey: k\n  sessionTagsDefault: true\n  sessionSecondsDefault: 7200\n  sessionSecondsMin: 7200\n  sessionSecondsMax: 43200\n  sessionName: x\n  sources: [s]\n")
+	if _, err := Parse(append(bad, defaultWithoutAssumeRole(t)...), "bad.yaml"); err == nil || !strings.Contains(err.Error(), "lasts at most 3600 s") {
+		t.Errorf("a minimum above role chaining's hour: %v", err)
+	}
+}
+
+func defaultWithoutAssumeRole(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../../plugins.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i, j := strings.Index(s, "\nassumeRole:"), strings.Index(s, "\nlibraries:")
+	return []byte(s[:i] + s[j:])
 }

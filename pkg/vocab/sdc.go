@@ -35,4 +35,6 @@ const (
 	// SDCSessionSeconds is "Session Timeout"'s default and minimum; a session assumed from a role session
 	// (IRSA's or Pod Identity's) is role chaining, which STS caps at one hour, so it must stay 3600.
 	SDCSessionSeconds = 3600
+	// RoleChainingMaxSeconds is the longest session STS grants a role session that assumes a role.
+	RoleChainingMaxSeconds = 3600
 )
