@@ -35,6 +35,11 @@ type operation interface {
 	apply(ctx context.Context, a *applier) error
 }
 
+// checkOps holds a plan to the plan-to-apply contract: every change that writes carries an operation.
+func checkOps(p *plan.Plan) error {
+	return p.CheckOps(func(op any) bool { _, ok := op.(operation); return ok })
+}
+
 // applier is what operations write through.
 type applier struct {
 	aws *sdcaws.Clients

@@ -160,6 +160,9 @@ func planAll(r *Request, o *Observed) (*Result, error) {
 		checkImages(res)
 	}
 	res.Plan = p
+	if err := checkOps(p); err != nil {
+		return nil, err
+	}
 	return res, nil
 }
 

@@ -723,3 +723,21 @@ func TestPlanMarksOnlyTheServiceAccountsItCreates(t *testing.T) {
 		t.Errorf("a ServiceAccount bind found is marked as made by bind: %v", op.Config.Annotations)
 	}
 }
+
+// The plan-to-apply contract: every change bind plans to write carries an operation its applier knows; a
+// change with anything else is an error when the plan is made.
+func TestPlansCarryOperationsTheApplierKnows(t *testing.T) {
+	t.Parallel()
+	r := request(t)
+	res, err := Plan(r, fresh(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkOps(res.Plan); err != nil {
+		t.Fatal(err)
+	}
+	res.Plan.Changes[0].Op = struct{ Unknown bool }{}
+	if err := checkOps(res.Plan); err == nil || !strings.Contains(err.Error(), "has no operation its applier knows") {
+		t.Errorf("an unknown operation: %v", err)
+	}
+}

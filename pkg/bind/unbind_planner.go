@@ -57,6 +57,9 @@ func UnbindPlan(r *UnbindRequest, o *UnbindObserved) (*UnbindResult, error) {
 	u.serviceAccount()
 	u.deployments()
 	res.Plan = &plan.Plan{Changes: u.changes}
+	if err := checkOps(res.Plan); err != nil {
+		return nil, err
+	}
 	return res, nil
 }
 

@@ -111,9 +111,25 @@ func (r Result) Err() error {
 	return nil
 }
 
+// CheckOps is the plan-to-apply contract, checked when a plan is made: every change that writes (is not
+// Unchanged) carries an Op that applies says its applier knows. A change nobody can apply is an error
+// then, never a change reported as applied.
+func (p *Plan) CheckOps(applies func(op any) bool) error {
+	for _, c := range p.Changes {
+		if c.Action == Unchanged {
+			continue
+		}
+		if c.Op == nil || !applies(c.Op) {
+			return fmt.Errorf("plan: change %q (%s %s %s) has no operation its applier knows (%T): this is a bug of the planner", c.ID, c.Action, c.Kind, c.Name, c.Op)
+		}
+	}
+	return nil
+}
+
 // Apply applies every change that is not Unchanged, each as soon as the changes it depends on are done,
 // independent ones in parallel. A change whose dependency failed is skipped, not attempted. Unchanged
-// changes count as done immediately. Unknown dependency IDs are an error before anything is applied.
+// changes count as done immediately. Unknown dependency IDs, and a change that would write but has no
+// Apply, are errors before anything is applied.
 func (p *Plan) Apply(ctx context.Context) (Result, error) {
 	byID := map[string]int{}
 	for i, c := range p.Changes {
@@ -127,6 +143,9 @@ func (p *Plan) Apply(ctx context.Context) (Result, error) {
 			if _, ok := byID[d]; !ok {
 				return Result{}, fmt.Errorf("plan: change %q depends on unknown %q", c.ID, d)
 			}
+		}
+		if c.Action != Unchanged && c.Apply == nil {
+			return Result{}, fmt.Errorf("plan: change %q (%s %s %s) has nothing that applies it", c.ID, c.Action, c.Kind, c.Name)
 		}
 	}
 	out := make([]Outcome, len(p.Changes))
@@ -149,7 +168,7 @@ func (p *Plan) Apply(ctx context.Context) (Result, error) {
 					return
 				}
 			}
-			if c.Action == Unchanged || c.Apply == nil {
+			if c.Action == Unchanged {
 				return
 			}
 			if err := ctx.Err(); err != nil {

@@ -109,3 +109,35 @@ func TestApplyRunsDeletes(t *testing.T) {
 		t.Errorf("%d deletes applied, want 2", ran.Load())
 	}
 }
+
+// A change that would write but that nothing can apply is an error, at plan time (CheckOps) and again
+// before anything is applied, never a change reported as done.
+func TestAChangeNobodyCanApplyIsAnError(t *testing.T) {
+	type known struct{}
+	applies := func(op any) bool { _, ok := op.(known); return ok }
+	for _, tc := range []struct {
+		name string
+		c    *Change
+		ok   bool
+	}{
+		{"a known operation", &Change{ID: "a", Action: Create, Op: known{}}, true},
+		{"unchanged needs none", &Change{ID: "u", Action: Unchanged}, true},
+		{"no operation", &Change{ID: "n", Action: Update}, false},
+		{"an operation of another type", &Change{ID: "x", Action: Delete, Op: struct{ X int }{}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := (&Plan{Changes: []*Change{tc.c}}).CheckOps(applies)
+			if (err == nil) != tc.ok {
+				t.Errorf("CheckOps: %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+	var ran atomic.Int32
+	p := &Plan{Changes: []*Change{
+		{ID: "a", Action: Create, Apply: func(context.Context) error { ran.Add(1); return nil }},
+		{ID: "b", Action: Update},
+	}}
+	if _, err := p.Apply(context.Background()); err == nil || ran.Load() != 0 {
+		t.Errorf("Apply with a change nothing applies: %v, %d applied", err, ran.Load())
+	}
+}
