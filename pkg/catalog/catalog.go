@@ -81,11 +81,11 @@ type Stage struct {
 
 // Parameter is a value the stage's statements need, given with --set NAME=VALUE.
 type Parameter struct {
-	Name        string   `json:"name"`
-	Kind        Kind     `json:"kind"`
-	Values      []string `json:"values,omitempty"`
-	Required    bool     `json:"required,omitempty"`
-	Default     *string  `json:"default,omitempty"`
+	Name     string   `json:"name"`
+	Kind     Kind     `json:"kind"`
+	Values   []string `json:"values,omitempty"`
+	Required bool     `json:"required,omitempty"`
+	Default  *string  `json:"default,omitempty"`
 	// DefaultFrom names another parameter of the stage whose value this one takes when it is not set
 	// (an archive bucket is the read bucket unless it is another).
 	DefaultFrom string `json:"defaultFrom,omitempty"`
