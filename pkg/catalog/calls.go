@@ -89,7 +89,7 @@ func whenParams(when string) []string {
 	return out
 }
 
-var sourceRE = regexp.MustCompile(`^([a-z0-9-]+ [0-9.x]+ )?[A-Za-z0-9_.]+#[A-Za-z0-9_]+( \(.+\))?$`)
+var sourceRE = regexp.MustCompile(`^([a-z0-9-]+ [0-9][0-9.x/]* )?[A-Za-z0-9_.]+#[A-Za-z0-9_]+( \(.+\))?$`)
 
 // validateCalls checks a stage's calls and the catalog's rule: every call is allowed by a statement that
 // applies whenever the call is made, and every action of a statement is needed by a call or has a reason.
