@@ -107,11 +107,18 @@ func validateCalls(s *Stage, params map[string]*Parameter, where string, bad fun
 		for _, p := range validateWhen(c.When, params) {
 			bad("%s: %s", cw, p)
 		}
-		for _, v := range templateVars(c.Resource) {
+		templates := []string{c.Resource}
+		for k, v := range c.Context {
+			if !strings.Contains(k, ":") || v == "" {
+				bad("%s: context %q: %q: want a condition key (service:Key) and a value", cw, k, v)
+			}
+			templates = append(templates, v)
+		}
+		for _, v := range templateVars(strings.Join(templates, " ")) {
 			if p := params[v]; p == nil && !builtinVar(v) {
-				bad("%s: resource %q: ${%s} is neither a parameter of the stage nor one of partition, region, account", cw, c.Resource, v)
+				bad("%s: %q: ${%s} is neither a parameter of the stage nor one of partition, region, account", cw, templates, v)
 			} else if p != nil && !alwaysSet(p, params) && !slices.Contains(whenParams(c.When), v) {
-				bad("%s: resource %q uses optional parameter %s: add it to when:", cw, c.Resource, v)
+				bad("%s: %q uses optional parameter %s: add it to when:", cw, templates, v)
 			}
 		}
 		for _, f := range [][2]string{{"since", c.Since}, {"before", c.Before}} {
@@ -252,8 +259,8 @@ func templateVars(tmpl string) []string {
 
 func builtinVar(v string) bool { return v == VarPartition || v == VarRegion || v == VarAccount }
 
-// SDCRanges are the release ranges within which a stage's calls do not change: the catalog's checked
-// range cut at every since:/before: of the stage's calls. Each is [from, before) with before "" for the
+// SDCRanges are the release ranges within which a stage's calls and settings do not change: the catalog's
+// checked range cut at every since:/before: of the stage's calls and since: of its parameters. Each is [from, before) with before "" for the
 // last, open one.
 func (c *Catalog) SDCRanges(stage string) ([][2]string, error) {
 	s, ok := c.Stage(stage)
@@ -265,11 +272,16 @@ func (c *Catalog) SDCRanges(stage string) ([][2]string, error) {
 		from = c.file.CallsChecked.From
 	}
 	cuts := []string{from}
+	var bounds []string
 	for _, call := range s.Calls {
-		for _, v := range []string{call.Since, call.Before} {
-			if cmp, err := CompareVersions(v, from); v != "" && err == nil && cmp > 0 && !slices.Contains(cuts, v) {
-				cuts = append(cuts, v)
-			}
+		bounds = append(bounds, call.Since, call.Before)
+	}
+	for _, p := range s.Parameters {
+		bounds = append(bounds, p.Since)
+	}
+	for _, v := range bounds {
+		if cmp, err := CompareVersions(v, from); v != "" && err == nil && cmp > 0 && !slices.Contains(cuts, v) {
+			cuts = append(cuts, v)
 		}
 	}
 	sort.Slice(cuts, func(i, j int) bool { cmp, _ := CompareVersions(cuts[i], cuts[j]); return cmp < 0 })
