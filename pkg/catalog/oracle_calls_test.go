@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -217,4 +219,95 @@ func simulation(principal, account string, c catalog.RenderedCall, policy []byte
 		}
 	}
 	return s
+}
+
+// The same evaluator on the policies the catalog rendered before its calls were read from SDC's source
+// (testdata/plugins-before-calls.yaml): exactly the calls the issue found missing are refused, so the
+// matrix above is a check that bites, and a binding made then needs the rerun of bind.
+func TestOracleOlderCatalogFailsTheCalls(t *testing.T) {
+	o := oracle.Start(t)
+	t.Parallel()
+	data, err := os.ReadFile(filepath.Join("testdata", "plugins-before-calls.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	older, err := catalog.Parse(data, "plugins-before-calls.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := catalog.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := catalog.Target{Partition: "aws", Region: "us-west-2", Account: "123456789012"}
+	key := "arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	cases := []struct {
+		name      string
+		stage     string
+		oldParams map[string]string // what the older catalog could express
+		params    map[string]string // SDC's settings, as today's catalog expresses them
+		sdc       string
+		refused   []string // "action on resource", exactly the calls the older policy refuses
+	}{
+		{"Kinesis Consumer start without stored offsets", "kinesis-consumer",
+			map[string]string{"stream": "clicks", "application": "clicks-app"},
+			map[string]string{"stream": "clicks", "application": "clicks-app"}, "3.22.2",
+			[]string{"dynamodb:DeleteTable on arn:aws:dynamodb:us-west-2:123456789012:table/clicks-app"}},
+		{"Kinesis Consumer with lease table tags", "kinesis-consumer",
+			map[string]string{"stream": "clicks", "application": "clicks-app"},
+			map[string]string{"stream": "clicks", "application": "clicks-app", "lease-table-tags": "true"}, "3.16.0",
+			[]string{"dynamodb:DeleteTable on arn:aws:dynamodb:us-west-2:123456789012:table/clicks-app",
+				"dynamodb:TagResource on arn:aws:dynamodb:us-west-2:123456789012:table/clicks-app"}},
+		{"Kinesis Producer before KPL 0.14", "kinesis-producer",
+			map[string]string{"stream": "clicks"}, map[string]string{"stream": "clicks"}, "3.19.1", nil},
+		{"Kinesis Producer's shard map from SDC 3.20", "kinesis-producer",
+			map[string]string{"stream": "clicks"}, map[string]string{"stream": "clicks"}, "3.20.0",
+			[]string{"kinesis:ListShards on arn:aws:kinesis:us-west-2:123456789012:stream/clicks"}},
+		{"S3 Origin error handling deletes, post-processing unset", "s3-origin",
+			map[string]string{"bucket": "sdc-data"}, map[string]string{"bucket": "sdc-data", "error-handling": "delete"}, "3.22.2",
+			[]string{"s3:DeleteObject on arn:aws:s3:::sdc-data/<object>"}},
+		{"S3 Origin archives into another bucket", "s3-origin",
+			map[string]string{"bucket": "sdc-data", "post-processing": "archive"},
+			map[string]string{"bucket": "sdc-data", "post-processing": "archive", "archive-bucket": "sdc-archive"}, "3.22.2",
+			[]string{"s3:PutObject on arn:aws:s3:::sdc-archive/<object>"}},
+		{"S3 Origin archives on an SSE-KMS bucket", "s3-origin",
+			map[string]string{"bucket": "sdc-data", "post-processing": "archive", "kms-key": key},
+			map[string]string{"bucket": "sdc-data", "post-processing": "archive", "kms-key": key}, "3.22.2",
+			[]string{"kms:GenerateDataKey on " + key}},
+		{"SQS Consumer", "sqs-consumer",
+			map[string]string{"queue": "orders"}, map[string]string{"queue": "orders"}, "3.22.2", nil},
+	}
+	var sims []oracle.Simulation
+	var asked [][]catalog.RenderedCall
+	for _, c := range cases {
+		doc, _, err := older.Render(catalog.Selection{Stages: []string{c.stage}, Params: c.oldParams}, target)
+		if err != nil {
+			t.Fatalf("%s: the older catalog: %v", c.name, err)
+		}
+		calls, err := cat.Calls(catalog.Selection{Stages: []string{c.stage}, Params: c.params}, target, c.sdc)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		for _, call := range calls {
+			sims = append(sims, simulation("arn:aws:sts::123456789012:assumed-role/sdc-pipelines/sdc", target.Account, call, doc))
+		}
+		asked = append(asked, calls)
+	}
+	decisions, err := o.Simulate(sims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := 0
+	for n, c := range cases {
+		var refused []string
+		for _, call := range asked[n] {
+			if decisions[i] != oracle.Allowed && !slices.Contains(refused, call.Action+" on "+call.Resource) {
+				refused = append(refused, call.Action+" on "+call.Resource)
+			}
+			i++
+		}
+		if !slices.Equal(refused, c.refused) {
+			t.Errorf("%s: the older policy refuses %q, want %q", c.name, refused, c.refused)
+		}
+	}
 }
