@@ -109,3 +109,24 @@ func renderCall(s *Stage, call Call, params map[string]string, t Target) (Render
 	}
 	return rc, nil
 }
+
+// SettingsMinSDCVersion is the first SDC release that has every setting sel makes (a parameter with
+// since: set to a value other than its default), and that setting as NAME=VALUE; "" when none needs one.
+func (c *Catalog) SettingsMinSDCVersion(sel Selection) (version, setting string) {
+	for _, name := range sel.Stages {
+		s, ok := c.Stage(name)
+		if !ok {
+			continue
+		}
+		for _, p := range s.Parameters {
+			v, set := sel.Params[p.Name]
+			if !set || v == "" || p.Since == "" || (p.Default != nil && *p.Default == v) {
+				continue
+			}
+			if cmp, err := CompareVersions(p.Since, version); version == "" || (err == nil && cmp > 0) {
+				version, setting = p.Since, p.Name+"="+v
+			}
+		}
+	}
+	return version, setting
+}

@@ -93,3 +93,25 @@ func TestImplies(t *testing.T) {
 		}
 	}
 }
+
+func TestSettingsMinSDCVersion(t *testing.T) {
+	t.Parallel()
+	c, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		sel              Selection
+		version, setting string
+	}{
+		{Selection{Stages: []string{"sqs-consumer"}, Params: map[string]string{"queue": "q", "queue-lookup": "url"}}, "3.19.0", "queue-lookup=url"},
+		{Selection{Stages: []string{"sqs-consumer"}, Params: map[string]string{"queue": "q", "queue-lookup": "prefix"}}, "", ""}, // the default
+		{Selection{Stages: []string{"sqs-consumer"}, Params: map[string]string{"queue": "q"}}, "", ""},
+		{Selection{Stages: []string{"s3-origin", "sqs-consumer"}, Params: map[string]string{"bucket": "b", "queue": "q", "queue-lookup": "url", "error-handling": "copy"}}, "3.19.0", "queue-lookup=url"},
+	}
+	for _, tc := range cases {
+		if v, s := c.SettingsMinSDCVersion(tc.sel); v != tc.version || s != tc.setting {
+			t.Errorf("SettingsMinSDCVersion(%v) = %q, %q; want %q, %q", tc.sel, v, s, tc.version, tc.setting)
+		}
+	}
+}

@@ -353,6 +353,19 @@ func TestChecks(t *testing.T) {
 			},
 			title: "SDC 3.16.0 is older than 3.17.0, the first whose aws-lib can use IRSA",
 			fix:   "kubectl set image deployment/sdc -n ns1 sdc=streamsets/datacollector:3.17.0"},
+		{name: "SDC without a setting the stages were bound with", id: "sdc.version", status: Fail,
+			break_: func(_ *testing.T, f *Facts) {
+				f.Options.Selection = &catalog.Selection{Stages: []string{"sqs-consumer"}, Params: map[string]string{"queue": "orders", "queue-lookup": "url"}}
+				deploy(f).Spec.Template.Spec.Containers[0].Image = "streamsets/datacollector:3.18.1"
+			},
+			title: "SDC 3.18.1 has no setting queue-lookup=url, which the stages were bound with (SDC 3.19.0 or later)",
+			fix:   "kubectl set image deployment/sdc -n ns1 sdc=streamsets/datacollector:3.19.0   # or bind again without --set queue-lookup=url"},
+		{name: "SDC with the setting", id: "sdc.version", status: Pass,
+			break_: func(_ *testing.T, f *Facts) {
+				f.Options.Selection = &catalog.Selection{Stages: []string{"sqs-consumer"}, Params: map[string]string{"queue": "orders", "queue-lookup": "url"}}
+				deploy(f).Spec.Template.Spec.Containers[0].Image = "streamsets/datacollector:3.19.0"
+			},
+			title: "SDC 3.19.0 is at least 3.17.0"},
 		{name: "SDC from a mirror with a digest", id: "sdc.version", status: Pass,
 			break_: func(_ *testing.T, f *Facts) {
 				deploy(f).Spec.Template.Spec.Containers[0].Image = "registry.example.com:5000/mirror/datacollector:3.22.3-0034@sha256:abc"
