@@ -115,3 +115,57 @@ func TestSettingsMinSDCVersion(t *testing.T) {
 		}
 	}
 }
+
+// Mistakes in the schema's new fields are errors that name the field and the value.
+func TestParseRejectsBrokenCalls(t *testing.T) {
+	t.Parallel()
+	const base = `
+callsChecked: {from: 3.16.0, through: 3.22.2}
+libraries:
+  - {name: aws-lib, directory: streamsets-datacollector-aws-lib}
+stages:
+  - name: origin
+    library: aws-lib
+    description: test
+    parameters:
+      - {name: bucket, kind: bucket, required: true}
+      - {name: archive-bucket, kind: bucket, defaultFrom: bucket}
+      - {name: post-processing, kind: choice, values: [archive, delete]}
+    statements:
+      - sid: Read
+        actions: [s3:GetObject]
+        resources: ["arn:${partition}:s3:::${bucket}/*"]
+      - sid: Archive
+        when: post-processing=archive
+        actions: [s3:PutObject]
+        resources: ["arn:${partition}:s3:::${archive-bucket}/*"]
+    calls:
+      - {action: s3:GetObject, resource: "arn:${partition}:s3:::${bucket}/<object>", source: "Reader#read"}
+      - {action: s3:PutObject, resource: "arn:${partition}:s3:::${archive-bucket}/<object>", when: post-processing=archive, source: "Archiver#copy"}
+`
+	if _, err := Parse([]byte(base), "base"); err != nil {
+		t.Fatalf("the base catalog does not parse: %v", err)
+	}
+	cases := []struct{ name, old, new, want string }{
+		{"defaultFrom of another kind", "defaultFrom: bucket", "defaultFrom: post-processing", `defaultFrom "post-processing" must name another parameter of the stage of kind bucket`},
+		{"defaultFrom on a required parameter", "{name: archive-bucket, kind: bucket, defaultFrom: bucket}", "{name: archive-bucket, kind: bucket, required: true, defaultFrom: bucket}", "defaultFrom is for optional parameters without a default"},
+		{"a since that is no version", "values: [archive, delete]}", "values: [archive, delete], since: three}", "since:"},
+		{"callsChecked no version", "through: 3.22.2", "through: latest", "callsChecked: through:"},
+		{"a when on an unknown value", "when: post-processing=archive, source", "when: post-processing=move, source", `"move" is not one of the values of post-processing`},
+		{"an unknown field", "source: \"Reader#read\"}", "source: \"Reader#read\", sdc: 3.16.0}", `unknown field "sdc"`},
+		{"an action that is no action", "{action: s3:GetObject,", "{action: GetObject,", `action "GetObject" is not service:Action`},
+		{"a context that is no condition key", "source: \"Reader#read\"}", "source: \"Reader#read\", context: {prefix: in/}}", `context "prefix"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			if strings.Count(base, c.old) != 1 {
+				t.Fatalf("base holds %q %d times", c.old, strings.Count(base, c.old))
+			}
+			_, err := Parse([]byte(strings.Replace(base, c.old, c.new, 1)), "broken")
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("err = %v, want it to contain %q", err, c.want)
+			}
+		})
+	}
+}
