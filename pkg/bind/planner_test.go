@@ -741,3 +741,78 @@ func TestPlansCarryOperationsTheApplierKnows(t *testing.T) {
 		t.Errorf("an unknown operation: %v", err)
 	}
 }
+
+// A binding made before plugins.yaml was read against SDC's source (the Kinesis Consumer's statements
+// then granted dynamodb:UpdateTable and not the DeleteTable its reset path calls): a rerun of bind with
+// today's catalog changes nothing but the policy, by one new version whose document the plan shows.
+func TestPlanRerunBringsAnOlderCatalogsPolicyUpToDate(t *testing.T) {
+	t.Parallel()
+	const before = `
+libraries:
+  - name: kinesis-lib
+    directory: streamsets-datacollector-kinesis-lib
+stages:
+  - name: kinesis-consumer
+    library: kinesis-lib
+    description: Kinesis Consumer origin (KCL), as the catalog granted it before its calls were read
+    parameters:
+      - {name: stream, kind: stream, required: true}
+      - {name: application, kind: application, required: true}
+    statements:
+      - sid: Stream
+        actions: [kinesis:DescribeStream, kinesis:GetRecords, kinesis:GetShardIterator, kinesis:ListShards]
+        resources: ["arn:${partition}:kinesis:${region}:${account}:stream/${stream}"]
+      - sid: Leases
+        actions: [dynamodb:CreateTable, dynamodb:DescribeTable, dynamodb:UpdateTable, dynamodb:Scan,
+                  dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:DeleteItem]
+        resources: ["arn:${partition}:dynamodb:${region}:${account}:table/${application}"]
+      - sid: Metrics
+        actions: [cloudwatch:PutMetricData]
+        resources: ["*"]
+`
+	old, err := catalog.Parse([]byte(before), "plugins.yaml before its calls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel := catalog.Selection{Stages: []string{"kinesis-consumer"}, Params: map[string]string{"stream": "clicks", "application": "clicks-app"}}
+	r := request(t)
+	r.Catalog, r.Selection = old, sel
+	o := bound(t, r)
+	if doc := o.Policy.Document.Compact(); !strings.Contains(string(doc), "dynamodb:UpdateTable") || strings.Contains(string(doc), "dynamodb:DeleteTable") {
+		t.Fatalf("the older binding's policy is not the older catalog's: %s", doc)
+	}
+
+	rerun := request(t)
+	rerun.Selection = sel
+	res, err := Plan(rerun, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var changed []string
+	for _, c := range res.Plan.Changes {
+		if c.Action != plan.Unchanged {
+			changed = append(changed, c.ID+" "+string(c.Action))
+		}
+	}
+	if len(changed) != 1 || changed[0] != "policy "+string(plan.Update) {
+		t.Fatalf("changes %v, want exactly the policy updated", changed)
+	}
+	pc := change(t, res, "policy")
+	op, ok := pc.Op.(writePolicy)
+	if !ok || op.Create || op.ARN != o.Policy.ARN {
+		t.Fatalf("policy change %+v, want a new version of %s", pc.Op, o.Policy.ARN)
+	}
+	for _, want := range []string{"dynamodb:DeleteTable", "dynamodb:DescribeTable"} {
+		if !strings.Contains(pc.After, want) || !strings.Contains(op.Want, want) {
+			t.Errorf("the new version lacks %s:\n%s", want, pc.After)
+		}
+	}
+	if strings.Contains(pc.After, "dynamodb:UpdateTable") || !strings.Contains(pc.Before, "dynamodb:UpdateTable") {
+		t.Errorf("the plan does not show UpdateTable going:\nbefore %s\nafter  %s", pc.Before, pc.After)
+	}
+	// Rerun once more on what the update leaves: nothing to do.
+	o.Policy.Document = mustParse(t, pc.After)
+	if again, err := Plan(rerun, o); err != nil || again.Plan.HasChanges() {
+		t.Errorf("a second rerun plans changes (%v)", err)
+	}
+}

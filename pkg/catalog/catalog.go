@@ -28,8 +28,10 @@ type File struct {
 	PodIdentity *PodIdentitySDK `json:"podIdentity,omitempty"`
 	// AssumeRole is how SDC's "Assume Another Role" calls STS (assumerole.go).
 	AssumeRole *AssumeRoleCall `json:"assumeRole,omitempty"`
-	Libraries  []Library       `json:"libraries"`
-	Stages     []Stage         `json:"stages"`
+	// CallsChecked is the range of SDC releases whose source the stages' calls were read from.
+	CallsChecked *CallsChecked `json:"callsChecked,omitempty"`
+	Libraries    []Library     `json:"libraries"`
+	Stages       []Stage       `json:"stages"`
 }
 
 // PodIdentitySDK holds the first AWS SDK for Java versions whose default credential chain reads EKS Pod
@@ -75,16 +77,23 @@ type Stage struct {
 	Description string      `json:"description"`
 	Parameters  []Parameter `json:"parameters,omitempty"`
 	Statements  []Statement `json:"statements"`
+	// Calls are the AWS requests the stage's code makes, which the statements must allow.
+	Calls []Call `json:"calls,omitempty"`
 }
 
 // Parameter is a value the stage's statements need, given with --set NAME=VALUE.
 type Parameter struct {
-	Name        string   `json:"name"`
-	Kind        Kind     `json:"kind"`
-	Values      []string `json:"values,omitempty"`
-	Required    bool     `json:"required,omitempty"`
-	Default     *string  `json:"default,omitempty"`
-	Description string   `json:"description,omitempty"`
+	Name     string   `json:"name"`
+	Kind     Kind     `json:"kind"`
+	Values   []string `json:"values,omitempty"`
+	Required bool     `json:"required,omitempty"`
+	Default  *string  `json:"default,omitempty"`
+	// DefaultFrom names another parameter of the stage whose value this one takes when it is not set
+	// (an archive bucket is the read bucket unless it is another).
+	DefaultFrom string `json:"defaultFrom,omitempty"`
+	// Since is the first SDC release that has the setting; a value other than the default needs it.
+	Since       string `json:"since,omitempty"`
+	Description string `json:"description,omitempty"`
 }
 
 // Statement is an IAM statement template.
@@ -92,8 +101,11 @@ type Statement struct {
 	Sid       string   `json:"sid"`
 	Actions   []string `json:"actions"`
 	Resources []string `json:"resources"`
-	// When is "param" (include when set) or "param=value" (include when set to value); "" means always.
+	// When is "" (always) or terms joined by ", ", all of which must hold: "param" (set) or
+	// "param=v1|v2" (set to one of the values).
 	When string `json:"when,omitempty"`
+	// Reasons say why an action is granted that no call of the stage makes, by action.
+	Reasons map[string]string `json:"reasons,omitempty"`
 }
 
 // Kind says how a parameter's value is validated.
@@ -329,11 +341,27 @@ func (c *File) validate() error {
 					bad("%s: default: %v", pw, err)
 				}
 			}
+			if p.DefaultFrom != "" && (p.Required || p.Default != nil) {
+				bad("%s: defaultFrom is for optional parameters without a default", pw)
+			}
+			if p.Since != "" {
+				if _, err := parseVersion(p.Since); err != nil {
+					bad("%s: since: %v", pw, err)
+				}
+			}
 			if prev, ok := kinds[p.Name]; ok && (prev.Kind != p.Kind || !slices.Equal(prev.Values, p.Values)) {
 				bad("%s: kind %s differs from parameter %q of another stage (%s): one name, one meaning, because --set applies to every selected stage",
 					pw, p.Kind, p.Name, prev.Kind)
 			}
 			kinds[p.Name] = *p
+		}
+		for _, p := range s.Parameters {
+			if p.DefaultFrom == "" {
+				continue
+			}
+			if from := params[p.DefaultFrom]; from == nil || from.Kind != p.Kind || from.Name == p.Name {
+				bad("%s: parameter %s: defaultFrom %q must name another parameter of the stage of kind %s", where, p.Name, p.DefaultFrom, p.Kind)
+			}
 		}
 		if len(s.Statements) == 0 {
 			bad("%s: no statements", where)
@@ -358,17 +386,8 @@ func (c *File) validate() error {
 					bad("%s: action %q is not service:Action", sw, a)
 				}
 			}
-			whenParam, whenValue, hasValue := strings.Cut(st.When, "=")
-			if st.When != "" {
-				p := params[whenParam]
-				switch {
-				case p == nil:
-					bad("%s: when %q names no parameter of the stage", sw, st.When)
-				case p.Required:
-					bad("%s: when %q names a required parameter, which is always set", sw, st.When)
-				case hasValue && !slices.Contains(p.Values, whenValue):
-					bad("%s: when %q: %q is not one of the values of %s", sw, st.When, whenValue, p.Name)
-				}
+			for _, p := range validateWhen(st.When, params) {
+				bad("%s: %s", sw, p)
 			}
 			if len(st.Resources) == 0 {
 				bad("%s: no resources", sw)
@@ -384,7 +403,7 @@ func (c *File) validate() error {
 						bad("%s: resource %q: ${%s} is neither a parameter of the stage nor one of partition, region, account", sw, r, v)
 						continue
 					}
-					if !p.Required && p.Default == nil && whenParam != v {
+					if !alwaysSet(p, params) && !slices.Contains(whenParams(st.When), v) {
 						bad("%s: resource %q uses optional parameter %s, which has no default: add `when: %s`", sw, r, v, v)
 					}
 					// An alias ARN renders as a key pattern plus a condition that applies to the whole statement.
@@ -395,6 +414,14 @@ func (c *File) validate() error {
 				if strings.Count(r, "${") != len(varRE.FindAllString(r, -1)) {
 					bad("%s: resource %q has an unclosed ${", sw, r)
 				}
+			}
+		}
+		validateCalls(&c.Stages[i], params, where, bad)
+	}
+	if cc := c.CallsChecked; cc != nil {
+		for field, v := range map[string]string{"from": cc.From, "through": cc.Through} {
+			if _, err := parseVersion(v); err != nil {
+				bad("callsChecked: %s: %v", field, err)
 			}
 		}
 	}

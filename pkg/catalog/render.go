@@ -187,6 +187,19 @@ func (c *Catalog) resolveParams(stages []*Stage, sel Selection, t Target) (map[s
 			}
 		}
 	}
+	// A parameter that takes another's value when unset (archive-bucket from bucket); chains resolve in
+	// as many passes as they are long.
+	for range len(declared) {
+		for _, s := range stages {
+			for _, p := range s.Parameters {
+				if _, ok := effective[p.Name]; !ok && p.DefaultFrom != "" {
+					if v, ok := effective[p.DefaultFrom]; ok {
+						effective[p.Name] = v
+					}
+				}
+			}
+		}
+	}
 	return effective, norm, nil
 }
 
@@ -197,17 +210,15 @@ func plural(n int, one, many string) string {
 	return many
 }
 
-// included evaluates a statement's when: against the effective parameters.
+// included evaluates a when: expression against the effective parameters.
 func included(when string, params map[string]string) bool {
-	if when == "" {
-		return true
+	for _, c := range parseWhen(when) {
+		v, set := params[c.param]
+		if !set || v == "" || (c.values != nil && !slices.Contains(c.values, v)) {
+			return false
+		}
 	}
-	name, value, hasValue := strings.Cut(when, "=")
-	v, set := params[name]
-	if !set || v == "" {
-		return false
-	}
-	return !hasValue || v == value
+	return true
 }
 
 var (

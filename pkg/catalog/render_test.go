@@ -122,6 +122,9 @@ func TestRender(t *testing.T) {
 				`{"Sid":"S3OriginDelete","Effect":"Allow","Action":["s3:DeleteObject"],"Resource":["arn:aws:s3:::logs/*"]},` +
 				`{"Sid":"S3OriginArchive","Effect":"Allow","Action":["s3:PutObject"],"Resource":["arn:aws:s3:::logs/*"]},` +
 				`{"Sid":"S3OriginDecrypt","Effect":"Allow","Action":["kms:Decrypt"],"Resource":["arn:aws:kms:us-west-2:111122223333:key/*"],` +
+				`"Condition":{"ForAnyValue:StringEquals":{"kms:ResourceAliases":["alias/sdc-data"]}}},` +
+				// Archiving copies into the bucket, whose objects are encrypted with the same key: a new object.
+				`{"Sid":"S3OriginArchiveEncrypt","Effect":"Allow","Action":["kms:GenerateDataKey"],"Resource":["arn:aws:kms:us-west-2:111122223333:key/*"],` +
 				`"Condition":{"ForAnyValue:StringEquals":{"kms:ResourceAliases":["alias/sdc-data"]}}}]}`,
 			wantNorm: Selection{Stages: []string{"s3-origin"}, Params: map[string]string{"bucket": "logs", "post-processing": "archive", "kms-key": aliasARN}},
 		},
@@ -145,14 +148,14 @@ func TestRender(t *testing.T) {
 			name: "sqs-consumer on a FIFO queue", sel: Selection{Stages: []string{"sqs-consumer"}, Params: map[string]string{"queue": "orders.fifo"}}, target: usWest2,
 			want: `{"Version":"2012-10-17","Statement":[` +
 				`{"Sid":"SqsConsumerList","Effect":"Allow","Action":["sqs:ListQueues"],"Resource":["*"]},` +
-				`{"Sid":"SqsConsumerConsume","Effect":"Allow","Action":["sqs:GetQueueUrl","sqs:GetQueueAttributes","sqs:ReceiveMessage","sqs:DeleteMessage"],"Resource":["arn:aws:sqs:us-west-2:111122223333:orders.fifo"]}]}`,
+				`{"Sid":"SqsConsumerConsume","Effect":"Allow","Action":["sqs:ReceiveMessage","sqs:DeleteMessage"],"Resource":["arn:aws:sqs:us-west-2:111122223333:orders.fifo"]}]}`,
 			wantNorm: Selection{Stages: []string{"sqs-consumer"}, Params: map[string]string{"queue": "orders.fifo"}},
 		},
 		{
 			name: "kinesis-consumer", sel: Selection{Stages: []string{"kinesis-consumer"}, Params: map[string]string{"stream": "clicks", "application": "sdc-clicks"}}, target: usWest2,
 			want: `{"Version":"2012-10-17","Statement":[` +
 				`{"Sid":"KinesisConsumerStream","Effect":"Allow","Action":["kinesis:DescribeStream","kinesis:GetRecords","kinesis:GetShardIterator","kinesis:ListShards"],"Resource":["arn:aws:kinesis:us-west-2:111122223333:stream/clicks"]},` +
-				`{"Sid":"KinesisConsumerLeases","Effect":"Allow","Action":["dynamodb:CreateTable","dynamodb:DescribeTable","dynamodb:UpdateTable","dynamodb:Scan","dynamodb:GetItem","dynamodb:PutItem","dynamodb:UpdateItem","dynamodb:DeleteItem"],"Resource":["arn:aws:dynamodb:us-west-2:111122223333:table/sdc-clicks"]},` +
+				`{"Sid":"KinesisConsumerLeases","Effect":"Allow","Action":["dynamodb:CreateTable","dynamodb:DescribeTable","dynamodb:DeleteTable","dynamodb:Scan","dynamodb:GetItem","dynamodb:PutItem","dynamodb:UpdateItem","dynamodb:DeleteItem"],"Resource":["arn:aws:dynamodb:us-west-2:111122223333:table/sdc-clicks"]},` +
 				`{"Sid":"KinesisConsumerMetrics","Effect":"Allow","Action":["cloudwatch:PutMetricData"],"Resource":["*"]}]}`,
 			wantNorm: Selection{Stages: []string{"kinesis-consumer"}, Params: map[string]string{"stream": "clicks", "application": "sdc-clicks"}},
 		},
@@ -160,7 +163,7 @@ func TestRender(t *testing.T) {
 			name: "kinesis-producer in GovCloud", sel: Selection{Stages: []string{"kinesis-producer"}, Params: map[string]string{"stream": "events"}},
 			target: Target{Partition: "aws-us-gov", Region: "us-gov-west-1", Account: "111122223333"},
 			want: `{"Version":"2012-10-17","Statement":[` +
-				`{"Sid":"KinesisProducerStream","Effect":"Allow","Action":["kinesis:PutRecord","kinesis:PutRecords","kinesis:DescribeStream","kinesis:DescribeStreamSummary"],"Resource":["arn:aws-us-gov:kinesis:us-gov-west-1:111122223333:stream/events"]},` +
+				`{"Sid":"KinesisProducerStream","Effect":"Allow","Action":["kinesis:PutRecords","kinesis:DescribeStream","kinesis:ListShards"],"Resource":["arn:aws-us-gov:kinesis:us-gov-west-1:111122223333:stream/events"]},` +
 				`{"Sid":"KinesisProducerMetrics","Effect":"Allow","Action":["cloudwatch:PutMetricData"],"Resource":["*"]}]}`,
 			wantNorm: Selection{Stages: []string{"kinesis-producer"}, Params: map[string]string{"stream": "events"}},
 		},

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,13 +15,18 @@ library each lives in, the first SDC version whose library can use IRSA credenti
 the stage's IAM statements need (* marks required ones; give them to bind and doctor with
 --set NAME=VALUE, or --bucket and --prefix).
 
+Below the stages, the AWS calls each stage makes, read from SDC's source: the IAM action, the stage
+setting it depends on and the SDC releases that make it. bind grants exactly these, and doctor's
+iam.permissions checks each of them against the role's policies.
+
 The catalog is plugins.yaml, built into the plugin; --catalog FILE reads another one with the same schema.
--o yaml prints the catalog itself, a starting point for your own.`
+-o yaml prints the catalog itself (each call with its resource and the class and method it comes from), a
+starting point for your own.`
 
 const stagesExample = `  # What can bind grant, and which parameters does each stage need?
   kubectl sdc stages
 
-  # The full catalog, IAM statements included
+  # The full catalog, IAM statements and calls with their sources included
   kubectl sdc stages -o yaml`
 
 // StagesOptions lists the stage catalog.
@@ -94,29 +100,96 @@ func (o *StagesOptions) printTable() error {
 		}
 		rows = append(rows, []string{s.Name, s.Library, minSDC, strings.Join(params, ", "), s.Description})
 	}
+	theme := o.Theme()
+	var b strings.Builder
+	writeTable(&b, rows, theme.Bold.Render)
+	b.WriteString(theme.Dim.Render("* required: give parameters with --set NAME=VALUE (--bucket and --prefix are shorthands); '-' = minimum version not known"))
+	b.WriteString("\n")
+	if calls := o.callRows(); len(calls) > 1 {
+		b.WriteString("\n")
+		writeTable(&b, calls, theme.Bold.Render)
+		note := "WHEN: the setting (--set NAME=VALUE) the call depends on; SDC: the releases that make it; -o yaml adds each call's resource and source"
+		if cc := o.catalog.CallsChecked(); cc.From != "" {
+			note = fmt.Sprintf("calls read from the source of SDC %s to %s; ", cc.From, cc.Through) + note
+		}
+		b.WriteString(theme.Dim.Render(note))
+		b.WriteString("\n")
+	}
+	_, err := fmt.Fprint(o.Out, b.String())
+	return err
+}
+
+// callRows are the stages' calls, one row per distinct action and setting, with the releases that make
+// it (a call made in every release, through one class or another, is "all").
+func (o *StagesOptions) callRows() [][]string {
+	rows := [][]string{{"STAGE", "CALL", "WHEN", "SDC"}}
+	for _, s := range o.catalog.Stages() {
+		var order []string
+		ranges := map[string][]string{}
+		for _, c := range s.Calls {
+			when := c.When
+			if when == "" {
+				when = "-"
+			}
+			k := c.Action + "\x00" + when
+			if _, ok := ranges[k]; !ok {
+				order = append(order, k)
+			}
+			ranges[k] = append(ranges[k], releases(c))
+		}
+		for _, k := range order {
+			action, when, _ := strings.Cut(k, "\x00")
+			rows = append(rows, []string{s.Name, action, when, joinReleases(ranges[k])})
+		}
+	}
+	return rows
+}
+
+// releases says which SDC releases make a call.
+func releases(c catalog.Call) string {
+	switch {
+	case c.Since != "" && c.Before != "":
+		return c.Since + " to before " + c.Before
+	case c.Since != "":
+		return c.Since + " and later"
+	case c.Before != "":
+		return "before " + c.Before
+	}
+	return "all"
+}
+
+// joinReleases merges the release ranges of one call made through several classes or libraries.
+func joinReleases(rs []string) string {
+	for _, r := range rs {
+		if r == "all" {
+			return "all"
+		}
+		if v, ok := strings.CutPrefix(r, "before "); ok && slices.Contains(rs, v+" and later") {
+			return "all"
+		}
+	}
+	return strings.Join(slices.Compact(rs), ", ")
+}
+
+// writeTable pads each column to its widest cell; padding is computed on the plain text and styling
+// applied after, so escape codes never skew columns.
+func writeTable(b *strings.Builder, rows [][]string, header func(...string) string) {
 	widths := make([]int, len(rows[0]))
 	for _, r := range rows {
 		for i, cell := range r {
 			widths[i] = max(widths[i], len(cell))
 		}
 	}
-	// Padding is computed on the plain text and styling applied after, so escape codes never skew columns.
-	theme := o.Theme()
-	var b strings.Builder
 	for n, r := range rows {
 		for i, cell := range r {
 			if i < len(r)-1 {
 				cell += strings.Repeat(" ", widths[i]-len(cell)+3)
 			}
 			if n == 0 {
-				cell = theme.Bold.Render(cell)
+				cell = header(cell)
 			}
 			b.WriteString(cell)
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString(theme.Dim.Render("* required: give parameters with --set NAME=VALUE (--bucket and --prefix are shorthands); '-' = minimum version not known"))
-	b.WriteString("\n")
-	_, err := fmt.Fprint(o.Out, b.String())
-	return err
 }

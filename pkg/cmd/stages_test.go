@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -77,7 +78,12 @@ func TestStagesCommand(t *testing.T) {
 		if strings.Contains(out, "\x1b[") {
 			t.Error("NO_COLOR is set but the output has escape codes")
 		}
-		lines := strings.Split(strings.TrimSpace(out), "\n")
+		all := strings.Split(strings.TrimSpace(out), "\n")
+		footer := slices.IndexFunc(all, func(l string) bool { return strings.Contains(l, "* required") })
+		if footer < 0 {
+			t.Fatalf("no line explains the * mark:\n%s", out)
+		}
+		lines, callLines := all[:footer+1], all[footer+1:]
 		if fields := strings.Fields(lines[0]); strings.Join(fields, " ") != "NAME LIBRARY MIN SDC PARAMETERS DESCRIPTION" {
 			t.Errorf("header = %q", lines[0])
 		}
@@ -92,7 +98,7 @@ func TestStagesCommand(t *testing.T) {
 		}
 		checks := map[string][]string{
 			"s3":               {"s3", "aws-lib", "3.17.0", "bucket*,", "prefix"},
-			"kinesis-consumer": {"kinesis-consumer", "kinesis-lib", "3.19.0", "stream*,", "application*,", "kms-key"},
+			"kinesis-consumer": {"kinesis-consumer", "kinesis-lib", "3.19.0", "stream*,", "application*,", "lease-table-tags,", "kms-key"},
 			"secrets-manager":  {"secrets-manager", "aws-secrets-manager-credentialstore-lib", "-", "secret*,", "kms-key"},
 		}
 		for name, want := range checks {
@@ -107,8 +113,27 @@ func TestStagesCommand(t *testing.T) {
 				t.Errorf("row %q does not align with the LIBRARY column at %d", l, col)
 			}
 		}
-		if !strings.Contains(lines[len(lines)-1], "* required") {
-			t.Errorf("last line %q does not explain the * mark", lines[len(lines)-1])
+		// The calls follow, one row per distinct action, setting and release range.
+		calls := map[string]bool{}
+		for _, l := range callLines {
+			calls[strings.Join(strings.Fields(l), " ")] = true
+		}
+		for _, want := range []string{
+			"STAGE CALL WHEN SDC",
+			"kinesis-consumer dynamodb:DeleteTable - all",
+			"kinesis-consumer dynamodb:TagResource lease-table-tags=true all",
+			"kinesis-producer kinesis:DescribeStream - all", // SDC's own check at init, and KPL 0.12's shard map
+			"kinesis-consumer kinesis:ListShards - all",     // KCL 1.13.3, then 1.14.0
+			"kinesis-producer kinesis:ListShards - 3.20.0 and later",
+			"s3-origin s3:PutObject error-handling=archive|copy all",
+			"sqs-consumer sqs:ListQueues queue-lookup=prefix all",
+		} {
+			if !calls[want] {
+				t.Errorf("no call row %q in:\n%s", want, strings.Join(callLines, "\n"))
+			}
+		}
+		if last := callLines[len(callLines)-1]; !strings.Contains(last, "calls read from the source of SDC 3.16.0 to 3.22.2") {
+			t.Errorf("last line %q does not say which SDC releases the calls were read from", last)
 		}
 	})
 
@@ -156,7 +181,7 @@ func TestStagesCommand(t *testing.T) {
 		if code != ExitOK {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
-		if !strings.Contains(out, "glacier-archive") || strings.Contains(out, "kinesis-consumer") {
+		if !strings.Contains(out, "glacier-archive") || strings.Contains(out, "kinesis-consumer") || strings.Contains(out, "STAGE") {
 			t.Errorf("--catalog output does not show exactly the custom catalog:\n%s", out)
 		}
 		if !regexp.MustCompile(`glacier-archive\s+aws-lib\s+-\s+bucket\*\s+A stage of our own`).MatchString(out) {

@@ -26,7 +26,7 @@ var iamAssumeRoleTarget = Check{
 		r, target := f.Roles[t.RoleARN], t.AssumeRoleARN
 		fix := bindFix(f, t)
 		set := rolePolicies(f, r)
-		if missing, _, _ := set.lacksRequests(assumeRoleNeed(r.ActualARNOr(t.RoleARN), target)); len(missing) > 0 {
+		if missing, _, _ := set.lacks(assumeRoleNeed(target).requests); len(missing) > 0 {
 			return fail(fmt.Sprintf("role %s may not make SDC's Assume Another Role call on %s", r.Name, target),
 				fmt.Sprintf("the stages assume %s (from %s); missing: %s; %s", target, t.AssumeRoleFrom, strings.Join(missing, ", "), set.describe()), fix)
 		}
@@ -68,16 +68,16 @@ var iamAssumeRoleTarget = Check{
 			return *res
 		}
 		tset := rolePolicies(f, tr)
-		missing, total, byBoundary := tset.lacks(needed)
+		missing, total, byBoundary := tset.lacks(needed.requests)
 		if len(missing) > 0 {
 			if byBoundary == len(missing) {
 				fix = boundaryFix(tset, missing)
 			}
-			return fail(fmt.Sprintf("role %s lacks %d of the %d permissions the stages need", target, len(missing), total),
+			return fail(fmt.Sprintf("role %s lacks %d of the %d permissions the stages' calls need", target, len(missing), total),
 				fmt.Sprintf("%s; stages %s (from %s); missing: %s; %s", trusted, strings.Join(t.Selection.Stages, ", "), t.SelectionFrom,
 					strings.Join(missing, ", "), strings.Replace(tset.describe(), "the role's", "its", 1)), fix)
 		}
-		return pass(fmt.Sprintf("role %s may assume %s, whose trust admits it and whose policies allow all %d permissions the stages need", r.Name, target, total),
+		return pass(fmt.Sprintf("role %s may assume %s, whose trust admits it and whose policies allow all %d calls the stages make", r.Name, target, total),
 			fmt.Sprintf("%s; stages %s (from %s); %s", trusted, strings.Join(t.Selection.Stages, ", "), t.SelectionFrom, strings.Replace(tset.describe(), "the role's", "its", 1)))
 	},
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -13,7 +14,8 @@ import (
 )
 
 // iamPermissions: the role's attached and inline policies, within its permissions boundary, allow every
-// action the stages need on their resources (evaluated with pkg/iampolicy as IAM does); warn on grants of
+// call the stages make (plugins.yaml's calls: action, resource and condition context, read from SDC's
+// source; evaluated with pkg/iampolicy as IAM does); warn on grants of
 // `*` actions or resources beyond the need. When the stages assume another role, what this role needs is
 // sts:AssumeRole on it (the stages' own permissions are that role's: iam.assume-role-target).
 var iamPermissions = Check{
@@ -21,12 +23,11 @@ var iamPermissions = Check{
 	Needs: []string{"iam.role"},
 	Run: func(_ context.Context, f *Facts, t *Target) Result {
 		r := f.Roles[t.RoleARN]
-		var needed *iampolicy.Policy
-		var needReqs []iampolicy.Request
+		var needed *stageNeed
 		var stages string
 		switch {
 		case t.AssumeRoleARN != "":
-			needed, needReqs = iampolicy.SDCAssumeRolePolicy(t.AssumeRoleARN), assumeRoleNeed(r.ActualARNOr(t.RoleARN), t.AssumeRoleARN)
+			needed = assumeRoleNeed(t.AssumeRoleARN)
 			stages = fmt.Sprintf("Assume Another Role: %s and %s (SDC's session tag %s) on %s (from %s; the stages' own permissions are that role's, see iam.assume-role-target)",
 				vocab.ActionAssumeRole, vocab.ActionTagSession, vocab.SDCSessionTagKey, t.AssumeRoleARN, t.AssumeRoleFrom)
 		case t.Selection == nil:
@@ -43,36 +44,37 @@ var iamPermissions = Check{
 			stages = fmt.Sprintf("stages %s (from %s)", strings.Join(t.Selection.Stages, ", "), t.SelectionFrom)
 		}
 		set := rolePolicies(f, r)
-		var missing []string
-		var total, byBoundary int
-		if needReqs != nil {
-			missing, total, byBoundary = set.lacksRequests(needReqs)
-		} else {
-			missing, total, byBoundary = set.lacks(needed)
-		}
+		missing, total, byBoundary := set.lacks(needed.requests)
 		held := set.describe()
 		if len(missing) > 0 {
 			fix := bindFix(f, t)
 			if byBoundary == len(missing) {
 				fix = boundaryFix(set, missing)
 			}
-			return fail(fmt.Sprintf("role %s lacks %d of the %d permissions its stages need", r.Name, len(missing), total),
+			return fail(fmt.Sprintf("role %s lacks %d of the %d permissions its stages' calls need", r.Name, len(missing), total),
 				fmt.Sprintf("%s; missing: %s; %s", stages, strings.Join(missing, ", "), held), fix)
 		}
-		if broad, fixes := wildcardGrants(f, t, r, set, needed); len(broad) > 0 {
+		if broad, fixes := wildcardGrants(f, t, r, set, needed.policy); len(broad) > 0 {
 			return warn(fmt.Sprintf("role %s's policies grant `*` beyond what its stages need", r.Name),
 				strings.Join(broad, "; ")+"; "+held, strings.Join(fixes, " && "))
 		}
-		return pass(fmt.Sprintf("role %s allows all %d permissions its stages need", r.Name, total), stages+"; "+held)
+		return pass(fmt.Sprintf("role %s allows all %d calls its stages make", r.Name, total), stages+"; "+held)
 	},
 }
 
-// rendering is the policy the catalog renders for one selection, kept per Facts: the targets of a shared
+// stageNeed is what a selection of stages needs of a role: the policy the catalog renders for it, and the
+// requests its stages make, each of which the role's policies must allow.
+type stageNeed struct {
+	policy   *iampolicy.Policy
+	requests []iampolicy.Request
+}
+
+// rendering is the need the catalog renders for one selection, kept per Facts: the targets of a shared
 // role, or of many roles with the same stages, render it once (rendering and parsing per target was most
 // of doctor -A's time at 10,000 targets).
 type rendering struct {
-	policy *iampolicy.Policy
-	err    error
+	need *stageNeed
+	err  error
 }
 
 // invalidRendering is a rendered policy that does not parse: the catalog's fault, not the stages'.
@@ -80,22 +82,59 @@ type invalidRendering struct{ err error }
 
 func (e *invalidRendering) Error() string { return e.err.Error() }
 
-// neededPolicy is the policy the stages of sel need in account, rendered once per distinct selection and
-// account.
-func (f *Facts) neededPolicy(sel catalog.Selection, account string) (*iampolicy.Policy, error) {
+// neededPolicy is what the stages of sel need in account, rendered once per distinct selection and
+// account: the calls of every SDC release the catalog knows (doctor does not know which one runs), and,
+// for a stage of a catalog that lists no calls, every action of its statements on each resource.
+func (f *Facts) neededPolicy(sel catalog.Selection, account string) (*stageNeed, error) {
 	key := account + "\x00" + selectionKey(sel)
 	if r, ok := f.renderings.Load(key); ok {
-		return r.(rendering).policy, r.(rendering).err
+		return r.(rendering).need, r.(rendering).err
 	}
-	var r rendering
-	doc, _, err := f.Catalog.Render(sel, catalog.Target{Partition: f.Identity.Partition, Region: f.Region, Account: account})
-	if err != nil {
-		r.err = err
-	} else if r.policy, err = iampolicy.Parse(doc); err != nil {
-		r.err = &invalidRendering{err}
-	}
+	r := rendering{}
+	r.need, r.err = f.renderNeed(sel, catalog.Target{Partition: f.Identity.Partition, Region: f.Region, Account: account})
 	f.renderings.Store(key, r)
-	return r.policy, r.err
+	return r.need, r.err
+}
+
+func (f *Facts) renderNeed(sel catalog.Selection, target catalog.Target) (*stageNeed, error) {
+	doc, _, err := f.Catalog.Render(sel, target)
+	if err != nil {
+		return nil, err
+	}
+	need := &stageNeed{}
+	if need.policy, err = iampolicy.Parse(doc); err != nil {
+		return nil, &invalidRendering{err}
+	}
+	calls, err := f.Catalog.Calls(sel, target, "")
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	add := func(req iampolicy.Request) {
+		k := fmt.Sprint(req.Action, req.Resource, req.Context)
+		if !seen[k] {
+			seen[k] = true
+			need.requests = append(need.requests, req)
+		}
+	}
+	for _, c := range calls {
+		add(iampolicy.Request{Action: c.Action, Resource: c.Resource, Context: c.Context})
+	}
+	statements, _, err := f.Catalog.Statements(sel, target)
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range statements {
+		if s, ok := f.Catalog.Stage(st.Stage); ok && len(s.Calls) > 0 {
+			continue
+		}
+		for _, a := range st.Action {
+			for _, res := range st.Resource {
+				add(iampolicy.Request{Action: a, Resource: res, Context: st.Condition["ForAnyValue:StringEquals"]})
+			}
+		}
+	}
+	return need, nil
 }
 
 // selectionKey is one string per distinct selection: its stages, then its parameters sorted.
@@ -113,9 +152,9 @@ func selectionKey(sel catalog.Selection) string {
 	return b.String()
 }
 
-// stagesNeed is the policy the target's stages need, in account (f.neededPolicy); a non-nil Result says
-// why there is none (a skip).
-func stagesNeed(f *Facts, t *Target, account string) (*iampolicy.Policy, *Result) {
+// stagesNeed is what the target's stages need, in account (f.neededPolicy); a non-nil Result says why
+// there is none (a skip).
+func stagesNeed(f *Facts, t *Target, account string) (*stageNeed, *Result) {
 	needed, err := f.neededPolicy(*t.Selection, account)
 	var invalid *invalidRendering
 	switch {
@@ -130,34 +169,23 @@ func stagesNeed(f *Facts, t *Target, account string) (*iampolicy.Policy, *Result
 }
 
 // assumeRoleNeed is what a role whose stages assume target must be allowed: SDC's call, sts:AssumeRole on
-// it with SDC's session tag, which IAM also judges as sts:TagSession (the identity-based side of the
-// requests: no principal).
-func assumeRoleNeed(roleARN, target string) []iampolicy.Request {
-	reqs := iampolicy.SDCAssumeRoleRequests(roleARN, assumeRoleSession, DefaultProbePrincipal)
-	for i := range reqs {
-		reqs[i].Principal, reqs[i].Resource = nil, target
+// it, with SDC's session tag, which IAM also judges as sts:TagSession (the identity-based side of the
+// requests: no principal; the tag keys are what a least-privilege policy conditions on).
+func assumeRoleNeed(target string) *stageNeed {
+	return &stageNeed{
+		policy: iampolicy.SDCAssumeRolePolicy(target),
+		requests: []iampolicy.Request{
+			{Action: vocab.ActionAssumeRole, Resource: target},
+			{Action: vocab.ActionTagSession, Resource: target, Context: map[string][]string{
+				"aws:TagKeys": {vocab.SDCSessionTagKey}, "aws:RequestTag/" + vocab.SDCSessionTagKey: {DefaultProbePrincipal}}},
+		},
 	}
-	return reqs
 }
 
-// lacks evaluates every action and resource of needed against the role's policies and boundary, as IAM
-// does: the requests not allowed, described, how many were asked, and how many of the refusals only the
-// boundary makes.
-func (s policySet) lacks(needed *iampolicy.Policy) (missing []string, total, byBoundary int) {
-	var reqs []iampolicy.Request
-	for _, st := range needed.Statements {
-		for _, a := range st.Action {
-			for _, res := range st.Resource {
-				reqs = append(reqs, iampolicy.Request{Action: a, Resource: res})
-			}
-		}
-	}
-	return s.lacksRequests(reqs)
-}
-
-// lacksRequests is lacks for requests with their condition context.
-func (s policySet) lacksRequests(reqs []iampolicy.Request) (missing []string, total, byBoundary int) {
-	for _, req := range reqs {
+// lacks evaluates every request against the role's policies and boundary, as IAM does: the requests not
+// allowed, described, how many were asked, and how many of the refusals only the boundary makes.
+func (s policySet) lacks(requests []iampolicy.Request) (missing []string, total, byBoundary int) {
+	for _, req := range requests {
 		total++
 		p := iampolicy.EvaluatePermission(req, s.policies, s.boundary)
 		if p.Allowed() {
@@ -166,6 +194,11 @@ func (s policySet) lacksRequests(reqs []iampolicy.Request) (missing []string, to
 		m := req.Action + " on " + req.Resource
 		if req.Action == vocab.ActionTagSession {
 			m += " (with session tag " + vocab.SDCSessionTagKey + ", which SDC sets by default)"
+		} else {
+			keys := slices.Sorted(maps.Keys(req.Context))
+			for _, k := range keys {
+				m += fmt.Sprintf(" with %s %s", k, strings.Join(req.Context[k], ","))
+			}
 		}
 		switch {
 		case p.Identity.Effect == iampolicy.Deny:

@@ -160,6 +160,17 @@ func irsaVersion(f *Facts, t *Target, container, image, tag string) Result {
 				container, image, strings.Join(t.Selection.Stages, ", "), lib, minVersion),
 			command("kubectl", "set", "image", "deployment/"+t.Deployment, "-n", t.Namespace, container+"="+repo+":"+minVersion))
 	}
+	// A setting the stages were bound with that SDC has only from a later release (queue-lookup=url): the
+	// older SDC makes the calls of the default, which the policy does not grant.
+	if v, setting := f.Catalog.SettingsMinSDCVersion(*t.Selection); v != "" {
+		if cmp, err := catalog.CompareVersions(tag, v); err == nil && cmp < 0 {
+			repo, _ := splitImage(image)
+			return fail(fmt.Sprintf("SDC %s has no setting %s, which the stages were bound with (SDC %s or later)", tag, setting, v),
+				fmt.Sprintf("container %s runs %s; stages %s (from %s) were granted what %s needs, and SDC %s makes the calls of the setting's default instead, which the policy does not allow",
+					container, image, strings.Join(t.Selection.Stages, ", "), t.SelectionFrom, setting, tag),
+				command("kubectl", "set", "image", "deployment/"+t.Deployment, "-n", t.Namespace, container+"="+repo+":"+v)+"   # or bind again without --set "+setting)
+		}
+	}
 	return pass(fmt.Sprintf("SDC %s is at least %s (%s)", tag, minVersion, lib), "container "+container+" runs "+image)
 }
 
