@@ -97,6 +97,9 @@ func classify(r *http.Request, body []byte) *call {
 		c.Action = eksAuthAction(r.Method, r.URL.EscapedPath())
 	case c.Params.Get("Action") != "":
 		c.Action = c.Params.Get("Action")
+	case isCBOR(r):
+		// Smithy RPC v2 names the operation last in its path: /service/<Service>/operation/<Operation>.
+		c.Action = r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
 	case r.Header.Get("X-Amz-Target") != "":
 		// The JSON protocols name the operation as "ServicePrefix.Operation".
 		t := r.Header.Get("X-Amz-Target")

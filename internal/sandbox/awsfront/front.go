@@ -234,16 +234,22 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w}
 
-	var body []byte
-	if _, svc := credentialScope(r); svc != "s3" && isFormBody(r) {
+	var body, form []byte
+	_, svc := credentialScope(r)
+	// awsQuery bodies are read to classify the call; the bodies of the services the front authorizes, to
+	// know what the call acts on.
+	if svc != "s3" && (isFormBody(r) || iamPrefixes[svc] != "") {
 		b, err := io.ReadAll(io.LimitReader(r.Body, maxFormBody+1))
 		if err != nil || len(b) > maxFormBody {
 			http.Error(w, "reading the request body failed or it exceeds 16 MiB", http.StatusBadRequest)
 			return
 		}
 		body = b
+		if isFormBody(r) {
+			form = b
+		}
 	}
-	c := classify(r, body)
+	c := classify(r, form)
 	c.Body = body
 	f.count(c)
 	defer func() { f.logCall(c, r, rec, start) }()
@@ -279,6 +285,8 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.serveEKSAuth(rec, r, c)
 	case "s3":
 		f.serveS3(rec, r, c)
+	case "kinesis", "dynamodb", "sqs", "firehose", "secretsmanager", "kms", "monitoring":
+		f.serveAuthorized(rec, r, c)
 	default:
 		f.proxy(rec, r, c)
 	}
