@@ -13,7 +13,8 @@ type call struct {
 	Write       bool       // whether the operation mutates state
 	AccessKeyID string     // from the signature; "" for unsigned requests
 	Params      url.Values // awsQuery parameters (query string and form body) for IAM and STS
-	Body        []byte     // the buffered body of awsQuery requests; nil when the body is streamed
+	Body        []byte     // the buffered body of awsQuery and authorized services' requests; nil when streamed
+	Decoded     []byte     // Body without its Content-Encoding (gzip), for reading
 	S3          s3Request  // set for S3 requests
 	Caller      *principal // who the access key belongs to, once authenticate has checked it
 }

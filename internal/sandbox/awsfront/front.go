@@ -5,6 +5,8 @@
 package awsfront
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -222,6 +224,23 @@ func (f *Front) ResetCalls() {
 	f.calls = CallCounts{ByAction: map[string]int{}}
 }
 
+// decoded is a request body as its sender wrote it before compression: SDKs gzip larger CloudWatch
+// bodies (Content-Encoding: gzip). moto decompresses them itself, so what it gets is left as sent.
+func decoded(r *http.Request, body []byte) []byte {
+	if body == nil || !strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		return body
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return body
+	}
+	b, err := io.ReadAll(io.LimitReader(zr, maxFormBody+1))
+	if err != nil || len(b) > maxFormBody {
+		return body
+	}
+	return b
+}
+
 // maxFormBody bounds the awsQuery bodies the front buffers; IAM's largest documents are far smaller.
 const maxFormBody = 16 << 20
 
@@ -246,11 +265,12 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		body = b
 		if isFormBody(r) {
-			form = b
+			form = decoded(r, b)
 		}
 	}
 	c := classify(r, form)
 	c.Body = body
+	c.Decoded = decoded(r, body)
 	f.count(c)
 	defer func() { f.logCall(c, r, rec, start) }()
 	r.Header.Del(motoAccountHeader) // the front's own way into any account; never a client's

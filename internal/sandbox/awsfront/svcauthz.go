@@ -21,7 +21,7 @@ func (f *Front) serveAuthorized(w http.ResponseWriter, r *http.Request, c *call)
 		region = f.cfg.Region
 	}
 	q := &svcRequest{Prefix: iamPrefixes[c.Service], Op: c.Action, Region: region, Account: sess.Account,
-		Path: r.URL.Path, Body: parseBody(r, c.Body), Form: c.Params}
+		Path: r.URL.Path, Body: parseBody(r, c.Decoded), Form: c.Params}
 	checks, keys, err := f.svcChecks(r.Context(), q)
 	if err != nil {
 		e := serverError(c.Service)
@@ -81,11 +81,7 @@ func (f *Front) svcChecks(ctx context.Context, q *svcRequest) ([]authzCheck, map
 // kmsContext adds KMS's alias condition keys: kms:RequestAlias (the alias the request named the key by) and
 // kms:ResourceAliases (the key's aliases), which the catalog's alias-scoped statements test.
 func (f *Front) kmsContext(ctx context.Context, q *svcRequest, keys map[string][]string) error {
-	id := q.str("KeyId")
-	if id == "" {
-		return nil
-	}
-	k, err := f.lookupKMSKey(ctx, q, id)
+	k, err := f.requestKey(ctx, q)
 	if err != nil {
 		return err
 	}

@@ -132,20 +132,28 @@ func keyARNs(ctx context.Context, f *Front, q *svcRequest) ([]string, error) {
 	return one(k.ARN)
 }
 
-// decryptKeyARN is the key of a Decrypt: KeyId when given, else the key the ciphertext names (moto's
-// ciphertext blob starts with the key's 36-character id, as a real one carries its key's identity).
+// decryptKeyARN is the key of a Decrypt: KeyId when given, else the key its ciphertext names.
 func decryptKeyARN(ctx context.Context, f *Front, q *svcRequest) ([]string, error) {
-	if q.str("KeyId") != "" {
-		return keyARNs(ctx, f, q)
+	k, err := f.requestKey(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if k.ARN == "" {
+		return one(q.arn("kms", "key/*"))
+	}
+	return one(k.ARN)
+}
+
+// requestKey is the key a KMS request acts on: KeyId, else the key of its ciphertext (moto's ciphertext blob
+// starts with the key's 36-character id, as a real one carries its key's identity); zero when neither is known.
+func (f *Front) requestKey(ctx context.Context, q *svcRequest) (kmsKey, error) {
+	if id := q.str("KeyId"); id != "" {
+		return f.lookupKMSKey(ctx, q, id)
 	}
 	if blob, err := base64.StdEncoding.DecodeString(q.str("CiphertextBlob")); err == nil && len(blob) >= 36 {
-		k, err := f.lookupKMSKey(ctx, q, string(blob[:36]))
-		if err != nil {
-			return nil, err
-		}
-		return one(k.ARN)
+		return f.lookupKMSKey(ctx, q, string(blob[:36]))
 	}
-	return one(q.arn("kms", "key/*"))
+	return kmsKey{}, nil
 }
 
 // aliasAndKeyARNs are CreateAlias's and DeleteAlias's two resources: the alias and its key.
