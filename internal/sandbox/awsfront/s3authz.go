@@ -3,12 +3,14 @@ package awsfront
 import (
 	"bytes"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"net/http"
 )
 
 // serveS3 authorizes S3 calls made with role session credentials (web identity or AssumeRole, any account)
-// as S3 does with IAM: the role's identity policies, its permissions boundary and the session policies;
+// as S3 does with IAM: the role's identity policies, its permissions boundary and the session policies, and
+// the KMS permissions SSE-KMS objects need (s3kms.go);
 // calls with any other keys (users: the admins') pass as moto would take them.
 func (f *Front) serveS3(w http.ResponseWriter, r *http.Request, c *call) {
 	sess := f.sessionOf(c)
@@ -29,7 +31,14 @@ func (f *Front) serveS3(w http.ResponseWriter, r *http.Request, c *call) {
 			checks = append(checks, s3Check{"s3:DeleteObject", bucketARN(c.S3.Bucket) + "/" + k})
 		}
 	}
-	f.authorizeThenProxy(w, r, c, sess, checks, c.S3.Context)
+	kmsChecks, err := f.s3KMSChecks(r.Context(), r, c, sess)
+	if err != nil {
+		e := serverError("s3")
+		e.Message = fmt.Sprintf("sandbox could not read the SSE-KMS settings this call depends on: %v", err)
+		e.write(w, r, "s3")
+		return
+	}
+	f.authorizeThenProxy(w, r, c, sess, append(checks, kmsChecks...), c.S3.Context)
 }
 
 // deleteKeys lists the object keys of a DeleteObjects body.
