@@ -11,10 +11,9 @@ import (
 )
 
 // useKMSBucket makes a bucket whose default encryption is SSE-KMS under k, and one object in it encrypted so.
-func useKMSBucket(t *testing.T, a svcClients, k kmsTestKey, object string) string {
+func useKMSBucket(t *testing.T, a svcClients, k kmsTestKey, bucket, object string) {
 	t.Helper()
 	ctx := context.Background()
-	bucket := strings.ToLower(uniqueName("kms"))
 	if _, err := a.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket), CreateBucketConfiguration: usWest2}); err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +26,6 @@ func useKMSBucket(t *testing.T, a svcClients, k kmsTestKey, object string) strin
 		ServerSideEncryption: s3types.ServerSideEncryptionAwsKms, SSEKMSKeyId: aws.String(k.arn)}); err != nil {
 		t.Fatalf("admin PutObject %s: %v", object, err)
 	}
-	return bucket
 }
 
 func TestS3SSEKMSNeedsKeyPermissions(t *testing.T) {
@@ -37,7 +35,8 @@ func TestS3SSEKMSNeedsKeyPermissions(t *testing.T) {
 	admin := newClients(adminConfig(shared.url))
 	a := newSvcClients(adminConfig(shared.url))
 	k := createKey(t, a.kms, "")
-	bucket := useKMSBucket(t, a, k, "in/a.json")
+	bucket := strings.ToLower(uniqueName("kms"))
+	useKMSBucket(t, a, k, bucket, "in/a.json")
 	s3All := allow("s3:*", "arn:aws:s3:::"+bucket, "arn:aws:s3:::"+bucket+"/*")
 	withKey := s3Of(roleSession(t, admin, "kms-user", policyDoc(s3All, allow("kms:GenerateDataKey", k.arn), allow("kms:Decrypt", k.arn)), ""))
 	without := s3Of(roleSession(t, admin, "kms-none", policyDoc(s3All), ""))
