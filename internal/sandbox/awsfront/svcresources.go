@@ -29,7 +29,9 @@ func (q *svcRequest) nameOrARN(v, service, kind string) string {
 func one(s string) ([]string, error) { return []string{s}, nil }
 
 // streamARN is a Kinesis stream's ARN from StreamARN or StreamName; GetRecords names only its shard iterator,
-// which (in moto, as in Kinesis) carries the stream's name.
+// which (in moto, as in Kinesis) carries the stream's name. A ListShards page after the first names only
+// its NextToken, which in moto does not carry the stream: it is weighed as on "stream/" (no name), which a
+// policy scoped to streams refuses.
 func streamARN(_ context.Context, _ *Front, q *svcRequest) ([]string, error) {
 	if a := q.str("StreamARN"); a != "" {
 		return one(a)
