@@ -77,7 +77,7 @@ var svcOps = map[string]map[string]svcOp{
 		"ListQueues":                   onAny,
 	},
 	"firehose": {
-		"CreateDeliveryStream":   {Resource: deliveryStreamARN, Tags: "Tags"},
+		"CreateDeliveryStream":   {Resource: deliveryStreamARN, Tags: "Tags", OnCreate: "firehose:TagDeliveryStream"},
 		"DescribeDeliveryStream": onDelivery, "DeleteDeliveryStream": onDelivery, "PutRecord": onDelivery,
 		"PutRecordBatch": onDelivery, "UpdateDestination": onDelivery, "ListTagsForDeliveryStream": onDelivery,
 		"StartDeliveryStreamEncryption": onDelivery, "StopDeliveryStreamEncryption": onDelivery,
@@ -103,7 +103,7 @@ var svcOps = map[string]map[string]svcOp{
 		"DisableKeyRotation": onKey, "ListResourceTags": onKey, "CreateGrant": onKey, "ListGrants": onKey,
 		"TagResource":   {Resource: keyARNs, Tags: "Tags"},
 		"UntagResource": {Resource: keyARNs, TagKeys: "TagKeys"},
-		"CreateKey":     {Tags: "Tags"},
+		"CreateKey":     {Tags: "Tags", OnCreate: "kms:TagResource"},
 		"CreateAlias":   {Resource: aliasAndKeyARNs}, "DeleteAlias": {Resource: aliasAndKeyARNs},
 		"ListKeys": onAny, "ListAliases": onAny, "GenerateRandom": onAny,
 	},
@@ -113,7 +113,7 @@ var svcOps = map[string]map[string]svcOp{
 				keys["cloudwatch:namespace"] = []string{ns}
 			}
 		}},
-		"PutMetricAlarm": {Resource: alarmARN, Tags: "Tags"},
+		"PutMetricAlarm": {Resource: alarmARN, Tags: "Tags", OnCreate: "cloudwatch:TagResource"},
 		"TagResource":    {Resource: resourceARNField("ResourceARN"), Tags: "Tags"},
 		"UntagResource":  {Resource: resourceARNField("ResourceARN"), TagKeys: "TagKeys"},
 		"ListMetrics":    onAny, "GetMetricData": onAny, "GetMetricStatistics": onAny, "DescribeAlarms": onAny,

@@ -59,6 +59,12 @@ func TestSvcChecks(t *testing.T) {
 			want: []authzCheck{{"cloudwatch:PutMetricData", "*"}}, wantKeys: map[string][]string{"cloudwatch:namespace": {"KinesisProducerLibrary"}}},
 		{name: "cloudwatch JSON PutMetricData", signing: "monitoring", target: "GraniteServiceVersion20100801.PutMetricData", body: `{"Namespace":"SDC"}`,
 			want: []authzCheck{{"cloudwatch:PutMetricData", "*"}}, wantKeys: map[string][]string{"cloudwatch:namespace": {"SDC"}}},
+		{name: "kms CreateKey with tags also needs TagResource", signing: "kms", target: "TrentService.CreateKey", body: `{"Tags":[{"TagKey":"team","TagValue":"data"}]}`,
+			want:     []authzCheck{{"kms:CreateKey", "*"}, {"kms:TagResource", "*"}},
+			wantKeys: map[string][]string{"aws:RequestTag/team": {"data"}, "aws:TagKeys": {"team"}}},
+		{name: "cloudwatch query PutMetricAlarm with tags", signing: "monitoring", body: "Action=PutMetricAlarm&AlarmName=lag&Tags.member.1.Key=team&Tags.member.1.Value=data",
+			want:     []authzCheck{{"cloudwatch:PutMetricAlarm", arn("cloudwatch", "alarm:lag")}, {"cloudwatch:TagResource", arn("cloudwatch", "alarm:lag")}},
+			wantKeys: map[string][]string{"aws:RequestTag/team": {"data"}, "aws:TagKeys": {"team"}}},
 		{name: "an operation not in the table is on *", signing: "kinesis", target: "Kinesis_20131202.DescribeStreamConsumer", body: `{}`,
 			want: []authzCheck{{"kinesis:DescribeStreamConsumer", "*"}}},
 	}
