@@ -26,16 +26,23 @@ func (f *Front) sessionOf(c *call) *principal {
 	return &principal{Account: accountOf(old.RoleARN), ARN: old.AssumedRoleARN, RoleName: old.RoleName, RoleARN: old.RoleARN, Tags: old.Tags}
 }
 
-// authorizeThenProxy weighs every check of a role session's call as IAM does (identity policies, permissions
-// boundary, session policies) with the request's condition keys, answers the first refusal in the service's
-// own words, and forwards the call to moto when all are allowed.
+// authorizeThenProxy forwards the call to moto once authorize allowed it.
 func (f *Front) authorizeThenProxy(w http.ResponseWriter, r *http.Request, c *call, sess *principal, checks []authzCheck, context map[string][]string) {
+	if f.authorize(w, r, c, sess, checks, context) {
+		f.proxy(w, r, c)
+	}
+}
+
+// authorize weighs every check of a role session's call as IAM does (identity policies, permissions
+// boundary, session policies) with the request's condition keys; it answers the first refusal in the
+// service's own words and returns false, or returns true when all are allowed.
+func (f *Front) authorize(w http.ResponseWriter, r *http.Request, c *call, sess *principal, checks []authzCheck, context map[string][]string) bool {
 	perms, err := f.permissionsOf(r.Context(), sess)
 	if err != nil {
 		e := serverError(c.Service)
 		e.Message = fmt.Sprintf("sandbox could not read the policies of role %s to authorize this call: %v", sess.RoleName, err)
 		e.write(w, r, c.Service)
-		return
+		return false
 	}
 	keys := map[string][]string{
 		"aws:PrincipalArn":     {sess.RoleARN},
@@ -52,10 +59,10 @@ func (f *Front) authorizeThenProxy(w http.ResponseWriter, r *http.Request, c *ca
 		v := perms.decide(iampolicy.Request{Action: chk.Action, Resource: chk.Resource, Context: keys})
 		if !v.Allowed {
 			accessDenied(c.Service, r, sess, chk, v.Why).write(w, r, c.Service)
-			return
+			return false
 		}
 	}
-	f.proxy(w, r, c)
+	return true
 }
 
 // accessDenied is a service's refusal of an action by IAM, in its own code and words: S3's AccessDenied with

@@ -117,6 +117,7 @@ type Front struct {
 	clusterJWKS clusterKeySets // the sandbox clusters' service-account keys, for EKS Auth
 	keys        keyRing        // who each access key belongs to (keys.go)
 	accounts    accountClients // the front's own IAM client per account (accounts.go)
+	shardTokens shardTokens    // the streams of ListShards' NextTokens (svcauthz.go)
 }
 
 // session is what the front remembers about credentials STS minted for a role.

@@ -2,8 +2,11 @@ package awsfront
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
+	"sync"
 )
 
 // serveAuthorized authorizes calls made with role session credentials (web identity, AssumeRole, EKS Pod
@@ -29,7 +32,61 @@ func (f *Front) serveAuthorized(w http.ResponseWriter, r *http.Request, c *call)
 		e.write(w, r, c.Service)
 		return
 	}
-	f.authorizeThenProxy(w, r, c, sess, checks, keys)
+	if !f.authorize(w, r, c, sess, checks, keys) {
+		return
+	}
+	if q.Prefix == "kinesis" && q.Op == "ListShards" {
+		f.listShards(w, r, c, q, checks[0].Resource)
+		return
+	}
+	f.proxy(w, r, c)
+}
+
+// A ListShards page after the first names only its NextToken (Kinesis refuses a StreamName beside it), which
+// in moto does not carry the stream as it does in Kinesis: the front remembers which stream each token it
+// handed out is of, to authorize the next page, and names the stream to moto, which wants the first page's
+// parameters again.
+const maxShardTokens = 10000
+
+// shardTokens maps the NextTokens of ListShards answers to their stream's ARN.
+type shardTokens struct {
+	mu     sync.Mutex
+	stream map[string]string
+}
+
+// listShards forwards an allowed ListShards and remembers its NextToken's stream.
+func (f *Front) listShards(w http.ResponseWriter, r *http.Request, c *call, q *svcRequest, streamARN string) {
+	if q.str("NextToken") != "" && q.str("StreamName") == "" && q.str("StreamARN") == "" && f.shardTokenStream(q.str("NextToken")) != "" {
+		in := map[string]any{"StreamName": streamARN[strings.LastIndex(streamARN, "/")+1:]}
+		for k, v := range q.Body {
+			in[k] = v
+		}
+		if b, err := json.Marshal(in); err == nil {
+			c.Body = b
+		}
+	}
+	resp, body, err := f.fetch(r, c)
+	if err != nil {
+		f.motoUnreachable(w, r, c, err)
+		return
+	}
+	var page struct{ NextToken string }
+	if resp.StatusCode == http.StatusOK && json.Unmarshal(body, &page) == nil && page.NextToken != "" {
+		f.shardTokens.mu.Lock()
+		if f.shardTokens.stream == nil || len(f.shardTokens.stream) >= maxShardTokens {
+			f.shardTokens.stream = map[string]string{}
+		}
+		f.shardTokens.stream[page.NextToken] = streamARN
+		f.shardTokens.mu.Unlock()
+	}
+	reply(w, resp, body)
+}
+
+// shardTokenStream is the stream ARN of a ListShards NextToken the front handed out; "" when unknown.
+func (f *Front) shardTokenStream(token string) string {
+	f.shardTokens.mu.Lock()
+	defer f.shardTokens.mu.Unlock()
+	return f.shardTokens.stream[token]
 }
 
 // svcChecks is what q needs from IAM: its checks, all of which must be allowed, and its condition keys.

@@ -2,6 +2,7 @@ package awsfront
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -93,7 +94,7 @@ func TestServicesAuthorizeRoleSessions(t *testing.T) {
 	// The resources, made with the admin's keys.
 	streamA, streamB := uniqueName("stream-a"), uniqueName("stream-b")
 	for _, s := range []string{streamA, streamB} {
-		if _, err := a.kinesis.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(s), ShardCount: aws.Int32(1)}); err != nil {
+		if _, err := a.kinesis.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(s), ShardCount: aws.Int32(3)}); err != nil {
 			t.Fatalf("admin CreateStream %s: %v", s, err)
 		}
 	}
@@ -164,6 +165,25 @@ func TestServicesAuthorizeRoleSessions(t *testing.T) {
 		{name: "kinesis ListShards by StreamARN", call: func() error {
 			_, err := s.kinesis.ListShards(ctx, &kinesis.ListShardsInput{StreamARN: aws.String(streamARNA)})
 			return err
+		}},
+		{name: "kinesis ListShards pages by NextToken, as KCL does", call: func() error {
+			var shards int
+			in := &kinesis.ListShardsInput{StreamName: aws.String(streamA), MaxResults: aws.Int32(1)}
+			for pages := 0; pages < 5; pages++ {
+				out, err := s.kinesis.ListShards(ctx, in)
+				if err != nil {
+					return err
+				}
+				shards += len(out.Shards)
+				if out.NextToken == nil {
+					break
+				}
+				in = &kinesis.ListShardsInput{NextToken: out.NextToken, MaxResults: aws.Int32(1)}
+			}
+			if shards != 3 {
+				return fmt.Errorf("listed %d shards page by page; want 3", shards)
+			}
+			return nil
 		}},
 		{name: "kinesis ListShards on another stream", code: "AccessDeniedException", call: func() error {
 			_, err := s.kinesis.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(streamB)})

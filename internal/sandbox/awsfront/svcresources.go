@@ -29,12 +29,16 @@ func (q *svcRequest) nameOrARN(v, service, kind string) string {
 func one(s string) ([]string, error) { return []string{s}, nil }
 
 // streamARN is a Kinesis stream's ARN from StreamARN or StreamName; GetRecords names only its shard iterator,
-// which (in moto, as in Kinesis) carries the stream's name. A ListShards page after the first names only
-// its NextToken, which in moto does not carry the stream: it is weighed as on "stream/" (no name), which a
-// policy scoped to streams refuses.
-func streamARN(_ context.Context, _ *Front, q *svcRequest) ([]string, error) {
+// which (in moto, as in Kinesis) carries the stream's name; a later ListShards page, its NextToken (the
+// front remembers their streams: svcauthz.go).
+func streamARN(_ context.Context, f *Front, q *svcRequest) ([]string, error) {
 	if a := q.str("StreamARN"); a != "" {
 		return one(a)
+	}
+	if t := q.str("NextToken"); t != "" && q.str("StreamName") == "" {
+		if a := f.shardTokenStream(t); a != "" {
+			return one(a)
+		}
 	}
 	name := q.str("StreamName")
 	if name == "" && q.str("ShardIterator") != "" {
