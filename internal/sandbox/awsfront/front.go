@@ -1,7 +1,8 @@
 // Package awsfront is the sandbox's AWS endpoint: an HTTP front over moto that forwards every call and adds
-// what moto lacks and our plugin's correctness depends on — STS's real web identity checks, S3 authorization
-// of role sessions, the sandbox's own EKS cluster, IAM's eventual consistency, throttling and failures on
-// demand, and per-action call counts.
+// what moto lacks and our plugin's correctness depends on — STS's real web identity checks, authorization
+// of role sessions' calls to S3, Kinesis, DynamoDB, SQS, Firehose, Secrets Manager, KMS and CloudWatch, the
+// sandbox's own EKS cluster, IAM's eventual consistency, throttling and failures on demand, and per-action
+// call counts.
 package awsfront
 
 import (

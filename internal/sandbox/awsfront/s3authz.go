@@ -10,8 +10,8 @@ import (
 
 // serveS3 authorizes S3 calls made with role session credentials (web identity or AssumeRole, any account)
 // as S3 does with IAM: the role's identity policies, its permissions boundary and the session policies, and
-// the KMS permissions SSE-KMS objects need (s3kms.go);
-// calls with any other keys (users: the admins') pass as moto would take them.
+// the KMS permissions SSE-KMS objects need (s3kms.go); calls with any other keys (users: the admins') pass
+// as moto would take them.
 func (f *Front) serveS3(w http.ResponseWriter, r *http.Request, c *call) {
 	sess := f.sessionOf(c)
 	if sess == nil {
