@@ -7,6 +7,8 @@ import (
 	"encoding/xml"
 	"net/http"
 	"strconv"
+
+	"github.com/aws/smithy-go/encoding/cbor"
 )
 
 // awsError is an error answer in the shape of the service that gives it, so SDKs and the CLI parse the
@@ -16,6 +18,9 @@ type awsError struct {
 	Code    string
 	Message string
 	Sender  bool // the caller's fault (Type Sender) rather than the service's (Type Receiver)
+	// QueryError is the query-protocol code a JSON answer also carries in x-amzn-query-error, as services that
+	// moved from awsQuery to JSON do (SQS): their SDKs report that code.
+	QueryError string
 }
 
 // xmlNamespaces are the awsQuery namespaces of the services that answer in XML error responses.
@@ -35,7 +40,22 @@ func (e awsError) write(w http.ResponseWriter, r *http.Request, service string) 
 		// The awsJson protocols (X-Amz-Target) answer errors as JSON with the code in __type.
 		service = "json"
 	}
+	if isCBOR(r) {
+		service = "cbor"
+	}
+	if e.QueryError != "" {
+		typ := "Receiver"
+		if e.Sender {
+			typ = "Sender"
+		}
+		h.Set("x-amzn-query-error", e.QueryError+";"+typ)
+	}
 	switch service {
+	case "cbor":
+		// Smithy RPC v2 CBOR (CloudWatch's newest SDKs): the same fields as JSON, CBOR-encoded.
+		h.Set("Content-Type", "application/cbor")
+		h.Set("Smithy-Protocol", "rpc-v2-cbor")
+		body = cbor.Encode(cbor.Map{"__type": cbor.String(e.Code), "message": cbor.String(e.Message)})
 	case "json":
 		h.Set("Content-Type", "application/x-amz-json-1.1")
 		body, _ = json.Marshal(map[string]string{"__type": e.Code, "message": e.Message})

@@ -13,7 +13,8 @@ type call struct {
 	Write       bool       // whether the operation mutates state
 	AccessKeyID string     // from the signature; "" for unsigned requests
 	Params      url.Values // awsQuery parameters (query string and form body) for IAM and STS
-	Body        []byte     // the buffered body of awsQuery requests; nil when the body is streamed
+	Body        []byte     // the buffered body of awsQuery and authorized services' requests; nil when streamed
+	Decoded     []byte     // Body without its Content-Encoding (gzip), for reading
 	S3          s3Request  // set for S3 requests
 	Caller      *principal // who the access key belongs to, once authenticate has checked it
 }
@@ -97,6 +98,9 @@ func classify(r *http.Request, body []byte) *call {
 		c.Action = eksAuthAction(r.Method, r.URL.EscapedPath())
 	case c.Params.Get("Action") != "":
 		c.Action = c.Params.Get("Action")
+	case isCBOR(r):
+		// Smithy RPC v2 names the operation last in its path: /service/<Service>/operation/<Operation>.
+		c.Action = r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
 	case r.Header.Get("X-Amz-Target") != "":
 		// The JSON protocols name the operation as "ServicePrefix.Operation".
 		t := r.Header.Get("X-Amz-Target")

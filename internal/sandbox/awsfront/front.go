@@ -1,10 +1,13 @@
 // Package awsfront is the sandbox's AWS endpoint: an HTTP front over moto that forwards every call and adds
-// what moto lacks and our plugin's correctness depends on — STS's real web identity checks, S3 authorization
-// of role sessions, the sandbox's own EKS cluster, IAM's eventual consistency, throttling and failures on
-// demand, and per-action call counts.
+// what moto lacks and our plugin's correctness depends on — STS's real web identity checks, authorization
+// of role sessions' calls to S3, Kinesis, DynamoDB, SQS, Firehose, Secrets Manager, KMS and CloudWatch, the
+// sandbox's own EKS cluster, IAM's eventual consistency, throttling and failures on demand, and per-action
+// call counts.
 package awsfront
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -115,6 +118,7 @@ type Front struct {
 	clusterJWKS clusterKeySets // the sandbox clusters' service-account keys, for EKS Auth
 	keys        keyRing        // who each access key belongs to (keys.go)
 	accounts    accountClients // the front's own IAM client per account (accounts.go)
+	shardTokens shardTokens    // the streams of ListShards' NextTokens (svcauthz.go)
 }
 
 // session is what the front remembers about credentials STS minted for a role.
@@ -223,6 +227,23 @@ func (f *Front) ResetCalls() {
 	f.calls = CallCounts{ByAction: map[string]int{}}
 }
 
+// decoded is a request body as its sender wrote it before compression: SDKs gzip larger CloudWatch
+// bodies (Content-Encoding: gzip). moto decompresses them itself, so what it gets is left as sent.
+func decoded(r *http.Request, body []byte) []byte {
+	if body == nil || !strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		return body
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return body
+	}
+	b, err := io.ReadAll(io.LimitReader(zr, maxFormBody+1))
+	if err != nil || len(b) > maxFormBody {
+		return body
+	}
+	return b
+}
+
 // maxFormBody bounds the awsQuery bodies the front buffers; IAM's largest documents are far smaller.
 const maxFormBody = 16 << 20
 
@@ -235,17 +256,24 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w}
 
-	var body []byte
-	if _, svc := credentialScope(r); svc != "s3" && isFormBody(r) {
+	var body, form []byte
+	_, svc := credentialScope(r)
+	// awsQuery bodies are read to classify the call; the bodies of the services the front authorizes, to
+	// know what the call acts on.
+	if svc != "s3" && (isFormBody(r) || iamPrefixes[svc] != "") {
 		b, err := io.ReadAll(io.LimitReader(r.Body, maxFormBody+1))
 		if err != nil || len(b) > maxFormBody {
 			http.Error(w, "reading the request body failed or it exceeds 16 MiB", http.StatusBadRequest)
 			return
 		}
 		body = b
+		if isFormBody(r) {
+			form = decoded(r, b)
+		}
 	}
-	c := classify(r, body)
+	c := classify(r, form)
 	c.Body = body
+	c.Decoded = decoded(r, body)
 	f.count(c)
 	defer func() { f.logCall(c, r, rec, start) }()
 	r.Header.Del(motoAccountHeader) // the front's own way into any account; never a client's
@@ -280,6 +308,8 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.serveEKSAuth(rec, r, c)
 	case "s3":
 		f.serveS3(rec, r, c)
+	case "kinesis", "dynamodb", "sqs", "firehose", "secretsmanager", "kms", "monitoring":
+		f.serveAuthorized(rec, r, c)
 	default:
 		f.proxy(rec, r, c)
 	}

@@ -6,24 +6,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
 )
 
 // serveS3 authorizes S3 calls made with role session credentials (web identity or AssumeRole, any account)
-// as S3 does with IAM: the role's identity policies, its permissions boundary and the session policies;
-// calls with any other keys (users: the admins') pass as moto would take them.
+// as S3 does with IAM: the role's identity policies, its permissions boundary and the session policies, and
+// the KMS permissions SSE-KMS objects need (s3kms.go); calls with any other keys (users: the admins') pass
+// as moto would take them.
 func (f *Front) serveS3(w http.ResponseWriter, r *http.Request, c *call) {
-	sess := c.Caller
-	if sess == nil || !sess.isSession() {
-		f.mu.Lock()
-		old, ok := f.sessions[c.AccessKeyID]
-		f.mu.Unlock()
-		if !ok {
-			f.proxy(w, r, c)
-			return
-		}
-		sess = &principal{Account: accountOf(old.RoleARN), ARN: old.AssumedRoleARN, RoleName: old.RoleName, RoleARN: old.RoleARN, Tags: old.Tags}
+	sess := f.sessionOf(c)
+	if sess == nil {
+		f.proxy(w, r, c)
+		return
 	}
 	checks := c.S3.Checks
 	if c.S3.DeleteKeys {
@@ -38,35 +31,14 @@ func (f *Front) serveS3(w http.ResponseWriter, r *http.Request, c *call) {
 			checks = append(checks, s3Check{"s3:DeleteObject", bucketARN(c.S3.Bucket) + "/" + k})
 		}
 	}
-	perms, err := f.permissionsOf(r.Context(), sess)
+	kmsChecks, err := f.s3KMSChecks(r.Context(), r, c, sess)
 	if err != nil {
 		e := serverError("s3")
-		e.Message = fmt.Sprintf("sandbox could not read the policies of role %s to authorize this call: %v", sess.RoleName, err)
+		e.Message = fmt.Sprintf("sandbox could not read the SSE-KMS settings this call depends on: %v", err)
 		e.write(w, r, "s3")
 		return
 	}
-	keys := map[string][]string{
-		"aws:PrincipalArn":     {sess.RoleARN},
-		"aws:PrincipalAccount": {sess.Account},
-		"aws:SecureTransport":  {"false"},
-	}
-	for k, v := range sess.Tags {
-		keys["aws:PrincipalTag/"+k] = []string{v}
-	}
-	for k, v := range c.S3.Context {
-		keys[k] = v
-	}
-	for _, chk := range checks {
-		v := perms.decide(iampolicy.Request{Action: chk.Action, Resource: chk.Resource, Context: keys})
-		if v.Allowed {
-			continue
-		}
-		awsError{Status: http.StatusForbidden, Code: "AccessDenied", Sender: true,
-			Message: fmt.Sprintf("User: %s is not authorized to perform: %s on resource: \"%s\" %s", sess.ARN, chk.Action, chk.Resource, v.Why),
-		}.write(w, r, "s3")
-		return
-	}
-	f.proxy(w, r, c)
+	f.authorizeThenProxy(w, r, c, sess, append(checks, kmsChecks...), c.S3.Context)
 }
 
 // deleteKeys lists the object keys of a DeleteObjects body.

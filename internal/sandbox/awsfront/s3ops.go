@@ -17,7 +17,7 @@ type s3Request struct {
 }
 
 // s3Check is one action on one resource an S3 call needs.
-type s3Check struct{ Action, Resource string }
+type s3Check = authzCheck
 
 // s3Sub is one S3 subresource (query parameter) with the operation and IAM action per method.
 type s3Sub struct {
