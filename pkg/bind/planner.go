@@ -763,7 +763,7 @@ func restartChange(res *Result, sa, deploy *plan.Change) *plan.Change {
 	}
 	annotatedAt := o.Now
 	if sa.Action == plan.Unchanged {
-		annotatedAt = roleAnnotationTime(o.ServiceAccount)
+		annotatedAt = vocab.RoleAnnotationTime(o.ServiceAccount)
 		// A restart asked for after the annotation is a rollout under way: the old pods go when the new
 		// ones are ready. Asking again would only start another rollout.
 		if t, err := time.Parse(time.RFC3339, o.Deployment.Spec.Template.Annotations[vocab.RestartedAtAnnotation]); err == nil && !t.Before(annotatedAt.Truncate(time.Second)) {
@@ -803,29 +803,7 @@ func restartChange(res *Result, sa, deploy *plan.Change) *plan.Change {
 		Op:    restartDeployment{Namespace: r.Namespace, Name: r.Deployment}}
 }
 
-// roleAnnotationTime is when the role annotation was last written, from the managed fields.
-func roleAnnotationTime(sa *corev1.ServiceAccount) time.Time {
-	var t time.Time
-	if sa == nil {
-		return t
-	}
-	for _, f := range sa.ManagedFields {
-		if f.FieldsV1 != nil && f.Time != nil && strings.Contains(string(f.FieldsV1.Raw), `"f:`+vocab.RoleARNAnnotation+`"`) && f.Time.After(t) {
-			t = f.Time.Time
-		}
-	}
-	return t
-}
-
 func hasRoleEnv(p *corev1.Pod, roleARN string) bool {
-	for _, cs := range [][]corev1.Container{p.Spec.InitContainers, p.Spec.Containers} {
-		for _, c := range cs {
-			for _, e := range c.Env {
-				if e.Name == "AWS_ROLE_ARN" && e.Value == roleARN {
-					return true
-				}
-			}
-		}
-	}
-	return false
+	_, v := vocab.PodEnv(p, vocab.EnvRoleARN)
+	return v == roleARN
 }

@@ -267,16 +267,8 @@ func podIdentityEnv(p *corev1.Pod) bool {
 }
 
 func hasEnv(p *corev1.Pod, name string) bool {
-	for _, cs := range [][]corev1.Container{p.Spec.InitContainers, p.Spec.Containers} {
-		for _, c := range cs {
-			for _, e := range c.Env {
-				if e.Name == name && e.Value != "" {
-					return true
-				}
-			}
-		}
-	}
-	return false
+	_, v := vocab.PodEnv(p, name)
+	return v != ""
 }
 
 // sdcImage is one SDC image bind knows the binding will run, and where it was seen.

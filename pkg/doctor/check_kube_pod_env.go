@@ -12,13 +12,6 @@ import (
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
-// The web identity environment and volume the pod identity webhook injects.
-const (
-	envRoleARN        = "AWS_ROLE_ARN"
-	envTokenFile      = "AWS_WEB_IDENTITY_TOKEN_FILE"
-	skipContainersKey = "eks.amazonaws.com/skip-containers"
-)
-
 // kubePodEnv: the Deployment's pods carry AWS_ROLE_ARN equal to the annotation, the token file variable and
 // the projected token volume. The webhook changes pods only when they are created.
 var kubePodEnv = Check{
@@ -54,12 +47,12 @@ var kubePodEnv = Check{
 
 // irsaPodEnv checks the web identity environment of the target's pods.
 func irsaPodEnv(f *Facts, t *Target) Result {
-	if c, v := templateSets(t, envRoleARN); c != "" && v != t.RoleARN {
-		return fail(fmt.Sprintf("Deployment %s/%s sets %s itself", t.Namespace, t.Deployment, envRoleARN),
-			fmt.Sprintf("container %s sets %s=%s, and the webhook never overwrites what the Deployment sets; the annotation says %s", c, envRoleARN, v, t.RoleARN),
-			command("kubectl", "set", "env", "deployment/"+t.Deployment, "-n", t.Namespace, envRoleARN+"-"))
+	if c, v := templateSets(t, vocab.EnvRoleARN); c != "" && v != t.RoleARN {
+		return fail(fmt.Sprintf("Deployment %s/%s sets %s itself", t.Namespace, t.Deployment, vocab.EnvRoleARN),
+			fmt.Sprintf("container %s sets %s=%s, and the webhook never overwrites what the Deployment sets; the annotation says %s", c, vocab.EnvRoleARN, v, t.RoleARN),
+			command("kubectl", "set", "env", "deployment/"+t.Deployment, "-n", t.Namespace, vocab.EnvRoleARN+"-"))
 	}
-	annotatedAt := roleAnnotationTime(t.SA)
+	annotatedAt := vocab.RoleAnnotationTime(t.SA)
 	var stale, skipped, wrong, elsewhere []string
 	pending := 0
 	for i := range t.Pods {
@@ -77,7 +70,7 @@ func irsaPodEnv(f *Facts, t *Target) Result {
 		case arn == t.RoleARN && hasToken:
 			// carries the identity: nothing to report
 		case arn != "":
-			wrong = append(wrong, fmt.Sprintf("%s (%s=%s)", p.Name, envRoleARN, arn))
+			wrong = append(wrong, fmt.Sprintf("%s (%s=%s)", p.Name, vocab.EnvRoleARN, arn))
 		case !annotatedAt.IsZero() && p.CreationTimestamp.Time.Before(annotatedAt):
 			stale = append(stale, p.Name)
 		case p.CreationTimestamp.Time.Equal(annotatedAt) && webhookRegistered(f):
@@ -99,7 +92,7 @@ func irsaPodEnv(f *Facts, t *Target) Result {
 		state += fmt.Sprintf("; pods %s of an older template run under another ServiceAccount and go when the rollout finishes", strings.Join(elsewhere, ", "))
 	}
 	if len(stale)+len(skipped)+len(wrong) == 0 {
-		return pass(fmt.Sprintf("pods carry %s=%s and the token volume", envRoleARN, t.RoleARN), state)
+		return pass(fmt.Sprintf("pods carry %s=%s and the token volume", vocab.EnvRoleARN, t.RoleARN), state)
 	}
 	var why []string
 	title := ""
@@ -114,7 +107,7 @@ func irsaPodEnv(f *Facts, t *Target) Result {
 		}
 	}
 	if len(skipped) > 0 {
-		why = append(why, fmt.Sprintf("pods %s were created after the annotation but have no %s or token volume: the webhook skipped them (is it registered? see kube.webhook; does the pod annotation %s name their containers?)", strings.Join(skipped, ", "), envRoleARN, skipContainersKey))
+		why = append(why, fmt.Sprintf("pods %s were created after the annotation but have no %s or token volume: the webhook skipped them (is it registered? see kube.webhook; does the pod annotation %s name their containers?)", strings.Join(skipped, ", "), vocab.EnvRoleARN, vocab.SkipContainersAnnotation))
 		if title == "" {
 			title = "the webhook did not give the pods an AWS identity"
 		}
@@ -168,7 +161,7 @@ func podIdentityPodEnv(f *Facts, t *Target) Result {
 		title = "pods predate the EKS Pod Identity association and have no AWS identity from it"
 	}
 	if len(skipped) > 0 {
-		why = append(why, fmt.Sprintf("pods %s were created after the association but have no %s or token volume: the webhook skipped them (is it registered? see kube.webhook; does the pod annotation %s name their containers?)", strings.Join(skipped, ", "), vocab.EnvContainerCredentialsURI, skipContainersKey))
+		why = append(why, fmt.Sprintf("pods %s were created after the association but have no %s or token volume: the webhook skipped them (is it registered? see kube.webhook; does the pod annotation %s name their containers?)", strings.Join(skipped, ", "), vocab.EnvContainerCredentialsURI, vocab.SkipContainersAnnotation))
 		if title == "" {
 			title = "the webhook did not give the pods EKS Pod Identity's environment"
 		}
@@ -231,9 +224,9 @@ func podIdentity(p *corev1.Pod) (roleARN string, hasToken bool) {
 		arn, file := "", ""
 		for _, e := range c.Env {
 			switch e.Name {
-			case envRoleARN:
+			case vocab.EnvRoleARN:
 				arn = e.Value
-			case envTokenFile:
+			case vocab.EnvWebIdentityTokenFile:
 				file = e.Value
 			}
 		}
@@ -264,7 +257,7 @@ func podsState(t *Target, elsewhere []string) string {
 // skippedContainers are the containers the pod's skip-containers annotation tells the webhook to leave alone.
 func skippedContainers(p *corev1.Pod) map[string]bool {
 	skip := map[string]bool{}
-	for _, n := range strings.Split(p.Annotations[skipContainersKey], ",") {
+	for _, n := range strings.Split(p.Annotations[vocab.SkipContainersAnnotation], ",") {
 		if n = strings.TrimSpace(n); n != "" {
 			skip[n] = true
 		}
@@ -298,19 +291,4 @@ func templateSets(t *Target, name string) (container, value string) {
 		}
 	}
 	return "", ""
-}
-
-// roleAnnotationTime is when the role annotation was last written, from the managed fields; zero when
-// unknown.
-func roleAnnotationTime(sa *corev1.ServiceAccount) time.Time {
-	var t time.Time
-	if sa == nil {
-		return t
-	}
-	for _, f := range sa.ManagedFields {
-		if f.FieldsV1 != nil && f.Time != nil && strings.Contains(string(f.FieldsV1.Raw), `"f:`+vocab.RoleARNAnnotation+`"`) && f.Time.After(t) {
-			t = f.Time.Time
-		}
-	}
-	return t
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // staticCredentialKeys are the variables with which the AWS SDK's default chain stops before web identity.
-var staticCredentialKeys = []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+var staticCredentialKeys = []string{vocab.EnvAccessKeyID, vocab.EnvSecretAccessKey}
 
 // kubeStaticCredentials: no container sets static AWS keys, directly or through envFrom: SDC's AWS SDK
 // takes them before the web identity token and ignores IRSA without a word.

@@ -309,7 +309,7 @@ func TestChecks(t *testing.T) {
 			detail: "were created after the annotation but have no AWS_ROLE_ARN", fix: "rollout restart"},
 		{name: "Deployment sets AWS_ROLE_ARN itself", id: "kube.pod-env", status: Fail,
 			break_: func(_ *testing.T, f *Facts) {
-				env := []corev1.EnvVar{{Name: envRoleARN, Value: "arn:aws:iam::123456789012:role/hand-made"}}
+				env := []corev1.EnvVar{{Name: vocab.EnvRoleARN, Value: "arn:aws:iam::123456789012:role/hand-made"}}
 				deploy(f).Spec.Template.Spec.Containers[0].Env = env
 				pod(f).Spec.Containers[0].Env[0].Value = env[0].Value
 			},

@@ -67,7 +67,7 @@ func fixture(t *testing.T) *Facts {
 		CreationTimestamp: metav1.NewTime(fxAnnotatedAt.Add(time.Minute))},
 		Spec: corev1.PodSpec{ServiceAccountName: "sdc",
 			Containers: []corev1.Container{{Name: "sdc", Image: fxImage, Env: []corev1.EnvVar{
-				{Name: envRoleARN, Value: fxRole}, {Name: envTokenFile, Value: "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"}}}},
+				{Name: vocab.EnvRoleARN, Value: fxRole}, {Name: vocab.EnvWebIdentityTokenFile, Value: "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"}}}},
 			Volumes: []corev1.Volume{{Name: "aws-iam-token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
 				Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Audience: "sts.amazonaws.com", Path: "token"}}}}}}}},
 		Status: corev1.PodStatus{Phase: corev1.PodPending}}
