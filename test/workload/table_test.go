@@ -131,6 +131,9 @@ func TestCredentialChains(t *testing.T) {
 			})
 		}
 	})
+	if len(table) == 0 {
+		return
+	}
 	keys := make([]string, 0, len(table))
 	for k := range table {
 		keys = append(keys, k)
