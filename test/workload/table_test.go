@@ -146,3 +146,22 @@ func TestCredentialChains(t *testing.T) {
 	}
 	t.Log(out.String())
 }
+
+// The control: a pod no binding covers has no AWS variables, and each chain run from that environment finds
+// no credentials at all (none of the developer's, the sandbox's admin keys or this machine's metadata
+// service), so the identities above came from the pods' environments alone.
+func TestUnboundPodGetsNoCredentials(t *testing.T) {
+	sb := sandboxtest.Get(t)
+	bucket := newBucket(t, sb.AccessKeyID, sb.SecretAccessKey)
+	s := seat{pod: "unbound", root: t.TempDir()}
+	for _, c := range chains {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			o := c.run(t, s.environ(t), plan{Bucket: bucket, Key: c.name + "/unbound"})
+			if o.Error == "" || o.Identity != "" || len(o.Calls) != 0 {
+				t.Errorf("a chain found an identity in an environment without one: %+v", o)
+			}
+			t.Logf("%s: %s", c.name, o.Error)
+		})
+	}
+}
