@@ -3,7 +3,6 @@ package workload
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -110,7 +109,7 @@ func TestCredentialChains(t *testing.T) {
 		{"pod-identity", ""}, {"pod-identity", "same-account"}, {"pod-identity", "cross-account"},
 	}
 	var mu sync.Mutex
-	table := map[string]string{}
+	outcomes := map[string]outcome{}
 	t.Run("setups", func(t *testing.T) {
 		for _, s := range setups {
 			t.Run(s.String(), func(t *testing.T) {
@@ -123,7 +122,7 @@ func TestCredentialChains(t *testing.T) {
 						p := plan{Bucket: b.bucket, Key: c.name + "/" + st.pod, AssumeRoleARN: b.targetARN, Principal: defaultUserName}
 						o := c.run(t, st.environ(t), p)
 						mu.Lock()
-						table[s.String()+"\t"+c.name] = cellText(o)
+						outcomes[cellKey(s, c)] = o
 						mu.Unlock()
 						checkOutcome(t, o, s.mechanism, b.role, b.target)
 					})
@@ -131,21 +130,25 @@ func TestCredentialChains(t *testing.T) {
 			})
 		}
 	})
-	if len(table) == 0 {
+	if len(outcomes) == 0 {
 		return
 	}
-	keys := make([]string, 0, len(table))
-	for k := range table {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var out strings.Builder
 	out.WriteString("\nsetup\tchain\tS3 calls\n")
-	for _, k := range keys {
-		out.WriteString(k + "\t" + table[k] + "\n")
+	for _, s := range setups {
+		for _, c := range chains {
+			if o, ok := outcomes[cellKey(s, c)]; ok {
+				out.WriteString(s.String() + "\t" + c.name + "\t" + cellText(o) + "\n")
+			}
+		}
 	}
 	t.Log(out.String())
+	if len(outcomes) == len(setups)*len(chains) {
+		checkREADME(t, readmeRows(setups, outcomes))
+	}
 }
+
+func cellKey(s setup, c chain) string { return s.String() + "\t" + c.name }
 
 // The control: a pod no binding covers has no AWS variables, and each chain run from that environment finds
 // no credentials at all (none of the developer's, the sandbox's admin keys or this machine's metadata
