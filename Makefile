@@ -18,7 +18,7 @@ TEST_FLAGS ?=
 
 export CGO_ENABLED ?= 0
 
-.PHONY: all build sandbox-bin install test unit e2e lint vet fmt-check tidy-check staticcheck demo sandbox-up sandbox-down clean oracle-deps oracle
+.PHONY: all build sandbox-bin install test unit e2e lint vet fmt-check tidy-check staticcheck demo sandbox-up sandbox-down clean oracle-deps oracle workload-deps
 
 all: build
 
@@ -75,7 +75,7 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 ## test: every test, unit and end-to-end (the e2e tests start their own sandboxes)
-test: lint sandbox-bin oracle-deps
+test: lint sandbox-bin oracle-deps workload-deps
 	SDC_SANDBOX_BIN=$(BIN) $(GO) test -count=1 -timeout 60m $(TEST_FLAGS) ./...
 
 ## oracle-deps: the test-only IAM oracles (npm packages pinned by test/oracle/testdata/package-lock.json)
@@ -85,6 +85,16 @@ oracle-deps:
 	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || \
 		{ echo "the oracle tests need node and npm (Debian: apt-get install nodejs npm)"; exit 1; }
 	@cd $(ORACLE_DIR) && if env -u NODE_OPTIONS node installed.js; then echo "oracle-deps: node_modules matches package-lock.json"; \
+		else env -u NODE_OPTIONS npm ci --no-audit --no-fund; fi
+
+## workload-deps: the AWS SDK for JavaScript v3 that test/workload runs in a bound pod's seat (npm packages pinned
+##                by test/workload/testdata/package-lock.json) into test/workload/testdata/node_modules; npm ci
+##                runs only when node_modules differs from the lockfile
+WORKLOAD_DIR := test/workload/testdata
+workload-deps:
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || \
+		{ echo "the workload tests need node and npm (Debian: apt-get install nodejs npm)"; exit 1; }
+	@cd $(WORKLOAD_DIR) && if env -u NODE_OPTIONS node installed.js; then echo "workload-deps: node_modules matches package-lock.json"; \
 		else env -u NODE_OPTIONS npm ci --no-audit --no-fund; fi
 
 ## oracle: the oracle tests alone (ORACLE_SEED=N or random, ORACLE_CASES=N change the generated cases)

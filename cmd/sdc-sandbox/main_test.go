@@ -74,7 +74,7 @@ func startUp(t *testing.T, args ...string) (*exec.Cmd, string, *bytes.Buffer) {
 	env, _ := os.ReadFile(filepath.Join(dir, "env"))
 	for _, k := range []string{"KUBECONFIG", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "SDC_SANDBOX_DIR",
 		"AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "SANDBOX_TARGET_ACCOUNT_ID", "SANDBOX_TARGET_ACCESS_KEY_ID", "SANDBOX_TARGET_SECRET_ACCESS_KEY",
-		"SANDBOX_TARGET_PROFILE", "SANDBOX_TARGET_ROLE_ARN"} {
+		"SANDBOX_TARGET_PROFILE", "SANDBOX_TARGET_ROLE_ARN", "SANDBOX_POD_IDENTITY_AGENT_URL"} {
 		if !strings.Contains(string(env), "export "+k+"=") {
 			t.Errorf("DIR/env has no export of %s:\n%s", k, env)
 		}

@@ -56,6 +56,8 @@ type Cluster struct {
 	ServiceAccountKeyPath string
 	// The keys of Profile: IAM user sandbox-admin for the first cluster, sandbox-N-admin for cluster N.
 	UserName, UserARN, AccessKeyID, SecretAccessKey string
+	// PodIdentityAgentURL is this cluster's EKS Pod Identity agent on loopback (its /v1/credentials).
+	PodIdentityAgentURL string
 
 	opts       Options
 	log        *log.Logger

@@ -69,6 +69,9 @@ type Sandbox struct {
 	AccessKeyID           string
 	SecretAccessKey       string
 	Front                 *awsfront.Front
+	// PodIdentityAgentURL is the first cluster's EKS Pod Identity agent on loopback, the value a pod's
+	// AWS_CONTAINER_CREDENTIALS_FULL_URI takes on this machine (DIR/env: SANDBOX_POD_IDENTITY_AGENT_URL).
+	PodIdentityAgentURL string
 
 	Clusters           []*Cluster    // every cluster, in order: sandbox, sandbox-2, ...
 	AWSConfigPath      string        // DIR/aws/config: a profile per cluster and TargetProfile
@@ -252,6 +255,9 @@ func (s *Sandbox) start(ctx context.Context) error {
 	if err := s.setUpAWS(ctx); err != nil {
 		return err
 	}
+	if err := s.startPodIdentityAgents(); err != nil {
+		return err
+	}
 	if err := s.writeFleetKubeconfig(); err != nil {
 		return err
 	}
@@ -380,6 +386,8 @@ func (s *Sandbox) EnvMap() map[string]string {
 		"SANDBOX_TARGET_SECRET_ACCESS_KEY": s.Target.SecretAccessKey,
 		"SANDBOX_TARGET_PROFILE":           s.Target.Profile,
 		"SANDBOX_TARGET_ROLE_ARN":          s.Target.RoleARN,
+		// The first cluster's EKS Pod Identity agent, for AWS_CONTAINER_CREDENTIALS_FULL_URI on this machine.
+		"SANDBOX_POD_IDENTITY_AGENT_URL": s.PodIdentityAgentURL,
 	}
 }
 
