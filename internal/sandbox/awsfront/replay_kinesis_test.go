@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -19,83 +21,99 @@ import (
 //   - resetOffsets, whenever SDC holds no offsets and the lease table <application name> exists (after
 //     "Reset Origin", and on every start of a pod without a persistent data directory): DescribeTable, then
 //     DeleteTable, then DescribeTable until the table is gone (waitForDelete);
-//   - KCL's worker: createLeaseTableIfNotExists (DescribeTable, CreateTable, DescribeTable until ACTIVE);
-//     the shard sync lists the shards (ListShards) and the leases (Scan) and creates a lease per shard
-//     (PutItem, conditional); the lease taker takes and renews leases (UpdateItem); the record processor
-//     reads its checkpoint (GetItem), gets a shard iterator and records, checkpoints (UpdateItem); finished
-//     shards' leases are deleted (DeleteItem); metrics go to CloudWatch in the application's namespace.
+//   - createLeaseTableIfNotExists (DescribeTable, CreateTable, DescribeTable until ACTIVE); with lease
+//     table tags set, CreateTable carries them, which needs dynamodb:TagResource besides CreateTable;
+//   - KCL's worker: the shard sync lists the shards (ListShards) and the leases (Scan) and creates a lease
+//     per shard (PutItem, conditional); the lease taker takes and renews leases (UpdateItem); the record
+//     processor reads its checkpoint (GetItem), gets a shard iterator and records, checkpoints
+//     (UpdateItem); finished shards' leases are deleted (DeleteItem); metrics go to CloudWatch in the
+//     application's namespace.
 // The Producer's shard map, as KPL makes it: 0.14.x (SDC 3.20 and later) lists the shards (ListShards),
 // 0.12.11 described the stream (DescribeStream); then PutRecords, and metrics in KPL's namespace.
 //
-// TODO(issue 26): once the catalog gains a lease-table tags option for kinesis-consumer, add a replay with
-// it set: CreateTable carries the tags, which needs dynamodb:TagResource (createLeaseTableIfNotExists).
+// The old catalog had no lease table tags option: its policy for the same stage is the one without it.
 
 func TestReplayKinesisStages(t *testing.T) {
 	integration(t)
 	t.Parallel()
-	stream := uniqueName("sdc-stream")
-	app := uniqueName("sdc-app") // KCL's lease table is named after the application
-	var records []string         // what the consumer's GetRecords returned
-	makeStream := func(t *testing.T, a svcClients) {
-		t.Helper()
-		ctx := context.Background()
-		if _, err := a.kinesis.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(stream), ShardCount: aws.Int32(1)}); err != nil {
-			t.Fatalf("admin CreateStream: %v", err)
-		}
-		if _, err := a.kinesis.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(stream), PartitionKey: aws.String("k"), Data: []byte("hello")}); err != nil {
-			t.Fatalf("admin PutRecord: %v", err)
-		}
-	}
-	consumerParams := map[string]string{"stream": stream, "application": app}
-
-	replays := []replay{
+	checkReplays(t, []replay{
+		{Name: "kinesis-consumer first start", Stage: "kinesis-consumer", Setup: kinesisConsumer(false, nil)},
 		{
-			Name: "kinesis-consumer first start", Stage: "kinesis-consumer", Params: consumerParams,
-			Setup: makeStream,
-			Steps: append(append([]replayStep{describeStream(stream)}, leaseTableCreation(app)...), kclRun(stream, app, &records)...),
+			Name: "kinesis-consumer first start, lease-table-tags=true", Stage: "kinesis-consumer",
+			Setup:               kinesisConsumer(false, map[string]string{"team": "data", "pipeline": "clicks"}),
+			RefusedByOldCatalog: []string{"dynamodb:TagResource"},
 		},
 		{
-			Name: "kinesis-consumer reset and pod restart", Stage: "kinesis-consumer",
-			Params: map[string]string{"stream": stream + "-r", "application": app + "-r"},
-			Setup: func(t *testing.T, a svcClients) {
-				// What the previous run left: the stream and its lease table.
-				ctx := context.Background()
-				if _, err := a.kinesis.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(stream + "-r"), ShardCount: aws.Int32(1)}); err != nil {
-					t.Fatalf("admin CreateStream: %v", err)
-				}
-				createLeaseTable(t, a.dynamodb, app+"-r", nil)
-			},
-			Steps: append(append(append([]replayStep{describeStream(stream + "-r")}, leaseTableReset(app+"-r")...),
-				leaseTableCreation(app+"-r")...), kclRun(stream+"-r", app+"-r", new([]string))...),
-			RefusedToday: []string{"dynamodb:DeleteTable"},
+			Name: "kinesis-consumer reset and pod restart", Stage: "kinesis-consumer", Setup: kinesisConsumer(true, nil),
+			RefusedByOldCatalog: []string{"dynamodb:DeleteTable"},
 		},
 		{
 			Name: "kinesis-producer shard map, KPL 0.14 (SDC 3.20+)", Stage: "kinesis-producer",
-			Params: map[string]string{"stream": stream + "-p"},
-			Setup: func(t *testing.T, a svcClients) {
-				if _, err := a.kinesis.CreateStream(context.Background(), &kinesis.CreateStreamInput{StreamName: aws.String(stream + "-p"), ShardCount: aws.Int32(2)}); err != nil {
-					t.Fatalf("admin CreateStream: %v", err)
-				}
+			Setup: func(t *testing.T, a svcClients, n string) replayRun {
+				makeStream(t, a, n, 2, "")
+				return replayRun{Params: map[string]string{"stream": n}, OldParams: map[string]string{"stream": n},
+					Steps: []replayStep{listShards(n, nil), putRecords(n), putMetricData("KinesisProducerLibrary")}}
 			},
-			Steps:        []replayStep{listShards(stream+"-p", nil), putRecords(stream + "-p"), putMetricData("KinesisProducerLibrary")},
-			RefusedToday: []string{"kinesis:ListShards"},
+			RefusedByOldCatalog: []string{"kinesis:ListShards"},
 		},
 		{
 			Name: "kinesis-producer shard map, KPL 0.12 (before SDC 3.20)", Stage: "kinesis-producer",
-			Params: map[string]string{"stream": stream + "-q"},
-			Setup: func(t *testing.T, a svcClients) {
-				if _, err := a.kinesis.CreateStream(context.Background(), &kinesis.CreateStreamInput{StreamName: aws.String(stream + "-q"), ShardCount: aws.Int32(1)}); err != nil {
-					t.Fatalf("admin CreateStream: %v", err)
-				}
+			Setup: func(t *testing.T, a svcClients, n string) replayRun {
+				makeStream(t, a, n, 1, "")
+				return replayRun{Params: map[string]string{"stream": n}, OldParams: map[string]string{"stream": n},
+					Steps: []replayStep{describeStream(n), putRecords(n), putMetricData("KinesisProducerLibrary")}}
 			},
-			Steps: []replayStep{describeStream(stream + "-q"), putRecords(stream + "-q"), putMetricData("KinesisProducerLibrary")},
 		},
+	})
+}
+
+// kinesisConsumer is the consumer's start on a stream holding one record: with reset, from the lease table
+// a previous run left (the reset path, then a new table); with tags, lease-table-tags set and the new
+// table tagged so. GetRecords must return the record, and the table must carry the tags.
+func kinesisConsumer(reset bool, tags map[string]string) func(t *testing.T, a svcClients, n string) replayRun {
+	return func(t *testing.T, a svcClients, n string) replayRun {
+		t.Helper()
+		stream, app := n, n+"-app" // KCL's lease table is named after the application
+		makeStream(t, a, stream, 1, "hello")
+		params := map[string]string{"stream": stream, "application": app}
+		old := maps.Clone(params)
+		if tags != nil {
+			params["lease-table-tags"] = "true"
+		}
+		steps := []replayStep{describeStream(stream)}
+		if reset {
+			createLeaseTable(t, a.dynamodb, app, nil)
+			steps = append(steps, leaseTableReset(app)...)
+		}
+		steps = append(append(steps, leaseTableCreation(app, tags)...), kclRun(stream, app, []string{"hello"})...)
+		return replayRun{Params: params, OldParams: old, Steps: steps, Check: func(t *testing.T, a svcClients) {
+			out, err := a.dynamodb.ListTagsOfResource(context.Background(), &dynamodb.ListTagsOfResourceInput{ResourceArn: aws.String(arnIn("dynamodb", "table/"+app))})
+			if err != nil {
+				t.Fatalf("admin ListTagsOfResource %s: %v", app, err)
+			}
+			got := map[string]string{}
+			for _, tag := range out.Tags {
+				got[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
+			}
+			if !maps.Equal(got, tags) {
+				t.Errorf("lease table %s has tags %v; want %v", app, got, tags)
+			}
+		}}
 	}
-	t.Run("replays", func(t *testing.T) { checkReplays(t, replays) })
-	// The first start read the record the setup put: the replay reached moto and worked, not only got past
-	// the front.
-	if len(records) != 1 || records[0] != "hello" {
-		t.Errorf("the consumer's GetRecords returned %q; want the one record put before it started", records)
+}
+
+// makeStream makes a stream of shards shards, with one record in it when record is set.
+func makeStream(t *testing.T, a svcClients, stream string, shards int32, record string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := a.kinesis.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(stream), ShardCount: aws.Int32(shards)}); err != nil {
+		t.Fatalf("admin CreateStream: %v", err)
+	}
+	if record == "" {
+		return
+	}
+	if _, err := a.kinesis.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(stream), PartitionKey: aws.String("k"), Data: []byte(record)}); err != nil {
+		t.Fatalf("admin PutRecord: %v", err)
 	}
 }
 
@@ -182,8 +200,9 @@ func leaseTableReset(table string) []replayStep {
 	}
 }
 
-// leaseTableCreation is KCL's createLeaseTableIfNotExists and its wait for the table to be ACTIVE.
-func leaseTableCreation(table string) []replayStep {
+// leaseTableCreation is createLeaseTableIfNotExists (tagging the table when tags are set) and its wait for
+// the table to be ACTIVE.
+func leaseTableCreation(table string, tags map[string]string) []replayStep {
 	return []replayStep{
 		{"dynamodb:DescribeTable", func(ctx context.Context, c svcClients) error {
 			exists, _, err := describeTable(ctx, c, table)
@@ -192,7 +211,7 @@ func leaseTableCreation(table string) []replayStep {
 			}
 			return err
 		}},
-		{"dynamodb:CreateTable", func(ctx context.Context, c svcClients) error { return createTable(ctx, c.dynamodb, table, nil) }},
+		{"dynamodb:CreateTable", func(ctx context.Context, c svcClients) error { return createTable(ctx, c.dynamodb, table, tags) }},
 		{"dynamodb:DescribeTable", func(ctx context.Context, c svcClients) error {
 			return pollTable(ctx, c, table, func(exists bool, s ddbtypes.TableStatus) bool { return exists && s == ddbtypes.TableStatusActive })
 		}},
@@ -200,7 +219,8 @@ func leaseTableCreation(table string) []replayStep {
 }
 
 // kclRun is KCL's worker once the lease table exists: shard sync, leases, records, checkpoint, metrics.
-func kclRun(stream, table string, records *[]string) []replayStep {
+// GetRecords must return want: the replay reached moto and worked, not only got past the front.
+func kclRun(stream, table string, want []string) []replayStep {
 	var shards []string
 	var iterator string
 	lease := func() map[string]ddbtypes.AttributeValue {
@@ -240,13 +260,17 @@ func kclRun(stream, table string, records *[]string) []replayStep {
 		}},
 		{"kinesis:GetRecords", func(ctx context.Context, c svcClients) error {
 			out, err := c.kinesis.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(iterator)})
-			if err == nil {
-				*records = nil
-				for _, r := range out.Records {
-					*records = append(*records, string(r.Data))
-				}
+			if err != nil {
+				return err
 			}
-			return err
+			var got []string
+			for _, r := range out.Records {
+				got = append(got, string(r.Data))
+			}
+			if !slices.Equal(got, want) {
+				return fmt.Errorf("GetRecords returned %q; want %q, what the stream holds", got, want)
+			}
+			return nil
 		}},
 		{"dynamodb:UpdateItem", func(ctx context.Context, c svcClients) error { // checkpoint
 			_, err := c.dynamodb.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(table), Key: lease(),
