@@ -22,6 +22,7 @@ import (
 	applycorev1 "k8s.io/client-go/applyconfigurations/core/v1"
 
 	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/cluster"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/grant"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iamread"
@@ -53,24 +54,34 @@ type applier struct {
 // running bind again finishes the job.
 func (b *Binder) Apply(ctx context.Context, res *Result) (plan.Result, error) {
 	var target *sdcaws.Clients
-	if t := res.Observed.Target; t != nil {
-		target = t.aws
+	if t := res.Observed.Target; t != nil && t.Managed {
+		target = b.TargetAWS
 	}
 	verb := res.Command
 	if verb == "" {
 		verb = "bind"
 	}
-	return b.apply(ctx, res.Observed.aws, res.Observed.eks, target, res.Plan, verb)
+	return b.apply(ctx, res.Observed.Cluster, target, res.Plan, verb)
 }
 
-// apply carries out the operations of a plan through clients (b.AWS when nil) and eks (the cluster's
-// region's, for Pod Identity associations), and those of the target's account through target (nil: none);
-// verb names the command in the account of a partial failure.
-func (b *Binder) apply(ctx context.Context, clients *sdcaws.Clients, eks eksAPI, target *sdcaws.Clients, p *plan.Plan, verb string) (plan.Result, error) {
-	a := &applier{aws: clients, eks: eks, b: b}
-	if a.aws == nil {
-		a.aws = b.AWS
+// writers are the clients a plan of cluster c is applied through, the Binder's: IAM through those of the
+// region the reads used (the configured one, else the cluster's), EKS through the cluster's region's.
+func (b *Binder) writers(c *cluster.Cluster) (*sdcaws.Clients, eksAPI) {
+	clients := b.AWS
+	if clients.Region == "" && c != nil {
+		clients = b.AWS.ForRegion(c.Region)
 	}
+	if c == nil || c.Region == "" {
+		return clients, nil
+	}
+	return clients, b.AWS.ForRegion(c.Region).EKS
+}
+
+// apply carries out the operations of a plan of cluster c through the Binder's writers, and those of the
+// target's account through target (nil: none); verb names the command in the account of a partial failure.
+func (b *Binder) apply(ctx context.Context, c *cluster.Cluster, target *sdcaws.Clients, p *plan.Plan, verb string) (plan.Result, error) {
+	clients, eks := b.writers(c)
+	a := &applier{aws: clients, eks: eks, b: b}
 	if target != nil {
 		a.target = &applier{aws: target, b: b}
 	}

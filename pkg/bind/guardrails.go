@@ -287,7 +287,7 @@ func checkBoundary(res *Result) error {
 // observePolicyElsewhere finds bind's policy attached to the role at another path than the one asked for
 // (a binding made before --role-path, say), so that bind keeps using it there instead of making a second
 // one: one more read, only then.
-func (b *Binder) observePolicyElsewhere(ctx context.Context, r *Request, o *Observed) error {
+func (b *Binder) observePolicyElsewhere(ctx context.Context, rd readers, r *Request, o *Observed) error {
 	if !r.ownPolicy() || o.Policy != nil || o.Role == nil {
 		return nil
 	}
@@ -296,7 +296,7 @@ func (b *Binder) observePolicyElsewhere(ctx context.Context, r *Request, o *Obse
 		if !ok || p.Account != o.Names.Account || p.Name != o.Names.PolicyName || a == o.Names.PolicyARN {
 			continue
 		}
-		pol, err := iamread.ReadPolicy(ctx, o.aws.IAM, a)
+		pol, err := iamread.ReadPolicy(ctx, rd.aws.IAM, a)
 		if err != nil {
 			return err
 		}

@@ -219,9 +219,9 @@ func (b *Binder) PlanMigration(ctx context.Context, m *MigrateRequest) (*Migrati
 		r := &Request{Namespace: sa.Namespace, ServiceAccount: sa.Name, FSGroup: vocab.LeaveFSGroup, Restart: m.Restart,
 			TrustPolicyLimit: m.TrustPolicyLimit, Catalog: m.Catalog, Via: vocab.MechanismPodIdentity,
 			RemoveIRSA: m.RemoveIRSA, Force: m.Force, KeepPermissions: true}
-		o := &Observed{Cluster: c, Identity: id, Now: b.now(), Agent: mg.Agent,
+		o := &Observed{Cluster: c, Identity: id, Now: b.now(), Agent: mg.Agent, Region: aws.Region,
 			Namespace: &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: sa.Namespace}}, ServiceAccount: sa,
-			Workloads: workloadsOf(sa, deploys, pods), aws: aws, eks: eks}
+			Workloads: workloadsOf(sa, deploys, pods)}
 		o.Names = NamesFor(r, c, id, sa)
 		if p, source, ok := roleOf(sa); ok && source == RoleFromAssociation {
 			o.Names = namesWithRole(r, o.Names, p, source) // IRSA already removed: the association's role

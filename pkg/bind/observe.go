@@ -58,8 +58,13 @@ type Observed struct {
 	// Workloads are the Deployments whose SDC images must be able to use Pod Identity and whose pods may
 	// need a restart: bind's --deployment, or (migrate) every Deployment under the ServiceAccount.
 	Workloads []Workload
+	// Region is the AWS region the reads used: the cluster's, else the configured one.
+	Region string
+}
 
-	// aws are the clients IAM is written through; eks is the EKS client of the cluster's region.
+// readers are the clients an observation reads through, the cluster's region's; they stay in the observe
+// phase (apply takes its writers from the Binder, and Observed is data).
+type readers struct {
 	aws *sdcaws.Clients
 	eks eksAPI
 }
@@ -82,22 +87,23 @@ func (b *Binder) Observe(ctx context.Context, r *Request) (*Observed, error) {
 	if err != nil {
 		return nil, err
 	}
-	o.Cluster, o.Identity, o.aws = w.cluster, w.identity, w.aws
+	o.Cluster, o.Identity, o.Region = w.cluster, w.identity, w.aws.Region
+	rd := readers{aws: w.aws}
 	o.Names = NamesFor(r, o.Cluster, o.Identity, o.ServiceAccount)
 	if o.Deployment != nil {
 		o.Workloads = []Workload{{Deployment: o.Deployment, Pods: o.Pods}}
 	}
 	if !r.podIdentityMode() {
-		if err := b.observeIAM(ctx, r, o); err != nil {
+		if err := b.observeIAM(ctx, rd, r, o); err != nil {
 			return nil, err
 		}
-	} else if err := b.observePodIdentity(ctx, r, o); err != nil {
+	} else if err := b.observePodIdentity(ctx, rd, r, o); err != nil {
 		return nil, err
 	}
-	if err := b.observePolicyElsewhere(ctx, r, o); err != nil {
+	if err := b.observePolicyElsewhere(ctx, rd, r, o); err != nil {
 		return nil, err
 	}
-	if err := b.checkAttachable(ctx, r, o); err != nil {
+	if err := b.checkAttachable(ctx, rd, r, o); err != nil {
 		return nil, err
 	}
 	return o, nil
@@ -107,19 +113,19 @@ func (b *Binder) Observe(ctx context.Context, r *Request) (*Observed, error) {
 // ServiceAccount's association and the agent. An association that names another role of the account is
 // followed when no role was named (--role-name, the annotation): it is what the ServiceAccount uses, as an
 // annotation is for IRSA; that costs one more round of IAM reads, only then.
-func (b *Binder) observePodIdentity(ctx context.Context, r *Request, o *Observed) error {
+func (b *Binder) observePodIdentity(ctx context.Context, rd readers, r *Request, o *Observed) error {
 	if err := o.Cluster.RequireEKS(); err != nil {
 		return err
 	}
-	o.eks = b.AWS.ForRegion(o.Cluster.Region).EKS
+	rd.eks = b.AWS.ForRegion(o.Cluster.Region).EKS
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return b.observeIAM(gctx, r, o) })
+	g.Go(func() error { return b.observeIAM(gctx, rd, r, o) })
 	g.Go(func() (err error) {
-		o.Association, err = eksread.Find(gctx, o.eks, o.Cluster.Name, r.Namespace, r.ServiceAccount)
+		o.Association, err = eksread.Find(gctx, rd.eks, o.Cluster.Name, r.Namespace, r.ServiceAccount)
 		return err
 	})
 	g.Go(func() error {
-		o.Agent = eksread.ReadAgent(gctx, o.eks, o.Cluster.Name, o.Cluster.AutoMode)
+		o.Agent = eksread.ReadAgent(gctx, rd.eks, o.Cluster.Name, o.Cluster.AutoMode)
 		return nil
 	})
 	if err := g.Wait(); err != nil {
@@ -135,7 +141,7 @@ func (b *Binder) observePodIdentity(ctx context.Context, r *Request, o *Observed
 	}
 	o.Names = namesWithRole(r, o.Names, p, RoleFromAssociation)
 	o.Policy, o.Role = nil, nil
-	return b.observeIAM(ctx, r, o)
+	return b.observeIAM(ctx, rd, r, o)
 }
 
 // place is where a command acts: the cluster, the caller, and AWS clients for the cluster's region.
@@ -312,7 +318,7 @@ func found[T any](obj *T, err error) (*T, error) {
 // policies) in parallel: one round trip when they do not exist, two when they do. The issuer's TLS chain
 // is read at the same time, so a provider that must be created costs no extra round trip; an error there
 // is kept for the planner, which needs the thumbprint only then.
-func (b *Binder) observeIAM(ctx context.Context, r *Request, o *Observed) error {
+func (b *Binder) observeIAM(ctx context.Context, rd readers, r *Request, o *Observed) error {
 	n := o.Names
 	type thumbprint struct {
 		value string
@@ -331,18 +337,18 @@ func (b *Binder) observeIAM(ctx context.Context, r *Request, o *Observed) error 
 	g, gctx := errgroup.WithContext(ctx)
 	if irsa { // Pod Identity needs no provider
 		g.Go(func() (err error) {
-			o.Provider, err = iamread.ReadProvider(gctx, o.aws.IAM, n.ProviderARN)
+			o.Provider, err = iamread.ReadProvider(gctx, rd.aws.IAM, n.ProviderARN)
 			return err
 		})
 	}
 	if r.ownPolicy() {
 		g.Go(func() (err error) {
-			o.Policy, err = iamread.ReadPolicy(gctx, o.aws.IAM, n.PolicyARN)
+			o.Policy, err = iamread.ReadPolicy(gctx, rd.aws.IAM, n.PolicyARN)
 			return err
 		})
 	}
 	g.Go(func() error {
-		role, err := readRole(gctx, o.aws.IAM, n.RoleName, iamread.RoleOptions{})
+		role, err := readRole(gctx, rd.aws.IAM, n.RoleName, iamread.RoleOptions{})
 		o.Role = role
 		return err
 	})
@@ -358,14 +364,14 @@ func (b *Binder) observeIAM(ctx context.Context, r *Request, o *Observed) error 
 
 // checkAttachable makes sure every --attach-policy-arn exists (one read each, in parallel) before anything
 // is written, so a typo fails cleanly instead of after the role was made.
-func (b *Binder) checkAttachable(ctx context.Context, r *Request, o *Observed) error {
+func (b *Binder) checkAttachable(ctx context.Context, rd readers, r *Request, o *Observed) error {
 	g, ctx := errgroup.WithContext(ctx)
 	for _, a := range r.AttachPolicyARNs {
 		if o.Role != nil && slices.Contains(o.Role.Attached, a) {
 			continue
 		}
 		g.Go(func() error {
-			_, err := o.aws.IAM.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(a)})
+			_, err := rd.aws.IAM.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(a)})
 			if sdcaws.IsNotFound(err) {
 				return &FlagError{Flag: "--attach-policy-arn", Value: a, Rule: "no such policy in the account (check the ARN with `aws iam get-policy --policy-arn ...`)"}
 			}

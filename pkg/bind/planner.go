@@ -189,8 +189,8 @@ func desiredPolicy(r *Request, o *Observed) (*iampolicy.Policy, catalog.Selectio
 		return nil, catalog.Selection{}, nil
 	}
 	region := o.Cluster.Region
-	if region == "" && o.aws != nil {
-		region = o.aws.Region
+	if region == "" {
+		region = o.Region
 	}
 	account := o.Names.Account
 	if p, ok := vocab.ParseRoleARN(r.AssumeRoleARN); ok {

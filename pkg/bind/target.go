@@ -58,8 +58,6 @@ type TargetObserved struct {
 	Identity sdcaws.Identity
 	Role     *iamread.Role
 	Policy   *iamread.Policy
-
-	aws *sdcaws.Clients
 }
 
 // observeTarget reads the target role and its policy with --target-profile's credentials, and who those
@@ -71,18 +69,19 @@ func (b *Binder) observeTarget(ctx context.Context, r *Request, o *Observed) err
 	if b.TargetAWS == nil {
 		return nil
 	}
-	t.Managed, t.aws = true, b.TargetAWS
+	t.Managed = true
+	c := b.TargetAWS
 	var (
 		wg                     sync.WaitGroup
 		idErr, roleErr, polErr error
 	)
 	wg.Add(3)
-	go func() { defer wg.Done(); t.Identity, idErr = t.aws.Identity(ctx) }()
+	go func() { defer wg.Done(); t.Identity, idErr = c.Identity(ctx) }()
 	go func() {
 		defer wg.Done()
-		t.Role, roleErr = iamread.ReadRole(ctx, t.aws.IAM, p.Name, iamread.RoleOptions{Concurrent: true})
+		t.Role, roleErr = iamread.ReadRole(ctx, c.IAM, p.Name, iamread.RoleOptions{Concurrent: true})
 	}()
-	go func() { defer wg.Done(); t.Policy, polErr = iamread.ReadPolicy(ctx, t.aws.IAM, t.PolicyARN) }()
+	go func() { defer wg.Done(); t.Policy, polErr = iamread.ReadPolicy(ctx, c.IAM, t.PolicyARN) }()
 	wg.Wait()
 	if idErr != nil {
 		return fmt.Errorf("--target-profile %s: %w", r.TargetProfile, idErr)

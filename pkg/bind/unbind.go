@@ -104,9 +104,6 @@ type UnbindObserved struct {
 	Association           *eksread.Association
 	OtherAssociationsRead bool
 	OtherAssociations     []string
-
-	aws *sdcaws.Clients
-	eks eksAPI
 }
 
 // UnbindResult is unbind's plan and everything it was computed from.
@@ -138,7 +135,7 @@ func (b *Binder) PlanUnbind(ctx context.Context, r *UnbindRequest) (*UnbindResul
 // ApplyUnbind applies the plan; when something failed, the error says what was done and that the same
 // command finishes the job.
 func (b *Binder) ApplyUnbind(ctx context.Context, res *UnbindResult) (plan.Result, error) {
-	return b.apply(ctx, res.Observed.aws, res.Observed.eks, nil, res.Plan, "unbind")
+	return b.apply(ctx, res.Observed.Cluster, nil, res.Plan, "unbind")
 }
 
 // Output is unbind's `-o json|yaml` object: bind's, with actions delete, update and unchanged; mechanism
@@ -175,11 +172,12 @@ func (b *Binder) ObserveUnbind(ctx context.Context, r *UnbindRequest) (*UnbindOb
 	if err != nil {
 		return nil, err
 	}
-	o.Cluster, o.Identity, o.aws = w.cluster, w.identity, w.aws
+	o.Cluster, o.Identity = w.cluster, w.identity
+	rd := readers{aws: w.aws}
 	// The association is read even when only IRSA goes: while it names the role, the binding's statements
 	// and tags stay.
 	if err := o.Cluster.RequireEKS(); err == nil {
-		o.AssociationRead, o.eks = true, b.AWS.ForRegion(o.Cluster.Region).EKS
+		o.AssociationRead, rd.eks = true, b.AWS.ForRegion(o.Cluster.Region).EKS
 	} else if r.Mechanism == vocab.MechanismPodIdentity {
 		return nil, err
 	}
@@ -188,22 +186,22 @@ func (b *Binder) ObserveUnbind(ctx context.Context, r *UnbindRequest) (*UnbindOb
 	var named *iamread.Policy
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
-		named, err = b.readUnbindRole(gctx, o)
+		named, err = b.readUnbindRole(gctx, rd, o)
 		return err
 	})
 	if o.AssociationRead {
 		g.Go(func() (err error) {
-			o.Association, err = eksread.Find(gctx, o.eks, o.Cluster.Name, r.Namespace, r.ServiceAccount)
+			o.Association, err = eksread.Find(gctx, rd.eks, o.Cluster.Name, r.Namespace, r.ServiceAccount)
 			return err
 		})
 	}
 	if r.PruneProvider {
 		g.Go(func() (err error) {
-			o.Provider, err = iamread.ReadProvider(gctx, o.aws.IAM, o.Names.ProviderARN)
+			o.Provider, err = iamread.ReadProvider(gctx, rd.aws.IAM, o.Names.ProviderARN)
 			return err
 		})
 		g.Go(func() (err error) {
-			o.Trusts, err = iamread.ReadTrusts(gctx, o.aws.IAM)
+			o.Trusts, err = iamread.ReadTrusts(gctx, rd.aws.IAM)
 			return err
 		})
 	}
@@ -212,7 +210,7 @@ func (b *Binder) ObserveUnbind(ctx context.Context, r *UnbindRequest) (*UnbindOb
 	}
 	if n, follow := followAssociation(r, o); follow {
 		o.Names, o.Role = n, nil
-		if named, err = b.readUnbindRole(ctx, o); err != nil {
+		if named, err = b.readUnbindRole(ctx, rd, o); err != nil {
 			return nil, err
 		}
 	}
@@ -245,7 +243,7 @@ func (b *Binder) ObserveUnbind(ctx context.Context, r *UnbindRequest) (*UnbindOb
 	g, gctx = errgroup.WithContext(ctx)
 	for _, a := range others {
 		g.Go(func() error {
-			p, err := iamread.ReadPolicy(gctx, o.aws.IAM, a)
+			p, err := iamread.ReadPolicy(gctx, rd.aws.IAM, a)
 			if err != nil {
 				return err
 			}
@@ -256,7 +254,7 @@ func (b *Binder) ObserveUnbind(ctx context.Context, r *UnbindRequest) (*UnbindOb
 		})
 	}
 	if o.AssociationRead && podIdentityStatementMayGo(r, o) {
-		g.Go(func() error { return b.observeOtherAssociations(gctx, r, o) })
+		g.Go(func() error { return b.observeOtherAssociations(gctx, rd, r, o) })
 	}
 	return o, g.Wait()
 }
@@ -285,17 +283,17 @@ func followAssociation(r *UnbindRequest, o *UnbindObserved) (Names, bool) {
 }
 
 // readUnbindRole reads the role o.Names names (into o.Role) and the policy bind names like it.
-func (b *Binder) readUnbindRole(ctx context.Context, o *UnbindObserved) (*iamread.Policy, error) {
+func (b *Binder) readUnbindRole(ctx context.Context, rd readers, o *UnbindObserved) (*iamread.Policy, error) {
 	n := o.Names
 	var named *iamread.Policy
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		role, err := readRole(gctx, o.aws.IAM, n.RoleName, iamread.RoleOptions{InlineNames: true, Concurrent: true})
+		role, err := readRole(gctx, rd.aws.IAM, n.RoleName, iamread.RoleOptions{InlineNames: true, Concurrent: true})
 		o.Role = role
 		return err
 	})
 	g.Go(func() (err error) {
-		named, err = iamread.ReadPolicy(gctx, o.aws.IAM, n.PolicyARN)
+		named, err = iamread.ReadPolicy(gctx, rd.aws.IAM, n.PolicyARN)
 		return err
 	})
 	return named, g.Wait()
@@ -303,14 +301,14 @@ func (b *Binder) readUnbindRole(ctx context.Context, o *UnbindObserved) (*iamrea
 
 // observeOtherAssociations lists the cluster's associations and describes those of other ServiceAccounts,
 // keeping the ones that name the role: the Pod Identity statement has no conditions, so it serves them too.
-func (b *Binder) observeOtherAssociations(ctx context.Context, r *UnbindRequest, o *UnbindObserved) error {
-	all, err := eksread.List(ctx, o.eks, o.Cluster.Name, eksread.Filter{})
+func (b *Binder) observeOtherAssociations(ctx context.Context, rd readers, r *UnbindRequest, o *UnbindObserved) error {
+	all, err := eksread.List(ctx, rd.eks, o.Cluster.Name, eksread.Filter{})
 	if err != nil {
 		return err
 	}
 	self := r.Namespace + "/" + r.ServiceAccount
 	others := slices.DeleteFunc(all, func(s eksread.Summary) bool { return s.Key() == self })
-	for key, d := range eksread.DescribeAll(ctx, o.eks, o.Cluster.Name, others, migrateParallelism) {
+	for key, d := range eksread.DescribeAll(ctx, rd.eks, o.Cluster.Name, others, migrateParallelism) {
 		if d.Err != nil {
 			return d.Err
 		}
