@@ -18,8 +18,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	applyappsv1 "k8s.io/client-go/applyconfigurations/apps/v1"
-	applycorev1 "k8s.io/client-go/applyconfigurations/core/v1"
 
 	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/cluster"
@@ -29,17 +27,6 @@ import (
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/plan"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
-
-// operation is one write the planner decided on, as data; apply carries it out. The planner builds them,
-// Apply runs them: planning stays pure and the tests of the planner read the operations as values.
-type operation interface {
-	apply(ctx context.Context, a *applier) error
-}
-
-// checkOps holds a plan to the plan-to-apply contract: every change that writes carries an operation.
-func checkOps(p *plan.Plan) error {
-	return p.CheckOps(func(op any) bool { _, ok := op.(operation); return ok })
-}
 
 // applier is what operations write through.
 type applier struct {
@@ -64,23 +51,10 @@ func (b *Binder) Apply(ctx context.Context, res *Result) (plan.Result, error) {
 	return b.apply(ctx, res.Observed.Cluster, target, res.Plan, verb)
 }
 
-// writers are the clients a plan of cluster c is applied through, the Binder's: IAM through those of the
-// region the reads used (the configured one, else the cluster's), EKS through the cluster's region's.
-func (b *Binder) writers(c *cluster.Cluster) (*sdcaws.Clients, eksAPI) {
-	clients := b.AWS
-	if clients.Region == "" && c != nil {
-		clients = b.AWS.ForRegion(c.Region)
-	}
-	if c == nil || c.Region == "" {
-		return clients, nil
-	}
-	return clients, b.AWS.ForRegion(c.Region).EKS
-}
-
 // apply carries out the operations of a plan of cluster c through the Binder's writers, and those of the
 // target's account through target (nil: none); verb names the command in the account of a partial failure.
 func (b *Binder) apply(ctx context.Context, c *cluster.Cluster, target *sdcaws.Clients, p *plan.Plan, verb string) (plan.Result, error) {
-	clients, eks := b.writers(c)
+	clients, eks := b.clientsFor(c)
 	a := &applier{aws: clients, eks: eks, b: b}
 	if target != nil {
 		a.target = &applier{aws: target, b: b}
@@ -140,13 +114,6 @@ func iamTags(m map[string]string) []iamtypes.Tag {
 	return tags
 }
 
-// createProvider creates the IAM OIDC provider.
-type createProvider struct {
-	URL                    string
-	ClientIDs, Thumbprints []string
-	Tags                   map[string]string
-}
-
 func (op createProvider) apply(ctx context.Context, a *applier) error {
 	_, err := a.aws.IAM.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{
 		Url: aws.String(op.URL), ClientIDList: op.ClientIDs, ThumbprintList: op.Thumbprints, Tags: iamTags(op.Tags),
@@ -157,101 +124,11 @@ func (op createProvider) apply(ctx context.Context, a *applier) error {
 	return err
 }
 
-// addClientID adds an audience to an existing provider.
-type addClientID struct{ ProviderARN, ClientID string }
-
 func (op addClientID) apply(ctx context.Context, a *applier) error {
 	_, err := a.aws.IAM.AddClientIDToOpenIDConnectProvider(ctx, &iam.AddClientIDToOpenIDConnectProviderInput{
 		OpenIDConnectProviderArn: aws.String(op.ProviderARN), ClientID: aws.String(op.ClientID),
 	})
 	return err
-}
-
-// createRole is how to create the role when it does not exist yet: with its guardrails (path, permissions
-// boundary, maximum session duration, tags) in the same call.
-type createRole struct {
-	Name, Trust, Description string
-	Tags                     map[string]string
-	Path, Boundary           string // "" for "/" and no boundary
-	MaxSessionDuration       int32  // 0 for IAM's default
-}
-
-// TrustEdit is one change bind (or unbind) makes to a role's trust and checks afterwards, as pure functions
-// of the document: the read-merge-write-verify loop of writeTrust runs any of them.
-type TrustEdit interface {
-	// Apply returns the trust with the edit made (p is not modified); changed is false when it already holds.
-	Apply(p *iampolicy.Policy) (out *iampolicy.Policy, changed bool)
-	// Holds reports whether p is as the edit wants it.
-	Holds(p *iampolicy.Policy) bool
-	// Subjects are who p admits by name, for messages about a concurrent writer (nil when not applicable).
-	Subjects(p *iampolicy.Policy) []string
-	// String names the edit in messages, e.g. "admit system:serviceaccount:ns1:sdc".
-	String() string
-}
-
-// AdmitWebIdentity admits Subject's tokens with Audience through the OIDC provider Provider (the compact
-// way, iampolicy.AdmitSubject).
-type AdmitWebIdentity struct{ Provider, Host, Subject, Audience string }
-
-// Apply adds the subject.
-func (e AdmitWebIdentity) Apply(p *iampolicy.Policy) (*iampolicy.Policy, bool) {
-	return iampolicy.AdmitSubject(p, e.Provider, e.Host, e.Subject, e.Audience)
-}
-
-// Holds reports whether STS would let the subject's token assume the role.
-func (e AdmitWebIdentity) Holds(p *iampolicy.Policy) bool {
-	return iampolicy.Evaluate(iampolicy.WebIdentityRequest(e.Provider, e.Host, e.Subject, e.Audience), p).Allowed()
-}
-
-// Subjects are the ServiceAccounts the trust lists for the provider.
-func (e AdmitWebIdentity) Subjects(p *iampolicy.Policy) []string {
-	return iampolicy.WebIdentitySubjects(p, e.Provider, e.Host)
-}
-
-func (e AdmitWebIdentity) String() string { return "admit " + e.Subject }
-
-// RevokeWebIdentity removes Subject from the trust's statements of bind's shape for the OIDC provider
-// Provider, whatever their audience (iampolicy.RevokeWebIdentitySubject). Statements of another shape stay:
-// a wildcard that still admits the subject is the plan's to report, not an edit's to make.
-type RevokeWebIdentity struct{ Provider, Host, Subject string }
-
-// Apply removes the subject.
-func (e RevokeWebIdentity) Apply(p *iampolicy.Policy) (*iampolicy.Policy, bool) {
-	return iampolicy.RevokeWebIdentitySubject(p, e.Provider, e.Host, e.Subject)
-}
-
-// Holds reports whether no statement of bind's shape lists the subject any more (a trust that is gone
-// holds too).
-func (e RevokeWebIdentity) Holds(p *iampolicy.Policy) bool {
-	_, listed := e.Apply(p)
-	return !listed
-}
-
-// Subjects are the ServiceAccounts the trust lists for the provider.
-func (e RevokeWebIdentity) Subjects(p *iampolicy.Policy) []string {
-	return iampolicy.WebIdentitySubjects(p, e.Provider, e.Host)
-}
-
-func (e RevokeWebIdentity) String() string { return "remove " + e.Subject }
-
-// writeTrust makes the role's trust as Edit wants it, and checks afterwards that it still is. IAM has no
-// conditional write for a trust policy, so another bind (or any writer) may replace the document between
-// our read and our write, or right after: the trust is read fresh before each write, edited and written,
-// then read again after a short settle; a trust that lost the edit to a concurrent write is edited and
-// written again, with jittered backoff, until it holds or the bound is spent. Success is reported only
-// when the check holds.
-type writeTrust struct {
-	Role   string
-	Edit   TrustEdit
-	Create *createRole // the role did not exist when planned
-	Update bool        // the trust lacked the edit when planned
-	Tags   map[string]string
-	// Boundary and Settings change an existing role's guardrails (see roleGuardrails); empty: unchanged.
-	Boundary string
-	Settings *roleSettings
-	// Untag are tag keys to remove: records of this binding that no longer hold (bind: a target that
-	// changed; unbind: this binding's stages key on a role shared on purpose).
-	Untag []string
 }
 
 func (op writeTrust) apply(ctx context.Context, a *applier) error {
@@ -413,20 +290,6 @@ func (a *applier) tagRole(ctx context.Context, role string, tags map[string]stri
 	return err
 }
 
-// writePolicy makes this binding's statements of the role's shared policy exactly Want (pkg/grant): it
-// creates the policy when missing, else reads the default version fresh, merges and makes the result the
-// new default version, and checks afterwards that no concurrent writer dropped them, as writeTrust does.
-type writePolicy struct {
-	ARN, Name, Binding string
-	Path               string // where to create it; "" for "/"
-	Create             bool   // the policy did not exist when planned
-	Want               string // this binding's statements, compact JSON
-	Description        string
-	Tags               map[string]string
-	// Retag are tags an existing policy gets (others stay), once its document is written.
-	Retag map[string]string
-}
-
 func (op writePolicy) apply(ctx context.Context, a *applier) error {
 	if err := op.write(ctx, a); err != nil {
 		return err
@@ -563,9 +426,6 @@ func VersionToDelete(versions []iamtypes.PolicyVersion) string {
 	return aws.ToString(oldest.VersionId)
 }
 
-// attachPolicy attaches a managed policy to the role.
-type attachPolicy struct{ Role, PolicyARN string }
-
 func (op attachPolicy) apply(ctx context.Context, a *applier) error {
 	// Right after CreateRole/CreatePolicy, IAM may not know them yet everywhere.
 	return sdcaws.RetryEventual(ctx, func(ctx context.Context) error {
@@ -573,9 +433,6 @@ func (op attachPolicy) apply(ctx context.Context, a *applier) error {
 		return err
 	}, func(err error) bool { return sdcaws.ErrorCode(err) == "NoSuchEntity" })
 }
-
-// createNamespace creates the namespace.
-type createNamespace struct{ Name string }
 
 func (op createNamespace) apply(ctx context.Context, a *applier) error {
 	_, err := a.b.Core.Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: op.Name}}, metav1.CreateOptions{FieldManager: vocab.FieldManager})
@@ -585,28 +442,15 @@ func (op createNamespace) apply(ctx context.Context, a *applier) error {
 	return err
 }
 
-// applyServiceAccount server-side applies bind's fields of the ServiceAccount.
-type applyServiceAccount struct {
-	Config *applycorev1.ServiceAccountApplyConfiguration
-}
-
 func (op applyServiceAccount) apply(ctx context.Context, a *applier) error {
 	_, err := a.b.Core.ServiceAccounts(*op.Config.Namespace).Apply(ctx, op.Config, metav1.ApplyOptions{FieldManager: vocab.FieldManager, Force: true})
 	return err
-}
-
-// applyDeployment server-side applies bind's fields of the Deployment.
-type applyDeployment struct {
-	Config *applyappsv1.DeploymentApplyConfiguration
 }
 
 func (op applyDeployment) apply(ctx context.Context, a *applier) error {
 	_, err := a.b.Apps.Deployments(*op.Config.Namespace).Apply(ctx, op.Config, metav1.ApplyOptions{FieldManager: vocab.FieldManager, Force: true})
 	return err
 }
-
-// restartDeployment restarts a Deployment's pods as `kubectl rollout restart` does.
-type restartDeployment struct{ Namespace, Name string }
 
 func (op restartDeployment) apply(ctx context.Context, a *applier) error {
 	patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{%q:%q}}}}}`, vocab.RestartedAtAnnotation, a.b.now().Format(time.RFC3339))

@@ -8,12 +8,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 )
 
-// roleSettings are a role's description and maximum session duration, as UpdateRole sets them.
-type roleSettings struct {
-	Description        string
-	MaxSessionDuration int32
-}
-
 // roleExtras writes what an existing role gets besides its trust: tags (added, or removed), a permissions
 // boundary, settings.
 func (a *applier) roleExtras(ctx context.Context, op writeTrust) error {
@@ -43,12 +37,6 @@ func (a *applier) roleExtras(ctx context.Context, op writeTrust) error {
 	return nil
 }
 
-// tagPolicy adds tags to a managed policy (other tags stay).
-type tagPolicy struct {
-	ARN  string
-	Tags map[string]string
-}
-
 func (op tagPolicy) apply(ctx context.Context, a *applier) error {
 	if len(op.Tags) == 0 {
 		return nil
@@ -57,22 +45,10 @@ func (op tagPolicy) apply(ctx context.Context, a *applier) error {
 	return err
 }
 
-// tagProvider adds tags to an OIDC provider (other tags stay).
-type tagProvider struct {
-	ARN  string
-	Tags map[string]string
-}
-
 func (op tagProvider) apply(ctx context.Context, a *applier) error {
 	_, err := a.aws.IAM.TagOpenIDConnectProvider(ctx, &iam.TagOpenIDConnectProviderInput{
 		OpenIDConnectProviderArn: aws.String(op.ARN), Tags: iamTags(op.Tags)})
 	return err
-}
-
-// providerWrites is an OIDC provider change that adds a client ID and tags: two writes, in that order.
-type providerWrites struct {
-	ClientID *addClientID
-	Tags     *tagProvider
 }
 
 func (op providerWrites) apply(ctx context.Context, a *applier) error {
@@ -86,10 +62,6 @@ func (op providerWrites) apply(ctx context.Context, a *applier) error {
 	}
 	return nil
 }
-
-// inTarget runs an operation in the account of the role the stages assume, with --target-profile's
-// credentials.
-type inTarget struct{ Op operation }
 
 func (op inTarget) apply(ctx context.Context, a *applier) error {
 	if a.target == nil {

@@ -12,52 +12,7 @@ import (
 
 	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/eksread"
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
-	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
-
-// eksAPI is the part of *eks.Client bind reads and writes Pod Identity through.
-type eksAPI interface {
-	eksread.API
-	CreatePodIdentityAssociation(context.Context, *eks.CreatePodIdentityAssociationInput, ...func(*eks.Options)) (*eks.CreatePodIdentityAssociationOutput, error)
-	UpdatePodIdentityAssociation(context.Context, *eks.UpdatePodIdentityAssociationInput, ...func(*eks.Options)) (*eks.UpdatePodIdentityAssociationOutput, error)
-	DeletePodIdentityAssociation(context.Context, *eks.DeletePodIdentityAssociationInput, ...func(*eks.Options)) (*eks.DeletePodIdentityAssociationOutput, error)
-}
-
-// AdmitPodIdentity lets EKS Auth assume the role for the session's ServiceAccount (the EKS user guide's
-// statement, merged as iampolicy.AdmitPodIdentity does).
-type AdmitPodIdentity struct{ Session iampolicy.PodIdentitySession }
-
-// Apply merges the Pod Identity statement in.
-func (e AdmitPodIdentity) Apply(p *iampolicy.Policy) (*iampolicy.Policy, bool) {
-	return iampolicy.AdmitPodIdentity(p, e.Session)
-}
-
-// Holds reports whether STS would let EKS Auth assume the role for the session.
-func (e AdmitPodIdentity) Holds(p *iampolicy.Policy) bool {
-	d, _ := iampolicy.AdmitsPodIdentity(p, e.Session, "")
-	return d.Allowed()
-}
-
-// Subjects names the service principal when the trust admits it.
-func (e AdmitPodIdentity) Subjects(p *iampolicy.Policy) []string {
-	if e.Holds(p) {
-		return []string{vocab.PodIdentityService}
-	}
-	return nil
-}
-
-func (e AdmitPodIdentity) String() string {
-	return fmt.Sprintf("admit EKS Pod Identity for %s/%s", e.Session.Namespace, e.Session.ServiceAccount)
-}
-
-// createAssociation makes the ServiceAccount's association. EKS checks that the role exists and trusts
-// pods.eks.amazonaws.com, which IAM may not show everywhere yet right after bind wrote it: those refusals
-// are retried for a while. One made meanwhile (by another bind) is made to name this role.
-type createAssociation struct {
-	Cluster, Namespace, ServiceAccount, RoleARN string
-	Tags                                        map[string]string
-}
 
 func (op createAssociation) apply(ctx context.Context, a *applier) error {
 	if a.eks == nil {
@@ -97,9 +52,6 @@ func roleNotSeenYet(err error) bool {
 	return strings.Contains(msg, "does not exist") || strings.Contains(msg, "trust policy")
 }
 
-// updateAssociation makes an association name another role.
-type updateAssociation struct{ Cluster, ID, RoleARN string }
-
 func (op updateAssociation) apply(ctx context.Context, a *applier) error {
 	if a.eks == nil {
 		return fmt.Errorf("internal: no EKS client for cluster %s", op.Cluster)
@@ -110,4 +62,15 @@ func (op updateAssociation) apply(ctx context.Context, a *applier) error {
 		})
 		return err
 	}, roleNotSeenYet)
+}
+
+func (op deleteAssociation) apply(ctx context.Context, a *applier) error {
+	if a.eks == nil {
+		return fmt.Errorf("internal: no EKS client for cluster %s", op.Cluster)
+	}
+	_, err := a.eks.DeletePodIdentityAssociation(ctx, &eks.DeletePodIdentityAssociationInput{ClusterName: aws.String(op.Cluster), AssociationId: aws.String(op.ID)})
+	if sdcaws.IsNotFound(err) {
+		return nil
+	}
+	return err
 }

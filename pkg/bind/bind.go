@@ -2,6 +2,7 @@ package bind
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	applyappsv1 "k8s.io/client-go/applyconfigurations/apps/v1"
@@ -26,24 +27,6 @@ type Binder struct {
 	TargetAWS *sdcaws.Clients
 	// Now is the clock (restart decisions and annotations); nil means time.Now.
 	Now func() time.Time
-}
-
-// Names are the ARNs and names of everything bind manages; all derivable before anything exists.
-type Names struct {
-	Partition      string `json:"partition"`
-	Account        string `json:"account"`
-	IssuerHostPath string `json:"-"`
-	ProviderARN    string `json:"oidcProviderArn"`
-	PolicyName     string `json:"-"`
-	PolicyARN      string `json:"policyArn,omitempty"`
-	RoleName       string `json:"-"`
-	RoleARN        string `json:"roleArn"`
-	// RolePath is the path bind creates the role and its policy at (see NamesFor).
-	RolePath string `json:"-"`
-	// RoleSource says where the role name came from: RoleFromFlag, RoleFromAnnotation or RoleByDefault.
-	RoleSource string `json:"-"`
-	// BindingID identifies this binding (cluster, namespace, ServiceAccount) in a shared policy's Sids.
-	BindingID string `json:"-"`
 }
 
 // Where the role's name came from.
@@ -173,4 +156,15 @@ func (b *Binder) now() time.Time {
 		return b.Now()
 	}
 	return time.Now()
+}
+
+// Handoff is what the owners of the target account must add when bind may not (no --target-profile): the
+// trust statement that admits the binding's role, and the policy with the stages' permissions.
+type Handoff struct {
+	Account string `json:"account"`
+	RoleARN string `json:"roleArn"`
+	// TrustStatement goes into the target role's trust policy; Policy (when the binding grants stages or a
+	// policy file) is attached to the target role.
+	TrustStatement json.RawMessage `json:"trustStatement"`
+	Policy         json.RawMessage `json:"policy,omitempty"`
 }

@@ -28,8 +28,7 @@ func TestMigrationTargets(t *testing.T) {
 	}
 	associated := map[string]bool{"c/moved": true}
 
-	mg := &Migration{}
-	all, err := migrationTargets(&MigrateRequest{AllNamespaces: true}, sas, associated, id, mg)
+	all, notes, err := migrationTargets(&MigrateRequest{AllNamespaces: true}, sas, associated, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,9 +39,9 @@ func TestMigrationTargets(t *testing.T) {
 	if strings.Join(got, ",") != "a/sdc,b/sdc,c/moved" {
 		t.Errorf("-A targets %v", got)
 	}
-	if len(mg.Notes) != 2 || !strings.Contains(strings.Join(mg.Notes, "\n"), "role arn:aws:iam::210987654321:role/x of account 210987654321") ||
-		!strings.Contains(strings.Join(mg.Notes, "\n"), `"not-an-arn" is not a role ARN`) {
-		t.Errorf("notes %q", mg.Notes)
+	if len(notes) != 2 || !strings.Contains(strings.Join(notes, "\n"), "role arn:aws:iam::210987654321:role/x of account 210987654321") ||
+		!strings.Contains(strings.Join(notes, "\n"), `"not-an-arn" is not a role ARN`) {
+		t.Errorf("notes %q", notes)
 	}
 
 	for _, c := range []struct{ ns, name, want string }{
@@ -50,12 +49,12 @@ func TestMigrationTargets(t *testing.T) {
 		{"d", "elsewhere", "an EKS Pod Identity association can name only a role of the cluster's account (123456789012)"},
 		{"z", "sdc", "ServiceAccount z/sdc does not exist"},
 	} {
-		_, err := migrationTargets(&MigrateRequest{Namespace: c.ns, ServiceAccount: c.name}, sas, associated, id, &Migration{})
+		_, _, err := migrationTargets(&MigrateRequest{Namespace: c.ns, ServiceAccount: c.name}, sas, associated, id)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s/%s: %v, want %q", c.ns, c.name, err, c.want)
 		}
 	}
-	one, err := migrationTargets(&MigrateRequest{Namespace: "c", ServiceAccount: "moved"}, sas, associated, id, &Migration{})
+	one, _, err := migrationTargets(&MigrateRequest{Namespace: "c", ServiceAccount: "moved"}, sas, associated, id)
 	if err != nil || len(one) != 1 {
 		t.Errorf("an already moved ServiceAccount: %v %v", one, err)
 	}

@@ -10,14 +10,13 @@ import (
 	"slices"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"golang.org/x/sync/errgroup"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/cluster"
@@ -194,71 +193,6 @@ func (b *Binder) where(ctx context.Context, reads ...func(context.Context) error
 	return w, nil
 }
 
-// NamesFor derives every name and ARN bind manages from the request, the cluster, the caller and the
-// ServiceAccount as it is (nil when it does not exist). The role is --role-name's; else the one the
-// ServiceAccount's annotation names, when that is a role of this account (so roles made by earlier
-// versions, or named by hand, keep serving it); else vocab.DefaultName. The policy bind makes is
-// --policy-name's, else named like the role: one policy per role, shared by the role's bindings. Both are
-// at --role-path, else at the annotated role's path, else at "/".
-func NamesFor(r *Request, c *cluster.Cluster, id sdcaws.Identity, sa *corev1.ServiceAccount) Names {
-	n := Names{Partition: id.Partition, Account: id.Account}
-	n.IssuerHostPath = vocab.IssuerHostPath(c.Issuer)
-	n.ProviderARN = vocab.ProviderARN(n.Partition, n.Account, c.Issuer)
-	n.BindingID = vocab.BindingID(vocab.ClusterKey(c.ARN, c.Issuer), r.Namespace, r.ServiceAccount)
-	n.RolePath = r.Guardrails.RolePath
-	switch annotated, ok := annotatedRole(sa, id); {
-	case r.RoleName != "":
-		n.RoleName, n.RoleSource = r.RoleName, RoleFromFlag
-	case ok:
-		return namesWithRole(r, n, annotated, RoleFromAnnotation)
-	default:
-		n.RoleName, n.RoleSource = vocab.DefaultName(c.Name, c.Region, r.Namespace, r.ServiceAccount, vocab.MaxRoleName), RoleByDefault
-	}
-	return withPolicyName(r, n)
-}
-
-// namesWithRole is n with the role p, found by source. A role that is gone is made again where p says,
-// unless --role-path says where.
-func namesWithRole(r *Request, n Names, p vocab.ParsedRoleARN, source string) Names {
-	n.RoleName, n.RoleSource = p.Name, source
-	if n.RolePath = r.Guardrails.RolePath; n.RolePath == "" {
-		n.RolePath = p.Path
-	}
-	return withPolicyName(r, n)
-}
-
-// withPolicyName places the role at its path and names the policy bind makes: --policy-name's, else the
-// role's, at the role's path.
-func withPolicyName(r *Request, n Names) Names {
-	if n.RolePath == "" {
-		n.RolePath = "/"
-	}
-	// Where the role will be made; one found elsewhere (IAM finds roles by name) keeps its own ARN.
-	n.RoleARN = vocab.RoleARNAt(n.Partition, n.Account, n.RolePath, n.RoleName)
-	n.PolicyName, n.PolicyARN = "", ""
-	if r.ownPolicy() {
-		n.PolicyName = r.PolicyName
-		if n.PolicyName == "" {
-			n.PolicyName = n.RoleName
-		}
-		n.PolicyARN = vocab.PolicyARNAt(n.Partition, n.Account, n.RolePath, n.PolicyName)
-	}
-	return n
-}
-
-// annotatedRole is the role the ServiceAccount's annotation names, when it is a well-formed role ARN of
-// the caller's account and partition.
-func annotatedRole(sa *corev1.ServiceAccount, id sdcaws.Identity) (vocab.ParsedRoleARN, bool) {
-	if sa == nil {
-		return vocab.ParsedRoleARN{}, false
-	}
-	p, ok := vocab.ParseRoleARN(sa.Annotations[vocab.RoleARNAnnotation])
-	if !ok || p.Account != id.Account || p.Partition != id.Partition {
-		return vocab.ParsedRoleARN{}, false
-	}
-	return p, true
-}
-
 // observeKube reads the namespace, ServiceAccount and Deployment (and the Deployment's pods) in parallel.
 func (b *Binder) observeKube(ctx context.Context, r *Request, o *Observed) error {
 	g, ctx := errgroup.WithContext(ctx)
@@ -423,4 +357,28 @@ func readRole(ctx context.Context, api iamread.API, name string, opts iamread.Ro
 		return nil, fmt.Errorf("the trust policy of IAM role %s: %w", name, role.TrustErr)
 	}
 	return role, nil
+}
+
+// observePolicyElsewhere finds bind's policy attached to the role at another path than the one asked for
+// (a binding made before --role-path, say), so that bind keeps using it there instead of making a second
+// one: one more read, only then.
+func (b *Binder) observePolicyElsewhere(ctx context.Context, rd readers, r *Request, o *Observed) error {
+	if !r.ownPolicy() || o.Policy != nil || o.Role == nil {
+		return nil
+	}
+	for _, a := range o.Role.Attached {
+		p, ok := vocab.ParsePolicyARN(a)
+		if !ok || p.Account != o.Names.Account || p.Name != o.Names.PolicyName || a == o.Names.PolicyARN {
+			continue
+		}
+		pol, err := iamread.ReadPolicy(ctx, rd.aws.IAM, a)
+		if err != nil {
+			return err
+		}
+		if pol != nil {
+			o.Policy, o.Names.PolicyARN = pol, a
+		}
+		return nil
+	}
+	return nil
 }

@@ -229,3 +229,21 @@ func (r *Request) ownPolicy() bool {
 func (r *Request) grants() bool {
 	return len(r.Selection.Stages) > 0 || r.PolicyDocument != nil
 }
+
+// validateTarget checks --assume-role-arn and --target-profile before anything is read.
+func (r *Request) validateTarget() error {
+	if r.AssumeRoleARN == "" {
+		if r.TargetProfile != "" {
+			return &FlagError{Flag: "--target-profile", Value: r.TargetProfile, Rule: "needs --assume-role-arn (the role in that account the stages assume)"}
+		}
+		return nil
+	}
+	if err := vocab.ValidateRoleARN("--assume-role-arn", r.AssumeRoleARN); err != nil {
+		return err
+	}
+	if !vocab.ValidTagValue(r.AssumeRoleARN) {
+		return &FlagError{Flag: "--assume-role-arn", Value: r.AssumeRoleARN, Rule: fmt.Sprintf(
+			"bind records the target on the role in tag %s, and IAM tag values hold at most %d characters without commas", vocab.TagAssumeRoleARN, vocab.MaxTagValue)}
+	}
+	return nil
+}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"sync"
 
+	"golang.org/x/sync/errgroup"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -503,17 +504,9 @@ func (d *Doctor) gatherIAM(ctx context.Context, f *Facts, batch *accountRead) {
 	if f.Identity == nil {
 		return
 	}
-	sem := make(chan struct{}, f.parallelism())
-	var wg sync.WaitGroup
-	goDo := func(fn func()) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			fn()
-		}()
-	}
+	var pool errgroup.Group
+	pool.SetLimit(f.parallelism())
+	goDo := func(fn func()) { pool.Go(func() error { fn(); return nil }) }
 	if f.ProviderARN != "" && usesIRSA(f) {
 		goDo(func() {
 			f.Provider, f.ProviderErr = iamread.ReadProvider(ctx, d.AWS.IAM, f.ProviderARN)
@@ -540,7 +533,7 @@ func (d *Doctor) gatherIAM(ctx context.Context, f *Facts, batch *accountRead) {
 			setRole(r, got, err)
 		})
 	}
-	wg.Wait()
+	_ = pool.Wait()
 
 	want := map[string]bool{}
 	for _, r := range f.Roles {
@@ -563,7 +556,7 @@ func (d *Doctor) gatherIAM(ctx context.Context, f *Facts, batch *accountRead) {
 			setPolicy(p, got, err)
 		})
 	}
-	wg.Wait()
+	_ = pool.Wait()
 }
 
 // roleARNsToRead are the distinct roles the targets name, in the caller's account (IAM reads roles by name,

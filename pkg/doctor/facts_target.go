@@ -6,6 +6,8 @@ import (
 	"sort"
 	"sync"
 
+	"golang.org/x/sync/errgroup"
+
 	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iamread"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
@@ -96,17 +98,9 @@ func (d *Doctor) gatherAssumedRoles(ctx context.Context, f *Facts) {
 		return d.TargetAWS.IAM, "--target-profile " + f.Options.TargetProfile, ""
 	}
 
-	sem := make(chan struct{}, f.parallelism())
-	var wg sync.WaitGroup
-	goDo := func(fn func()) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			fn()
-		}()
-	}
+	var pool errgroup.Group
+	pool.SetLimit(f.parallelism())
+	goDo := func(fn func()) { pool.Go(func() error { fn(); return nil }) }
 	clients := map[string]iamread.API{}
 	for _, a := range arns {
 		p, _ := vocab.ParseRoleARN(a)
@@ -129,7 +123,7 @@ func (d *Doctor) gatherAssumedRoles(ctx context.Context, f *Facts) {
 			ar.Readable = true
 		})
 	}
-	wg.Wait()
+	_ = pool.Wait()
 
 	for _, a := range arns {
 		ar := f.AssumedRoles[a]
@@ -153,5 +147,5 @@ func (d *Doctor) gatherAssumedRoles(ctx context.Context, f *Facts) {
 			})
 		}
 	}
-	wg.Wait()
+	_ = pool.Wait()
 }

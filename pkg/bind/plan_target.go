@@ -1,5 +1,13 @@
 package bind
 
+// SDC's "Assume Another Role": with the Instance Profile method (the default credential chain, where IRSA or
+// EKS Pod Identity lives) an AWS stage assumes a role ARN, typically in the account that holds the data,
+// with SDC's session tag. bind --assume-role-arn makes the permissions live there: the binding's role may
+// only make SDC's call on exactly that role (sts:AssumeRole, and sts:TagSession for SDC's tag key), whose
+// trust admits it and whose policy holds the stages' permissions. With --target-profile bind makes the
+// target side true as well (in the same plan); without it, it changes nothing in the target account and
+// prints what its owners must add.
+
 import (
 	"fmt"
 	"slices"
@@ -199,3 +207,7 @@ func accountNotes(res *Result, changes []*plan.Change) {
 		c.Notes = append([]string{fmt.Sprintf("in account %s (the binding's, as %s)", res.Names.Account, res.Identity.ARN)}, c.Notes...)
 	}
 }
+
+// assumeRolePolicy is what the binding's role is allowed with --assume-role-arn: sts:AssumeRole on exactly
+// that role, and sts:TagSession on it for SDC's session tag only.
+func assumeRolePolicy(target string) *iampolicy.Policy { return iampolicy.SDCAssumeRolePolicy(target) }

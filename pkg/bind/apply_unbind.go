@@ -18,18 +18,6 @@ import (
 
 // unbind's operations. Each treats "already gone" as done, so that a run cut short and run again converges.
 
-// trustGuard checks, right before a role is taken apart, that its trust still admits nobody once this
-// binding's subject is removed: another bind may have joined the role since the plan was made, while the
-// user read it and answered. IAM has no conditional delete, so this narrows the window to the moment before
-// the write; a trust read less than guardAfter ago (unbind --yes) is not read again, since a second read
-// would narrow nothing.
-type trustGuard struct {
-	Role string
-	Edit TrustEdit
-	// Read is when the plan read the trust.
-	Read time.Time
-}
-
 // guardAfter is how old the plan's read of a trust must be for the guard to read it again.
 const guardAfter = 5 * time.Second
 
@@ -49,12 +37,6 @@ func (g *trustGuard) check(ctx context.Context, a *applier) (gone bool, err erro
 	return false, nil
 }
 
-// detachPolicy detaches a managed policy from a role; with a guard, only while the role serves nobody else.
-type detachPolicy struct {
-	Role, PolicyARN string
-	Guard           *trustGuard
-}
-
 func (op detachPolicy) apply(ctx context.Context, a *applier) error {
 	if op.Guard != nil {
 		if gone, err := op.Guard.check(ctx, a); gone || err != nil {
@@ -66,13 +48,6 @@ func (op detachPolicy) apply(ctx context.Context, a *applier) error {
 		return nil // detached already, or the role or policy is gone
 	}
 	return err
-}
-
-// deleteRole deletes a role whose policies were detached (Guard: check the trust first, when no detach
-// did just before).
-type deleteRole struct {
-	Name  string
-	Guard *trustGuard
 }
 
 func (op deleteRole) apply(ctx context.Context, a *applier) error {
@@ -91,10 +66,6 @@ func (op deleteRole) apply(ctx context.Context, a *applier) error {
 	return err
 }
 
-// removeGrant takes this binding's statements out of a policy other bindings still use: a new default
-// version, written and verified as bind writes one (applier.editPolicy).
-type removeGrant struct{ ARN, Binding string }
-
 func (op removeGrant) apply(ctx context.Context, a *applier) error {
 	gone := func(context.Context, bool) error { return nil } // nothing left to remove from
 	err := a.editPolicy(ctx, op.ARN, gone, func(current *iampolicy.Policy) (*iampolicy.Policy, bool) {
@@ -104,16 +75,6 @@ func (op removeGrant) apply(ctx context.Context, a *applier) error {
 		return fmt.Errorf("removing this binding's statements from IAM policy %s (if no other binding is left in it, run unbind again: it then deletes the policy): %w", op.ARN, err)
 	}
 	return nil
-}
-
-// deletePolicy deletes a customer managed policy that nothing has attached: its non-default versions
-// first, as IAM requires. A policy whose default version is v1 has no other (bind makes every new version
-// the default), so it is deleted at once; should someone have made a version by hand, IAM's DeleteConflict
-// says so, and the versions are deleted first after all.
-type deletePolicy struct {
-	ARN string
-	// OnlyVersion: the default version was v1 when planned.
-	OnlyVersion bool
 }
 
 func (op deletePolicy) apply(ctx context.Context, a *applier) error {
@@ -152,9 +113,6 @@ func (op deletePolicy) apply(ctx context.Context, a *applier) error {
 	return err
 }
 
-// deleteProvider deletes the cluster's IAM OIDC provider.
-type deleteProvider struct{ ARN string }
-
 func (op deleteProvider) apply(ctx context.Context, a *applier) error {
 	_, err := a.aws.IAM.DeleteOpenIDConnectProvider(ctx, &iam.DeleteOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(op.ARN)})
 	if sdcaws.IsNotFound(err) {
@@ -162,9 +120,6 @@ func (op deleteProvider) apply(ctx context.Context, a *applier) error {
 	}
 	return err
 }
-
-// deleteServiceAccount deletes the ServiceAccount bind created, only the very one that was planned (UID).
-type deleteServiceAccount struct{ Namespace, Name, UID string }
 
 func (op deleteServiceAccount) apply(ctx context.Context, a *applier) error {
 	uid := types.UID(op.UID)

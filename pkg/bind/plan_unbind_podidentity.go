@@ -1,15 +1,9 @@
 package bind
 
 import (
-	"context"
 	"fmt"
-	"slices"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/eks"
-
-	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/plan"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
@@ -17,136 +11,6 @@ import (
 
 // unbind's EKS Pod Identity side: the ServiceAccount's association is deleted, then the role loses the
 // statement that trusts pods.eks.amazonaws.com when nothing else can be using it.
-
-// RevokePodIdentity removes the trust statements of the EKS user guide's shape (iampolicy.RevokePodIdentity),
-// which bind adds for EKS Pod Identity; statements of another shape stay.
-type RevokePodIdentity struct{}
-
-// Apply removes the statements.
-func (RevokePodIdentity) Apply(p *iampolicy.Policy) (*iampolicy.Policy, bool) {
-	return iampolicy.RevokePodIdentity(p)
-}
-
-// Holds reports whether no statement of the guide's shape is left (a trust that is gone holds too).
-func (RevokePodIdentity) Holds(p *iampolicy.Policy) bool {
-	return !iampolicy.HasPodIdentityStatement(p)
-}
-
-// Subjects names the service principal while the trust has the statement.
-func (RevokePodIdentity) Subjects(p *iampolicy.Policy) []string {
-	if iampolicy.HasPodIdentityStatement(p) {
-		return []string{vocab.PodIdentityService}
-	}
-	return nil
-}
-
-func (RevokePodIdentity) String() string { return "remove the EKS Pod Identity statement" }
-
-// TrustEdits are several edits of one trust made together, in order, by one run of writeTrust's loop.
-type TrustEdits []TrustEdit
-
-// Apply makes every edit.
-func (es TrustEdits) Apply(p *iampolicy.Policy) (*iampolicy.Policy, bool) {
-	out, changed := p.Clone(), false
-	for _, e := range es {
-		var c bool
-		out, c = e.Apply(out)
-		changed = changed || c
-	}
-	return out, changed
-}
-
-// Holds reports whether every edit holds.
-func (es TrustEdits) Holds(p *iampolicy.Policy) bool {
-	for _, e := range es {
-		if !e.Holds(p) {
-			return false
-		}
-	}
-	return true
-}
-
-// Subjects are every edit's.
-func (es TrustEdits) Subjects(p *iampolicy.Policy) []string {
-	var out []string
-	for _, e := range es {
-		for _, s := range e.Subjects(p) {
-			if !slices.Contains(out, s) {
-				out = append(out, s)
-			}
-		}
-	}
-	return out
-}
-
-func (es TrustEdits) String() string {
-	names := make([]string, len(es))
-	for i, e := range es {
-		names[i] = e.String()
-	}
-	return strings.Join(names, ", ")
-}
-
-// one is the edit to run: the only one, else all of them.
-func (es TrustEdits) one() TrustEdit {
-	if len(es) == 1 {
-		return es[0]
-	}
-	return es
-}
-
-// deleteAssociation deletes the ServiceAccount's association; one already gone is done.
-type deleteAssociation struct{ Cluster, ID string }
-
-func (op deleteAssociation) apply(ctx context.Context, a *applier) error {
-	if a.eks == nil {
-		return fmt.Errorf("internal: no EKS client for cluster %s", op.Cluster)
-	}
-	_, err := a.eks.DeletePodIdentityAssociation(ctx, &eks.DeletePodIdentityAssociationInput{ClusterName: aws.String(op.Cluster), AssociationId: aws.String(op.ID)})
-	if sdcaws.IsNotFound(err) {
-		return nil
-	}
-	return err
-}
-
-// otherBinding names a binding other than this one that the role's kubectl-sdc tags record, "" when there
-// is none. A role shared on purpose (--role-name) records each binding under keys of its own (stages,
-// assumed role), which unbind removes with the binding: those keys decide, and its ownership tags, which
-// name whichever binding made it, count only when they name another cluster. A role made for one binding
-// has no such keys: its ownership tags decide.
-func otherBinding(tags map[string]string, o *UnbindObserved, r *UnbindRequest) string {
-	var own, others []string
-	for k := range tags {
-		for _, prefix := range []string{vocab.TagStages + "/", vocab.TagAssumeRoleARN + "/"} {
-			if id, ok := strings.CutPrefix(k, prefix); ok && id == o.Names.BindingID {
-				own = append(own, k)
-			} else if ok {
-				others = append(others, k)
-			}
-		}
-	}
-	if len(others) > 0 {
-		slices.Sort(others)
-		return "another binding (tag " + others[0] + ")"
-	}
-	who := ownerOf(tags, o.Cluster, r.Namespace, r.ServiceAccount)
-	if len(own) == 0 {
-		return who
-	}
-	if who != "" && ownerOf(tags, o.Cluster, tags[vocab.TagNamespace], tags[vocab.TagServiceAccount]) != "" {
-		return who // made for a binding of another cluster
-	}
-	return ""
-}
-
-// podIdentityStatementMayGo reports whether the role's tags let its Pod Identity statement go: the request
-// removes Pod Identity, kubectl-sdc made the role, its trust has the statement and its tags name no other
-// binding. Whether another association of the cluster names the role is the last question, asked only then.
-func podIdentityStatementMayGo(r *UnbindRequest, o *UnbindObserved) bool {
-	role := o.Role
-	return r.removes(vocab.MechanismPodIdentity) && role != nil && role.Tags[vocab.ManagedByKey] == vocab.ManagedByValue &&
-		iampolicy.HasPodIdentityStatement(role.Trust) && otherBinding(role.Tags, o, r) == ""
-}
 
 // podIdentityStatement decides whether the role's Pod Identity statement goes. It has no conditions, so it
 // serves every association that names the role, in any cluster: it goes only when kubectl-sdc made the

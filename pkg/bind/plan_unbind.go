@@ -474,13 +474,6 @@ func (u *unbinding) serviceAccount() {
 	c.Op = applyServiceAccount{Config: ac}
 }
 
-// namesRole reports whether a role annotation names the binding's role (by name in the caller's account;
-// the path does not matter to IAM's names).
-func namesRole(annotation string, n Names) bool {
-	p, ok := vocab.ParseRoleARN(annotation)
-	return ok && p.Account == n.Account && strings.EqualFold(p.Name, n.RoleName)
-}
-
 // fieldOwners are the managers whose managed fields hold the fragment.
 func fieldOwners(fields []metav1.ManagedFieldsEntry, fragment string) []string {
 	var out []string
