@@ -81,21 +81,22 @@ test: lint sandbox-bin oracle-deps workload-deps
 ## oracle-deps: the test-only IAM oracles (npm packages pinned by test/oracle/testdata/package-lock.json)
 ##              into test/oracle/testdata/node_modules; npm ci runs only when node_modules differs from the lockfile
 ORACLE_DIR := test/oracle/testdata
-oracle-deps:
+# npm-deps DIR,WHAT: npm ci in DIR unless its node_modules already matches its package-lock.json
+define npm-deps
 	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || \
-		{ echo "the oracle tests need node and npm (Debian: apt-get install nodejs npm)"; exit 1; }
-	@cd $(ORACLE_DIR) && if env -u NODE_OPTIONS node installed.js; then echo "oracle-deps: node_modules matches package-lock.json"; \
+		{ echo "the $(2) tests need node and npm (Debian: apt-get install nodejs npm)"; exit 1; }
+	@cd $(1) && if env -u NODE_OPTIONS node $(CURDIR)/hack/npm-installed.js; then echo "$(2)-deps: node_modules matches package-lock.json"; \
 		else env -u NODE_OPTIONS npm ci --no-audit --no-fund; fi
+endef
+oracle-deps:
+	$(call npm-deps,$(ORACLE_DIR),oracle)
 
 ## workload-deps: the AWS SDK for JavaScript v3 that test/workload runs in a bound pod's seat (npm packages pinned
 ##                by test/workload/testdata/package-lock.json) into test/workload/testdata/node_modules; npm ci
 ##                runs only when node_modules differs from the lockfile
 WORKLOAD_DIR := test/workload/testdata
 workload-deps:
-	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || \
-		{ echo "the workload tests need node and npm (Debian: apt-get install nodejs npm)"; exit 1; }
-	@cd $(WORKLOAD_DIR) && if env -u NODE_OPTIONS node installed.js; then echo "workload-deps: node_modules matches package-lock.json"; \
-		else env -u NODE_OPTIONS npm ci --no-audit --no-fund; fi
+	$(call npm-deps,$(WORKLOAD_DIR),workload)
 
 ## oracle: the oracle tests alone (ORACLE_SEED=N or random, ORACLE_CASES=N change the generated cases)
 oracle: oracle-deps

@@ -3,42 +3,15 @@ package e2e
 import (
 	"context"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-)
 
-// kinesisConsumerBefore is the Kinesis Consumer as plugins.yaml granted it before its calls were read
-// from SDC's source: dynamodb:UpdateTable (never called), no DeleteTable (called on every start without
-// stored offsets).
-const kinesisConsumerBefore = `
-libraries:
-  - name: kinesis-lib
-    directory: streamsets-datacollector-kinesis-lib
-    minSDCVersion: 3.19.0
-stages:
-  - name: kinesis-consumer
-    library: kinesis-lib
-    description: Kinesis Consumer origin (KCL), as the catalog granted it before its calls were read
-    parameters:
-      - {name: stream, kind: stream, required: true}
-      - {name: application, kind: application, required: true}
-    statements:
-      - sid: Stream
-        actions: [kinesis:DescribeStream, kinesis:GetRecords, kinesis:GetShardIterator, kinesis:ListShards]
-        resources: ["arn:${partition}:kinesis:${region}:${account}:stream/${stream}"]
-      - sid: Leases
-        actions: [dynamodb:CreateTable, dynamodb:DescribeTable, dynamodb:UpdateTable, dynamodb:Scan,
-                  dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:DeleteItem]
-        resources: ["arn:${partition}:dynamodb:${region}:${account}:table/${application}"]
-      - sid: Metrics
-        actions: [cloudwatch:PutMetricData]
-        resources: ["*"]
-`
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/sandboxtest"
+)
 
 // A binding made with the older catalog is brought up to date by a rerun of bind: the plan shows one
 // policy update, IAM then holds one new default version with DeleteTable and without UpdateTable, and a
@@ -46,10 +19,13 @@ stages:
 func TestBindRerunUpdatesAnOlderCatalogsPolicy(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)
-	older := filepath.Join(t.TempDir(), "plugins-before.yaml")
-	if err := os.WriteFile(older, []byte(kinesisConsumerBefore), 0o600); err != nil {
+	// plugins.yaml as it was before its calls were read from SDC's source: the Kinesis Consumer granted
+	// dynamodb:UpdateTable (never called) and no DeleteTable (called on every start without stored offsets).
+	root, err := sandboxtest.ModuleRoot()
+	if err != nil {
 		t.Fatal(err)
 	}
+	older := filepath.Join(root, "pkg", "catalog", "testdata", "plugins-before-calls.yaml")
 	args := []string{"-n", ns, "--stage", "kinesis-consumer", "--set", "stream=clicks", "--set", "application=" + ns + "-leases", "--yes"}
 	mustBind(t, append([]string{"--catalog", older}, args...)...)
 

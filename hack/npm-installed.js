@@ -1,5 +1,6 @@
-// Exits 0 when node_modules holds exactly what package-lock.json pins (same packages, versions and
-// integrity), so `make workload-deps` runs `npm ci` only when it would change something.
+// Exits 0 when node_modules in the current directory holds exactly what its package-lock.json pins (same
+// packages, versions and integrity), so `make oracle-deps` and `make workload-deps` run `npm ci` only when
+// it would change something.
 'use strict';
 
 const fs = require('node:fs');
@@ -7,7 +8,7 @@ const path = require('node:path');
 
 function packages(file) {
   try {
-    return JSON.parse(fs.readFileSync(path.join(__dirname, file))).packages || {};
+    return JSON.parse(fs.readFileSync(path.join(process.cwd(), file))).packages || {};
   } catch {
     return null;
   }

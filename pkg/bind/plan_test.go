@@ -747,30 +747,7 @@ func TestPlansCarryOperationsTheApplierKnows(t *testing.T) {
 // today's catalog changes nothing but the policy, by one new version whose document the plan shows.
 func TestPlanRerunBringsAnOlderCatalogsPolicyUpToDate(t *testing.T) {
 	t.Parallel()
-	const before = `
-libraries:
-  - name: kinesis-lib
-    directory: streamsets-datacollector-kinesis-lib
-stages:
-  - name: kinesis-consumer
-    library: kinesis-lib
-    description: Kinesis Consumer origin (KCL), as the catalog granted it before its calls were read
-    parameters:
-      - {name: stream, kind: stream, required: true}
-      - {name: application, kind: application, required: true}
-    statements:
-      - sid: Stream
-        actions: [kinesis:DescribeStream, kinesis:GetRecords, kinesis:GetShardIterator, kinesis:ListShards]
-        resources: ["arn:${partition}:kinesis:${region}:${account}:stream/${stream}"]
-      - sid: Leases
-        actions: [dynamodb:CreateTable, dynamodb:DescribeTable, dynamodb:UpdateTable, dynamodb:Scan,
-                  dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:DeleteItem]
-        resources: ["arn:${partition}:dynamodb:${region}:${account}:table/${application}"]
-      - sid: Metrics
-        actions: [cloudwatch:PutMetricData]
-        resources: ["*"]
-`
-	old, err := catalog.Parse([]byte(before), "plugins.yaml before its calls")
+	old, err := catalog.Load("../catalog/testdata/plugins-before-calls.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
