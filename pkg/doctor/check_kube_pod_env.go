@@ -180,15 +180,7 @@ func podIdentityEnvOf(p *corev1.Pod) (ok bool, missing string) {
 		if skip[c.Name] {
 			continue
 		}
-		uri, file := "", ""
-		for _, e := range c.Env {
-			switch e.Name {
-			case vocab.EnvContainerCredentialsURI:
-				uri = e.Value
-			case vocab.EnvContainerTokenFile:
-				file = e.Value
-			}
-		}
+		uri, file := envValue(c, vocab.EnvContainerCredentialsURI), envValue(c, vocab.EnvContainerTokenFile)
 		if uri == "" || file == "" {
 			return false, "container " + c.Name + "'s environment"
 		}
@@ -221,15 +213,7 @@ func podIdentity(p *corev1.Pod) (roleARN string, hasToken bool) {
 		if skip[c.Name] {
 			continue
 		}
-		arn, file := "", ""
-		for _, e := range c.Env {
-			switch e.Name {
-			case vocab.EnvRoleARN:
-				arn = e.Value
-			case vocab.EnvWebIdentityTokenFile:
-				file = e.Value
-			}
-		}
+		arn, file := envValue(c, vocab.EnvRoleARN), envValue(c, vocab.EnvWebIdentityTokenFile)
 		if !seen {
 			roleARN, seen = arn, true
 		} else if arn != roleARN {

@@ -165,12 +165,13 @@ func irsaEnvThatWins(t *Target) (wins, fixes []string, note string) {
 }
 
 func envValue(c corev1.Container, name string) string {
+	v := ""
 	for _, e := range c.Env {
 		if e.Name == name {
-			return e.Value
+			v = e.Value // a later entry of the same name wins, as in the container
 		}
 	}
-	return ""
+	return v
 }
 
 // templateValue is the value the Deployment itself gives name, "" when none does.
