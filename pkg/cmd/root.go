@@ -15,7 +15,7 @@ import (
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/version"
 )
 
-// Exit codes, documented in the README and in `kubectl sdc --help`. Two meanings share the value 2, one
+// Exit codes, documented in the README's "Exit codes" and in `kubectl sdc --help`. Two meanings share the value 2, one
 // per command; each has its own name so that a reader of the code never has to guess which is meant.
 const (
 	ExitOK      = 0 // success; for `bind|unbind --dry-run --exit-code`: no changes
