@@ -60,6 +60,12 @@ bench: sandbox-bin build
 bench-smoke: sandbox-bin build
 	SDC_SANDBOX_BIN=$(BIN) $(GO) run ./bench -smoke -plugin $(BIN)/kubectl-sdc $(BENCH_FLAGS)
 
+## docs: the command reference in docs/commands/, generated from the cobra commands (hack/gendocs); its test
+##       (go test ./hack/gendocs) fails when the committed pages are stale
+.PHONY: docs
+docs:
+	$(GO) run ./hack/gendocs -dir docs/commands
+
 ## lint: go vet, gofmt, a tidy go.mod and staticcheck (built into bin/ from hack/tools/lint)
 lint: vet fmt-check tidy-check staticcheck
 vet:

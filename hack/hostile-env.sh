@@ -1,6 +1,6 @@
 # Sourced by .ci/run before `make test`: the environment a developer's shell may hold, every value wrong,
 # so a test that depends on it (instead of setting or clearing what it needs) fails in CI. Keep the list in
-# step with the README's "Tests are hermetic" paragraph.
+# step with CONTRIBUTING.md's "Tests are hermetic" paragraph.
 export AWS_REGION=ap-southeast-7
 export AWS_DEFAULT_REGION=sa-east-1
 export AWS_PROFILE=hostile-profile-that-does-not-exist

@@ -125,7 +125,7 @@ func bindCmd(o *BindOptions) *cobra.Command {
 	g := o.Globals
 	c := &cobra.Command{
 		Use:     "bind",
-		Short:   "Create or update everything IRSA needs for a ServiceAccount (plan first, idempotent)",
+		Short:   "Create or update everything IRSA or EKS Pod Identity needs for a ServiceAccount (plan first, idempotent)",
 		Long:    bindLong,
 		Example: bindExample,
 		Args:    cobra.NoArgs,
@@ -147,9 +147,9 @@ func bindCmd(o *BindOptions) *cobra.Command {
 	f.BoolVar(&o.PrintManifest, "print-manifest", false, "Touch no Deployment: after applying everything else, print the Deployment manifest (named by --deployment, default sdc; needs --image) for Control Hub or kubectl apply")
 	f.BoolVar(&o.Fragment, "fragment", false, "With --print-manifest: print only the pod spec's serviceAccountName and securityContext, to merge into a manifest you have")
 	f.Int64Var(&o.FSGroup, "fs-group", vocab.DefaultFSGroup, "Pod securityContext.fsGroup `GID` for --deployment; -1 leaves it alone")
-	f.BoolVar(&o.Restart, "restart", true, "Restart the Deployment's pods that started before the role annotation (they have no AWS identity)")
+	f.BoolVar(&o.Restart, "restart", true, "Restart the Deployment's pods that started before the role annotation or association (they have no AWS identity until they restart). On by default, as in migrate, since a bind takes effect only in new pods; unbind's is off")
 	f.BoolVar(&o.Wait, "wait", false, "Follow the Deployment's rollout until it is ready or --timeout passes")
-	f.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "How long --wait waits")
+	f.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "How long --wait waits, as a `DURATION` (e.g. 90s, 10m)")
 	f.StringVar(&o.RoleName, "role-name", "", "IAM role `NAME` to use, shared on purpose by every ServiceAccount bound with it (default: the one the ServiceAccount's annotation names, else sdc-<cluster>.<region>+<namespace>+<serviceaccount>)")
 	f.StringVar(&o.PolicyName, "policy-name", "", "IAM policy `NAME` (default: the role's name; one policy per role, holding each of its bindings' permissions)")
 	f.StringVar(&o.PolicyFile, "policy-file", "", "IAM policy document (JSON) `FILE` to grant instead of catalog stages")
@@ -161,7 +161,7 @@ func bindCmd(o *BindOptions) *cobra.Command {
 	f.BoolVarP(&o.Yes, "yes", "y", false, "Apply without asking")
 	o.Output.add(c, "the result object (with --print-manifest: the manifest)", "the plan in prose (with --print-manifest: yaml)")
 	f.CountVarP(&o.Verbose, "verbose", "v", "Say more: how the cluster's issuer was found, and what was tried")
-	f.StringVar(&o.Mechanism, "mechanism", string(vocab.MechanismIRSA), "How the pods get the role: irsa (an IAM OIDC provider and the role-arn annotation, the original guide's way) or pod-identity (an EKS Pod Identity association)")
+	f.StringVar(&o.Mechanism, "mechanism", string(vocab.MechanismIRSA), "How the pods get the role (`MECHANISM`): irsa (an IAM OIDC provider and the role-arn annotation, the original guide's way) or pod-identity (an EKS Pod Identity association)")
 	f.BoolVar(&o.RemoveIRSA, "remove-irsa", false, "With --mechanism pod-identity: remove the ServiceAccount's IRSA (the role-arn annotation, if bind set it, and its web identity trust)")
 	f.BoolVar(&o.Force, "force", false, "With --mechanism pod-identity: bind even an SDC version known to bundle an AWS SDK for Java that cannot read Pod Identity credentials")
 	_ = c.RegisterFlagCompletionFunc("mechanism", cobra.FixedCompletions(mechanismNames(), cobra.ShellCompDirectiveNoFileComp))

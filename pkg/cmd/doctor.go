@@ -81,7 +81,7 @@ func newDoctorCmd(g *Globals) *cobra.Command {
 	o := &DoctorOptions{Globals: g}
 	c := &cobra.Command{
 		Use:     "doctor",
-		Short:   "Diagnose the IRSA chain of a ServiceAccount and its Deployment, with the fix for each problem",
+		Short:   "Diagnose the IRSA or EKS Pod Identity chain of a ServiceAccount and its Deployment, with the fix for each problem",
 		Long:    doctorLong,
 		Example: doctorExample,
 		Args: func(_ *cobra.Command, args []string) error {

@@ -31,7 +31,7 @@ func (f *fleetFlags) add(c *cobra.Command, g *Globals) {
 	fs := c.Flags()
 	fs.StringSliceVar(&f.Contexts, "contexts", nil, "Check these kube `CONTEXTS` side by side: names or shell patterns, comma-separated (e.g. 'prod-*,staging'); each is read with its own AWS profile")
 	fs.BoolVar(&f.All, "all-contexts", false, "Check every context of the kubeconfig, side by side")
-	fs.IntVar(&f.Parallel, "parallel", fleet.DefaultParallel, "With --contexts or --all-contexts: how many contexts to check at once")
+	fs.IntVar(&f.Parallel, "parallel", fleet.DefaultParallel, "With --contexts or --all-contexts: how many contexts (`N`) to check at once")
 	fs.BoolVar(&f.IgnoreUnreachable, "ignore-unreachable", false, "With --contexts or --all-contexts: a context that cannot be checked is reported but does not set the exit code")
 	_ = c.RegisterFlagCompletionFunc("contexts", completeContextList(g))
 }

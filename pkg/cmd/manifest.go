@@ -81,15 +81,19 @@ func newManifestCmd(g *Globals) *cobra.Command {
 	}
 	f := c.Flags()
 	f.StringVar(&o.ServiceAccount, "service-account", vocab.DefaultServiceAccount, "ServiceAccount `NAME` the pods run under")
-	f.StringVar(&o.Name, "name", vocab.DefaultDeploymentName, "`NAME` of the Deployment, its container and its app label")
+	// --deployment is the name bind and doctor give the same thing; --name, manifest's first name for it,
+	// stays as a hidden alias of the same value, since flags are a stable contract.
+	f.StringVar(&o.Name, "deployment", vocab.DefaultDeploymentName, "`NAME` of the Deployment, its container and its app label, as bind's and doctor's --deployment (--name is the same flag, kept for scripts)")
+	f.StringVar(&o.Name, "name", vocab.DefaultDeploymentName, "The same as --deployment")
+	_ = f.MarkHidden("name")
 	f.StringVar(&o.Image, "image", "", "SDC `IMAGE` (required without --fragment), e.g. streamsets/datacollector:5.11.0")
 	f.Int64Var(&o.FSGroup, "fs-group", vocab.DefaultFSGroup, "Pod securityContext.fsGroup `GID`; -1 leaves securityContext out")
 	f.BoolVar(&o.Fragment, "fragment", false, "Print only the pod spec's serviceAccountName and securityContext, to merge into a manifest you have")
-	c.Flags().StringVarP((*string)(&o.Output), "output", "o", "", "Print the manifest as yaml (the default) or json")
+	c.Flags().StringVarP((*string)(&o.Output), "output", "o", "", "Print the manifest in `FORMAT` yaml (the default) or json")
 	_ = c.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = c.RegisterFlagCompletionFunc("service-account", completeServiceAccounts(g))
 	o.aws.add(f)
-	for _, flag := range []string{"name", "image", "fs-group"} {
+	for _, flag := range []string{"deployment", "name", "image", "fs-group"} {
 		_ = c.RegisterFlagCompletionFunc(flag, cobra.NoFileCompletions)
 	}
 	return c
@@ -102,10 +106,18 @@ func (o *ManifestOptions) Complete(c *cobra.Command) error {
 		return fmt.Errorf("kube context: %w", err)
 	}
 	o.namespace = ns
+	nameFlag, named := "--deployment", c.Flags().Changed("deployment")
+	if c.Flags().Changed("name") {
+		if named {
+			return &vocab.FlagError{Flag: "--name", Rule: "the same flag as --deployment (its older name): give only one"}
+		}
+		// Errors name the flag the user typed.
+		nameFlag, named = "--name", true
+	}
 	o.manifest = manifest.Options{Fragment: o.Fragment, Image: o.Image, ServiceAccount: o.ServiceAccount, FSGroup: o.FSGroup,
-		Mechanism: vocab.MechanismIRSA, NameFlag: "--name", ImageFlag: "--image"}
+		Mechanism: vocab.MechanismIRSA, NameFlag: nameFlag, ImageFlag: "--image"}
 	// A name given with --fragment is an error, the default is not: only a given one is passed on.
-	if c.Flags().Changed("name") || !o.Fragment {
+	if named || !o.Fragment {
 		o.manifest.Name = o.Name
 	}
 	return nil

@@ -33,11 +33,13 @@ func TestManifestGolden(t *testing.T) {
 		{"manifest.golden", []string{"--image", "streamsets/datacollector:5.11.0"}},
 		{"manifest-json.golden", []string{"--image", "streamsets/datacollector:5.11.0", "-o", "json"}},
 		{"manifest-named.golden", []string{"--name", "etl", "--service-account", "etl-sa", "--image", "registry.example.com/sdc:5.11.0-aws", "--fs-group", "-1", "-o", "yaml"}},
+		// --deployment, the name bind and doctor use, is the same flag as --name: the same manifest.
+		{"manifest-named.golden", []string{"--deployment", "etl", "--service-account", "etl-sa", "--image", "registry.example.com/sdc:5.11.0-aws", "--fs-group", "-1", "-o", "yaml"}},
 		{"manifest-fragment.golden", []string{"--fragment"}},
 		{"manifest-fragment-json.golden", []string{"--fragment", "-o", "json"}},
 	}
 	for _, c := range cases {
-		t.Run(c.golden, func(t *testing.T) {
+		t.Run(c.golden+" "+c.args[0], func(t *testing.T) {
 			out, errOut, code := runCmd(t, append([]string{"manifest", "--kubeconfig", kubeconfig, "-n", "ns1"}, c.args...)...)
 			if code != ExitOK {
 				t.Fatalf("exit %d: %s", code, errOut)
@@ -77,6 +79,9 @@ func TestManifestAndPrintManifestBadInput(t *testing.T) {
 		{[]string{"manifest", "--image", "streamsets/datacollector:5.11.0", "--name", "SDC"}, `error: --name "SDC"`},
 		{[]string{"manifest", "--fragment", "--image", "streamsets/datacollector:5.11.0"}, `error: --image "streamsets/datacollector:5.11.0": only the full manifest has an image`},
 		{[]string{"manifest", "--fragment", "--name", "sdc"}, `error: --name "sdc": only the full manifest has a name`},
+		{[]string{"manifest", "--fragment", "--deployment", "sdc"}, `error: --deployment "sdc": only the full manifest has a name`},
+		{[]string{"manifest", "--image", "streamsets/datacollector:5.11.0", "--deployment", "SDC"}, `error: --deployment "SDC": not a valid name for the Deployment`},
+		{[]string{"manifest", "--image", "streamsets/datacollector:5.11.0", "--deployment", "a", "--name", "b"}, "error: --name: the same flag as --deployment (its older name): give only one"},
 		{[]string{"manifest", "--fragment", "--service-account", "Bad_SA"}, `error: --service-account "Bad_SA"`},
 		{[]string{"manifest", "--fragment", "--fs-group", "-7"}, `error: --fs-group "-7"`},
 		{[]string{"manifest", "--fragment", "-o", "xml"}, `error: --output "xml" is not supported`},
@@ -110,6 +115,7 @@ func TestManifestFlagCompletions(t *testing.T) {
 		{[]string{"-o", ""}, "json\nyaml\n:4\n"},
 		{[]string{"--service-account", ""}, ":4\n"},
 		{[]string{"--name", ""}, ":4\n"},
+		{[]string{"--deployment", ""}, ":4\n"},
 		{[]string{"--image", ""}, ":4\n"},
 		{[]string{"--fs-group", ""}, ":4\n"},
 	}

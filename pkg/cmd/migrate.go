@@ -78,7 +78,7 @@ func newMigrateCmd(g *Globals) *cobra.Command {
 	f.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Migrate every ServiceAccount with an eks.amazonaws.com/role-arn annotation, in every namespace")
 	f.BoolVar(&o.RemoveIRSA, "remove-irsa", false, "Also remove IRSA: the role-arn annotation (if kubectl-sdc set it) and the ServiceAccount's web identity trust, after restarting its pods")
 	f.BoolVar(&o.Force, "force", false, "Migrate even Deployments whose SDC version is known to bundle an AWS SDK for Java that cannot read Pod Identity credentials")
-	f.BoolVar(&o.Restart, "restart", true, "Restart pods that would otherwise keep no working identity (created before the association, or carrying IRSA's environment with --remove-irsa)")
+	f.BoolVar(&o.Restart, "restart", true, "Restart pods that would otherwise keep no working identity (created before the association, or carrying IRSA's environment with --remove-irsa). On by default, as in bind; unbind's is off")
 	f.IntVar(&o.TrustPolicyLimit, "trust-policy-limit", vocab.MaxTrustPolicy, "The account's role trust policy length quota in `CHARACTERS` (IAM's default; raised quotas go up to 4096)")
 	f.BoolVar(&o.DryRun, "dry-run", false, "Print the plan and change nothing")
 	f.BoolVar(&o.ExitCode, "exit-code", false, "With --dry-run: exit 2 when there are changes, 0 when none")

@@ -14,13 +14,13 @@ import (
 type outputFlag string
 
 func (f *outputFlag) add(c *cobra.Command, what, instead string) {
-	c.Flags().StringVarP((*string)(f), "output", "o", "", "Print "+what+" as json or yaml instead of "+instead)
+	c.Flags().StringVarP((*string)(f), "output", "o", "", "Print "+what+" in `FORMAT` json or yaml instead of "+instead)
 	_ = c.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
 }
 
 // addTable is add for a command whose prose is a table: -o wide is accepted too.
 func (f *outputFlag) addTable(c *cobra.Command, what string) {
-	c.Flags().StringVarP((*string)(f), "output", "o", "", "Print "+what+" as json or yaml instead of a table, or wide: the table with more columns")
+	c.Flags().StringVarP((*string)(f), "output", "o", "", "Print "+what+" in `FORMAT` json or yaml instead of a table, or wide: the table with more columns")
 	_ = c.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml", "wide"}, cobra.ShellCompDirectiveNoFileComp))
 }
 

@@ -15,12 +15,12 @@ import (
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/version"
 )
 
-// Exit codes, documented in the README and in `kubectl sdc --help`. Two meanings share the value 2, one
+// Exit codes, documented in the README's "Exit codes" and in `kubectl sdc --help`. Two meanings share the value 2, one
 // per command; each has its own name so that a reader of the code never has to guess which is meant.
 const (
-	ExitOK      = 0 // success; for `bind|unbind --dry-run --exit-code`: no changes
+	ExitOK      = 0 // success; for `bind|unbind|migrate --dry-run --exit-code`: no changes
 	ExitFailure = 1 // an error, bad input, or (doctor) a check failed
-	// ExitChanges is `bind|unbind --dry-run --exit-code` finding changes, as terraform's -detailed-exitcode does.
+	// ExitChanges is `bind|unbind|migrate --dry-run --exit-code` finding changes, as terraform's -detailed-exitcode does.
 	ExitChanges = 2
 	// ExitCannotRun is doctor not being able to run at all (bad flags, no usable kubeconfig or AWS setup).
 	ExitCannotRun = 2
@@ -64,19 +64,21 @@ func (g *Globals) RESTConfig() (*rest.Config, error) {
 	return g.ConfigFlags.ToRESTConfig()
 }
 
-const rootLong = `Give StreamSets Data Collector on Amazon EKS its AWS permissions through IAM Roles for Service Accounts.
+const rootLong = `Give StreamSets Data Collector on Amazon EKS its AWS permissions through IAM Roles for Service Accounts
+(IRSA, the default) or EKS Pod Identity (for the SDC releases that can use it).
 
-bind makes the IAM OIDC provider, policy and role, the ServiceAccount and its annotation, and the
-Deployment settings in one idempotent, plan-first step; unbind removes what bind made for a ServiceAccount,
-and only that; list shows every binding with doctor's verdict; doctor checks the whole chain and says what
-to fix; manifest prints the SDC Deployment for StreamSets Control Hub's YAML or kubectl apply. bind
---mechanism pod-identity and migrate use EKS Pod Identity instead, for SDC releases that can.
+bind makes the IAM policy and role, the link from the ServiceAccount to the role (IRSA: the cluster's IAM
+OIDC provider and the ServiceAccount's annotation; --mechanism pod-identity: an EKS Pod Identity
+association), and the Deployment settings in one idempotent, plan-first step; unbind removes what bind
+made for a ServiceAccount, and only that; migrate moves IRSA-bound ServiceAccounts to EKS Pod Identity;
+list shows every binding with doctor's verdict; doctor checks the whole chain of either mechanism and says
+what to fix; manifest prints the SDC Deployment for StreamSets Control Hub's YAML or kubectl apply.
 
 Exit codes:
-  0  success (bind/unbind --dry-run --exit-code: nothing to change; doctor: no check failed)
+  0  success (bind/unbind/migrate --dry-run --exit-code: nothing to change; doctor: no check failed)
   1  an error or bad input (doctor: a check failed, or warned with --strict; doctor and list: a context
      of --contexts/--all-contexts could not be checked)
-  2  bind/unbind --dry-run --exit-code: there are changes; doctor: it could not run (bad flags)`
+  2  bind/unbind/migrate --dry-run --exit-code: there are changes; doctor: it could not run (bad flags)`
 
 // NewRootCmd builds `kubectl sdc` with every standard kubectl flag.
 func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
@@ -93,7 +95,7 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	}
 	root := &cobra.Command{
 		Use:           "kubectl-sdc",
-		Short:         "IAM Roles for Service Accounts for StreamSets Data Collector on EKS",
+		Short:         "AWS permissions for StreamSets Data Collector on EKS, through IRSA or EKS Pod Identity",
 		Long:          rootLong,
 		SilenceUsage:  true,
 		SilenceErrors: true,

@@ -95,7 +95,7 @@ func newUnbindCmd(g *Globals) *cobra.Command {
 	f.StringVar(&o.Mechanism, "mechanism", "", "Remove only this `MECHANISM`: irsa or pod-identity (default: every mechanism the ServiceAccount has)")
 	f.BoolVar(&o.DeleteServiceAccount, "delete-service-account", false, "Also delete the ServiceAccount, when bind created it")
 	f.BoolVar(&o.PruneProvider, "prune-provider", false, "Also delete the cluster's IAM OIDC provider, when no role of the account trusts it any more and kubectl-sdc made it")
-	f.BoolVar(&o.Restart, "restart", false, "Restart the Deployments whose pods still carry the role's environment (otherwise they keep it until they restart)")
+	f.BoolVar(&o.Restart, "restart", false, "Restart the Deployments whose pods still carry the role's environment (otherwise they keep it until they restart). Off by default, unlike bind's and migrate's: unbind leaves every Deployment untouched unless asked")
 	f.BoolVar(&o.DryRun, "dry-run", false, "Print the plan and change nothing")
 	f.BoolVar(&o.ExitCode, "exit-code", false, "With --dry-run: exit 2 when there are changes, 0 when none (as terraform plan -detailed-exitcode; kubectl diff exits 1 on changes)")
 	f.BoolVarP(&o.Yes, "yes", "y", false, "Apply without asking")

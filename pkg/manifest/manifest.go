@@ -21,7 +21,7 @@ import (
 )
 
 // Options say what the manifest holds. The flag names are what errors name: the same rules serve
-// `kubectl sdc manifest` (--name, --image) and bind (--deployment, --image).
+// `kubectl sdc manifest` (--deployment or its older name --name, --image) and bind (--deployment, --image).
 type Options struct {
 	// Fragment asks for only the pod spec's identity fields instead of the full manifest.
 	Fragment bool

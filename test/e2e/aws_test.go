@@ -66,7 +66,7 @@ func newBucket(t *testing.T) string {
 }
 
 // roleName is bind's default role name for a ServiceAccount on the sandbox cluster (short enough never to be
-// shortened): sdc-<cluster>.<region>+<namespace>+<serviceaccount>, as the README documents it.
+// shortened): sdc-<cluster>.<region>+<namespace>+<serviceaccount>, as docs/bind.md documents it.
 func roleName(ns, sa string) string {
 	return "sdc-" + sandbox.ClusterName + "." + sandbox.Region + "+" + ns + "+" + sa
 }

@@ -144,7 +144,7 @@ func TestCredentialChains(t *testing.T) {
 	}
 	t.Log(out.String())
 	if len(outcomes) == len(setups)*len(chains) {
-		checkREADME(t, readmeRows(setups, outcomes))
+		checkChainsDoc(t, chainsRows(setups, outcomes))
 	}
 }
 

@@ -9,15 +9,16 @@ import (
 	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/sandboxtest"
 )
 
-// The README carries the measured table between these markers; the test says when it no longer matches.
+// chainsDoc carries the measured table between these markers; the test says when it no longer matches.
 const (
-	readmeBegin = "<!-- chains: rows measured by test/workload -->"
-	readmeEnd   = "<!-- /chains -->"
+	chainsDoc   = "docs/workload-chains.md"
+	chainsBegin = "<!-- chains: rows measured by test/workload -->"
+	chainsEnd   = "<!-- /chains -->"
 )
 
-// readmeRows renders the measured table's rows as the README has them: one per setup, a column per chain,
+// chainsRows renders the measured table's rows as chainsDoc has them: one per setup, a column per chain,
 // each cell the S3 calls that worked.
-func readmeRows(setups []setup, outcomes map[string]outcome) string {
+func chainsRows(setups []setup, outcomes map[string]outcome) string {
 	mechanism := map[string]string{"irsa": "IRSA", "pod-identity": "EKS Pod Identity"}
 	where := map[string]string{
 		"":              "the binding's role",
@@ -46,25 +47,25 @@ func readmeRows(setups []setup, outcomes map[string]outcome) string {
 	return b.String()
 }
 
-// checkREADME fails when the README's rows differ from the measured ones, and prints the rows to put there.
-func checkREADME(t *testing.T, rows string) {
+// checkChainsDoc fails when chainsDoc's rows differ from the measured ones, and prints the rows to put there.
+func checkChainsDoc(t *testing.T, rows string) {
 	t.Helper()
 	root, err := sandboxtest.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(filepath.Join(root, "README.md"))
+	b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(chainsDoc)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rest, ok := strings.Cut(string(b), readmeBegin)
-	got, _, ok2 := strings.Cut(rest, readmeEnd)
+	_, rest, ok := strings.Cut(string(b), chainsBegin)
+	got, _, ok2 := strings.Cut(rest, chainsEnd)
 	if !ok || !ok2 {
-		t.Fatalf("README.md has no table between %q and %q", strings.TrimSpace(readmeBegin), readmeEnd)
+		t.Fatalf("%s has no table between %q and %q", chainsDoc, strings.TrimSpace(chainsBegin), chainsEnd)
 	}
 	// The rows follow the table's header and separator lines.
 	lines := strings.SplitN(strings.Trim(got, "\n"), "\n", 3)
 	if len(lines) < 3 || lines[2] != strings.TrimRight(rows, "\n") {
-		t.Errorf("README.md's chain table is not what was measured; its rows should be:\n%s", rows)
+		t.Errorf("%s's chain table is not what was measured; its rows should be:\n%s", chainsDoc, rows)
 	}
 }
