@@ -193,7 +193,7 @@ func TestDoctorBoundaryWithoutPutObject(t *testing.T) {
 		t.Errorf("doctor: exit %d, want 1 (a check failed)", r.Code)
 	}
 	p := rep.check(t, "iam.permissions")
-	if p.Status != "fail" || !strings.Contains(p.Detail, "s3:PutObject on arn:aws:s3:::"+bucket+"/* (not allowed by permissions boundary "+boundary+")") ||
+	if p.Status != "fail" || !strings.Contains(p.Detail, "s3:PutObject on arn:aws:s3:::"+bucket+"/<object> (not allowed by permissions boundary "+boundary+")") ||
 		!strings.Contains(p.Fix, "ask the owners of permissions boundary "+boundary+" to allow s3:PutObject") {
 		t.Errorf("iam.permissions: %+v", p)
 	}
