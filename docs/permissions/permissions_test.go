@@ -450,6 +450,7 @@ func TestRBAC(t *testing.T) {
 				{"", "serviceaccounts", "get"}, {"", "serviceaccounts", "create"}, {"", "serviceaccounts", "patch"},
 				{"apps", "deployments", "get"}, {"apps", "deployments", "create"}, {"apps", "deployments", "patch"},
 				{"", "pods", "list"}, {"", "pods", "get"},
+				{"coordination.k8s.io", "leases", "get"}, {"coordination.k8s.io", "leases", "create"}, {"coordination.k8s.io", "leases", "update"},
 			}, discovery...),
 			denied: []access{
 				{"", "namespaces", "delete"}, {"", "serviceaccounts", "delete"}, {"apps", "deployments", "delete"},
@@ -462,6 +463,7 @@ func TestRBAC(t *testing.T) {
 			allowed: append([]access{
 				{"", "serviceaccounts", "get"}, {"", "serviceaccounts", "patch"}, {"", "serviceaccounts", "delete"},
 				{"apps", "deployments", "list"}, {"apps", "deployments", "patch"}, {"", "pods", "list"},
+				{"coordination.k8s.io", "leases", "get"}, {"coordination.k8s.io", "leases", "create"}, {"coordination.k8s.io", "leases", "update"},
 			}, discovery...),
 			denied: []access{
 				{"", "namespaces", "delete"}, {"", "namespaces", "create"}, {"", "serviceaccounts", "create"},

@@ -144,9 +144,15 @@ func (op writeTrust) apply(ctx context.Context, a *applier) error {
 	} else if !op.Update {
 		return a.roleExtras(ctx, op)
 	}
+	lock, err := a.lockDoc(ctx, TrustDocKey(op.Role))
+	if err != nil {
+		return err
+	}
 	var wrote, seen *iampolicy.Policy
+	defer func() { lock.release(wrote) }()
+	lock.awaitLastWritten(ctx, func(ctx context.Context) (*iampolicy.Policy, error) { return a.readTrust(ctx, op.Role) })
 	attempts, gone := 0, false
-	err := sdcaws.ConcurrentWrites.Retry(ctx, func(ctx context.Context) error {
+	err = sdcaws.ConcurrentWrites.Retry(ctx, func(ctx context.Context) error {
 		attempts++
 		start := time.Now()
 		current, err := a.readTrust(ctx, op.Role)
@@ -354,6 +360,19 @@ func (op writePolicy) write(ctx context.Context, a *applier) error {
 // (wrote: a version was written by this loop).
 func (a *applier) editPolicy(ctx context.Context, arn string, missing func(ctx context.Context, wrote bool) error,
 	edit func(*iampolicy.Policy) (*iampolicy.Policy, bool)) error {
+	lock, err := a.lockDoc(ctx, PolicyDocKey(arn))
+	if err != nil {
+		return err
+	}
+	var written *iampolicy.Policy
+	defer func() { lock.release(written) }()
+	lock.awaitLastWritten(ctx, func(ctx context.Context) (*iampolicy.Policy, error) {
+		p, err := iamread.ReadPolicy(ctx, a.aws.IAM, arn)
+		if p == nil || err != nil {
+			return nil, err
+		}
+		return p.Document, nil
+	})
 	wrote := false
 	return sdcaws.ConcurrentWrites.Retry(ctx, func(ctx context.Context) error {
 		start := time.Now()
@@ -374,7 +393,7 @@ func (a *applier) editPolicy(ctx context.Context, arn string, missing func(ctx c
 		if _, err := a.newVersion(ctx, arn, string(edited.Compact())); err != nil {
 			return err
 		}
-		wrote = true
+		wrote, written = true, edited
 		return settle(ctx, time.Since(start))
 	}, func(err error) bool {
 		return err == errLost || err == errNotVisible || sdcaws.IsThrottled(err) || sdcaws.IsEventuallyConsistent(err) ||

@@ -7,6 +7,7 @@ import (
 
 	applyappsv1 "k8s.io/client-go/applyconfigurations/apps/v1"
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
+	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
@@ -22,6 +23,10 @@ type Binder struct {
 	Core     corev1client.CoreV1Interface
 	Apps     appsv1client.AppsV1Interface
 	Resolver *cluster.Resolver
+	// Leases serialise the edits of shared IAM documents among the writers of this cluster (apply_lock.go),
+	// in LockNamespace (DefaultLockNamespace when ""); nil: not serialised.
+	Leases        coordinationv1client.CoordinationV1Interface
+	LockNamespace string
 	// TargetAWS are the clients of --target-profile, in the account of the role the stages assume; nil
 	// without it (bind then writes nothing there).
 	TargetAWS *sdcaws.Clients

@@ -82,6 +82,7 @@ const bindExample = `  # The original guide: namespace ns1, ServiceAccount sdc, 
 // BindOptions are bind's flags.
 type BindOptions struct {
 	*Globals
+	lock  lockFlag
 	aws   awsFlags
 	perms permissionFlags
 	guard guardrailFlags
@@ -140,6 +141,7 @@ func bindCmd(o *BindOptions) *cobra.Command {
 		},
 	}
 	f := c.Flags()
+	o.lock.add(f)
 	f.StringVar(&o.ServiceAccount, "service-account", vocab.DefaultServiceAccount, "ServiceAccount `NAME` to bind")
 	f.StringVar(&o.Deployment, "deployment", "", "Deployment `NAME` to run under the ServiceAccount with the fsGroup")
 	f.BoolVar(&o.CreateDeployment, "create-deployment", false, "Create --deployment in the original guide's shape when it does not exist (needs --image)")
@@ -233,6 +235,9 @@ func (o *BindOptions) Validate() error {
 	if err := o.Output.validate(); err != nil {
 		return err
 	}
+	if err := o.lock.validate(); err != nil {
+		return err
+	}
 	if o.ExitCode && !o.DryRun {
 		return errors.New("--exit-code needs --dry-run")
 	}
@@ -268,7 +273,7 @@ func (o *BindOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b := &bind.Binder{AWS: s.AWS, Core: s.Core, Apps: s.Apps, Resolver: s.Resolver}
+	b := s.binder(o.lock)
 	if b.TargetAWS, err = o.guard.targetClients(ctx, s.AWS.Region); err != nil {
 		return err
 	}

@@ -39,7 +39,8 @@ const migrateExample = `  # One ServiceAccount: add EKS Pod Identity beside IRSA
 // MigrateOptions are migrate's flags.
 type MigrateOptions struct {
 	*Globals
-	aws awsFlags
+	lock lockFlag
+	aws  awsFlags
 
 	ServiceAccount   string
 	AllNamespaces    bool
@@ -74,6 +75,7 @@ func newMigrateCmd(g *Globals) *cobra.Command {
 		},
 	}
 	f := c.Flags()
+	o.lock.add(f)
 	f.StringVar(&o.ServiceAccount, "service-account", vocab.DefaultServiceAccount, "ServiceAccount `NAME` to migrate")
 	f.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Migrate every ServiceAccount with an eks.amazonaws.com/role-arn annotation, in every namespace")
 	f.BoolVar(&o.RemoveIRSA, "remove-irsa", false, "Also remove IRSA: the role-arn annotation (if kubectl-sdc set it) and the ServiceAccount's web identity trust, after restarting its pods")
@@ -109,6 +111,9 @@ func (o *MigrateOptions) Validate(c *cobra.Command) error {
 	if err := o.Output.validate(); err != nil {
 		return err
 	}
+	if err := o.lock.validate(); err != nil {
+		return err
+	}
 	switch {
 	case o.ExitCode && !o.DryRun:
 		return errors.New("--exit-code needs --dry-run")
@@ -127,7 +132,7 @@ func (o *MigrateOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b := &bind.Binder{AWS: s.AWS, Core: s.Core, Apps: s.Apps, Resolver: s.Resolver}
+	b := s.binder(o.lock)
 	mg, err := b.PlanMigration(ctx, o.req)
 	if err != nil {
 		return err

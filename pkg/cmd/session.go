@@ -9,12 +9,15 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
+	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 
 	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/bind"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/cluster"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
 // awsFlags are the AWS side of bind and doctor.
@@ -100,6 +103,7 @@ type session struct {
 	REST     *rest.Config
 	Core     corev1client.CoreV1Interface
 	Apps     appsv1client.AppsV1Interface
+	Leases   coordinationv1client.CoordinationV1Interface
 	AWS      *sdcaws.Clients
 	Resolver *cluster.Resolver
 	// Namespace and ReadWith are set for a fleet's contexts: the context's namespace (-n, else the
@@ -129,11 +133,15 @@ func newSession(ctx context.Context, flags *genericclioptions.ConfigFlags, ao sd
 	if err != nil {
 		return nil, err
 	}
+	leases, err := coordinationv1client.NewForConfig(restCfg)
+	if err != nil {
+		return nil, err
+	}
 	clients, err := sdcaws.Load(ctx, ao)
 	if err != nil {
 		return nil, err
 	}
-	s := &session{REST: restCfg, Core: core, Apps: apps, AWS: clients}
+	s := &session{REST: restCfg, Core: core, Apps: apps, Leases: leases, AWS: clients}
 	s.Resolver = &cluster.Resolver{
 		Kubeconfig: kubeconfig,
 		REST:       restCfg,
@@ -143,3 +151,18 @@ func newSession(ctx context.Context, flags *genericclioptions.ConfigFlags, ao sd
 	}
 	return s, nil
 }
+
+// binder is a Binder of the session's cluster and account, whose edits of shared IAM documents hold
+// Leases in lock's namespace.
+func (s *session) binder(lock lockFlag) *bind.Binder {
+	return &bind.Binder{AWS: s.AWS, Core: s.Core, Apps: s.Apps, Resolver: s.Resolver, Leases: s.Leases, LockNamespace: lock.Namespace}
+}
+
+// lockFlag is --lock-namespace, of the commands that edit shared IAM documents.
+type lockFlag struct{ Namespace string }
+
+func (l *lockFlag) add(f *pflag.FlagSet) {
+	f.StringVar(&l.Namespace, "lock-namespace", bind.DefaultLockNamespace, "`NAMESPACE` of the Leases that serialise the edits of a shared trust or policy among the kubectl-sdc runs of this cluster")
+}
+
+func (l lockFlag) validate() error { return vocab.ValidateNamespace("--lock-namespace", l.Namespace) }

@@ -54,7 +54,8 @@ const unbindExample = `  # See what unbinding ns1/sdc would remove; exit 2 when 
 // UnbindOptions are unbind's flags.
 type UnbindOptions struct {
 	*Globals
-	aws awsFlags
+	lock lockFlag
+	aws  awsFlags
 
 	ServiceAccount       string
 	RoleName             string
@@ -90,6 +91,7 @@ func newUnbindCmd(g *Globals) *cobra.Command {
 		},
 	}
 	f := c.Flags()
+	o.lock.add(f)
 	f.StringVar(&o.ServiceAccount, "service-account", vocab.DefaultServiceAccount, "ServiceAccount `NAME` to unbind")
 	f.StringVar(&o.RoleName, "role-name", "", "IAM role `NAME` to unbind from, when neither the ServiceAccount's annotation nor its EKS Pod Identity association names it any more (default: the annotation's role, else the association's, else bind's default name)")
 	f.StringVar(&o.Mechanism, "mechanism", "", "Remove only this `MECHANISM`: irsa or pod-identity (default: every mechanism the ServiceAccount has)")
@@ -125,6 +127,9 @@ func (o *UnbindOptions) Validate() error {
 	if err := o.Output.validate(); err != nil {
 		return err
 	}
+	if err := o.lock.validate(); err != nil {
+		return err
+	}
 	if o.ExitCode && !o.DryRun {
 		return errors.New("--exit-code needs --dry-run")
 	}
@@ -137,7 +142,7 @@ func (o *UnbindOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b := &bind.Binder{AWS: s.AWS, Core: s.Core, Apps: s.Apps, Resolver: s.Resolver}
+	b := s.binder(o.lock)
 	res, err := b.PlanUnbind(ctx, o.req)
 	if err != nil {
 		return err

@@ -11,11 +11,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/awsfront"
 	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/sandboxtest"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/bind"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
@@ -203,7 +205,97 @@ func TestConcurrentBindsIntoOneRole(t *testing.T) {
 					t.Errorf("%s is not admitted after the reruns", sa)
 				}
 			}
+			// The writers agreed through the role's trust Lease: free now, recording the trust the last one
+			// wrote, which is the trust IAM holds.
+			lease, err := kube(t).CoordinationV1().Leases(bind.DefaultLockNamespace).Get(context.Background(), bind.LeaseName(bind.TrustDocKey(role)), metav1.GetOptions{})
+			if err != nil {
+				t.Fatalf("the Lease of %s: %v", bind.TrustDocKey(role), err)
+			}
+			if h := lease.Spec.HolderIdentity; h == nil || *h != "" {
+				t.Errorf("the Lease is still held by %v", h)
+			}
+			if last := lease.Annotations["kubectl-sdc/last-written"]; last == "" || !trustDocument(t, last).Equal(trustOf(t, role)) {
+				t.Errorf("the Lease records %q as last written; IAM holds %s", last, trustOf(t, role).Compact())
+			}
 			t.Logf("window %d ms: %d of 20 binds failed and were rerun; trust of %d characters", window, failed, trustOf(t, role).Size())
 		})
+	}
+}
+
+// A bind that edits a shared trust waits while another writer of the cluster holds the trust's Lease, and
+// writes only once it is released; a Lease whose holder is gone (its time ran out) is taken over.
+func TestBindWaitsForTheTrustLease(t *testing.T) {
+	t.Parallel()
+	sb := sandboxtest.Get(t)
+	ns := newNamespace(t)
+	bucket := newBucket(t)
+	role := "sdc-lease-" + ns
+	bindSA := func(sa string) []string {
+		return []string{"sdc", "bind", "-n", ns, "--service-account", sa, "--bucket", bucket, "--role-name", role, "--yes"}
+	}
+	if r := kubectl(t, bindSA("first")...); r.Code != 0 {
+		t.Fatal(r)
+	}
+	ctx := context.Background()
+	leases := kube(t).CoordinationV1().Leases(bind.DefaultLockNamespace)
+	name := bind.LeaseName(bind.TrustDocKey(role))
+	held := func(holder string, renewed time.Time) {
+		t.Helper()
+		seconds := int32(60)
+		l := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &seconds, RenewTime: &metav1.MicroTime{Time: renewed}}}
+		if cur, err := leases.Get(ctx, name, metav1.GetOptions{}); err == nil {
+			l.ResourceVersion, l.Annotations = cur.ResourceVersion, cur.Annotations
+			_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		if _, err := leases.Create(ctx, l, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Held by another writer: the bind waits, polling the Lease, and has not touched the trust.
+	held("another-writer", time.Now())
+	done := make(chan result, 1)
+	go func() { done <- kubectl(t, bindSA("second")...) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for polls := 0; polls < 2; {
+		polls = 0
+		ev, err := sb.AuditEvents("kubectl-sdc/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ev {
+			if e.ObjectRef != nil && e.ObjectRef.Resource == "leases" && e.ObjectRef.Name == name && e.Verb == "get" {
+				polls++
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bind did not ask for the Lease %s twice within 60s", name)
+		}
+		time.Sleep(100 * time.Millisecond) // polling the audit log, which the apiserver writes on its own time
+	}
+	if admits(t, role, ns, "second") {
+		t.Fatal("the trust admits the second ServiceAccount while another writer holds its Lease")
+	}
+	held("", time.Now()) // released
+	if r := <-done; r.Code != 0 {
+		t.Fatalf("the bind that waited: %s", r)
+	}
+	if !admits(t, role, ns, "second") || !admits(t, role, ns, "first") {
+		t.Errorf("after the wait the trust should admit both ServiceAccounts:\n%s", trustOf(t, role).Canonical())
+	}
+
+	// A holder that is gone: its Lease ran out ten minutes ago, so the next bind takes it over at once.
+	held("gone-writer", time.Now().Add(-10*time.Minute))
+	if r := kubectl(t, bindSA("third")...); r.Code != 0 || !admits(t, role, ns, "third") {
+		t.Fatalf("a bind over a Lease whose holder is gone: %s", r)
+	}
+	l, err := leases.Get(ctx, name, metav1.GetOptions{})
+	if err != nil || l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity != "" || !trustDocument(t, l.Annotations["kubectl-sdc/last-written"]).Equal(trustOf(t, role)) {
+		t.Errorf("the Lease after the takeover: %+v %v", l, err)
 	}
 }
