@@ -106,6 +106,21 @@ func (f *Front) serveIAM(w http.ResponseWriter, r *http.Request, c *call) {
 		f.serveKeyOp(w, r, c)
 		return
 	}
+	if f.staleRead(w, r, c) {
+		return
+	}
+	if key, st, ok := f.beforeUpdate(r.Context(), c); ok {
+		resp, body, err := f.fetch(r, c)
+		if err != nil {
+			f.motoUnreachable(w, r, c, err)
+			return
+		}
+		if resp.StatusCode == http.StatusOK {
+			f.updated(key, st)
+		}
+		reply(w, resp, body)
+		return
+	}
 	if c.Action == "DeletePolicy" {
 		if e, conflict := f.deletePolicyConflict(r.Context(), c); conflict {
 			e.write(w, r, c.Service)

@@ -110,8 +110,9 @@ type Front struct {
 	rng          *rand.Rand
 	writesPassed int
 	calls        CallCounts
-	created      map[string]time.Time // entities created through the front: "role:<name>", "policy:<arn>", "oidc:<arn>"
-	sessions     map[string]session   // access key id of a role session -> its role
+	created      map[string]time.Time  // entities created through the front: "role:<name>", "policy:<arn>", "oidc:<arn>"
+	stale        map[string]staleState // documents updated through the front, for the readers still behind (stale.go)
+	sessions     map[string]session    // access key id of a role session -> its role
 	admin        Credentials
 
 	eksx        eksExtras      // add-ons, Pod Identity associations and Auto Mode, per cluster
@@ -163,6 +164,7 @@ func New(cfg Config) (*Front, error) {
 		rng:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		calls:    CallCounts{ByAction: map[string]int{}},
 		created:  map[string]time.Time{},
+		stale:    map[string]staleState{},
 		sessions: map[string]session{},
 		admin:    Credentials{AccountID: DefaultAccountID, AccessKeyID: "sandbox-front", SecretAccessKey: "sandbox-front"},
 	}
