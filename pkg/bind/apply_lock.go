@@ -95,10 +95,10 @@ func (a *applier) lockDoc(ctx context.Context, key string) (*docLock, error) {
 				return l, nil
 			}
 			if !apierrors.IsAlreadyExists(err) {
-				return nil, lockError(ns, name, key, err)
+				return a.withoutLock(ns, name, key, err)
 			}
 		case err != nil:
-			return nil, lockError(ns, name, key, err)
+			return a.withoutLock(ns, name, key, err)
 		case free(cur):
 			taken := cur.DeepCopy()
 			taken.Spec.HolderIdentity, taken.Spec.LeaseDurationSeconds = &holderID, &seconds
@@ -109,7 +109,7 @@ func (a *applier) lockDoc(ctx context.Context, key string) (*docLock, error) {
 				return l, nil
 			}
 			if !apierrors.IsConflict(err) {
-				return nil, lockError(ns, name, key, err)
+				return a.withoutLock(ns, name, key, err)
 			}
 		case time.Now().After(deadline):
 			since := ""
@@ -145,11 +145,19 @@ func deref(s *string) string {
 	return *s
 }
 
-func lockError(ns, name, key string, err error) error {
-	if apierrors.IsForbidden(err) {
-		return fmt.Errorf("kubectl-sdc serialises the edits of %s with a Lease in namespace %s, and may not use Leases there: %v; grant get, create and update on leases (coordination.k8s.io) there (docs/permissions/bind-rbac.yaml does), or pass --lock-namespace NAMESPACE", key, ns, err)
+// withoutLock goes on without the Lease when the caller may not use Leases there (a warning, once per
+// command: the edit is then only as safe as its read-back), and fails on any other error.
+func (a *applier) withoutLock(ns, name, key string, err error) (*docLock, error) {
+	if !apierrors.IsForbidden(err) {
+		return nil, fmt.Errorf("the Lease %s/%s that serialises the edits of %s: %w", ns, name, key, err)
 	}
-	return fmt.Errorf("the Lease %s/%s that serialises the edits of %s: %w", ns, name, key, err)
+	a.b.warnOnce.Do(func() {
+		if a.b.Warn != nil {
+			a.b.Warn(fmt.Sprintf("running without the lock: kubectl-sdc serialises the edits of shared IAM documents with Leases in namespace %s, and may not use Leases there (%v); another kubectl-sdc editing the same document at the same moment could drop this edit or be dropped by it: grant get, create and update on leases (coordination.k8s.io) there (docs/permissions/bind-rbac.yaml does), or pass --lock-namespace NAMESPACE",
+				ns, err))
+		}
+	})
+	return nil, nil
 }
 
 // release frees the Lease, recording written (the document this holder wrote, nil when none). It runs on

@@ -3,6 +3,7 @@ package bind
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"time"
 
 	applyappsv1 "k8s.io/client-go/applyconfigurations/apps/v1"
@@ -27,6 +28,9 @@ type Binder struct {
 	// in LockNamespace (DefaultLockNamespace when ""); nil: not serialised.
 	Leases        coordinationv1client.CoordinationV1Interface
 	LockNamespace string
+	// Warn tells the user something while a plan is applied (once each); nil: nothing is said.
+	Warn     func(string)
+	warnOnce sync.Once
 	// TargetAWS are the clients of --target-profile, in the account of the role the stages assume; nil
 	// without it (bind then writes nothing there).
 	TargetAWS *sdcaws.Clients

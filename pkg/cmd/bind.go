@@ -274,6 +274,7 @@ func (o *BindOptions) Run(ctx context.Context) error {
 		return err
 	}
 	b := s.binder(o.lock)
+	b.Warn = o.warner()
 	if b.TargetAWS, err = o.guard.targetClients(ctx, s.AWS.Region); err != nil {
 		return err
 	}

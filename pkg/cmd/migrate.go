@@ -133,6 +133,7 @@ func (o *MigrateOptions) Run(ctx context.Context) error {
 		return err
 	}
 	b := s.binder(o.lock)
+	b.Warn = o.warner()
 	mg, err := b.PlanMigration(ctx, o.req)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -17,6 +18,7 @@ import (
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/bind"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/cluster"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/render"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
@@ -166,3 +168,13 @@ func (l *lockFlag) add(f *pflag.FlagSet) {
 }
 
 func (l lockFlag) validate() error { return vocab.ValidateNamespace("--lock-namespace", l.Namespace) }
+
+// warner says a warning on standard error, one at a time, as the plan's are said.
+func (g *Globals) warner() func(string) {
+	var mu sync.Mutex
+	return func(w string) {
+		mu.Lock()
+		defer mu.Unlock()
+		render.Warnings(g.ErrOut, g.ErrTheme(), []string{w})
+	}
+}

@@ -143,6 +143,7 @@ func (o *UnbindOptions) Run(ctx context.Context) error {
 		return err
 	}
 	b := s.binder(o.lock)
+	b.Warn = o.warner()
 	res, err := b.PlanUnbind(ctx, o.req)
 	if err != nil {
 		return err

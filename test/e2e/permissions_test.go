@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/awsfront"
@@ -131,6 +133,37 @@ func TestBindWithOnlyTheDocumentedRBAC(t *testing.T) {
 	}
 	if r := kubectl(t, append(args, "--as", user)...); r.Code != 0 || !strings.Contains(r.Stdout, "No changes") {
 		t.Errorf("second run as %s: %s", user, r)
+	}
+
+	// A second ServiceAccount into the same role edits its trust under the role's Lease, which the role
+	// allows; a user whose role lacks the Lease verbs still binds, and is told it ran without the lock.
+	shared := []string{"sdc", "bind", "-n", ns, "--service-account", "second", "--bucket", bucket, "--role-name", roleName(ns, "sdc"), "--yes"}
+	if r := kubectl(t, append(shared, "--as", user)...); r.Code != 0 || strings.Contains(r.Stderr, "without the lock") {
+		t.Errorf("a shared role's trust edited as %s: %s", user, r)
+	}
+	role, err := kube(t).RbacV1().ClusterRoles().Get(context.Background(), "kubectl-sdc-bind", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noLease := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: user + "-no-lease"}}
+	for _, rule := range role.Rules {
+		if !slices.Contains(rule.Resources, "leases") {
+			noLease.Rules = append(noLease.Rules, rule)
+		}
+	}
+	if _, err := kube(t).RbacV1().ClusterRoles().Create(context.Background(), noLease, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { kubectl(t, "delete", "clusterrole", noLease.Name) })
+	if r := kubectl(t, "create", "clusterrolebinding", noLease.Name, "--clusterrole="+noLease.Name, "--user="+noLease.Name); r.Code != 0 {
+		t.Fatal(r)
+	}
+	t.Cleanup(func() { kubectl(t, "delete", "clusterrolebinding", noLease.Name) })
+	third := append([]string{}, shared...)
+	third[5] = "third"
+	if r := kubectl(t, append(third, "--as", noLease.Name)...); r.Code != 0 || !strings.Contains(r.Stderr, "warning: running without the lock") ||
+		!admits(t, roleName(ns, "sdc"), ns, "third") {
+		t.Errorf("a shared role's trust edited without the Lease verbs: %s", r)
 	}
 }
 
