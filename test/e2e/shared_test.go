@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -298,4 +299,87 @@ func TestBindWaitsForTheTrustLease(t *testing.T) {
 	if err != nil || l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity != "" || !trustDocument(t, l.Annotations["kubectl-sdc/last-written"]).Equal(trustOf(t, role)) {
 		t.Errorf("the Lease after the takeover: %+v %v", l, err)
 	}
+}
+
+// raceIntoOneRole binds the ServiceAccounts add into role while it unbinds those in remove, all at once,
+// with IAM's reads lagging its updates by windowMS; it returns the ServiceAccounts whose command exited 0 but does not hold afterwards (a bind not
+// admitted, an unbind still admitted), and how many commands failed.
+func raceIntoOneRole(t *testing.T, ns, bucket, role string, add, remove []string, windowMS int) (lost []string, failed int) {
+	t.Helper()
+	sb := sandboxtest.Get(t)
+	bindArgs := func(sa string) []string {
+		return []string{"sdc", "bind", "-n", ns, "--service-account", sa, "--bucket", bucket, "--role-name", role, "--yes"}
+	}
+	unbindArgs := func(sa string) []string {
+		return []string{"sdc", "unbind", "-n", ns, "--service-account", sa, "--yes"}
+	}
+	sb.Front.SetFaults(awsfront.Faults{ConsistencyDelayMS: windowMS})
+	type outcome struct {
+		sa   string
+		bind bool
+		code int
+	}
+	all := make(chan outcome, len(add)+len(remove))
+	var wg sync.WaitGroup
+	for _, sa := range add {
+		wg.Add(1)
+		go func() { defer wg.Done(); all <- outcome{sa, true, kubectl(t, bindArgs(sa)...).Code} }()
+	}
+	for _, sa := range remove {
+		wg.Add(1)
+		go func() { defer wg.Done(); all <- outcome{sa, false, kubectl(t, unbindArgs(sa)...).Code} }()
+	}
+	wg.Wait()
+	close(all)
+	sb.Front.SetFaults(awsfront.Faults{}) // the checks read at once
+	for o := range all {
+		switch holds := admits(t, role, ns, o.sa) == o.bind; {
+		case o.code == 0 && !holds:
+			lost = append(lost, o.sa)
+		case o.code != 0:
+			failed++
+			// Reported and converging: the rerun makes it hold.
+			args := unbindArgs(o.sa)
+			if o.bind {
+				args = bindArgs(o.sa)
+			}
+			if r := kubectl(t, args...); r.Code != 0 || admits(t, role, ns, o.sa) != o.bind {
+				t.Errorf("the rerun for %s: %s", o.sa, r)
+			}
+		}
+	}
+	sort.Strings(lost)
+	return lost, failed
+}
+
+// Binds and unbinds racing into one role, with IAM's reads lagging its updates by 3 s (stale reads after
+// updates): with the Lease every command that exits 0 holds afterwards, and a failure converges on rerun.
+// Not parallel: it sets the sandbox's faults.
+func TestBindsAndUnbindsRaceUnderStaleReads(t *testing.T) {
+	ns := newNamespace(t)
+	bucket := newBucket(t)
+	names := func(prefix string, n int) []string {
+		var out []string
+		for i := range n {
+			out = append(out, fmt.Sprintf("%s-%02d", prefix, i))
+		}
+		return out
+	}
+	prepare := func(role string, sas []string) {
+		t.Helper()
+		for _, sa := range sas {
+			if r := kubectl(t, "sdc", "bind", "-n", ns, "--service-account", sa, "--bucket", bucket, "--role-name", role, "--yes"); r.Code != 0 {
+				t.Fatal(r)
+			}
+		}
+	}
+
+	locked := "sdc-stale-" + ns
+	prepare(locked, names("old", 10))
+	lost, failed := raceIntoOneRole(t, ns, bucket, locked, names("new", 10), names("old", 10), 3000)
+	if len(lost) > 0 {
+		t.Errorf("with the lock, commands exited 0 whose change does not hold: %v", lost)
+	}
+	t.Logf("with the lock: 20 commands, %d failed and converged on rerun, none lost", failed)
+
 }
