@@ -34,18 +34,33 @@ type simulation struct {
 	MaxItems, Start    int
 }
 
-// simResult is one EvaluationResults member.
+// simResult is one EvaluationResults member: the aggregate over the resources (the most restrictive
+// decision, every matched statement and missing key), with one ResourceSpecificResults member per resource
+// ARN given. IAM's simulator answers one result per action since it aggregates (API_EvaluationResult).
 type simResult struct {
-	EvalActionName    string
-	EvalResourceName  string
-	EvalDecision      string
-	MatchedStatements []simStatement `xml:"MatchedStatements>member"`
-	MissingContext    []string       `xml:"MissingContextValues>member"`
-	BoundaryDetail    *struct {
-		AllowedByPermissionsBoundary bool
-	} `xml:"PermissionsBoundaryDecisionDetail,omitempty"`
+	EvalActionName              string
+	EvalResourceName            string
+	EvalDecision                string
+	MatchedStatements           []simStatement  `xml:"MatchedStatements>member"`
+	MissingContext              []string        `xml:"MissingContextValues>member"`
+	BoundaryDetail              *boundaryDetail `xml:"PermissionsBoundaryDecisionDetail,omitempty"`
 	OrganizationsDecisionDetail struct{ AllowedByOrganizations bool }
+	ResourceSpecific            []resourceResult `xml:"ResourceSpecificResults>member,omitempty"`
 }
+
+// resourceResult is one ResourceSpecificResults member.
+type resourceResult struct {
+	EvalResourceName     string
+	EvalResourceDecision string
+	MatchedStatements    []simStatement  `xml:"MatchedStatements>member"`
+	MissingContext       []string        `xml:"MissingContextValues>member"`
+	BoundaryDetail       *boundaryDetail `xml:"PermissionsBoundaryDecisionDetail,omitempty"`
+}
+
+type boundaryDetail struct{ AllowedByPermissionsBoundary bool }
+
+// restrictiveness orders decisions: the aggregate of several is the most restrictive.
+var restrictiveness = map[string]int{"allowed": 0, "implicitDeny": 1, "explicitDeny": 2}
 
 // simStatement is one MatchedStatements member.
 type simStatement struct {
@@ -134,7 +149,7 @@ func readSimulation(params url.Values) (simulation, awsError, bool) {
 	return sim, awsError{}, true
 }
 
-// simulate evaluates every action on every resource, in that order, as enforcement would.
+// simulate evaluates every action on every resource as enforcement would, one result per action.
 func (f *Front) simulate(ctx context.Context, sim simulation) ([]simResult, awsError, bool) {
 	perms, e, ok := f.sourcePermissions(ctx, sim.Source)
 	if !ok {
@@ -155,23 +170,54 @@ func (f *Front) simulate(ctx context.Context, sim simulation) ([]simResult, awsE
 		}
 		perms.boundary, perms.boundaryARN = p, "PermissionsBoundaryPolicyInputList.1"
 	}
-	if sim.Start > len(sim.Actions)*len(sim.Resources) {
+	if sim.Start > len(sim.Actions) {
 		return nil, invalidInput(fmt.Sprintf("Marker %d is past the end of the results", sim.Start)), false
 	}
 	var out []simResult
 	for _, action := range sim.Actions {
-		for _, res := range sim.Resources {
-			out = append(out, perms.simulate(iampolicy.Request{Action: action, Resource: res, Context: sim.Context}))
+		agg := simResult{EvalActionName: action, EvalResourceName: "*", EvalDecision: "allowed"}
+		agg.OrganizationsDecisionDetail.AllowedByOrganizations = true
+		if len(sim.Resources) == 1 {
+			agg.EvalResourceName = sim.Resources[0]
 		}
+		seen, missing := map[simStatement]bool{}, map[string]bool{}
+		for _, res := range sim.Resources {
+			one := perms.simulate(iampolicy.Request{Action: action, Resource: res, Context: sim.Context})
+			if restrictiveness[one.EvalResourceDecision] > restrictiveness[agg.EvalDecision] {
+				agg.EvalDecision = one.EvalResourceDecision
+			}
+			for _, st := range one.MatchedStatements {
+				if !seen[st] {
+					seen[st] = true
+					agg.MatchedStatements = append(agg.MatchedStatements, st)
+				}
+			}
+			for _, k := range one.MissingContext {
+				if !missing[k] {
+					missing[k] = true
+					agg.MissingContext = append(agg.MissingContext, k)
+				}
+			}
+			if one.BoundaryDetail != nil {
+				if agg.BoundaryDetail == nil {
+					agg.BoundaryDetail = &boundaryDetail{true}
+				}
+				agg.BoundaryDetail.AllowedByPermissionsBoundary = agg.BoundaryDetail.AllowedByPermissionsBoundary && one.BoundaryDetail.AllowedByPermissionsBoundary
+			}
+			if res != "*" {
+				agg.ResourceSpecific = append(agg.ResourceSpecific, one)
+			}
+		}
+		sort.Strings(agg.MissingContext)
+		out = append(out, agg)
 	}
 	return out, awsError{}, true
 }
 
 // simulate is one evaluation result: decide's verdict, with the statements that decided and the condition
 // keys the statements that apply to the action and resource test but the request does not carry.
-func (ps *permissions) simulate(req iampolicy.Request) simResult {
-	res := simResult{EvalActionName: req.Action, EvalResourceName: req.Resource}
-	res.OrganizationsDecisionDetail.AllowedByOrganizations = true
+func (ps *permissions) simulate(req iampolicy.Request) resourceResult {
+	res := resourceResult{EvalResourceName: req.Resource}
 	v := ps.decide(req)
 	missing := map[string]bool{}
 	denied := false
@@ -187,7 +233,7 @@ func (ps *permissions) simulate(req iampolicy.Request) simResult {
 	}
 	if ps.boundary != nil {
 		bd := iampolicy.Evaluate(req, ps.boundary)
-		res.BoundaryDetail = &struct{ AllowedByPermissionsBoundary bool }{bd.Allowed()}
+		res.BoundaryDetail = &boundaryDetail{bd.Allowed()}
 		denied = denied || bd.Effect == iampolicy.Deny
 		for _, k := range missingKeys(req, ps.boundary) {
 			missing[k] = true
@@ -195,11 +241,11 @@ func (ps *permissions) simulate(req iampolicy.Request) simResult {
 	}
 	switch {
 	case denied:
-		res.EvalDecision = "explicitDeny"
+		res.EvalResourceDecision = "explicitDeny"
 	case v.Allowed:
-		res.EvalDecision = "allowed"
+		res.EvalResourceDecision = "allowed"
 	default:
-		res.EvalDecision = "implicitDeny"
+		res.EvalResourceDecision = "implicitDeny"
 	}
 	for k := range missing {
 		res.MissingContext = append(res.MissingContext, k)
