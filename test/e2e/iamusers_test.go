@@ -49,6 +49,14 @@ func TestBindAsIAMUsers(t *testing.T) {
 	if r := run(t, iamUserEnv(t, "bind-policy.json"), "kubectl", "sdc", "bind", "-n", ns, "--bucket", bucket, "--yes"); r.Code != 0 {
 		t.Fatalf("bind as a user holding bind-policy.json: %s", r)
 	}
+	// EKS Pod Identity: the association passes the role to pods.eks.amazonaws.com; the second run re-reads it.
+	pods := newNamespace(t)
+	bindEnv := iamUserEnv(t, "bind-policy.json")
+	for i := range 2 {
+		if r := run(t, bindEnv, "kubectl", "sdc", "bind", "-n", pods, "--bucket", bucket, "--mechanism", "pod-identity", "--yes"); r.Code != 0 {
+			t.Fatalf("Pod Identity bind #%d as a user holding bind-policy.json: %s", i+1, r)
+		}
+	}
 	for _, tc := range []struct {
 		file string
 		args []string
