@@ -108,5 +108,6 @@ func (f *Front) CreateAdmin(ctx context.Context, account, userName string) (Cred
 		return Credentials{}, fmt.Errorf("moto filed the new key of %s under account %s, not %s", userName, creds.AccountID, account)
 	}
 	f.rememberKey(creds.AccessKeyID, &principal{Account: account, ARN: aws.ToString(id.Arn), UserName: userName, Secret: creds.SecretAccessKey})
+	f.markAdmin(aws.ToString(id.Arn))
 	return creds, nil
 }

@@ -44,10 +44,18 @@ func (f *Front) authorize(w http.ResponseWriter, r *http.Request, c *call, sess 
 		e.write(w, r, c.Service)
 		return false
 	}
+	principalARN, principalType := sess.ARN, "User"
+	if sess.isSession() {
+		principalARN, principalType = sess.RoleARN, "AssumedRole"
+	}
 	keys := map[string][]string{
-		"aws:PrincipalArn":     {sess.RoleARN},
+		"aws:PrincipalArn":     {principalARN},
+		"aws:PrincipalType":    {principalType},
 		"aws:PrincipalAccount": {sess.Account},
 		"aws:SecureTransport":  {"false"},
+	}
+	if !sess.isSession() {
+		keys["aws:username"] = []string{sess.UserName}
 	}
 	for k, v := range sess.Tags {
 		keys["aws:PrincipalTag/"+k] = []string{v}
@@ -86,6 +94,8 @@ func accessDenied(service string, r *http.Request, sess *principal, chk authzChe
 	switch {
 	case service == "s3":
 		e.Status, e.Code = http.StatusForbidden, "AccessDenied"
+	case service == "eks":
+		e.Status = http.StatusForbidden // EKS's restJson AccessDeniedException
 	case service == "sqs":
 		// SQS's JSON protocol keeps its query error codes (awsQueryCompatible): x-amzn-query-error carries them.
 		e.Status, e.Code = http.StatusForbidden, "AccessDenied"

@@ -88,8 +88,16 @@ var listContainers = map[string]string{
 	"ListOpenIDConnectProviders": "OpenIDConnectProviderList",
 }
 
-// serveIAM forwards an IAM call, applying the consistency window.
+// serveIAM authorizes an IAM call (iamauthz.go) and forwards it, applying the consistency window; the front
+// answers SimulatePrincipalPolicy itself (simulate.go).
 func (f *Front) serveIAM(w http.ResponseWriter, r *http.Request, c *call) {
+	if !f.authorizeIAM(w, r, c) {
+		return
+	}
+	if c.Action == "SimulatePrincipalPolicy" {
+		f.simulatePrincipalPolicy(w, r, c)
+		return
+	}
 	if e, ok := f.invisible(c); ok {
 		e.write(w, r, c.Service)
 		return
@@ -102,7 +110,7 @@ func (f *Front) serveIAM(w http.ResponseWriter, r *http.Request, c *call) {
 		f.changeClientIDs(w, r, c)
 		return
 	}
-	if keyOps[c.Action] {
+	if keyOps[c.Action] && c.Action != "DeleteUser" {
 		f.serveKeyOp(w, r, c)
 		return
 	}
@@ -119,6 +127,15 @@ func (f *Front) serveIAM(w http.ResponseWriter, r *http.Request, c *call) {
 			f.updated(key, st)
 		}
 		reply(w, resp, body)
+		return
+	}
+	if userBoundaryOps[c.Action] {
+		if c.Action == "DeleteUser" {
+			f.serveKeyOp(w, r, c)
+			f.userBoundaries.set(f.callerAccount(c), c.Params.Get("UserName"), "")
+			return
+		}
+		f.serveUserBoundary(w, r, c)
 		return
 	}
 	if c.Action == "DeletePolicy" {

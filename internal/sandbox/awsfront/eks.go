@@ -7,9 +7,12 @@ import (
 	"slices"
 )
 
-// serveEKS answers for the sandbox cluster and forwards everything else to moto, whose clusters have
+// serveEKS authorizes the call (eksauthz.go), answers for the sandbox cluster and forwards everything else to moto, whose clusters have
 // invented endpoints and issuers.
 func (f *Front) serveEKS(w http.ResponseWriter, r *http.Request, c *call) {
+	if !f.authorizeEKS(w, r, c) {
+		return
+	}
 	switch c.Action {
 	case "CreatePodIdentityAssociation", "DescribePodIdentityAssociation", "ListPodIdentityAssociations", "UpdatePodIdentityAssociation", "DeletePodIdentityAssociation":
 		f.servePodIdentity(w, r, c)

@@ -114,12 +114,14 @@ type Front struct {
 	stale        map[string]staleState // documents updated through the front, for the readers still behind (stale.go)
 	sessions     map[string]session    // access key id of a role session -> its role
 	admin        Credentials
+	adminUsers   map[string]bool // ARNs of the users CreateAdmin made: they keep all rights (admins.go)
 
-	eksx        eksExtras      // add-ons, Pod Identity associations and Auto Mode, per cluster
-	clusterJWKS clusterKeySets // the sandbox clusters' service-account keys, for EKS Auth
-	keys        keyRing        // who each access key belongs to (keys.go)
-	accounts    accountClients // the front's own IAM client per account (accounts.go)
-	shardTokens shardTokens    // the streams of ListShards' NextTokens (svcauthz.go)
+	eksx           eksExtras      // add-ons, Pod Identity associations and Auto Mode, per cluster
+	clusterJWKS    clusterKeySets // the sandbox clusters' service-account keys, for EKS Auth
+	keys           keyRing        // who each access key belongs to (keys.go)
+	accounts       accountClients // the front's own IAM client per account (accounts.go)
+	shardTokens    shardTokens    // the streams of ListShards' NextTokens (svcauthz.go)
+	userBoundaries userBoundaries // users' permissions boundaries, which moto drops (userboundary.go)
 }
 
 // session is what the front remembers about credentials STS minted for a role.
@@ -158,15 +160,16 @@ func New(cfg Config) (*Front, error) {
 			// Bytes pass through as moto sent them; the client negotiated its own encoding.
 			DisableCompression: true,
 		},
-		jwks:     newJWKSCache(),
-		started:  time.Now(),
-		faults:   cfg.Faults,
-		rng:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		calls:    CallCounts{ByAction: map[string]int{}},
-		created:  map[string]time.Time{},
-		stale:    map[string]staleState{},
-		sessions: map[string]session{},
-		admin:    Credentials{AccountID: DefaultAccountID, AccessKeyID: "sandbox-front", SecretAccessKey: "sandbox-front"},
+		jwks:       newJWKSCache(),
+		started:    time.Now(),
+		faults:     cfg.Faults,
+		rng:        rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		calls:      CallCounts{ByAction: map[string]int{}},
+		created:    map[string]time.Time{},
+		stale:      map[string]staleState{},
+		sessions:   map[string]session{},
+		adminUsers: map[string]bool{},
+		admin:      Credentials{AccountID: DefaultAccountID, AccessKeyID: "sandbox-front", SecretAccessKey: "sandbox-front"},
 	}
 	f.iam = iam.New(iam.Options{
 		BaseEndpoint: aws.String(cfg.MotoURL),

@@ -261,6 +261,7 @@ func (f *Front) serveKeyOp(w http.ResponseWriter, r *http.Request, c *call) {
 			f.setKeyInactive(c.Params.Get("AccessKeyId"), strings.EqualFold(c.Params.Get("Status"), "Inactive"))
 		case "DeleteUser":
 			f.forgetUserKeys(account, c.Params.Get("UserName"))
+			f.unmarkAdmin(account, c.Params.Get("UserName"))
 		}
 	}
 	reply(w, resp, body)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -17,6 +18,7 @@ import (
 // an explicit deny in any of them wins.
 type permissions struct {
 	identity    []*iampolicy.Policy
+	sources     []policySource    // identity[i]'s source, for the policy simulator's MatchedStatements
 	boundary    *iampolicy.Policy // nil: no boundary
 	boundaryARN string
 	session     []*iampolicy.Policy // nil: no session policies
@@ -81,7 +83,7 @@ func (f *Front) permissionsOf(ctx context.Context, p *principal) (*permissions, 
 		if err != nil {
 			return nil, err
 		}
-		ps.identity = parseDocs(docs)
+		ps.identity, ps.sources = parseSourced(docs)
 		if p.SessionPolicy != nil || len(p.SessionManaged) > 0 {
 			ps.session = []*iampolicy.Policy{}
 			if p.SessionPolicy != nil {
@@ -106,11 +108,14 @@ func (f *Front) permissionsOf(ctx context.Context, p *principal) (*permissions, 
 		if user.User.PermissionsBoundary != nil {
 			boundaryARN = aws.ToString(user.User.PermissionsBoundary.PermissionsBoundaryArn)
 		}
+		if b := f.userBoundaries.get(p.Account, p.UserName); b != "" {
+			boundaryARN = b
+		}
 		docs, err := userPolicyDocs(ctx, c, p.UserName)
 		if err != nil {
 			return nil, err
 		}
-		ps.identity = parseDocs(docs)
+		ps.identity, ps.sources = parseSourced(docs)
 	default:
 		return ps, nil
 	}
@@ -158,8 +163,8 @@ func managedPolicyDoc(ctx context.Context, c *iam.Client, arn string) (string, e
 }
 
 // rolePolicyDocs reads a role's identity policies: every attached managed policy, then every inline one.
-func rolePolicyDocs(ctx context.Context, c *iam.Client, roleName string) ([]string, error) {
-	var docs []string
+func rolePolicyDocs(ctx context.Context, c *iam.Client, roleName string) ([]sourcedDoc, error) {
+	var docs []sourcedDoc
 	attached := iam.NewListAttachedRolePoliciesPaginator(c, &iam.ListAttachedRolePoliciesInput{RoleName: aws.String(roleName)})
 	for attached.HasMorePages() {
 		page, err := attached.NextPage(ctx)
@@ -171,7 +176,7 @@ func rolePolicyDocs(ctx context.Context, c *iam.Client, roleName string) ([]stri
 			if err != nil {
 				return nil, err
 			}
-			docs = append(docs, doc)
+			docs = append(docs, managedSource(aws.ToString(p.PolicyArn), doc))
 		}
 	}
 	inline := iam.NewListRolePoliciesPaginator(c, &iam.ListRolePoliciesInput{RoleName: aws.String(roleName)})
@@ -185,15 +190,15 @@ func rolePolicyDocs(ctx context.Context, c *iam.Client, roleName string) ([]stri
 			if err != nil {
 				return nil, err
 			}
-			docs = append(docs, aws.ToString(p.PolicyDocument))
+			docs = append(docs, sourcedDoc{policySource{name, "role"}, aws.ToString(p.PolicyDocument)})
 		}
 	}
 	return docs, nil
 }
 
 // userPolicyDocs reads a user's identity policies: attached and inline, and those of its groups.
-func userPolicyDocs(ctx context.Context, c *iam.Client, userName string) ([]string, error) {
-	var docs []string
+func userPolicyDocs(ctx context.Context, c *iam.Client, userName string) ([]sourcedDoc, error) {
+	var docs []sourcedDoc
 	attached, err := c.ListAttachedUserPolicies(ctx, &iam.ListAttachedUserPoliciesInput{UserName: aws.String(userName)})
 	if err != nil {
 		return nil, err
@@ -203,7 +208,7 @@ func userPolicyDocs(ctx context.Context, c *iam.Client, userName string) ([]stri
 		if err != nil {
 			return nil, err
 		}
-		docs = append(docs, doc)
+		docs = append(docs, managedSource(aws.ToString(p.PolicyArn), doc))
 	}
 	inline, err := c.ListUserPolicies(ctx, &iam.ListUserPoliciesInput{UserName: aws.String(userName)})
 	if err != nil {
@@ -214,35 +219,77 @@ func userPolicyDocs(ctx context.Context, c *iam.Client, userName string) ([]stri
 		if err != nil {
 			return nil, err
 		}
-		docs = append(docs, aws.ToString(p.PolicyDocument))
+		docs = append(docs, sourcedDoc{policySource{name, "user"}, aws.ToString(p.PolicyDocument)})
 	}
 	groups, err := c.ListGroupsForUser(ctx, &iam.ListGroupsForUserInput{UserName: aws.String(userName)})
 	if err != nil {
 		return nil, err
 	}
 	for _, g := range groups.Groups {
-		ga, err := c.ListAttachedGroupPolicies(ctx, &iam.ListAttachedGroupPoliciesInput{GroupName: g.GroupName})
+		gd, err := groupPolicyDocs(ctx, c, aws.ToString(g.GroupName))
 		if err != nil {
 			return nil, err
 		}
-		for _, p := range ga.AttachedPolicies {
-			doc, err := managedPolicyDoc(ctx, c, aws.ToString(p.PolicyArn))
-			if err != nil {
-				return nil, err
-			}
-			docs = append(docs, doc)
-		}
-		gi, err := c.ListGroupPolicies(ctx, &iam.ListGroupPoliciesInput{GroupName: g.GroupName})
-		if err != nil {
-			return nil, err
-		}
-		for _, name := range gi.PolicyNames {
-			p, err := c.GetGroupPolicy(ctx, &iam.GetGroupPolicyInput{GroupName: g.GroupName, PolicyName: aws.String(name)})
-			if err != nil {
-				return nil, err
-			}
-			docs = append(docs, aws.ToString(p.PolicyDocument))
-		}
+		docs = append(docs, gd...)
 	}
 	return docs, nil
+}
+
+// groupPolicyDocs reads a group's policies: attached and inline.
+func groupPolicyDocs(ctx context.Context, c *iam.Client, group string) ([]sourcedDoc, error) {
+	var docs []sourcedDoc
+	ga, err := c.ListAttachedGroupPolicies(ctx, &iam.ListAttachedGroupPoliciesInput{GroupName: aws.String(group)})
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range ga.AttachedPolicies {
+		doc, err := managedPolicyDoc(ctx, c, aws.ToString(p.PolicyArn))
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, managedSource(aws.ToString(p.PolicyArn), doc))
+	}
+	gi, err := c.ListGroupPolicies(ctx, &iam.ListGroupPoliciesInput{GroupName: aws.String(group)})
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range gi.PolicyNames {
+		p, err := c.GetGroupPolicy(ctx, &iam.GetGroupPolicyInput{GroupName: aws.String(group), PolicyName: aws.String(name)})
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, sourcedDoc{policySource{name, "group"}, aws.ToString(p.PolicyDocument)})
+	}
+	return docs, nil
+}
+
+// policySource names a policy as the policy simulator does: SourcePolicyId (an inline policy's name, a
+// managed policy's ARN) and SourcePolicyType (user, group, role, aws-managed, user-managed, none).
+type policySource struct{ ID, Type string }
+
+// sourcedDoc is a policy document with its source.
+type sourcedDoc struct {
+	policySource
+	Doc string
+}
+
+func managedSource(arn, doc string) sourcedDoc {
+	typ := "user-managed"
+	if strings.HasPrefix(arn, "arn:aws:iam::aws:") {
+		typ = "aws-managed"
+	}
+	return sourcedDoc{policySource{arn, typ}, doc}
+}
+
+// parseSourced parses documents as parseDocs does, keeping each parsed policy's source beside it.
+func parseSourced(docs []sourcedDoc) ([]*iampolicy.Policy, []policySource) {
+	var ps []*iampolicy.Policy
+	var srcs []policySource
+	for _, d := range docs {
+		if parsed := parseDocs([]string{d.Doc}); len(parsed) == 1 {
+			ps = append(ps, parsed[0])
+			srcs = append(srcs, d.policySource)
+		}
+	}
+	return ps, srcs
 }

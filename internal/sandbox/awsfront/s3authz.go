@@ -13,7 +13,7 @@ import (
 // the KMS permissions SSE-KMS objects need (s3kms.go); calls with any other keys (users: the admins') pass
 // as moto would take them.
 func (f *Front) serveS3(w http.ResponseWriter, r *http.Request, c *call) {
-	sess := f.sessionOf(c)
+	sess := f.authorizee(c)
 	if sess == nil {
 		f.proxy(w, r, c)
 		return

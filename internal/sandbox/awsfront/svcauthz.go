@@ -14,7 +14,7 @@ import (
 // services do with IAM, then forwards them to moto; calls with other keys (users: the admins') pass as moto
 // would take them. What each operation needs is svcOps' row (svcops.go).
 func (f *Front) serveAuthorized(w http.ResponseWriter, r *http.Request, c *call) {
-	sess := f.sessionOf(c)
+	sess := f.authorizee(c)
 	if sess == nil {
 		f.proxy(w, r, c)
 		return
