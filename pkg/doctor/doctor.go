@@ -10,8 +10,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
@@ -223,14 +223,10 @@ func runChecks(ctx context.Context, f *Facts, checks []Check) *Report {
 		rep.Checks = append(rep.Checks, r)
 	}
 	rep.Targets = make([]TargetReport, len(f.Targets))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, f.parallelism())
+	var pool errgroup.Group
+	pool.SetLimit(f.parallelism())
 	for i, t := range f.Targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
+		pool.Go(func() error {
 			seen := make(map[string]Result, len(done)+len(checks))
 			for k, v := range done {
 				seen[k] = v
@@ -253,9 +249,10 @@ func runChecks(ctx context.Context, f *Facts, checks []Check) *Report {
 				tr.Checks = append(tr.Checks, r)
 			}
 			rep.Targets[i] = tr
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = pool.Wait()
 	rep.Summary.add(rep.Checks)
 	for _, t := range rep.Targets {
 		rep.Summary.add(t.Checks)
