@@ -8,6 +8,7 @@ import (
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/grant"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/iamread"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/plan"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
@@ -126,27 +127,35 @@ func policyChange(res *Result, desired *iampolicy.Policy) (*plan.Change, error) 
 		c.Notes = append(c.Notes, fmt.Sprintf("serves %d bindings of role %s; this binding's statements are the ones whose Sid names %s", bindings, n.RoleName, n.BindingID))
 	}
 	c.Notes = append(c.Notes, fmt.Sprintf("%d of %d characters", merged.Size(), vocab.MaxManagedPolicy))
-	if o.Policy == nil {
+	policyWrite(res, c, op, o.Policy, current, changed, func(op operation) operation { return op })
+	if changed && o.Policy != nil {
+		c.Notes = append([]string{fmt.Sprintf("a new default version (%s stays as the previous one); other bindings' statements stay", o.Policy.DefaultVersion)}, c.Notes...)
+	}
+	return c, nil
+}
+
+// policyWrite decides the change of a policy bind keeps, from what exists (nil: it is created): a create,
+// a retag alone, a new default version (retagged too), or nothing; in puts an operation in its account.
+func policyWrite(res *Result, c *plan.Change, op writePolicy, existing *iamread.Policy, current *iampolicy.Policy, changed bool, in func(operation) operation) {
+	if existing == nil {
 		op.Create = true
-		c.Action, c.Op = plan.Create, op
-		return c, nil
+		c.Action, c.Op = plan.Create, in(op)
+		return
 	}
 	c.Before = string(current.Canonical())
-	retag := userTagChanges(res, o.Policy.Tags)
+	retag := userTagChanges(res, existing.Tags)
 	if !changed && len(retag) == 0 {
 		c.Action = plan.Unchanged
-		return c, nil
+		return
 	}
 	c.Action = plan.Update
-	c.Notes = append(c.Notes, tagNotes(o.Policy.Tags, retag)...)
+	c.Notes = append(c.Notes, tagNotes(existing.Tags, retag)...)
 	if !changed {
-		c.Op = tagPolicy{ARN: n.PolicyARN, Tags: retag}
-		return c, nil
+		c.Op = in(tagPolicy{ARN: op.ARN, Tags: retag})
+		return
 	}
-	c.Notes = append([]string{fmt.Sprintf("a new default version (%s stays as the previous one); other bindings' statements stay", o.Policy.DefaultVersion)}, c.Notes...)
 	op.Retag = retag
-	c.Op = op
-	return c, nil
+	c.Op = in(op)
 }
 
 // roleChange: the role whose trust lets this ServiceAccount assume it through the provider. The trust is

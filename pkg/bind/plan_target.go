@@ -164,25 +164,7 @@ func targetPolicyChange(res *Result, stages *iampolicy.Policy, where string) (*p
 	if t.Parsed.Path != "/" {
 		op.Path = t.Parsed.Path
 	}
-	if t.Policy == nil {
-		op.Create = true
-		c.Action, c.Op = plan.Create, inTarget{op}
-		return c, nil
-	}
-	c.Before = string(current.Canonical())
-	retag := userTagChanges(res, t.Policy.Tags)
-	if !changed && len(retag) == 0 {
-		c.Action = plan.Unchanged
-		return c, nil
-	}
-	c.Action = plan.Update
-	c.Notes = append(c.Notes, tagNotes(t.Policy.Tags, retag)...)
-	if !changed {
-		c.Op = inTarget{tagPolicy{ARN: t.PolicyARN, Tags: retag}}
-		return c, nil
-	}
-	op.Retag = retag
-	c.Op = inTarget{op}
+	policyWrite(res, c, op, t.Policy, current, changed, func(op operation) operation { return inTarget{op} })
 	return c, nil
 }
 
