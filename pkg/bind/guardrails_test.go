@@ -611,3 +611,37 @@ func TestPlanAssumeRoleDropped(t *testing.T) {
 		t.Errorf("the binding's policy: %s", after.Canonical())
 	}
 }
+
+// A role whose tags or trust say it serves bindings of another cluster: the Lease serialises only the runs
+// against one cluster, so bind says so when it edits that role's trust.
+func TestPlanWarnsOfARoleSharedWithAnotherCluster(t *testing.T) {
+	t.Parallel()
+	other := iampolicy.NewPolicy(iampolicy.WebIdentityStatement(mOtherProvider, mOtherHost, "ns9", "sdc", vocab.DefaultAudience))
+	ours := iampolicy.NewPolicy(iampolicy.WebIdentityStatement(tProvider, tHost, "ns9", "other", vocab.DefaultAudience))
+	for _, tc := range []struct {
+		name  string
+		trust *iampolicy.Policy
+		tags  map[string]string
+		want  string
+	}{
+		{"another cluster's provider in the trust", other, nil, "shared with bindings of the cluster of OIDC provider " + mOtherProvider},
+		{"made by another cluster", ours, map[string]string{vocab.ManagedByKey: vocab.ManagedByValue, vocab.TagCluster: "prod-eu"}, "shared with bindings of cluster prod-eu"},
+		{"this cluster's alone", ours, map[string]string{vocab.ManagedByKey: vocab.ManagedByValue, vocab.TagCluster: "demo"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := request(t)
+			r.RoleName = "shared-role"
+			o := fresh(r)
+			o.Role = createdRole(t, tAccount, &createRole{Name: "shared-role", Trust: string(tc.trust.Compact()), Tags: tc.tags})
+			res, err := Plan(r, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := strings.Join(res.Warnings, "\n")
+			if tc.want == "" && strings.Contains(w, "shared with bindings of") || tc.want != "" && !strings.Contains(w, tc.want) {
+				t.Errorf("warnings %q; want %q", w, tc.want)
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/grant"
@@ -180,6 +181,13 @@ func roleChange(res *Result) (*plan.Change, error) {
 		return nil, err
 	}
 	trust, trustChanged := want.trust, want.changed
+	if o.Role != nil && trustChanged {
+		if other := otherClusterOf(res, o.Role.Tags, existing); other != "" {
+			res.Warnings = append(res.Warnings, fmt.Sprintf(
+				"IAM role %s is shared with bindings of %s: kubectl-sdc serialises the edits of its trust only among the runs against one cluster, so a bind or unbind there at the same moment as this one could drop this edit (or this one drop its): run them one at a time, or give each cluster a role of its own",
+				n.RoleARN, other))
+		}
+	}
 	if err := trust.ValidateWithin(iampolicy.Trust, r.trustLimit()); err != nil {
 		return nil, &FlagError{Flag: "--role-name", Value: n.RoleName, Rule: "adding this ServiceAccount to the role's trust policy would break IAM's rules: " + err.Error()}
 	}
@@ -360,4 +368,31 @@ func attachmentChanges(res *Result) ([]*plan.Change, error) {
 			n.RoleName, attached, vocab.MaxAttachedPolicies)
 	}
 	return out, nil
+}
+
+// otherClusterOf names another cluster whose bindings share a role, from what the role says: its ownership
+// tags (the cluster that made it), or a web identity statement of another cluster's OIDC provider; "" when
+// nothing says so.
+func otherClusterOf(res *Result, tags map[string]string, trust *iampolicy.Policy) string {
+	c := res.Cluster
+	switch {
+	case tags[vocab.TagClusterARN] != "" && c.ARN != "" && tags[vocab.TagClusterARN] != c.ARN:
+		return "cluster " + tags[vocab.TagClusterARN]
+	case tags[vocab.TagClusterARN] == "" && tags[vocab.TagCluster] != "" && tags[vocab.TagCluster] != c.Name:
+		return "cluster " + tags[vocab.TagCluster]
+	}
+	if trust == nil || res.Names.ProviderARN == "" {
+		return ""
+	}
+	for _, st := range trust.Statements {
+		if st.Principal == nil {
+			continue
+		}
+		for _, p := range st.Principal.Values["Federated"] {
+			if strings.Contains(p, ":oidc-provider/") && p != res.Names.ProviderARN {
+				return "the cluster of OIDC provider " + p
+			}
+		}
+	}
+	return ""
 }
