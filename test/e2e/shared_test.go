@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"sort"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/bind"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
+	"github.com/kubectl-sdc/kubectl-sdc/test/harness"
 )
 
 // namespaceNamed creates the namespace name for one test and deletes it afterwards.
@@ -382,4 +384,67 @@ func TestBindsAndUnbindsRaceUnderStaleReads(t *testing.T) {
 	}
 	t.Logf("with the lock: 20 commands, %d failed and converged on rerun, none lost", failed)
 
+}
+
+// A bind killed while it holds a trust's Lease: the next bind waits for the Lease to run out (60 s after the
+// dead holder's last renewal), not less, then takes it over and finishes.
+func TestBindAfterAHolderWasKilled(t *testing.T) {
+	sb := sandboxtest.Get(t)
+	ns := newNamespace(t)
+	bucket := newBucket(t)
+	role := "sdc-killed-" + ns
+	bindSA := func(sa string) []string {
+		return []string{"sdc", "bind", "-n", ns, "--service-account", sa, "--bucket", bucket, "--role-name", role, "--yes"}
+	}
+	if r := kubectl(t, bindSA("first")...); r.Code != 0 {
+		t.Fatal(r)
+	}
+	ctx := context.Background()
+	leases := kube(t).CoordinationV1().Leases(bind.DefaultLockNamespace)
+	name := bind.LeaseName(bind.TrustDocKey(role))
+
+	// Every AWS call slow, so that the bind spends seconds inside the Lease; killed as soon as it holds it.
+	sb.Front.SetFaults(awsfront.Faults{LatencyMS: 1500})
+	t.Cleanup(func() { sb.Front.SetFaults(awsfront.Faults{}) })
+	cmd := exec.Command("kubectl", bindSA("killed")...)
+	cmd.Env = harness.Env(sb)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var dead *coordinationv1.Lease
+	deadline := time.Now().Add(90 * time.Second)
+	for dead == nil {
+		if l, err := leases.Get(ctx, name, metav1.GetOptions{}); err == nil && l.Spec.HolderIdentity != nil && strings.HasPrefix(*l.Spec.HolderIdentity, "kubectl-sdc@") {
+			if err := cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			_ = cmd.Wait()
+			dead = l
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("the bind did not take the Lease %s within 90s", name)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the Lease the bind takes on its own time
+	}
+	sb.Front.SetFaults(awsfront.Faults{})
+	expiry := dead.Spec.RenewTime.Add(time.Duration(*dead.Spec.LeaseDurationSeconds) * time.Second)
+
+	r := kubectl(t, bindSA("after")...)
+	if r.Code != 0 || !admits(t, role, ns, "after") || !admits(t, role, ns, "first") {
+		t.Fatalf("the bind after the killed one: %s\n%s", r, trustOf(t, role).Canonical())
+	}
+	l, err := leases.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The apiserver keeps MicroTime to the microsecond; the takeover may not come before the expiry.
+	if l.Spec.AcquireTime == nil || l.Spec.AcquireTime.Time.Before(expiry.Add(-time.Millisecond)) {
+		t.Errorf("the Lease was taken over at %v, before the dead holder's expiry %v", l.Spec.AcquireTime, expiry)
+	}
+	if h := l.Spec.HolderIdentity; h == nil || *h != "" {
+		t.Errorf("the Lease is still held after the second bind: %v", h)
+	}
+	t.Logf("killed holder's Lease expired at %s; taken over at %s", expiry.Format(time.RFC3339Nano), l.Spec.AcquireTime.Format(time.RFC3339Nano))
 }
