@@ -66,6 +66,13 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("doctor -A with associations: %d associations, calls %v", d.Associations, d.AWS.ByAction)
 		}
 	}
+	// A bind into a shared role edits its trust and policy under their Leases: a get, a take and a release
+	// each at least, for the trust.
+	if res.Shared == nil || len(res.Shared.Join) == 0 {
+		t.Error("no bind into a shared role was measured")
+	} else if j := res.Shared.Join[0]; j.Leases < 3 || j.KubeRequests <= j.Leases {
+		t.Errorf("a bind into a shared role: %d Lease requests of %d Kubernetes requests; want the trust's Lease taken and released", j.Leases, j.KubeRequests)
+	}
 	for _, b := range res.Bind {
 		if b.Scenario == "fresh" && b.AWS.Writes == 0 {
 			t.Errorf("bind fresh (%s) made no AWS writes: the run was not fresh", b.Resolution)

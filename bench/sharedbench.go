@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -36,6 +37,10 @@ type sharedJoin struct {
 	PolicyReads int            `json:"policy_reads"`
 	ByAction    map[string]int `json:"by_action"`
 	TimeMS      float64        `json:"time_ms"`
+	// KubeRequests are the bind's Kubernetes requests; Leases those of the trust's and the policy's Leases
+	// (get, create or update), which serialise the edits of a shared document.
+	KubeRequests int `json:"kube_requests"`
+	Leases       int `json:"lease_requests"`
 }
 
 // benchShared binds ServiceAccounts one after the other into one role (--role-name), measuring each join at
@@ -80,7 +85,7 @@ func benchShared(ctx context.Context, h *harness, cfg config) (*sharedReport, er
 		}
 		rep.Join = append(rep.Join, sharedJoin{LatencyMS: lat, Calls: s.aws.Total, Reads: s.aws.Reads, Writes: s.aws.Writes,
 			GetRole: s.aws.ByAction["iam:GetRole"], PolicyReads: s.aws.ByAction["iam:GetPolicy"] + s.aws.ByAction["iam:GetPolicyVersion"],
-			ByAction: s.aws.ByAction, TimeMS: ms(s.cmd.Wall)})
+			ByAction: s.aws.ByAction, TimeMS: ms(s.cmd.Wall), KubeRequests: s.kube.Requests, Leases: leaseRequests(s.kube)})
 		if rep.TrustSize[most+j], err = h.trustSize(ctx, role); err != nil {
 			return nil, err
 		}
@@ -115,7 +120,18 @@ func printShared(w io.Writer, r *sharedReport) {
 	fmt.Fprintf(w, "\nshared role (--role-name): trust %d characters for 1 ServiceAccount, %d for %d: %.1f per more ServiceAccount\n",
 		r.TrustSize[1], r.TrustSize[len(r.TrustSize)], len(r.TrustSize), r.PerServiceAccount)
 	for _, j := range r.Join {
-		fmt.Fprintf(w, "  bind one more ServiceAccount into it at %d ms: %d AWS calls (%d/%d), iam:GetRole x%d (observation, fresh read before the write, read-back after it), policy reads x%d, %s\n",
-			j.LatencyMS, j.Calls, j.Reads, j.Writes, j.GetRole, j.PolicyReads, fmtDuration(j.TimeMS))
+		fmt.Fprintf(w, "  bind one more ServiceAccount into it at %d ms: %d AWS calls (%d/%d), iam:GetRole x%d (observation, fresh read before the write, read-back after it), policy reads x%d, %d Kubernetes requests (%d for the Leases), %s\n",
+			j.LatencyMS, j.Calls, j.Reads, j.Writes, j.GetRole, j.PolicyReads, j.KubeRequests, j.Leases, fmtDuration(j.TimeMS))
 	}
+}
+
+// leaseRequests counts the requests on Leases in a run's Kubernetes requests.
+func leaseRequests(k kubeSummary) int {
+	n := 0
+	for what, c := range k.ByVerb {
+		if strings.HasSuffix(what, " leases") {
+			n += c
+		}
+	}
+	return n
 }
