@@ -72,12 +72,17 @@ func (op writeTrust) apply(ctx context.Context, a *applier) error {
 	}
 	var wrote, seen *iampolicy.Policy
 	defer func() { lock.release(wrote) }()
-	lock.awaitLastWritten(ctx, func(ctx context.Context) (*iampolicy.Policy, error) { return a.readTrust(ctx, op.Role) })
+	readTrust := func(ctx context.Context) (*iampolicy.Policy, error) { return a.readTrust(ctx, op.Role) }
+	first, haveFirst := awaitLastWritten(ctx, lock, readTrust, func(p *iampolicy.Policy) *iampolicy.Policy { return p })
 	attempts, gone := 0, false
 	err = sdcaws.ConcurrentWrites.Retry(ctx, func(ctx context.Context) error {
 		attempts++
 		start := time.Now()
-		current, err := a.readTrust(ctx, op.Role)
+		current, err := first, error(nil)
+		if !haveFirst {
+			current, err = readTrust(ctx)
+		}
+		haveFirst = false
 		if err != nil {
 			return err
 		}
@@ -288,17 +293,21 @@ func (a *applier) editPolicy(ctx context.Context, arn string, missing func(ctx c
 	}
 	var written *iampolicy.Policy
 	defer func() { lock.release(written) }()
-	lock.awaitLastWritten(ctx, func(ctx context.Context) (*iampolicy.Policy, error) {
-		p, err := iamread.ReadPolicy(ctx, a.aws.IAM, arn)
-		if p == nil || err != nil {
-			return nil, err
+	readPolicy := func(ctx context.Context) (*iamread.Policy, error) { return iamread.ReadPolicy(ctx, a.aws.IAM, arn) }
+	first, haveFirst := awaitLastWritten(ctx, lock, readPolicy, func(p *iamread.Policy) *iampolicy.Policy {
+		if p == nil {
+			return nil
 		}
-		return p.Document, nil
+		return p.Document
 	})
 	wrote := false
 	return sdcaws.ConcurrentWrites.Retry(ctx, func(ctx context.Context) error {
 		start := time.Now()
-		current, err := iamread.ReadPolicy(ctx, a.aws.IAM, arn)
+		current, err := first, error(nil)
+		if !haveFirst {
+			current, err = readPolicy(ctx)
+		}
+		haveFirst = false
 		if err != nil {
 			return err
 		}

@@ -189,28 +189,33 @@ func (l *docLock) release(written *iampolicy.Policy) {
 	}
 }
 
-// awaitLastWritten reads the document until IAM shows what the previous holder wrote (read returns it),
-// at most a few seconds: IAM's reads lag its writes, and an edit of an older document would drop the
-// previous holder's. A document that never shows it was changed by someone else since; the edit goes on.
-func (l *docLock) awaitLastWritten(ctx context.Context, read func(context.Context) (*iampolicy.Policy, error)) {
+// awaitLastWritten reads the document until IAM shows what the previous holder wrote (doc gives a read's
+// document), at most a few seconds: IAM's reads lag its updates, and an edit of an older document would drop
+// the previous holder's. A document that never shows it was changed by someone else since; the edit goes
+// on. It returns its last read for the edit to start from (read is false when it read nothing), so that
+// waiting costs no read when IAM is already there.
+func awaitLastWritten[T any](ctx context.Context, l *docLock, read func(context.Context) (T, error), doc func(T) *iampolicy.Policy) (last T, ok bool) {
 	if l == nil || l.LastWritten == "" {
-		return
+		return last, false
 	}
 	want, err := iampolicy.Parse([]byte(l.LastWritten))
 	if err != nil {
-		return
+		return last, false
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	for {
 		cur, err := read(ctx)
-		if err != nil || cur == nil || cur.Equal(want) {
-			return
+		if err != nil {
+			return last, false
+		}
+		if d := doc(cur); d == nil || d.Equal(want) || !time.Now().Before(deadline) {
+			return cur, true
 		}
 		t := time.NewTimer(200 * time.Millisecond)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return
+			return last, false
 		case <-t.C:
 		}
 	}
