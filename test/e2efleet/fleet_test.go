@@ -175,6 +175,32 @@ func credentialsWithWrongKeys(t *testing.T, sb *sandbox.Sandbox, profile string)
 	return []string{"AWS_SHARED_CREDENTIALS_FILE=" + path}
 }
 
+// One role bound from two clusters of the fleet: the second bind edits a trust that already serves the
+// first cluster's binding, which the Lease of one cluster cannot serialise, and says so.
+// It runs before TestDoctorAndListAcrossAFleet, which stops one cluster's API server.
+func TestBindWarnsOfARoleSharedAcrossTheFleet(t *testing.T) {
+	sb := sandboxtest.Get(t)
+	ns := fmt.Sprintf("fleet-shared-%d", time.Now().UnixNano()%1_000_000)
+	role := "sdc-fleet-shared-" + ns
+	var outs []harness.Result
+	for _, c := range sb.Clusters {
+		harness.CreateNamespace(t, client(t, c), ns)
+		r := harness.Run(t, "", nil, "kubectl", "sdc", "bind", "--context", c.Context, "--profile", c.Profile, "--region", c.Region,
+			"-n", ns, "--bucket", "sdc-fleet-e2e", "--role-name", role, "--yes")
+		if r.Code != 0 {
+			t.Fatalf("bind in %s: %s", c.Context, r)
+		}
+		outs = append(outs, r)
+	}
+	const warning = "is shared with bindings of"
+	if strings.Contains(outs[0].Stdout+outs[0].Stderr, warning) {
+		t.Errorf("the first bind (a new role) warned: %s", outs[0])
+	}
+	if all := outs[1].Stdout + outs[1].Stderr; !strings.Contains(all, "warning: IAM role arn:aws:iam::") || !strings.Contains(all, warning) {
+		t.Errorf("the second cluster's bind into the same role: want the warning, got %s", outs[1])
+	}
+}
+
 // One scenario in order, because its last step stops a cluster for good: two clusters bound, doctor
 // across both passes and list shows each binding under its context; one cluster's binding broken by hand
 // fails that context only; one profile with wrong keys makes that context an error only; one API server
@@ -321,29 +347,4 @@ func TestDoctorAndListAcrossAFleet(t *testing.T) {
 		}
 		listWithAStoppedAPIServer(t, first, second, ns, roles)
 	})
-}
-
-// One role bound from two clusters of the fleet: the second bind edits a trust that already serves the
-// first cluster's binding, which the Lease of one cluster cannot serialise, and says so.
-func TestBindWarnsOfARoleSharedAcrossTheFleet(t *testing.T) {
-	sb := sandboxtest.Get(t)
-	ns := fmt.Sprintf("fleet-shared-%d", time.Now().UnixNano()%1_000_000)
-	role := "sdc-fleet-shared-" + ns
-	var outs []harness.Result
-	for _, c := range sb.Clusters {
-		harness.CreateNamespace(t, client(t, c), ns)
-		r := harness.Run(t, "", nil, "kubectl", "sdc", "bind", "--context", c.Context, "--profile", c.Profile, "--region", c.Region,
-			"-n", ns, "--bucket", "sdc-fleet-e2e", "--role-name", role, "--yes")
-		if r.Code != 0 {
-			t.Fatalf("bind in %s: %s", c.Context, r)
-		}
-		outs = append(outs, r)
-	}
-	const warning = "is shared with bindings of"
-	if strings.Contains(outs[0].Stdout+outs[0].Stderr, warning) {
-		t.Errorf("the first bind (a new role) warned: %s", outs[0])
-	}
-	if all := outs[1].Stdout + outs[1].Stderr; !strings.Contains(all, "warning: IAM role arn:aws:iam::") || !strings.Contains(all, warning) {
-		t.Errorf("the second cluster's bind into the same role: want the warning, got %s", outs[1])
-	}
 }
