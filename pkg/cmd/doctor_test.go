@@ -39,6 +39,8 @@ func TestDoctorBadInputExitsTwo(t *testing.T) {
 		{[]string{"--probe=maybe"}, `invalid argument "maybe" for "--probe"`},
 		{[]string{"-o", "xml"}, `--output "xml" is not supported: use json or yaml`},
 		{[]string{"--probe-write"}, "--probe-write needs --probe"},
+		{[]string{"--probe-principal", "alice"}, "--probe-principal needs --probe"},
+		{[]string{"--probe", "--probe-principal", "a,b"}, `--probe-principal "a,b": STS takes a session tag value`},
 		{[]string{"-A", "--deployment", "sdc"}, "--deployment names one Deployment"},
 		{[]string{"-A", "--service-account", "sdc"}, "--service-account names one ServiceAccount"},
 		{[]string{"--stage", "no-such-stage"}, `--stage "no-such-stage": unknown stage`},

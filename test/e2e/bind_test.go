@@ -222,6 +222,7 @@ func TestBindBadInputFailsBeforeAnyCall(t *testing.T) {
 		want string
 	}{
 		{"namespace", []string{"-n", "Bad_NS", "--bucket", "b-ok"}, `--namespace "Bad_NS": not a valid namespace name`},
+		{"lock namespace", []string{"--lock-namespace", "Kube_System", "--bucket", "b-ok"}, `--lock-namespace "Kube_System": not a valid namespace name`},
 		{"service account", []string{"--service-account", "SDC", "--bucket", "b-ok"}, `--service-account "SDC": not a valid Kubernetes object name`},
 		{"deployment", []string{"--deployment", "sdc_1", "--bucket", "b-ok"}, `--deployment "sdc_1"`},
 		{"role name chars", []string{"--role-name", "sdc/role", "--bucket", "b-ok"}, `--role-name "sdc/role": IAM names may contain only`},
