@@ -107,18 +107,19 @@ func up(opts sandbox.Options) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	opts.Log = os.Stderr
+	// The state file is written before DIR/ready, so that whoever waits for ready can stop this sandbox.
+	opts.BeforeReady = func(sb *sandbox.Sandbox) error {
+		st := state{PID: os.Getpid(), ProcessGroup: sb.ProcessGroup(), APIServers: map[string]int{}}
+		for _, c := range sb.Clusters {
+			st.APIServers[c.Name] = c.APIServerPID()
+		}
+		return writeState(sb.Dir, st)
+	}
 	sb, err := sandbox.Start(ctx, opts)
 	if err != nil {
 		return err
 	}
 	defer sb.Stop()
-	st := state{PID: os.Getpid(), ProcessGroup: sb.ProcessGroup(), APIServers: map[string]int{}}
-	for _, c := range sb.Clusters {
-		st.APIServers[c.Name] = c.APIServerPID()
-	}
-	if err := writeState(sb.Dir, st); err != nil {
-		return err
-	}
 	defer os.Remove(filepath.Join(sb.Dir, stateFile))
 	fmt.Printf("sandbox ready: . %s/env  (kubectl contexts %s, AWS endpoint %s); Ctrl-C stops it\n",
 		sb.Dir, strings.Join(sb.ClusterNames(), ", "), sb.AWSEndpoint)

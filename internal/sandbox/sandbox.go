@@ -51,6 +51,9 @@ type Options struct {
 	Clusters int             // how many clusters to run, 1 to MaxClusters; 0 means 1
 	Faults   awsfront.Faults // initial fault settings of the AWS front
 	Log      io.Writer       // progress and the servers' request logs; nil discards them
+	// BeforeReady, when set, runs once everything is up and before DIR/ready is written, so that what it
+	// writes into DIR is there for whoever waits for ready (the CLI's state file).
+	BeforeReady func(*Sandbox) error
 }
 
 // Sandbox is a running sandbox. The fields from KubeconfigPath to SecretAccessKey describe the first
@@ -134,6 +137,11 @@ func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
 	}
 	if err := s.writeEnv(); err != nil {
 		return nil, err
+	}
+	if opts.BeforeReady != nil {
+		if err := opts.BeforeReady(s); err != nil {
+			return nil, err
+		}
 	}
 	// ready is written last: whoever waits for it finds everything else in place.
 	if err := os.WriteFile(filepath.Join(dir, "ready"), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
