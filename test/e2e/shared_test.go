@@ -16,6 +16,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 
 	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/awsfront"
 	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/sandboxtest"
@@ -230,18 +231,8 @@ func TestConcurrentBindsIntoOneRole(t *testing.T) {
 func TestBindWaitsForTheTrustLease(t *testing.T) {
 	t.Parallel()
 	sb := sandboxtest.Get(t)
-	ns := newNamespace(t)
-	bucket := newBucket(t)
-	role := "sdc-lease-" + ns
-	bindSA := func(sa string) []string {
-		return []string{"sdc", "bind", "-n", ns, "--service-account", sa, "--bucket", bucket, "--role-name", role, "--yes"}
-	}
-	if r := kubectl(t, bindSA("first")...); r.Code != 0 {
-		t.Fatal(r)
-	}
+	ns, role, bindSA, leases, name := sharedRoleWithLease(t, "sdc-lease-")
 	ctx := context.Background()
-	leases := kube(t).CoordinationV1().Leases(bind.DefaultLockNamespace)
-	name := bind.LeaseName(bind.TrustDocKey(role))
 	held := func(holder string, renewed time.Time) {
 		t.Helper()
 		seconds := int32(60)
@@ -390,18 +381,8 @@ func TestBindsAndUnbindsRaceUnderStaleReads(t *testing.T) {
 // dead holder's last renewal), not less, then takes it over and finishes.
 func TestBindAfterAHolderWasKilled(t *testing.T) {
 	sb := sandboxtest.Get(t)
-	ns := newNamespace(t)
-	bucket := newBucket(t)
-	role := "sdc-killed-" + ns
-	bindSA := func(sa string) []string {
-		return []string{"sdc", "bind", "-n", ns, "--service-account", sa, "--bucket", bucket, "--role-name", role, "--yes"}
-	}
-	if r := kubectl(t, bindSA("first")...); r.Code != 0 {
-		t.Fatal(r)
-	}
+	ns, role, bindSA, leases, name := sharedRoleWithLease(t, "sdc-killed-")
 	ctx := context.Background()
-	leases := kube(t).CoordinationV1().Leases(bind.DefaultLockNamespace)
-	name := bind.LeaseName(bind.TrustDocKey(role))
 
 	// Every AWS call slow, so that the bind spends seconds inside the Lease; killed as soon as it holds it.
 	sb.Front.SetFaults(awsfront.Faults{LatencyMS: 1500})
@@ -447,4 +428,21 @@ func TestBindAfterAHolderWasKilled(t *testing.T) {
 		t.Errorf("the Lease is still held after the second bind: %v", h)
 	}
 	t.Logf("killed holder's Lease expired at %s; taken over at %s", expiry.Format(time.RFC3339Nano), l.Spec.AcquireTime.Format(time.RFC3339Nano))
+}
+
+// sharedRoleWithLease makes a role shared on purpose (named prefix+namespace) with ServiceAccount "first"
+// bound into it, and returns what binds another ServiceAccount into it, the Leases of the lock namespace and
+// the name of the role's trust Lease.
+func sharedRoleWithLease(t *testing.T, prefix string) (ns, role string, bindSA func(string) []string, leases coordinationv1client.LeaseInterface, name string) {
+	t.Helper()
+	ns = newNamespace(t)
+	bucket := newBucket(t)
+	role = prefix + ns
+	bindSA = func(sa string) []string {
+		return []string{"sdc", "bind", "-n", ns, "--service-account", sa, "--bucket", bucket, "--role-name", role, "--yes"}
+	}
+	if r := kubectl(t, bindSA("first")...); r.Code != 0 {
+		t.Fatal(r)
+	}
+	return ns, role, bindSA, kube(t).CoordinationV1().Leases(bind.DefaultLockNamespace), bind.LeaseName(bind.TrustDocKey(role))
 }
