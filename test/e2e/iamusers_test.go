@@ -511,3 +511,25 @@ func TestDoctorSaysWhoMayBind(t *testing.T) {
 		})
 	}
 }
+
+// Without iam:SimulatePrincipalPolicy the check cannot be made: the plan says so and bind goes on as it
+// would without it; doctor's aws.operator is skipped with the reason.
+func TestWithoutTheSimulatorBindGoesOn(t *testing.T) {
+	ns := newNamespace(t)
+	env, _ := iamUserWith(t, "bind-no-simulate", withoutAction(t, permissionsDoc(t, "bind-policy.json"), "iam:SimulatePrincipalPolicy"))
+	r := run(t, env, "kubectl", "sdc", "bind", "-n", ns, "--bucket", newBucket(t), "--yes")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "Not checked before writing") || !strings.Contains(r.Stdout, "iam:SimulatePrincipalPolicy") {
+		t.Errorf("bind without the simulator: %s", r)
+	}
+	if !admits(t, roleName(ns, "sdc"), ns, "sdc") {
+		t.Error("the bind made no working trust")
+	}
+	d := run(t, env, "kubectl", "sdc", "doctor", "-n", ns, "-o", "json")
+	var rep docReport
+	if err := json.Unmarshal([]byte(d.Stdout), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, d)
+	}
+	if c := rep.check(t, "aws.operator"); c.Status != "skip" || !strings.Contains(c.Detail, "iam:SimulatePrincipalPolicy") {
+		t.Errorf("aws.operator without the simulator: %+v", c)
+	}
+}
