@@ -117,6 +117,9 @@ type BindOptions struct {
 
 	req      *bind.Request
 	manifest manifest.Options
+	// Saving and applying saved plans (saved_plan.go).
+	saving savingFlags
+	saved  *appliedPlan
 }
 
 func newBindCmd(g *Globals) *cobra.Command { return bindCmd(&BindOptions{Globals: g}) }
@@ -170,6 +173,7 @@ func bindCmd(o *BindOptions) *cobra.Command {
 	o.aws.add(f)
 	o.perms.add(c, g)
 	o.guard.add(c)
+	o.saving.add(c)
 	addTargetCompletions(c, g)
 	return c
 }
@@ -241,6 +245,9 @@ func (o *BindOptions) Validate() error {
 	if o.ExitCode && !o.DryRun {
 		return errors.New("--exit-code needs --dry-run")
 	}
+	if err := o.saving.validate(o.DryRun, o.PrintManifest, o.Wait); err != nil {
+		return err
+	}
 	if o.Wait && o.Deployment == "" {
 		return errors.New("--wait needs --deployment (it follows that Deployment's rollout)")
 	}
@@ -284,6 +291,9 @@ func (o *BindOptions) Run(ctx context.Context) error {
 	}
 	if o.Verbose > 0 {
 		explainCluster(o.ErrOut, res.Cluster)
+	}
+	if err := o.savedPlan(res); err != nil {
+		return err
 	}
 	out, th, prose := o.proseStream()
 	if prose {

@@ -118,6 +118,7 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	root.AddCommand(newDoctorCmd(g))
 	root.AddCommand(newManifestCmd(g))
 	root.AddCommand(newMigrateCmd(g))
+	root.AddCommand(newApplyCmd(g))
 	registerGlobalCompletions(root, g)
 	return root
 }

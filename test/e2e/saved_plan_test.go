@@ -1,0 +1,233 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/sandboxtest"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+)
+
+// savePlan runs bind (or another command) with --dry-run --out and returns the file.
+func savePlan(t *testing.T, command string, args ...string) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "plan.json")
+	r := kubectl(t, append([]string{"sdc", command, "--dry-run", "--out", file}, args...)...)
+	if r.Code != 0 {
+		t.Fatalf("kubectl sdc %s --dry-run --out: %s", command, r)
+	}
+	if !strings.Contains(r.Stderr, "kubectl sdc apply "+file) {
+		t.Errorf("the saving run does not say how to apply the plan:\n%s", r)
+	}
+	return file
+}
+
+// applyRefused applies a saved plan that must be refused, and checks that it wrote nothing in AWS or
+// Kubernetes and said each of want. Not parallel: it counts the sandbox's calls.
+func applyRefused(t *testing.T, file string, want ...string) {
+	t.Helper()
+	before := len(kubeRequests(t))
+	sandboxtest.Get(t).Front.ResetCalls()
+	r := kubectl(t, "sdc", "apply", file)
+	if r.Code != 1 {
+		t.Fatalf("apply of a plan that no longer holds: want exit 1, got %s", r)
+	}
+	t.Logf("refused:\n%s", r.Stderr)
+	for _, w := range want {
+		if !strings.Contains(r.Stderr, w) {
+			t.Errorf("the refusal lacks %q:\n%s", w, r.Stderr)
+		}
+	}
+	if c := calls(t); c.Writes != 0 {
+		t.Errorf("a refused plan made %d AWS writes: %v", c.Writes, c.ByAction)
+	}
+	if w := writes(kubeRequests(t)[before:]); w != 0 {
+		t.Errorf("a refused plan made %d Kubernetes writes", w)
+	}
+}
+
+// The original guide's binding, saved by one run and applied by another: the file is readable JSON with a
+// version, applying it reaches the planned end state (a bind afterwards has nothing to change), and the
+// same file applied again is refused, since what it was planned from no longer holds.
+func TestSavedPlanAppliesTheGuidesBinding(t *testing.T) {
+	ns := newNamespace(t)
+	bucket := newBucket(t)
+	args := []string{"-n", ns, "--bucket", bucket, "--deployment", "sdc", "--create-deployment", "--image", sdcImage}
+	file := savePlan(t, "bind", args...)
+
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Format  string `json:"format"`
+		Version int    `json:"version"`
+		Command string `json:"command"`
+		Where   struct {
+			Cluster, Account string
+		} `json:"where"`
+		Facts []struct {
+			ID    string          `json:"id"`
+			State json.RawMessage `json:"state"`
+		} `json:"facts"`
+		Changes []struct {
+			Kind, Action string
+			Op           json.RawMessage
+		} `json:"changes"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("the plan file is not JSON: %v", err)
+	}
+	if doc.Format != "kubectl-sdc/plan" || doc.Version != 1 || doc.Command != "bind" || doc.Where.Account == "" || len(doc.Facts) == 0 {
+		t.Errorf("plan file header: %+v", doc)
+	}
+	creates := 0
+	for _, c := range doc.Changes {
+		if c.Action == "create" {
+			creates++
+			if len(c.Op) == 0 {
+				t.Errorf("change %s %s has no operation in the file", c.Action, c.Kind)
+			}
+		}
+	}
+	if creates < 6 {
+		t.Errorf("the saved plan creates %d resources, want the guide's (provider, policy, role, attachment, namespace... ): %s", creates, data)
+	}
+	if _, err := awsAdmin(t).IAM.GetRole(context.Background(), &iam.GetRoleInput{RoleName: aws.String(roleName(ns, "sdc"))}); err == nil {
+		t.Fatal("bind --dry-run --out made the role")
+	}
+
+	r := kubectl(t, "sdc", "apply", file, "-o", "json")
+	if r.Code != 0 {
+		t.Fatalf("apply: %s", r)
+	}
+	var out struct {
+		DryRun  bool `json:"dryRun"`
+		RoleARN string
+		Changes []struct{ Action, Error string }
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &out); err != nil {
+		t.Fatalf("apply -o json: %v\n%s", err, r.Stdout)
+	}
+	if out.DryRun || len(out.Changes) != len(doc.Changes) {
+		t.Errorf("apply -o json: dryRun %v, %d changes, want false and %d", out.DryRun, len(out.Changes), len(doc.Changes))
+	}
+	if trust := trustOf(t, roleName(ns, "sdc")); trust == nil {
+		t.Fatal("apply made no role")
+	}
+	if again := kubectl(t, append([]string{"sdc", "bind", "--dry-run", "--exit-code"}, args...)...); again.Code != 0 {
+		t.Errorf("after apply, bind still has changes (want exit 0): %s", again)
+	}
+	sa, err := kube(t).CoreV1().ServiceAccounts(ns).Get(context.Background(), "sdc", metav1.GetOptions{})
+	if err != nil || sa.Annotations["eks.amazonaws.com/role-arn"] != roleARN(t, ns, "sdc") {
+		t.Errorf("ServiceAccount after apply: %v %v", sa, err)
+	}
+
+	applyRefused(t, file, "saved plan is stale", "IAM role "+roleName(ns, "sdc")+": exists now")
+}
+
+// A plan saved for a binding that exists (a new bucket: the policy gets a new version) is refused when
+// something it was planned from is changed by hand in between, with what moved, and nothing is written.
+func TestSavedPlanRefusedWhenTheWorldMoved(t *testing.T) {
+	ns := newNamespace(t)
+	mustBind(t, "-n", ns, "--bucket", newBucket(t), "--yes")
+	role := roleName(ns, "sdc")
+	policy := policyARN(t, ns, "sdc")
+	changed := []string{"-n", ns, "--bucket", newBucket(t)}
+	ctx := context.Background()
+	a := awsAdmin(t)
+
+	cases := []struct {
+		name  string
+		hand  func(t *testing.T)
+		moved string
+	}{
+		{"trust edited", func(t *testing.T) {
+			trust := trustOf(t, role)
+			extra, err := iampolicy.Parse([]byte(`{"Version":"2012-10-17","Statement":[{"Sid":"ByHand","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + sandboxtest.Get(t).AccountID + `:root"},"Action":"sts:AssumeRole"}]}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			trust.Statements = append(trust.Statements, extra.Statements...)
+			if _, err := a.IAM.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String(role), PolicyDocument: aws.String(string(trust.Compact()))}); err != nil {
+				t.Fatal(err)
+			}
+		}, "IAM role " + role + ": Trust changed"},
+		{"policy version added", func(t *testing.T) {
+			v, err := a.IAM.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(policy)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			doc, err := a.IAM.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: aws.String(policy), VersionId: v.Policy.DefaultVersionId})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.IAM.CreatePolicyVersion(ctx, &iam.CreatePolicyVersionInput{PolicyArn: aws.String(policy), PolicyDocument: doc.PolicyVersion.Document, SetAsDefault: true}); err != nil {
+				t.Fatal(err)
+			}
+		}, "IAM policy " + policy + ": DefaultVersion changed"},
+		{"ServiceAccount annotated", func(t *testing.T) {
+			if _, err := kube(t).CoreV1().ServiceAccounts(ns).Patch(ctx, "sdc", types.MergePatchType, []byte(`{"metadata":{"annotations":{"team":"data"}}}`), metav1.PatchOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}, "ServiceAccount " + ns + "/sdc: annotations changed"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			file := savePlan(t, "bind", changed...)
+			c.hand(t)
+			applyRefused(t, file, "saved plan is stale", "what moved since it was planned", c.moved, "nothing was written")
+		})
+	}
+}
+
+// A plan file that was edited, or is not a plan, is refused before anything is read: no AWS call and no
+// Kubernetes request.
+func TestSavedPlanTamperedRefusedBeforeAnyRead(t *testing.T) {
+	ns := newNamespace(t)
+	bucket := newBucket(t)
+	file := savePlan(t, "bind", "-n", ns, "--bucket", bucket)
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cases := []struct{ name, file, want string }{
+		{"a bucket changed", write("edited.json", strings.ReplaceAll(string(data), bucket, bucket+"-other")), "does not match its content"},
+		{"an unknown field", write("unknown.json", strings.Replace(string(data), `"format"`, `"extra": 1, "format"`, 1)), "unknown field"},
+		{"another version", write("version.json", strings.Replace(string(data), `"version": 1`, `"version": 7`, 1)), "format version 7"},
+		{"not JSON", write("garbage.json", "plan: yes\n"), "not a kubectl-sdc plan"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := len(kubeRequests(t))
+			sandboxtest.Get(t).Front.ResetCalls()
+			r := kubectl(t, "sdc", "apply", c.file)
+			if r.Code != 1 || !strings.Contains(r.Stderr, c.want) {
+				t.Errorf("apply %s: want exit 1 and %q, got %s", c.name, c.want, r)
+			}
+			if n := calls(t).Total; n != 0 {
+				t.Errorf("a bad plan file led to %d AWS calls", n)
+			}
+			if n := len(kubeRequests(t)[before:]); n != 0 {
+				t.Errorf("a bad plan file led to %d Kubernetes requests", n)
+			}
+		})
+	}
+}
