@@ -8,7 +8,9 @@ package bind
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"time"
 
 	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
@@ -56,6 +58,9 @@ func associationName(c *cluster.Cluster, r *Request) string {
 
 // Where is the cluster and account a plan is for.
 func where(c *cluster.Cluster, id sdcaws.Identity) plan.Where {
+	if c == nil { // a migration with nothing to migrate
+		return plan.Where{Account: id.Account, Caller: id.ARN}
+	}
 	return plan.Where{Cluster: c.Name, Region: c.Region, Issuer: c.Issuer, Account: id.Account,
 		Context: c.Context, Caller: id.ARN}
 }
@@ -248,4 +253,91 @@ func typeName(t reflect.Type) string {
 		return t.Name()
 	}
 	return t.String()
+}
+
+// Facts are the resources the unbind plan was made from.
+func (o *UnbindObserved) Facts(r *UnbindRequest) ([]plan.Fact, error) {
+	var fs factList
+	fs.add("role", KindRole, o.Names.RoleName, o.Role)
+	for _, arn := range slices.Sorted(maps.Keys(o.Policies)) {
+		fs.add("policy "+arn, KindPolicy, arn, o.Policies[arn])
+	}
+	if o.Provider != nil || o.Trusts != nil {
+		fs.add("provider", KindProvider, o.Names.ProviderARN, o.Provider)
+	}
+	for _, name := range slices.Sorted(maps.Keys(o.Trusts)) {
+		fs.add("trust "+name, "IAM role trust", name, o.Trusts[name])
+	}
+	fs.add("serviceaccount", KindSA, r.Namespace+"/"+r.ServiceAccount, o.ServiceAccount)
+	for i := range o.Deployments {
+		d := &o.Deployments[i]
+		fs.add("deployment "+d.Name, KindDeployment, d.Namespace+"/"+d.Name, d)
+	}
+	if o.AssociationRead {
+		fs.add("association", KindAssociation, o.Cluster.Name+"/"+r.Namespace+"/"+r.ServiceAccount, o.Association)
+	}
+	if o.OtherAssociationsRead {
+		fs.add("other associations", KindAssociation+"s naming the role", o.Names.RoleName, o.OtherAssociations)
+	}
+	return fs.facts, fs.err
+}
+
+// Saved is the saved plan of the unbind res (see Result.Saved).
+func (res *UnbindResult) Saved() (*plan.Saved, error) {
+	facts, err := res.Observed.Facts(res.Request)
+	if err != nil {
+		return nil, err
+	}
+	changes, err := SavedChanges(res.Plan)
+	if err != nil {
+		return nil, err
+	}
+	return &plan.Saved{Command: "unbind", Where: where(res.Cluster, res.Identity), Facts: facts, Changes: changes}, nil
+}
+
+// CheckSaved is Result.CheckSaved of unbind.
+func (res *UnbindResult) CheckSaved(s *plan.Saved, file, again string) error {
+	facts, err := res.Observed.Facts(res.Request)
+	if err != nil {
+		return err
+	}
+	return checkSaved(s, file, again, where(res.Cluster, res.Identity), facts, res.Plan)
+}
+
+// facts are the migration's: every ServiceAccount's, each ID prefixed by it.
+func (mg *Migration) facts() ([]plan.Fact, error) {
+	var out []plan.Fact
+	for _, res := range mg.Results {
+		fs, err := res.Observed.Facts(res.Request)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range fs {
+			f.ID = res.Request.Namespace + "/" + res.Request.ServiceAccount + " " + f.ID
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// Saved is the saved plan of the migration (see Result.Saved).
+func (mg *Migration) Saved() (*plan.Saved, error) {
+	facts, err := mg.facts()
+	if err != nil {
+		return nil, err
+	}
+	changes, err := SavedChanges(mg.Plan)
+	if err != nil {
+		return nil, err
+	}
+	return &plan.Saved{Command: "migrate", Where: where(mg.Cluster, mg.Identity), Facts: facts, Changes: changes}, nil
+}
+
+// CheckSaved is Result.CheckSaved of migrate.
+func (mg *Migration) CheckSaved(s *plan.Saved, file, again string) error {
+	facts, err := mg.facts()
+	if err != nil {
+		return err
+	}
+	return checkSaved(s, file, again, where(mg.Cluster, mg.Identity), facts, mg.Plan)
 }

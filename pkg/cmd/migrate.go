@@ -54,6 +54,9 @@ type MigrateOptions struct {
 	Output           outputFlag
 
 	req *bind.MigrateRequest
+	// Saving and applying saved plans (saved_plan.go).
+	saving savingFlags
+	saved  *appliedPlan
 }
 
 func newMigrateCmd(g *Globals) *cobra.Command {
@@ -87,6 +90,7 @@ func newMigrateCmd(g *Globals) *cobra.Command {
 	f.BoolVarP(&o.Yes, "yes", "y", false, "Apply without asking")
 	o.Output.add(c, "the result object", "the plan in prose")
 	o.aws.add(f)
+	o.saving.add(c)
 	_ = c.RegisterFlagCompletionFunc("service-account", completeServiceAccounts(g))
 	return c
 }
@@ -114,6 +118,9 @@ func (o *MigrateOptions) Validate(c *cobra.Command) error {
 	if err := o.lock.validate(); err != nil {
 		return err
 	}
+	if err := o.saving.validate(o.DryRun, false, false); err != nil {
+		return err
+	}
 	switch {
 	case o.ExitCode && !o.DryRun:
 		return errors.New("--exit-code needs --dry-run")
@@ -136,6 +143,9 @@ func (o *MigrateOptions) Run(ctx context.Context) error {
 	b.Warn = o.warner()
 	mg, err := b.PlanMigration(ctx, o.req)
 	if err != nil {
+		return err
+	}
+	if err := o.savedPlan(mg); err != nil {
 		return err
 	}
 	prose := !o.Output.structured()

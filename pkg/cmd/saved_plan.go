@@ -188,6 +188,18 @@ func (o *ApplyOptions) Run(c *cobra.Command) error {
 			return err
 		}
 		return b.Run(c.Context())
+	case "unbind":
+		u, err := o.unbind()
+		if err != nil {
+			return err
+		}
+		return u.Run(c.Context())
+	case "migrate":
+		m, err := o.migrate()
+		if err != nil {
+			return err
+		}
+		return m.Run(c.Context())
 	}
 	return fmt.Errorf("plan file %s: command %q has no saved plans in this kubectl-sdc", o.file, o.saved.Command)
 }
@@ -227,4 +239,67 @@ func (o *ApplyOptions) bind() (*BindOptions, error) {
 		return nil, fmt.Errorf("plan file %s: %w", o.file, err)
 	}
 	return b, nil
+}
+
+// savedPlan is BindOptions.savedPlan of unbind.
+func (o *UnbindOptions) savedPlan(res *bind.UnbindResult) error {
+	if o.saved != nil {
+		return res.CheckSaved(o.saved.Saved, o.saved.File, "kubectl sdc unbind ... --dry-run --out "+o.saved.File)
+	}
+	if o.saving.Out == "" {
+		return nil
+	}
+	s, err := res.Saved()
+	if err != nil {
+		return err
+	}
+	return o.writeSaved(s, o.req, o.aws, o.saving.Out)
+}
+
+// savedPlan is BindOptions.savedPlan of migrate.
+func (o *MigrateOptions) savedPlan(mg *bind.Migration) error {
+	if o.saved != nil {
+		return mg.CheckSaved(o.saved.Saved, o.saved.File, "kubectl sdc migrate ... --dry-run --out "+o.saved.File)
+	}
+	if o.saving.Out == "" {
+		return nil
+	}
+	s, err := mg.Saved()
+	if err != nil {
+		return err
+	}
+	req := *o.req
+	req.Catalog = nil
+	return o.writeSaved(s, &req, o.aws, o.saving.Out)
+}
+
+// unbind is unbind's options for the saved plan.
+func (o *ApplyOptions) unbind() (*UnbindOptions, error) {
+	var r bind.UnbindRequest
+	if err := o.strict(&r); err != nil {
+		return nil, err
+	}
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("plan file %s: %w", o.file, err)
+	}
+	return &UnbindOptions{Globals: o.Globals, aws: o.aws, lock: o.lock, Output: o.Output, Verbose: o.Verbose, Yes: true,
+		req: &r, saved: &appliedPlan{File: o.file, Saved: o.saved}}, nil
+}
+
+// migrate is migrate's options for the saved plan (its catalog is the plugin's own, as migrate's is).
+func (o *ApplyOptions) migrate() (*MigrateOptions, error) {
+	var r bind.MigrateRequest
+	if err := o.strict(&r); err != nil {
+		return nil, err
+	}
+	cat, err := (&permissionFlags{}).catalog()
+	if err != nil {
+		return nil, err
+	}
+	r.Catalog = cat
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("plan file %s: %w", o.file, err)
+	}
+	return &MigrateOptions{Globals: o.Globals, aws: o.aws, lock: o.lock, Output: o.Output, Yes: true,
+		RemoveIRSA: r.RemoveIRSA, req: &r, saved: &appliedPlan{File: o.file, Saved: o.saved}}, nil
 }

@@ -231,3 +231,53 @@ func TestSavedPlanTamperedRefusedBeforeAnyRead(t *testing.T) {
 		})
 	}
 }
+
+// unbind's and migrate's plans are saved and applied as bind's: refused when something they were planned
+// from moved, applied to exactly their end state otherwise.
+func TestSavedPlanOfUnbindAndMigrate(t *testing.T) {
+	ctx := context.Background()
+	annotate := func(t *testing.T, ns, key string) {
+		t.Helper()
+		patch := `{"metadata":{"annotations":{"` + key + `":"by-hand"}}}`
+		if _, err := kube(t).CoreV1().ServiceAccounts(ns).Patch(ctx, "sdc", types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("migrate", func(t *testing.T) {
+		ns := newNamespace(t)
+		mustBind(t, "-n", ns, "--bucket", newBucket(t), "--yes")
+		stale := savePlan(t, "migrate", "-n", ns)
+		annotate(t, ns, "team")
+		applyRefused(t, stale, "ServiceAccount "+ns+"/sdc: annotations changed")
+		if a := associationsOf(t, ns); len(a) != 0 {
+			t.Fatalf("a refused migrate plan made associations: %+v", a)
+		}
+		file := savePlan(t, "migrate", "-n", ns)
+		if r := kubectl(t, "sdc", "apply", file); r.Code != 0 || !strings.Contains(r.Stdout, "Applied:") {
+			t.Fatalf("apply of the migrate plan: %s", r)
+		}
+		if a := associationsOf(t, ns); len(a) != 1 || a[0].RoleARN != roleARN(t, ns, "sdc") {
+			t.Errorf("associations after the saved migrate plan: %+v", a)
+		}
+		if r := kubectl(t, "sdc", "migrate", "-n", ns, "--dry-run", "--exit-code"); r.Code != 0 {
+			t.Errorf("migrate after its saved plan still has changes: %s", r)
+		}
+	})
+	t.Run("unbind", func(t *testing.T) {
+		ns := newNamespace(t)
+		mustBind(t, "-n", ns, "--bucket", newBucket(t), "--yes")
+		stale := savePlan(t, "unbind", "-n", ns)
+		annotate(t, ns, "owner")
+		applyRefused(t, stale, "ServiceAccount "+ns+"/sdc: annotations changed")
+		if trustOf(t, roleName(ns, "sdc")) == nil {
+			t.Fatal("a refused unbind plan deleted the role")
+		}
+		file := savePlan(t, "unbind", "-n", ns)
+		if r := kubectl(t, "sdc", "apply", file, "-o", "yaml"); r.Code != 0 || !strings.Contains(r.Stdout, "dryRun: false") {
+			t.Fatalf("apply of the unbind plan: %s", r)
+		}
+		if _, err := awsAdmin(t).IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(roleName(ns, "sdc"))}); err == nil {
+			t.Error("the role is still there after the saved unbind plan")
+		}
+	})
+}
