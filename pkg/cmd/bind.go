@@ -174,6 +174,7 @@ func bindCmd(o *BindOptions) *cobra.Command {
 	o.perms.add(c, g)
 	o.guard.add(c)
 	o.saving.add(c)
+	addGitOpsOutput(c)
 	addTargetCompletions(c, g)
 	return c
 }
@@ -236,7 +237,7 @@ func (o *BindOptions) Complete(c *cobra.Command) error {
 
 // Validate checks every flag before anything is read or written.
 func (o *BindOptions) Validate() error {
-	if err := o.Output.validate(); err != nil {
+	if err := o.validateOutput(); err != nil {
 		return err
 	}
 	if err := o.lock.validate(); err != nil {
@@ -350,7 +351,7 @@ func (o *BindOptions) Run(ctx context.Context) error {
 // proseStream is where the plan and the rest of the prose go, and whether there is any: standard output
 // without -o; with --print-manifest standard error, since standard output then holds only the manifest.
 func (o *BindOptions) proseStream() (io.Writer, *render.Theme, bool) {
-	if o.PrintManifest {
+	if o.PrintManifest || o.Output.gitops() {
 		return o.ErrOut, o.ErrTheme(), true
 	}
 	return o.Out, o.Theme(), !o.Output.structured()
@@ -360,6 +361,9 @@ func (o *BindOptions) proseStream() (io.Writer, *render.Theme, bool) {
 func (o *BindOptions) printResult(res *bind.Result, applied *plan.Result) error {
 	if o.PrintManifest {
 		return nil
+	}
+	if o.Output.gitops() {
+		return o.printGitOps(res)
 	}
 	return o.Output.print(o.Out, res.Output(o.DryRun, applied))
 }
