@@ -163,7 +163,7 @@ func diffAccount(a, b Account, noPolicyTags bool) []string {
 		}
 		add("role "+r.Name+" path", r.Path, q.Path)
 		add("role "+r.Name+" boundary", r.Boundary, q.Boundary)
-		add("role "+r.Name+" max session", r.MaxSessionDuration, q.MaxSessionDuration)
+		add("role "+r.Name+" max session", maxSession(r.MaxSessionDuration), maxSession(q.MaxSessionDuration))
 		add("role "+r.Name+" policies", sorted(r.Policies), sorted(q.Policies))
 		add("role "+r.Name+" tags", tagString(r.Tags), tagString(q.Tags))
 		if !r.Trust.Equal(q.Trust) {
@@ -209,4 +209,12 @@ func roleARNs(rs []Role) []string {
 		out = append(out, r.ARN)
 	}
 	return sorted(out)
+}
+
+// maxSession is a role's maximum session duration, IAM's default (an hour) for 0.
+func maxSession(s int32) int32 {
+	if s == 0 {
+		return 3600
+	}
+	return s
 }
