@@ -106,9 +106,17 @@ func TestSavedPlanAppliesTheGuidesBinding(t *testing.T) {
 		t.Fatal("bind --dry-run --out made the role")
 	}
 
+	sandboxtest.Get(t).Front.ResetCalls()
 	r := kubectl(t, "sdc", "apply", file, "-o", "json")
 	if r.Code != 0 {
 		t.Fatalf("apply: %s", r)
+	}
+	applied := calls(t)
+	t.Logf("apply of the saved plan: %d AWS calls (%d writes) %v", applied.Total, applied.Writes, applied.ByAction)
+	for _, a := range []string{"iam:CreateRole", "iam:CreatePolicy", "iam:AttachRolePolicy", "iam:CreateOpenIDConnectProvider"} {
+		if applied.ByAction[a] != 1 {
+			t.Errorf("apply called %s %d times, want once", a, applied.ByAction[a])
+		}
 	}
 	var out struct {
 		DryRun  bool `json:"dryRun"`
@@ -280,4 +288,37 @@ func TestSavedPlanOfUnbindAndMigrate(t *testing.T) {
 			t.Error("the role is still there after the saved unbind plan")
 		}
 	})
+}
+
+// The flags of saved plans and GitOps output are checked before anything is read: one line each, exit 1,
+// no AWS call.
+func TestSavedPlanAndGitOpsFlagsRefused(t *testing.T) {
+	sandboxtest.Get(t).Front.ResetCalls()
+	file := filepath.Join(t.TempDir(), "plan.json")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bind", "--bucket", "b", "--out", file}, "--out saves a plan for review and needs --dry-run"},
+		{[]string{"bind", "--bucket", "b", "--dry-run", "--out", file, "--print-manifest", "--image", sdcImage}, "--out cannot save a plan with --print-manifest"},
+		{[]string{"unbind", "--out", file}, "--out saves a plan for review and needs --dry-run"},
+		{[]string{"migrate", "--out", file}, "--out saves a plan for review and needs --dry-run"},
+		{[]string{"bind", "--bucket", "b", "-o", "ack", "--yes"}, "-o ack writes nothing (it implies --dry-run): leave out --yes"},
+		{[]string{"bind", "--bucket", "b", "-o", "cloudformation", "--print-manifest", "--image", sdcImage}, "-o cloudformation prints the Kubernetes objects with the AWS resources"},
+		{[]string{"bind", "--bucket", "b", "-o", "terraform"}, `--output "terraform" is not supported`},
+		{[]string{"apply"}, "accepts 1 arg(s), received 0"},
+		{[]string{"apply", filepath.Join(t.TempDir(), "missing.json")}, "plan file: open"},
+		{[]string{"apply", file, "-o", "ack"}, `--output "ack" is not supported`},
+	} {
+		r := kubectl(t, append([]string{"sdc"}, c.args...)...)
+		if msg := strings.TrimSpace(r.Stderr); r.Code != 1 || strings.Contains(msg, "\n") || !strings.Contains(msg, c.want) {
+			t.Errorf("%v: want one line with %q, got %s", c.args, c.want, r)
+		}
+	}
+	if n := calls(t).Total; n != 0 {
+		t.Errorf("refused flags led to %d AWS calls", n)
+	}
+	if _, err := os.Stat(file); err == nil {
+		t.Error("a refused --out wrote the file")
+	}
 }
