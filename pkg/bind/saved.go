@@ -14,6 +14,8 @@ import (
 	"time"
 
 	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
+	appsv1 "k8s.io/api/apps/v1"
+
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/cluster"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/plan"
 )
@@ -139,6 +141,12 @@ var volatile = map[string]bool{
 // factState is v's parts by name: a Kubernetes object's metadata fields and its other top-level fields
 // (spec, secrets...), a read AWS resource's fields; volatile parts left out.
 func factState(v any) (map[string]json.RawMessage, error) {
+	if d, ok := v.(*appsv1.Deployment); ok && d.Spec.Replicas != nil {
+		// An autoscaler changes the replicas at any time, and no plan depends on them.
+		d = d.DeepCopy()
+		d.Spec.Replicas = nil
+		v = d
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err

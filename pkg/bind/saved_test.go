@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/plan"
@@ -86,6 +87,28 @@ func TestFactsMoveWithTheResourcesOnly(t *testing.T) {
 	}
 	if m := plan.Moved(was, now); len(m) != 0 {
 		t.Errorf("bookkeeping moved facts: %q", m)
+	}
+	// A Deployment an autoscaler scaled has not moved; one whose pod template changed has.
+	dr := request(t)
+	dr.Deployment = "sdc"
+	deployed := fresh(dr)
+	deployed.Deployment = &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "sdc", Namespace: "ns1"},
+		Spec: appsv1.DeploymentSpec{Replicas: new(int32(1))}}
+	dwas, err := deployed.Facts(dr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scaled := *deployed
+	scaled.Deployment = deployed.Deployment.DeepCopy()
+	scaled.Deployment.Spec.Replicas = new(int32(5))
+	dnow, _ := scaled.Facts(dr)
+	if m := plan.Moved(dwas, dnow); len(m) != 0 {
+		t.Errorf("scaling moved facts: %q", m)
+	}
+	scaled.Deployment.Spec.Template.Spec.ServiceAccountName = "other"
+	dnow, _ = scaled.Facts(dr)
+	if m := plan.Moved(dwas, dnow); !slices.Equal(m, []string{"Deployment ns1/sdc: spec changed"}) {
+		t.Errorf("a changed pod template: moved %q", m)
 	}
 	hand := books
 	sa = sa.DeepCopy()
