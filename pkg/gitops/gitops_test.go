@@ -62,8 +62,10 @@ func TestDiffSeesEachDifference(t *testing.T) {
 		},
 		"tags":     func(d *Desired) { d.Accounts[0].Policies[0].Tags = nil },
 		"policies": func(d *Desired) { d.Accounts[0].Roles[0].Policies = nil },
-		"trust":    func(d *Desired) { d.Accounts[0].Roles[0].Trust = doc(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"*"}]}`) },
-		"account":  func(d *Desired) { d.Accounts[0].ID = "2" },
+		"trust": func(d *Desired) {
+			d.Accounts[0].Roles[0].Trust = doc(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"*"}]}`)
+		},
+		"account": func(d *Desired) { d.Accounts[0].ID = "2" },
 	} {
 		d := base()
 		spoil(d)

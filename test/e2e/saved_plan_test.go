@@ -90,17 +90,19 @@ func TestSavedPlanAppliesTheGuidesBinding(t *testing.T) {
 	if doc.Format != "kubectl-sdc/plan" || doc.Version != 1 || doc.Command != "bind" || doc.Where.Account == "" || len(doc.Facts) == 0 {
 		t.Errorf("plan file header: %+v", doc)
 	}
-	creates := 0
+	creates := map[string]bool{}
 	for _, c := range doc.Changes {
 		if c.Action == "create" {
-			creates++
+			creates[c.Kind] = true
 			if len(c.Op) == 0 {
 				t.Errorf("change %s %s has no operation in the file", c.Action, c.Kind)
 			}
 		}
 	}
-	if creates < 6 {
-		t.Errorf("the saved plan creates %d resources, want the guide's (provider, policy, role, attachment, namespace... ): %s", creates, data)
+	for _, k := range []string{"IAM policy", "IAM role", "IAM role policy attachment", "ServiceAccount", "Deployment"} {
+		if !creates[k] {
+			t.Errorf("the saved plan does not create the guide's %s: %s", k, data)
+		}
 	}
 	if _, err := awsAdmin(t).IAM.GetRole(context.Background(), &iam.GetRoleInput{RoleName: aws.String(roleName(ns, "sdc"))}); err == nil {
 		t.Fatal("bind --dry-run --out made the role")
@@ -113,7 +115,11 @@ func TestSavedPlanAppliesTheGuidesBinding(t *testing.T) {
 	}
 	applied := calls(t)
 	t.Logf("apply of the saved plan: %d AWS calls (%d writes) %v", applied.Total, applied.Writes, applied.ByAction)
-	for _, a := range []string{"iam:CreateRole", "iam:CreatePolicy", "iam:AttachRolePolicy", "iam:CreateOpenIDConnectProvider"} {
+	want := []string{"iam:CreateRole", "iam:CreatePolicy", "iam:AttachRolePolicy"}
+	if creates["IAM OIDC provider"] { // unless an earlier test of the sandbox made it
+		want = append(want, "iam:CreateOpenIDConnectProvider")
+	}
+	for _, a := range want {
 		if applied.ByAction[a] != 1 {
 			t.Errorf("apply called %s %d times, want once", a, applied.ByAction[a])
 		}
