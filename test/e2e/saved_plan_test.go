@@ -15,6 +15,7 @@ import (
 
 	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/sandboxtest"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/plan"
 )
 
 // savePlan runs bind (or another command) with --dry-run --out and returns the file.
@@ -326,5 +327,34 @@ func TestSavedPlanAndGitOpsFlagsRefused(t *testing.T) {
 	}
 	if _, err := os.Stat(file); err == nil {
 		t.Error("a refused --out wrote the file")
+	}
+}
+
+// A plan whose request was changed on purpose, with its digest made again, passes the file checks, but the
+// plan made from it is not the saved one: refused with the changes that differ, and nothing written.
+func TestSavedPlanWithAForgedDigestIsReplannedAndRefused(t *testing.T) {
+	ns := newNamespace(t)
+	bucket := newBucket(t)
+	file := savePlan(t, "bind", "-n", ns, "--bucket", bucket)
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := plan.ReadSaved("plan.json", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Request = json.RawMessage(strings.ReplaceAll(string(s.Request), bucket, "someone-elses-bucket"))
+	forged, err := s.Seal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, forged, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	applyRefused(t, file, "saved plan is stale", "the plan made now differs from the saved one",
+		"create IAM policy "+policyARN(t, ns, "sdc")+": document, operation differs")
+	if _, err := awsAdmin(t).IAM.GetRole(context.Background(), &iam.GetRoleInput{RoleName: aws.String(roleName(ns, "sdc"))}); err == nil {
+		t.Error("a forged plan made the role")
 	}
 }
