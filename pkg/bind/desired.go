@@ -77,7 +77,7 @@ func (res *Result) Desired() (*gitops.Desired, error) {
 				op = *w.Tags
 			}
 			if t, ok := op.(tagProvider); ok {
-				own.Provider.Tags = merged(own.Provider.Tags, t.Tags, nil)
+				own.Provider.Tags = withTags(own.Provider.Tags, t.Tags, nil)
 			}
 		case writePolicy:
 			doc, err := iampolicy.Parse([]byte(c.After))
@@ -90,7 +90,7 @@ func (res *Result) Desired() (*gitops.Desired, error) {
 			}
 			p := gitops.Policy{ARN: op.ARN, Name: op.Name, Path: pathOr(op.Path), Description: op.Description, Document: doc, Tags: op.Tags, Exists: !op.Create}
 			if !op.Create && observed != nil {
-				p.Path, p.Tags = pathOfARN(observed.ARN, "policy/"), merged(observed.Tags, op.Retag, nil)
+				p.Path, p.Tags = pathOfARN(observed.ARN, "policy/"), withTags(observed.Tags, op.Retag, nil)
 			}
 			acct.Policies = append(acct.Policies, p)
 		case tagPolicy:
@@ -100,7 +100,7 @@ func (res *Result) Desired() (*gitops.Desired, error) {
 			}
 			name := observed.ARN[strings.LastIndex(observed.ARN, "/")+1:]
 			acct.Policies = append(acct.Policies, gitops.Policy{ARN: observed.ARN, Name: name, Path: pathOfARN(observed.ARN, "policy/"),
-				Document: observed.Document, Tags: merged(observed.Tags, op.Tags, nil), Exists: true})
+				Document: observed.Document, Tags: withTags(observed.Tags, op.Tags, nil), Exists: true})
 		case writeTrust:
 			x := touch(acct, op.Role, observedRole)
 			trust, err := iampolicy.Parse([]byte(c.After))
@@ -110,11 +110,11 @@ func (res *Result) Desired() (*gitops.Desired, error) {
 			x.Trust = trust
 			if cr := op.Create; cr != nil {
 				x.Path, x.Description, x.MaxSessionDuration, x.Boundary = pathOr(cr.Path), cr.Description, cr.MaxSessionDuration, cr.Boundary
-				x.Tags = merged(cr.Tags, op.Tags, nil)
+				x.Tags = withTags(cr.Tags, op.Tags, nil)
 				x.ARN = fmt.Sprintf("arn:%s:iam::%s:role%s%s", n.Partition, acct.ID, x.Path, x.Name)
 				continue
 			}
-			x.Tags = merged(x.Tags, op.Tags, op.Untag)
+			x.Tags = withTags(x.Tags, op.Tags, op.Untag)
 			if op.Boundary != "" {
 				x.Boundary = op.Boundary
 			}
@@ -167,8 +167,8 @@ func (res *Result) Desired() (*gitops.Desired, error) {
 	return d, nil
 }
 
-// merged is m with add's entries and without drop's keys, as a new map.
-func merged(m, add map[string]string, drop []string) map[string]string {
+// withTags is m with add's entries and without drop's keys, as a new map.
+func withTags(m, add map[string]string, drop []string) map[string]string {
 	out := maps.Clone(m)
 	if out == nil {
 		out = map[string]string{}

@@ -145,6 +145,8 @@ func (o *MigrateOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	pf := b.PreflightMigration(ctx, mg)
+	mg.Notes = append(mg.Notes, uncheckedNotes(pf)...)
 	if err := o.savedPlan(mg); err != nil {
 		return err
 	}
@@ -168,6 +170,12 @@ func (o *MigrateOptions) Run(ctx context.Context) error {
 		}
 		return nil
 	}
+	if err := pf.Refusal("migrate", mg.Plan); err != nil {
+		if perr := o.printResult(mg, nil); perr != nil {
+			return perr
+		}
+		return err
+	}
 	if !o.Yes {
 		if !render.IsTerminal(o.In) {
 			return errors.New("refusing to change anything without confirmation: standard input is not a terminal; re-run with --yes to apply, or --dry-run to only see the plan")
@@ -184,7 +192,7 @@ func (o *MigrateOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if applyErr != nil {
-		return applyErr
+		return rerun(applyErr)
 	}
 	if prose {
 		created, updated, _ := mg.Plan.Counts()

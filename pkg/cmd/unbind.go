@@ -155,6 +155,11 @@ func (o *UnbindOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	pf := b.PreflightUnbind(ctx, res)
+	if o.Verbose > 0 {
+		explainPreflight(o.ErrOut, pf)
+	}
+	res.Notes = append(res.Notes, uncheckedNotes(pf)...)
 	if err := o.savedPlan(res); err != nil {
 		return err
 	}
@@ -178,6 +183,12 @@ func (o *UnbindOptions) Run(ctx context.Context) error {
 		}
 		return nil
 	}
+	if err := pf.Refusal("unbind", res.Plan); err != nil {
+		if perr := o.Output.print(o.Out, res.Output(false, nil)); perr != nil {
+			return perr
+		}
+		return err
+	}
 	if !o.Yes {
 		if err := o.confirm(res, prose); err != nil {
 			return err
@@ -188,7 +199,7 @@ func (o *UnbindOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if applyErr != nil {
-		return applyErr
+		return rerun(applyErr)
 	}
 	if prose {
 		t := res.Plan.Tally()
