@@ -214,7 +214,9 @@ func rerun(err error) error {
 	}
 	words := []string{"kubectl", "sdc"}
 	for _, a := range os.Args[1:] {
-		if a == "" || strings.ContainsFunc(a, func(r rune) bool { return !(unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("-_=./:,+@%", r)) }) {
+		if a == "" || strings.ContainsFunc(a, func(r rune) bool {
+			return !(unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("-_=./:,+@%", r))
+		}) {
 			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 		}
 		words = append(words, a)
