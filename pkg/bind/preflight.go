@@ -209,12 +209,11 @@ func refusedBecause(decision, arn string) string {
 	return fmt.Sprintf("no policy of %s allows it", arn)
 }
 
-// simulate asks IAM's policy simulator about every need, as few requests as the API allows: one per set of
-// condition keys that agree (a request's context applies to all its actions and resources, so needs whose
-// keys carry different values go in different requests); it returns each need's decision (allowed,
-// implicitDeny, explicitDeny) and how many requests it made. A key that one need carries and another does
-// not is given to both: bind's writes that differ that way (tags, the policy an attach names) are decided by
-// statements of their own actions.
+// simulate asks IAM's policy simulator about every need, in as few requests as the API allows: a
+// request's context applies to all its actions and resources, so needs go together only when they carry
+// exactly the same condition keys and values (giving a need a key its own request would not carry could
+// change the decision: iam:PermissionsBoundary decides iam:CreateRole under bind-policy-boundary.json). It
+// returns each need's decision (allowed, implicitDeny, explicitDeny) and how many requests it made.
 func simulate(ctx context.Context, who principal, needs []need) ([]string, int, error) {
 	if strings.HasSuffix(who.ARN, ":root") {
 		out := make([]string, len(needs))
@@ -228,107 +227,131 @@ func simulate(ctx context.Context, who principal, needs []need) ([]string, int, 
 	if err != nil {
 		return nil, calls, err
 	}
-	type group struct {
-		ctx                map[string][]string
-		actions, resources []string
-		members            []int
-	}
-	var groups []*group
-	agrees := func(g *group, c map[string][]string) bool {
-		for k, v := range c {
-			if have, ok := g.ctx[k]; ok && strings.Join(have, "\x00") != strings.Join(v, "\x00") {
-				return false
-			}
+	groups := groupNeeds(needs)
+	// The groups are asked at once; a role at another path than "/" is looked up once, by whichever asks first.
+	resolve := sync.OnceValues(func() (string, error) {
+		out, err := who.IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(roleName)})
+		if err != nil {
+			return "", fmt.Errorf("reading the path of your role %s (iam:GetRole): %w", roleName, err)
 		}
-		return true
-	}
-	add := func(list []string, s string) []string {
-		for _, x := range list {
-			if x == s {
-				return list
-			}
-		}
-		return append(list, s)
-	}
-	for i, n := range needs {
-		var g *group
-		for _, cand := range groups {
-			if agrees(cand, n.Context) {
-				g = cand
-				break
-			}
-		}
-		if g == nil {
-			g = &group{ctx: map[string][]string{}}
-			groups = append(groups, g)
-		}
-		for k, v := range n.Context {
-			g.ctx[k] = v
-		}
-		g.actions, g.resources, g.members = add(g.actions, n.Action), add(g.resources, n.Resource), append(g.members, i)
-	}
+		return aws.ToString(out.Role.Arn), nil
+	})
+	var mu sync.Mutex
+	count := func() { mu.Lock(); calls++; mu.Unlock() }
 	decisions := make([]string, len(needs))
+	eg, ectx := errgroup.WithContext(ctx)
 	for _, g := range groups {
-		in := &iam.SimulatePrincipalPolicyInput{PolicySourceArn: aws.String(source), ActionNames: g.actions, ResourceArns: g.resources}
-		keys := make([]string, 0, len(g.ctx))
-		for k := range g.ctx {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			typ := iamtypes.ContextKeyTypeEnumString
-			if len(g.ctx[k]) != 1 || k == "aws:TagKeys" {
-				typ = iamtypes.ContextKeyTypeEnumStringList
+		eg.Go(func() error {
+			in := &iam.SimulatePrincipalPolicyInput{PolicySourceArn: aws.String(source), ActionNames: g.actions, ResourceArns: g.resources}
+			keys := make([]string, 0, len(g.ctx))
+			for k := range g.ctx {
+				keys = append(keys, k)
 			}
-			in.ContextEntries = append(in.ContextEntries, iamtypes.ContextEntry{ContextKeyName: aws.String(k), ContextKeyType: typ, ContextKeyValues: g.ctx[k]})
-		}
-		results := map[[2]string]string{}
-		pages := iam.NewSimulatePrincipalPolicyPaginator(who.IAM, in)
-		for pages.HasMorePages() {
-			calls++
-			page, err := pages.NextPage(ctx)
-			if sdcaws.IsNotFound(err) && roleName != "" {
-				// The role is at another path than "/": read where, once, and ask again.
-				calls++
-				out, gerr := who.IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(roleName)})
-				if gerr != nil {
-					return nil, calls, fmt.Errorf("reading the path of your role %s (iam:GetRole): %w", roleName, gerr)
+			sort.Strings(keys)
+			for _, k := range keys {
+				typ := iamtypes.ContextKeyTypeEnumString
+				if len(g.ctx[k]) != 1 || k == "aws:TagKeys" {
+					typ = iamtypes.ContextKeyTypeEnumStringList
 				}
-				source, roleName = aws.ToString(out.Role.Arn), ""
-				in.PolicySourceArn = aws.String(source)
-				pages = iam.NewSimulatePrincipalPolicyPaginator(who.IAM, in)
-				continue
+				in.ContextEntries = append(in.ContextEntries, iamtypes.ContextEntry{ContextKeyName: aws.String(k), ContextKeyType: typ, ContextKeyValues: g.ctx[k]})
 			}
-			if err != nil {
-				return nil, calls, fmt.Errorf("iam:SimulatePrincipalPolicy: %w", err)
-			}
-			for _, r := range page.EvaluationResults {
-				action := aws.ToString(r.EvalActionName)
-				if len(r.ResourceSpecificResults) == 0 {
-					results[[2]string{action, aws.ToString(r.EvalResourceName)}] = string(r.EvalDecision)
+			results := map[[2]string]string{}
+			pages := iam.NewSimulatePrincipalPolicyPaginator(who.IAM, in)
+			resolved := false
+			for pages.HasMorePages() {
+				count()
+				page, err := pages.NextPage(ectx)
+				if sdcaws.IsNotFound(err) && roleName != "" && !resolved {
+					// The role is at another path than "/": learn where, and ask again.
+					count()
+					arn, rerr := resolve()
+					if rerr != nil {
+						return rerr
+					}
+					resolved, in.PolicySourceArn = true, aws.String(arn)
+					pages = iam.NewSimulatePrincipalPolicyPaginator(who.IAM, in)
+					continue
 				}
-				for _, rr := range r.ResourceSpecificResults {
-					results[[2]string{action, aws.ToString(rr.EvalResourceName)}] = string(rr.EvalResourceDecision)
+				if err != nil {
+					return fmt.Errorf("iam:SimulatePrincipalPolicy: %w", err)
 				}
-			}
-		}
-		for _, i := range g.members {
-			d, ok := results[[2]string{needs[i].Action, needs[i].Resource}]
-			if !ok && len(g.resources) == 1 {
-				// One resource: IAM may answer with the aggregate alone.
-				for k, v := range results {
-					if k[0] == needs[i].Action {
-						d, ok = v, true
+				for _, r := range page.EvaluationResults {
+					action := aws.ToString(r.EvalActionName)
+					if len(r.ResourceSpecificResults) == 0 {
+						results[[2]string{action, aws.ToString(r.EvalResourceName)}] = string(r.EvalDecision)
+					}
+					for _, rr := range r.ResourceSpecificResults {
+						results[[2]string{action, aws.ToString(rr.EvalResourceName)}] = string(rr.EvalResourceDecision)
 					}
 				}
 			}
-			if !ok {
-				d = "implicitDeny"
+			for _, i := range g.members {
+				d, ok := results[[2]string{needs[i].Action, needs[i].Resource}]
+				if !ok && len(g.resources) == 1 {
+					// One resource: IAM may answer with the aggregate alone.
+					for k, v := range results {
+						if k[0] == needs[i].Action {
+							d, ok = v, true
+						}
+					}
+				}
+				if !ok {
+					d = "implicitDeny"
+				}
+				decisions[i] = d // each need is in one group: no two goroutines write the same element
 			}
-			decisions[i] = d
-		}
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return nil, calls, err
 	}
 	return decisions, calls, nil
+}
+
+// simGroup is one simulator request's worth of needs: one context, the actions and resources of its
+// members (IAM evaluates each action on each resource).
+type simGroup struct {
+	ctx                map[string][]string
+	actions, resources []string
+	members            []int // indexes into the needs
+}
+
+// groupNeeds puts the needs with the same context together, in the order they come.
+func groupNeeds(needs []need) []*simGroup {
+	var groups []*simGroup
+	byContext := map[string]*simGroup{}
+	for i, n := range needs {
+		key := contextKey(n.Context)
+		g := byContext[key]
+		if g == nil {
+			g = &simGroup{ctx: n.Context}
+			byContext[key] = g
+			groups = append(groups, g)
+		}
+		if !slices.Contains(g.actions, n.Action) {
+			g.actions = append(g.actions, n.Action)
+		}
+		if !slices.Contains(g.resources, n.Resource) {
+			g.resources = append(g.resources, n.Resource)
+		}
+		g.members = append(g.members, i)
+	}
+	return groups
+}
+
+// contextKey is a context in a canonical form: equal contexts have equal keys.
+func contextKey(c map[string][]string) string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k + "\x00" + strings.Join(c[k], "\x01") + "\x00")
+	}
+	return b.String()
 }
 
 // simulationSource is the ARN IAM's simulator takes for the caller: a user's own; for a role session the

@@ -267,6 +267,17 @@ func TestMissingPermissionsAreRefusedBeforeWriting(t *testing.T) {
 		refused(t, r, "bind", "iam:CreateRole on arn:aws:iam::123456789012:role/"+roleName(ns, "sdc"), "only with --permissions-boundary")
 		noWrites(t, key, ns, 0)
 	})
+	t.Run("migrate without eks:CreatePodIdentityAssociation", func(t *testing.T) {
+		ns := newNamespace(t)
+		if r := kubectl(t, "sdc", "bind", "-n", ns, "--bucket", bucket, "--yes"); r.Code != 0 {
+			t.Fatal(r)
+		}
+		env, key := iamUserWith(t, "migrate-no-association", withoutAction(t, permissionsDoc(t, "bind-policy.json"), "eks:CreatePodIdentityAssociation"))
+		before := len(kubeWrites(t, ns))
+		r := run(t, env, "kubectl", "sdc", "migrate", "-n", ns, "--yes")
+		refused(t, r, "migrate", "eks:CreatePodIdentityAssociation on arn:aws:eks:", "docs/permissions/bind-policy.json")
+		noWrites(t, key, ns, before)
+	})
 	t.Run("unbind without iam:DeleteRole", func(t *testing.T) {
 		ns := newNamespace(t)
 		if r := kubectl(t, "sdc", "bind", "-n", ns, "--bucket", bucket, "--yes"); r.Code != 0 {
@@ -443,6 +454,59 @@ func TestThePreflightAsksAboutEveryWrite(t *testing.T) {
 				if !asked[action] {
 					t.Errorf("%s wrote %s without checking it first (checked: %v)", tc.name, action, slices.Sorted(maps.Keys(asked)))
 				}
+			}
+		})
+	}
+}
+
+// doctor's aws.operator says who may bind and unbind here, with which documented policy's rights: a user
+// holding bind-policy.json and unbind-policy.json binds without a boundary (admin-equivalent, said so), one
+// holding bind-policy-boundary.json only with the boundary, one holding doctor-policy.json neither.
+func TestDoctorSaysWhoMayBind(t *testing.T) {
+	ns := newNamespace(t)
+	both := func(files ...string) []byte {
+		t.Helper()
+		var all struct {
+			Version   string
+			Statement []any
+		}
+		all.Version = "2012-10-17"
+		for _, f := range files {
+			var p struct{ Statement []map[string]any }
+			if err := json.Unmarshal(permissionsDoc(t, f), &p); err != nil {
+				t.Fatal(err)
+			}
+			for _, st := range p.Statement {
+				delete(st, "Sid") // the documents share some Sids, which one policy may not
+				all.Statement = append(all.Statement, st)
+			}
+		}
+		out, err := json.Marshal(all)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name   string
+		doc    []byte
+		status string
+		says   string
+	}{
+		{"bind-policy", both("bind-policy.json", "unbind-policy.json"), "pass", "bind-policy.json's rights"},
+		{"bind-policy-boundary", both("bind-policy-boundary.json", "unbind-policy.json"), "pass", "--permissions-boundary arn:aws:iam::123456789012:policy/SDCWorkloadBoundary only"},
+		{"doctor-policy", both("doctor-policy.json"), "warn", "may neither bind nor unbind"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env, _ := iamUserWith(t, tc.name, tc.doc)
+			r := run(t, env, "kubectl", "sdc", "doctor", "-n", ns, "-o", "json")
+			var rep docReport
+			if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil {
+				t.Fatalf("%v\n%s", err, r)
+			}
+			c := rep.check(t, "aws.operator")
+			if c.Status != tc.status || !strings.Contains(c.Title+" "+c.Detail, tc.says) {
+				t.Errorf("aws.operator as a user holding %s: %+v", tc.name, c)
 			}
 		})
 	}

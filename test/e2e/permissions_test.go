@@ -36,6 +36,9 @@ func representative(action string) (resource string, context map[string][]string
 	case action == "iam:PassRole":
 		// EKS asks it of whoever creates or updates an association, with the service it is passed to.
 		return role, map[string][]string{"iam:PassedToService": {"pods.eks.amazonaws.com"}}
+	case action == "iam:SimulatePrincipalPolicy":
+		// The check before writing asks about the caller: a user, or the role of a role session.
+		return "arn:aws:iam::" + acct + ":user/operator", nil
 	case action == "iam:AttachRolePolicy":
 		return role, map[string][]string{"iam:PolicyARN": {policy}}
 	case strings.Contains(action, "OpenIDConnectProvider") && action != "iam:ListOpenIDConnectProviders":
