@@ -358,4 +358,3 @@ func TestSavedPlanWithAForgedDigestIsReplannedAndRefused(t *testing.T) {
 		t.Error("a forged plan made the role")
 	}
 }
-
