@@ -18,7 +18,7 @@ TEST_FLAGS ?=
 
 export CGO_ENABLED ?= 0
 
-.PHONY: all build sandbox-bin install test unit e2e lint vet fmt-check tidy-check staticcheck demo sandbox-up sandbox-down clean oracle-deps oracle workload-deps
+.PHONY: all build sandbox-bin install test unit e2e lint vet fmt-check tidy-check staticcheck demo sandbox-up sandbox-down clean oracle-deps oracle workload-deps cfnspec-deps ack-crds
 
 all: build
 
@@ -81,7 +81,7 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 ## test: every test, unit and end-to-end (the e2e tests start their own sandboxes)
-test: lint sandbox-bin oracle-deps workload-deps
+test: lint sandbox-bin oracle-deps workload-deps cfnspec-deps ack-crds
 	SDC_SANDBOX_BIN=$(BIN) $(GO) test -count=1 -timeout 60m $(TEST_FLAGS) ./...
 
 ## oracle-deps: the test-only IAM oracles (npm packages pinned by test/oracle/testdata/package-lock.json)
@@ -103,6 +103,19 @@ oracle-deps:
 WORKLOAD_DIR := test/workload/testdata
 workload-deps:
 	$(call npm-deps,$(WORKLOAD_DIR),workload)
+
+## cfnspec-deps: the CloudFormation resource schemas of @aws-cdk/aws-service-spec (pinned by
+##               test/cfnspec/testdata/package-lock.json) that the e2e tests validate bind -o cloudformation against
+CFNSPEC_DIR := test/cfnspec/testdata
+cfnspec-deps:
+	$(call npm-deps,$(CFNSPEC_DIR),cfnspec)
+
+## ack-crds: the ACK iam-controller module (its CRDs under config/crd/bases) into the Go module cache, for the e2e
+##           tests that server-side dry-run bind -o ack (the eks-controller is not on the module proxy: its
+##           PodIdentityAssociation CRD is in test/e2e/testdata/ack)
+ACK_IAM_MODULE := github.com/aws-controllers-k8s/iam-controller@v1.9.1
+ack-crds:
+	cd "$$(mktemp -d)" && GOFLAGS=-mod=mod $(GO) mod download -json $(ACK_IAM_MODULE) >/dev/null
 
 ## oracle: the oracle tests alone (ORACLE_SEED=N or random, ORACLE_CASES=N change the generated cases)
 oracle: oracle-deps

@@ -117,6 +117,9 @@ type BindOptions struct {
 
 	req      *bind.Request
 	manifest manifest.Options
+	// Saving and applying saved plans (saved_plan.go).
+	saving savingFlags
+	saved  *appliedPlan
 }
 
 func newBindCmd(g *Globals) *cobra.Command { return bindCmd(&BindOptions{Globals: g}) }
@@ -170,6 +173,8 @@ func bindCmd(o *BindOptions) *cobra.Command {
 	o.aws.add(f)
 	o.perms.add(c, g)
 	o.guard.add(c)
+	o.saving.add(c)
+	addGitOpsOutput(c)
 	addTargetCompletions(c, g)
 	return c
 }
@@ -232,7 +237,7 @@ func (o *BindOptions) Complete(c *cobra.Command) error {
 
 // Validate checks every flag before anything is read or written.
 func (o *BindOptions) Validate() error {
-	if err := o.Output.validate(); err != nil {
+	if err := o.validateOutput(); err != nil {
 		return err
 	}
 	if err := o.lock.validate(); err != nil {
@@ -240,6 +245,9 @@ func (o *BindOptions) Validate() error {
 	}
 	if o.ExitCode && !o.DryRun {
 		return errors.New("--exit-code needs --dry-run")
+	}
+	if err := o.saving.validate(o.DryRun, o.PrintManifest, o.Wait); err != nil {
+		return err
 	}
 	if o.Wait && o.Deployment == "" {
 		return errors.New("--wait needs --deployment (it follows that Deployment's rollout)")
@@ -289,6 +297,9 @@ func (o *BindOptions) Run(ctx context.Context) error {
 	res.Notes = append(res.Notes, uncheckedNotes(pf)...)
 	if o.Verbose > 0 {
 		explainCluster(o.ErrOut, res.Cluster)
+	}
+	if err := o.savedPlan(res); err != nil {
+		return err
 	}
 	out, th, prose := o.proseStream()
 	if prose {
@@ -351,7 +362,7 @@ func (o *BindOptions) Run(ctx context.Context) error {
 // proseStream is where the plan and the rest of the prose go, and whether there is any: standard output
 // without -o; with --print-manifest standard error, since standard output then holds only the manifest.
 func (o *BindOptions) proseStream() (io.Writer, *render.Theme, bool) {
-	if o.PrintManifest {
+	if o.PrintManifest || o.Output.gitops() {
 		return o.ErrOut, o.ErrTheme(), true
 	}
 	return o.Out, o.Theme(), !o.Output.structured()
@@ -361,6 +372,9 @@ func (o *BindOptions) proseStream() (io.Writer, *render.Theme, bool) {
 func (o *BindOptions) printResult(res *bind.Result, applied *plan.Result) error {
 	if o.PrintManifest {
 		return nil
+	}
+	if o.Output.gitops() {
+		return o.printGitOps(res)
 	}
 	return o.Output.print(o.Out, res.Output(o.DryRun, applied))
 }

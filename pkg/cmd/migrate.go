@@ -54,6 +54,9 @@ type MigrateOptions struct {
 	Output           outputFlag
 
 	req *bind.MigrateRequest
+	// Saving and applying saved plans (saved_plan.go).
+	saving savingFlags
+	saved  *appliedPlan
 }
 
 func newMigrateCmd(g *Globals) *cobra.Command {
@@ -87,6 +90,7 @@ func newMigrateCmd(g *Globals) *cobra.Command {
 	f.BoolVarP(&o.Yes, "yes", "y", false, "Apply without asking")
 	o.Output.add(c, "the result object", "the plan in prose")
 	o.aws.add(f)
+	o.saving.add(c)
 	_ = c.RegisterFlagCompletionFunc("service-account", completeServiceAccounts(g))
 	return c
 }
@@ -112,6 +116,9 @@ func (o *MigrateOptions) Validate(c *cobra.Command) error {
 		return err
 	}
 	if err := o.lock.validate(); err != nil {
+		return err
+	}
+	if err := o.saving.validate(o.DryRun, false, false); err != nil {
 		return err
 	}
 	switch {
@@ -140,6 +147,9 @@ func (o *MigrateOptions) Run(ctx context.Context) error {
 	}
 	pf := b.PreflightMigration(ctx, mg)
 	mg.Notes = append(mg.Notes, uncheckedNotes(pf)...)
+	if err := o.savedPlan(mg); err != nil {
+		return err
+	}
 	prose := !o.Output.structured()
 	out, th := o.Out, o.Theme()
 	if prose {

@@ -72,7 +72,8 @@ OIDC provider and the ServiceAccount's annotation; --mechanism pod-identity: an 
 association), and the Deployment settings in one idempotent, plan-first step; unbind removes what bind
 made for a ServiceAccount, and only that; migrate moves IRSA-bound ServiceAccounts to EKS Pod Identity;
 list shows every binding with doctor's verdict; doctor checks the whole chain of either mechanism and says
-what to fix; manifest prints the SDC Deployment for StreamSets Control Hub's YAML or kubectl apply.
+what to fix; manifest prints the SDC Deployment for StreamSets Control Hub's YAML or kubectl apply; apply
+applies a plan that bind, unbind or migrate saved with --dry-run --out FILE, once reviewed.
 
 Exit codes:
   0  success (bind/unbind/migrate --dry-run --exit-code: nothing to change; doctor: no check failed)
@@ -118,6 +119,7 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	root.AddCommand(newDoctorCmd(g))
 	root.AddCommand(newManifestCmd(g))
 	root.AddCommand(newMigrateCmd(g))
+	root.AddCommand(newApplyCmd(g))
 	registerGlobalCompletions(root, g)
 	return root
 }

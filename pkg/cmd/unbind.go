@@ -70,6 +70,9 @@ type UnbindOptions struct {
 	Verbose              int
 
 	req *bind.UnbindRequest
+	// Saving and applying saved plans (saved_plan.go).
+	saving savingFlags
+	saved  *appliedPlan
 }
 
 func newUnbindCmd(g *Globals) *cobra.Command {
@@ -104,6 +107,7 @@ func newUnbindCmd(g *Globals) *cobra.Command {
 	o.Output.add(c, "the result object", "the plan in prose")
 	f.CountVarP(&o.Verbose, "verbose", "v", "Say more: how the cluster's issuer was found")
 	o.aws.add(f)
+	o.saving.add(c)
 	_ = c.RegisterFlagCompletionFunc("service-account", completeServiceAccounts(g))
 	_ = c.RegisterFlagCompletionFunc("role-name", cobra.NoFileCompletions)
 	_ = c.RegisterFlagCompletionFunc("mechanism", cobra.FixedCompletions([]string{string(vocab.MechanismIRSA), string(vocab.MechanismPodIdentity)}, cobra.ShellCompDirectiveNoFileComp))
@@ -133,6 +137,9 @@ func (o *UnbindOptions) Validate() error {
 	if o.ExitCode && !o.DryRun {
 		return errors.New("--exit-code needs --dry-run")
 	}
+	if err := o.saving.validate(o.DryRun, false, false); err != nil {
+		return err
+	}
 	return o.req.Validate()
 }
 
@@ -153,6 +160,9 @@ func (o *UnbindOptions) Run(ctx context.Context) error {
 		explainPreflight(o.ErrOut, pf)
 	}
 	res.Notes = append(res.Notes, uncheckedNotes(pf)...)
+	if err := o.savedPlan(res); err != nil {
+		return err
+	}
 	if o.Verbose > 0 {
 		explainCluster(o.ErrOut, res.Cluster)
 	}
