@@ -79,7 +79,7 @@ type Workload struct {
 func (b *Binder) Observe(ctx context.Context, r *Request) (*Observed, error) {
 	o := &Observed{Now: b.now()}
 	reads := []func(context.Context) error{func(ctx context.Context) error { return b.observeKube(ctx, r, o) }}
-	if r.AssumeRoleARN != "" {
+	if r.target() != "" {
 		reads = append(reads, func(ctx context.Context) error { return b.observeTarget(ctx, r, o) })
 	}
 	w, err := b.where(ctx, reads...)

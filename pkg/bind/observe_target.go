@@ -53,8 +53,8 @@ func (b *Binder) observeTarget(ctx context.Context, r *Request, o *Observed) err
 	}
 	if t.Identity.Account != p.Account {
 		return &FlagError{Flag: "--target-profile", Value: r.TargetProfile, Rule: fmt.Sprintf(
-			"its credentials are for account %s (%s), and --assume-role-arn names a role in account %s: use a profile of account %s",
-			t.Identity.Account, t.Identity.ARN, p.Account, p.Account)}
+			"its credentials are for account %s (%s), and %s names a role in account %s: use a profile of account %s",
+			t.Identity.Account, t.Identity.ARN, r.targetFlag(), p.Account, p.Account)}
 	}
 	if roleErr != nil {
 		return fmt.Errorf("in account %s (--target-profile %s): %w", p.Account, r.TargetProfile, roleErr)
@@ -70,7 +70,7 @@ func (b *Binder) observeTarget(ctx context.Context, r *Request, o *Observed) err
 
 // targetNames is what bind knows of the target role before reading anything.
 func targetNames(r *Request) *TargetObserved {
-	p, _ := vocab.ParseRoleARN(r.AssumeRoleARN)
-	return &TargetObserved{ARN: r.AssumeRoleARN, Parsed: p, Profile: r.TargetProfile,
+	p, _ := vocab.ParseRoleARN(r.target())
+	return &TargetObserved{ARN: r.target(), Parsed: p, Profile: r.TargetProfile,
 		PolicyARN: vocab.PolicyARNAt(p.Partition, p.Account, p.Path, p.Name)}
 }

@@ -60,7 +60,8 @@ func (u *unbinding) association() {
 		return
 	}
 	u.add(c)
-	c.Before = associationView(cl, a.Namespace, a.ServiceAccount, a.RoleARN)
+	c.Before = associationView(cl, a.Namespace, a.ServiceAccount, a.RoleARN,
+		associationChain{TargetRoleARN: a.TargetRoleARN, DisableSessionTags: a.DisableSessionTags, Policy: a.Policy})
 	if !namesRole(a.RoleARN, n) {
 		c.Notes = []string{"names role " + a.RoleARN + ", not " + n.RoleARN + ": it stays as it is"}
 		u.warn("ServiceAccount %s/%s's EKS Pod Identity association %s names role %s, not the role unbound (%s), so it stays; to remove it: kubectl sdc unbind -n %s --service-account %s --mechanism pod-identity --role-name %s",
