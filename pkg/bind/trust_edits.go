@@ -246,7 +246,9 @@ func (e AdmitPodIdentityTarget) refusal(p *iampolicy.Policy) string {
 }
 
 // Subjects are the roles the trust lists in statements of bind's shape.
-func (e AdmitPodIdentityTarget) Subjects(p *iampolicy.Policy) []string { return iampolicy.AWSPrincipals(p) }
+func (e AdmitPodIdentityTarget) Subjects(p *iampolicy.Policy) []string {
+	return iampolicy.AWSPrincipals(p)
+}
 
 func (e AdmitPodIdentityTarget) String() string {
 	return "admit role " + e.RoleARN + " for EKS Pod Identity"
