@@ -78,6 +78,16 @@ func (u *unbinding) association() {
 	}
 	c.Action = plan.Delete
 	c.Notes = []string{fmt.Sprintf("eks:DeletePodIdentityAssociation %s: EKS Auth hands the ServiceAccount's pods no more credentials (those already handed out stay valid until they expire), and pods created from now on get no EKS Pod Identity environment", a.ID)}
+	if a.TargetRoleARN != "" {
+		// The target's account is not unbind's to change: say exactly what bind put there.
+		tp, _ := vocab.ParseRoleARN(a.TargetRoleARN)
+		sess := iampolicy.PodIdentitySession{ClusterARN: o.Cluster.ARN, ClusterName: cl, Namespace: r.Namespace, ServiceAccount: r.ServiceAccount,
+			DisableSessionTags: a.DisableSessionTags}
+		stmt := iampolicy.PodIdentityTargetStatement(a.RoleARN, sess, a.ExternalID).Canonical()
+		c.Notes = append(c.Notes, "its target role "+a.TargetRoleARN+" stays: it is in account "+tp.Account)
+		u.warn("the association's target role %s (account %s) stays, and so does what bind put there: the statement of its trust that admits role %s (%s) and this binding's statements of policy %s; remove them with that account's credentials if nothing else needs them (aws iam get-role --role-name %s)",
+			a.TargetRoleARN, tp.Account, a.RoleARN, strings.Join(strings.Fields(string(stmt)), " "), vocab.PolicyARNAt(tp.Partition, tp.Account, tp.Path, tp.Name), tp.Name)
+	}
 	c.Op = deleteAssociation{Cluster: cl, ID: a.ID}
 	u.associationGoes = true
 }

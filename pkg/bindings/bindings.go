@@ -33,6 +33,8 @@ type Binding struct {
 	ServiceAccount string          `json:"serviceAccount"`
 	Mechanism      vocab.Mechanism `json:"mechanism"`
 	RoleARN        string          `json:"roleArn"`
+	// TargetRoleARN is the EKS Pod Identity association's target role (EKS's own chain), "" for none.
+	TargetRoleARN string `json:"targetRoleArn,omitempty"`
 	// Stages are the stages bind recorded on the role for this binding (tag kubectl-sdc/stages).
 	Stages []string `json:"stages"`
 	// Deployments are those whose pods run under the ServiceAccount.
@@ -75,6 +77,9 @@ func FromReport(f *doctor.Facts, rep *doctor.Report) List {
 			// does not exist); RoleARN is the annotation's, else the association's.
 			b := Binding{Namespace: t.Namespace, ServiceAccount: t.ServiceAccount, Mechanism: mechanismOf(t),
 				RoleARN: t.RoleARN, Stages: []string{}, Deployments: []string{}, Problems: []string{}}
+			if t.Chain {
+				b.TargetRoleARN = t.AssumeRoleARN
+			}
 			if t.Selection != nil && t.SelectionFrom == doctor.SelectionFromTag {
 				b.Stages = append(b.Stages, t.Selection.Stages...)
 			}

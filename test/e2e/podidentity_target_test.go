@@ -118,6 +118,10 @@ func TestPodIdentityTargetRole(t *testing.T) {
 	}
 	passes(t, rep, "eks.pod-identity-association", "iam.trust", "iam.permissions", "iam.assume-role-target", "probe.assume-role", "probe.assume-role-target", "probe.access")
 
+	if l := kubectl(t, "sdc", "list", "-n", ns); l.Code != 0 || !strings.Contains(l.Stdout, roleName(ns, "sdc")+" -> "+targetName) {
+		t.Errorf("list does not show the target role: %s", l)
+	}
+
 	sb.Front.ResetCalls()
 	if again := mustBind(t, args...); !strings.Contains(again.Stdout, "No changes") {
 		t.Errorf("second run:\n%s", again.Stdout)
@@ -176,6 +180,18 @@ func TestPodIdentityTargetRole(t *testing.T) {
 	}
 	if rep, dr = doctorJSON(t, "-n", ns, "--probe", "--target-profile", sb.Target.Profile); dr.Code != 0 {
 		t.Errorf("doctor with session tags disabled: exit %d\n%s", dr.Code, dr)
+	}
+
+	// unbind takes away the binding's side and says what stays in the target's account.
+	u := kubectl(t, "sdc", "unbind", "-n", ns, "--yes")
+	if u.Code != 0 || !strings.Contains(u.Stderr+u.Stdout, "the association's target role "+target+" (account "+sb.Target.AccountID+") stays") {
+		t.Fatalf("unbind: %s", u)
+	}
+	if got := associationsOf(t, ns); len(got) != 0 {
+		t.Errorf("associations after unbind: %+v", got)
+	}
+	if r := run(t, nil, "aws", "iam", "get-role", "--role-name", roleName(ns, "sdc")); r.Code == 0 {
+		t.Errorf("the binding's role is still there after unbind")
 	}
 }
 
