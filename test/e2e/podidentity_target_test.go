@@ -145,9 +145,8 @@ func TestPodIdentityTargetRole(t *testing.T) {
 	if r := kubectl(t, append(fix, "--yes")...); r.Code != 0 {
 		t.Fatalf("the fix: %s", r)
 	}
-	if rep, dr = doctorJSON(t, "-n", ns, "--probe", "--target-profile", sb.Target.Profile); dr.Code != 0 {
-		t.Errorf("doctor after the fix: exit %d\n%s", dr.Code, dr)
-	}
+	rep, dr = doctorJSON(t, "-n", ns, "--probe", "--target-profile", sb.Target.Profile)
+	passes(t, rep, "iam.assume-role-target", "probe.access")
 
 	// Session tags disabled, and a session policy that lets the pod read only: the trust is conditioned on
 	// the external ID EKS made for the association; a put is refused, a get is not. The owners first took
@@ -178,8 +177,10 @@ func TestPodIdentityTargetRole(t *testing.T) {
 	if again := mustBind(t, narrowed...); !strings.Contains(again.Stdout, "No changes") {
 		t.Errorf("second run with session tags disabled:\n%s", again.Stdout)
 	}
-	if rep, dr = doctorJSON(t, "-n", ns, "--probe", "--target-profile", sb.Target.Profile); dr.Code != 0 {
-		t.Errorf("doctor with session tags disabled: exit %d\n%s", dr.Code, dr)
+	rep, _ = doctorJSON(t, "-n", ns, "--probe", "--target-profile", sb.Target.Profile)
+	passes(t, rep, "iam.assume-role-target", "probe.assume-role", "probe.access")
+	if c := rep.check(t, "iam.assume-role-target"); !strings.Contains(c.Detail, "sts:ExternalId us-west-2/"+sb.AccountID+"/sandbox/"+ns+"/sdc") {
+		t.Errorf("iam.assume-role-target with session tags disabled: %s", c.Detail)
 	}
 
 	// unbind takes away the binding's side and says what stays in the target's account.
