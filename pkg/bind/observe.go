@@ -80,7 +80,7 @@ func (b *Binder) Observe(ctx context.Context, r *Request) (*Observed, error) {
 	o := &Observed{Now: b.now()}
 	reads := []func(context.Context) error{func(ctx context.Context) error { return b.observeKube(ctx, r, o) }}
 	if r.target() != "" {
-		reads = append(reads, func(ctx context.Context) error { return b.observeTarget(ctx, r, o) })
+		reads = append(reads, func(ctx context.Context) error { return b.observeTarget(ctx, r, &o.Target) })
 	}
 	w, err := b.where(ctx, reads...)
 	if err != nil {

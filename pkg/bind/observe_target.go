@@ -27,10 +27,10 @@ type TargetObserved struct {
 
 // observeTarget reads the target role and its policy with --target-profile's credentials, and who those
 // are, all at once (one round trip, beside the reads of the binding's own account).
-func (b *Binder) observeTarget(ctx context.Context, r *Request, o *Observed) error {
+func (b *Binder) observeTarget(ctx context.Context, r *Request, into **TargetObserved) error {
 	t := targetNames(r)
 	p := t.Parsed
-	o.Target = t
+	*into = t
 	if b.TargetAWS == nil {
 		return nil
 	}
@@ -44,7 +44,7 @@ func (b *Binder) observeTarget(ctx context.Context, r *Request, o *Observed) err
 	go func() { defer wg.Done(); t.Identity, idErr = c.Identity(ctx) }()
 	go func() {
 		defer wg.Done()
-		t.Role, roleErr = iamread.ReadRole(ctx, c.IAM, p.Name, iamread.RoleOptions{Concurrent: true})
+		t.Role, roleErr = iamread.ReadRole(ctx, c.IAM, p.Name, iamread.RoleOptions{Concurrent: true, InlineNames: true})
 	}()
 	go func() { defer wg.Done(); t.Policy, polErr = iamread.ReadPolicy(ctx, c.IAM, t.PolicyARN) }()
 	wg.Wait()

@@ -183,16 +183,32 @@ func TestPodIdentityTargetRole(t *testing.T) {
 		t.Errorf("iam.assume-role-target with session tags disabled: %s", c.Detail)
 	}
 
-	// unbind takes away the binding's side and says what stays in the target's account.
-	u := kubectl(t, "sdc", "unbind", "-n", ns, "--yes")
-	if u.Code != 0 || !strings.Contains(u.Stderr+u.Stdout, "the association's target role "+target+" (account "+sb.Target.AccountID+") stays") {
+	// unbind --target-profile takes away what bind made on both sides: the association, the binding's role
+	// and policy, and in the target's account the role and the policy bind made there.
+	u := kubectl(t, "sdc", "unbind", "-n", ns, "--target-profile", sb.Target.Profile, "--yes")
+	if u.Code != 0 {
 		t.Fatalf("unbind: %s", u)
+	}
+	for _, want := range []string{"- delete    IAM role " + target, "- delete    IAM policy arn:aws:iam::" + sb.Target.AccountID + ":policy/" + targetName} {
+		if !strings.Contains(u.Stdout, want) {
+			t.Errorf("the unbind plan lacks %q:\n%s", want, u.Stdout)
+		}
 	}
 	if got := associationsOf(t, ns); len(got) != 0 {
 		t.Errorf("associations after unbind: %+v", got)
 	}
-	if r := run(t, nil, "aws", "iam", "get-role", "--role-name", roleName(ns, "sdc")); r.Code == 0 {
-		t.Errorf("the binding's role is still there after unbind")
+	for _, gone := range [][]string{
+		{"iam", "get-role", "--role-name", roleName(ns, "sdc")},
+		{"iam", "get-policy", "--policy-arn", policyARN(t, ns, "sdc")},
+		{"--profile", sb.Target.Profile, "iam", "get-role", "--role-name", targetName},
+		{"--profile", sb.Target.Profile, "iam", "get-policy", "--policy-arn", "arn:aws:iam::" + sb.Target.AccountID + ":policy/" + targetName},
+	} {
+		if r := run(t, nil, "aws", gone...); r.Code == 0 {
+			t.Errorf("aws %v still finds it after unbind", gone)
+		}
+	}
+	if again := kubectl(t, "sdc", "unbind", "-n", ns, "--target-profile", sb.Target.Profile, "--yes"); again.Code != 0 || !strings.Contains(again.Stdout, "Nothing to do") {
+		t.Errorf("a second unbind: %s", again)
 	}
 }
 
