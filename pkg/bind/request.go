@@ -63,6 +63,9 @@ type Request struct {
 	// DisableSessionTags (Pod Identity only) sets the association's disableSessionTags; nil leaves an
 	// existing association's setting as it is (a new one has session tags).
 	DisableSessionTags *bool
+	// SubjectPattern (IRSA only, with RoleName) admits every ServiceAccount whose subject matches it (IAM's
+	// StringLike on <issuer>:sub), e.g. system:serviceaccount:sdc-*:sdc: a role meant for many.
+	SubjectPattern string
 	// SessionPolicy (Pod Identity only) is the association's policy, which narrows the credentials the pods
 	// get; EKS requires session tags disabled for it. nil: the association has none.
 	SessionPolicy *iampolicy.Policy
@@ -144,6 +147,9 @@ func (r *Request) Validate() error {
 	if err := r.validateTarget(); err != nil {
 		return err
 	}
+	if err := r.validatePattern(); err != nil {
+		return err
+	}
 	hasStages := len(r.Selection.Stages) > 0
 	switch {
 	case r.KeepPermissions && (hasStages || r.PolicyDocument != nil || len(r.AttachPolicyARNs) > 0):
@@ -223,6 +229,27 @@ func (r *Request) validateMechanism() error {
 		return &FlagError{Flag: "--disable-session-tags", Rule: "sets an EKS Pod Identity association's setting: it needs --mechanism pod-identity"}
 	case r.SessionPolicy != nil:
 		return &FlagError{Flag: "--session-policy", Rule: "is an EKS Pod Identity association's policy: it needs --mechanism pod-identity"}
+	}
+	return nil
+}
+
+// validatePattern checks --subject-pattern: IRSA's, on a role shared on purpose, well formed, and admitting
+// the ServiceAccount bound now.
+func (r *Request) validatePattern() error {
+	if r.SubjectPattern == "" {
+		return nil
+	}
+	if r.podIdentityMode() {
+		return &FlagError{Flag: "--subject-pattern", Value: r.SubjectPattern, Rule: "is a condition of IRSA's trust; EKS Pod Identity admits ServiceAccounts by association: leave it out, or use --mechanism irsa"}
+	}
+	if err := vocab.ValidateSubjectPattern("--subject-pattern", r.SubjectPattern); err != nil {
+		return err
+	}
+	if r.RoleName == "" {
+		return &FlagError{Flag: "--subject-pattern", Value: r.SubjectPattern, Rule: "makes a role for many ServiceAccounts, which is shared on purpose: name it with --role-name"}
+	}
+	if own := vocab.Subject(r.Namespace, r.ServiceAccount); !iampolicy.PatternAdmits(r.SubjectPattern, own) {
+		return &FlagError{Flag: "--subject-pattern", Value: r.SubjectPattern, Rule: "does not admit the ServiceAccount being bound (" + own + "): bind annotates it, so the pattern must match it"}
 	}
 	return nil
 }

@@ -295,3 +295,25 @@ func (e RevokePodIdentityTarget) Subjects(p *iampolicy.Policy) []string {
 func (e RevokePodIdentityTarget) String() string {
 	return "remove role " + e.RoleARN + "'s EKS Pod Identity statements"
 }
+
+// AdmitWebIdentityPattern admits the tokens of every ServiceAccount whose subject matches Pattern, with
+// Audience, through the OIDC provider Provider (iampolicy.AdmitSubjectPattern).
+type AdmitWebIdentityPattern struct{ Provider, Host, Pattern, Audience string }
+
+// Apply adds the pattern's statement.
+func (e AdmitWebIdentityPattern) Apply(p *iampolicy.Policy) (*iampolicy.Policy, bool) {
+	return iampolicy.AdmitSubjectPattern(p, e.Provider, e.Host, e.Pattern, e.Audience)
+}
+
+// Holds reports whether the trust has the pattern's statement.
+func (e AdmitWebIdentityPattern) Holds(p *iampolicy.Policy) bool {
+	_, changed := e.Apply(p)
+	return p != nil && !changed
+}
+
+// Subjects are the ServiceAccounts the trust lists for the provider.
+func (e AdmitWebIdentityPattern) Subjects(p *iampolicy.Policy) []string {
+	return iampolicy.WebIdentitySubjects(p, e.Provider, e.Host)
+}
+
+func (e AdmitWebIdentityPattern) String() string { return "admit " + e.Pattern }

@@ -133,6 +133,7 @@ type BindOptions struct {
 	// TargetRoleARN, DisableSessionTags and SessionPolicyFile are the association's target role, session
 	// tags setting and session policy (Pod Identity's).
 	TargetRoleARN      string
+	SubjectPattern     string
 	DisableSessionTags bool
 	SessionPolicyFile  string
 
@@ -187,6 +188,8 @@ func bindCmd(o *BindOptions) *cobra.Command {
 	f.StringVar(&o.Mechanism, "mechanism", string(vocab.MechanismIRSA), "How the pods get the role (`MECHANISM`): irsa (an IAM OIDC provider and the role-arn annotation, the original guide's way) or pod-identity (an EKS Pod Identity association)")
 	f.BoolVar(&o.RemoveIRSA, "remove-irsa", false, "With --mechanism pod-identity: remove the ServiceAccount's IRSA (the role-arn annotation, if bind set it, and its web identity trust)")
 	f.BoolVar(&o.Force, "force", false, "With --mechanism pod-identity: bind even an SDC version known to bundle an AWS SDK for Java that cannot read Pod Identity credentials")
+	f.StringVar(&o.SubjectPattern, "subject-pattern", "", "With IRSA and --role-name: admit every ServiceAccount whose subject matches this `PATTERN` (IAM's StringLike on :sub; '*' any run, '?' one character), e.g. system:serviceaccount:sdc-*:sdc; the ServiceAccount bound now must match it")
+	_ = c.RegisterFlagCompletionFunc("subject-pattern", cobra.NoFileCompletions)
 	f.StringVar(&o.TargetRoleARN, "target-role-arn", "", "With --mechanism pod-identity: the association's target role `ARN` (any account): EKS assumes the binding's role, then this one, and the pods get its credentials (EKS's own chain; the stages' permissions go there). Unlike --assume-role-arn it needs no SDC configuration, but an SDC whose AWS SDK reads Pod Identity credentials")
 	f.BoolVar(&o.DisableSessionTags, "disable-session-tags", false, "With --mechanism pod-identity: disable the association's session tags (a target role's trust then conditions on the association's external ID); default: leave the association's setting")
 	f.StringVar(&o.SessionPolicyFile, "session-policy", "", "With --mechanism pod-identity and --disable-session-tags: IAM policy document (JSON) `FILE` that narrows the pods' credentials (the association's policy, at most 2048 characters)")
@@ -225,6 +228,7 @@ func (o *BindOptions) Complete(c *cobra.Command) error {
 		Selection: sel, AttachPolicyARNs: o.AttachPolicyARNs,
 		Via: vocab.Mechanism(o.Mechanism), RegionalSTSSet: c.Flags().Changed("sts-regional-endpoints"),
 		RemoveIRSA: o.RemoveIRSA, Force: o.Force, TargetRoleARN: o.TargetRoleARN,
+		SubjectPattern: o.SubjectPattern,
 	}
 	if c.Flags().Changed("disable-session-tags") {
 		r.DisableSessionTags = &o.DisableSessionTags

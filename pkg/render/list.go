@@ -50,6 +50,9 @@ func Bindings(th *Theme, items []bindings.Binding, l ListLayout) string {
 		if target != "" {
 			role += " -> " + target // EKS Pod Identity's own chain: the pods get the target's credentials
 		}
+		if b.SubjectPattern != "" {
+			role += " (pattern " + strings.TrimPrefix(b.SubjectPattern, "system:serviceaccount:") + ")"
+		}
 		row := []string{b.ServiceAccount, string(b.Mechanism), orNone(role), orNone(strings.Join(b.Stages, ",")),
 			orNone(strings.Join(b.Deployments, ",")), fmt.Sprintf("%d/%d", b.Pods.WithIdentity, b.Pods.Total), string(b.Status)}
 		if l.Wide {
