@@ -47,7 +47,7 @@ var iamTrustScope = Check{
 			sub, aud := conditionOn(r.Trust.Statements[i], host+":sub"), conditionOn(r.Trust.Statements[i], host+":aud")
 			pats := iampolicy.SubjectPatterns(p, f.ProviderARN, f.Cluster.Issuer)
 			switch {
-			case len(pats) > 0 && len(patterns) > 0 && (f.AllServiceAccounts != nil || f.AllServiceAccountsErr != nil):
+			case len(pats) > 0 && len(patterns) > 0 && sharedOnPurpose(r.Tags) && (f.AllServiceAccounts != nil || f.AllServiceAccountsErr != nil):
 				// A role for many ServiceAccounts on purpose (bind --subject-pattern): what matters is which
 				// ServiceAccounts of the cluster the pattern admits without being bound to the role.
 				unbound, all := patternAdmits(f, pats[0], t.RoleARN)
@@ -56,7 +56,7 @@ var iamTrustScope = Check{
 					issues = append(issues, fmt.Sprintf("%s admits every ServiceAccount matching %s, and the cluster's ServiceAccounts could not be listed to say which: %v", label, pats[0], f.AllServiceAccountsErr))
 					broad[i] = true
 				case len(unbound) > 0:
-					patternFix = patternScopeFix(r.Name, pats[0], unbound[0])
+					patternFix = patternScopeFix(t, r.Name, pats[0], unbound[0])
 					issues = append(issues, fmt.Sprintf("%s admits every ServiceAccount matching %s: %d of the cluster's are not bound to role %s on purpose (no role annotation naming it): %s",
 						label, pats[0], len(unbound), r.Name, strings.Join(unbound, ", ")))
 					broad[i] = true
@@ -177,8 +177,21 @@ func patternAdmits(f *Facts, pattern, roleARN string) (unbound, all []string) {
 // patternScopeFix: a ServiceAccount a pattern admits without being bound is either to be bound on purpose
 // (bind with the role's name: the pattern admits it, so its trust does not change), or the pattern is too
 // broad.
-func patternScopeFix(role, pattern, unbound string) string {
+func patternScopeFix(t *Target, role, pattern, unbound string) string {
 	ns, name, _ := strings.Cut(unbound, "/")
-	return command("kubectl", "sdc", "bind", "-n", ns, "--service-account", name, "--role-name", role) +
+	words := append([]string{"kubectl", "sdc", "bind", "-n", ns, "--service-account", name, "--role-name", role}, permissionWords(t)...)
+	return command(words...) +
 		"   # bind it on purpose; or narrow " + pattern + " (aws iam update-assume-role-policy --role-name " + role + ")"
+}
+
+// sharedOnPurpose reports whether bind made the role for several bindings (--role-name): it records each
+// binding's stages under a key of its own. Only then is a subject pattern of its trust bind's, meant to
+// admit many; a pattern on a role made for one binding is a wildcard like any other.
+func sharedOnPurpose(tags map[string]string) bool {
+	for k := range tags {
+		if strings.HasPrefix(k, vocab.TagStages+"/") {
+			return true
+		}
+	}
+	return false
 }

@@ -366,7 +366,7 @@ func (d *Doctor) gatherPatternScope(ctx context.Context, f *Facts, ns string) {
 	}
 	patterned := false
 	for _, t := range f.Targets {
-		if r := f.Roles[t.RoleARN]; r != nil && r.Trust != nil && len(iampolicy.SubjectPatterns(r.Trust, f.ProviderARN, f.Cluster.Issuer)) > 0 {
+		if r := f.Roles[t.RoleARN]; r != nil && r.Trust != nil && sharedOnPurpose(r.Tags) && len(iampolicy.SubjectPatterns(r.Trust, f.ProviderARN, f.Cluster.Issuer)) > 0 {
 			patterned = true
 			break
 		}
