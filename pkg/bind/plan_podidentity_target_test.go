@@ -112,3 +112,22 @@ func contains(s []string, v string) bool {
 	}
 	return false
 }
+
+// The SDK rule holds on the chain too: an SDC known to bundle an SDK that cannot read Pod Identity
+// credentials is refused (the target's credentials come through Pod Identity as well), --force binds it.
+func TestChainKeepsTheSDKRule(t *testing.T) {
+	t.Parallel()
+	for _, force := range []bool{false, true} {
+		r := chainRequest(t)
+		r.Deployment, r.CreateDeployment, r.Image, r.Force = "sdc", true, "streamsets/datacollector:3.19.0", force
+		res, err := Plan(r, podFresh(r))
+		switch {
+		case !force && (err == nil || !strings.Contains(err.Error(), "refusing EKS Pod Identity, nothing was changed") || !strings.Contains(err.Error(), "--force")):
+			t.Errorf("without --force: %v", err)
+		case force && err != nil:
+			t.Errorf("with --force: %v", err)
+		case force && !strings.Contains(strings.Join(res.Warnings, "\n"), "--force: Deployment ns1/sdc to create runs streamsets/datacollector:3.19.0"):
+			t.Errorf("with --force, warnings %q", res.Warnings)
+		}
+	}
+}

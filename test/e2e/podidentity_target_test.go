@@ -229,12 +229,15 @@ func TestPodIdentityTargetRoleBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--bucket", "b", "--target-role-arn", target}, "--target-role-arn"},
-		{[]string{"--bucket", "b", "--mechanism", "pod-identity", "--target-role-arn", "arn:aws:iam::210987654321:user/x"}, "--target-role-arn"},
-		{[]string{"--bucket", "b", "--mechanism", "pod-identity", "--target-role-arn", target, "--assume-role-arn", target}, "pick one"},
-		{[]string{"--bucket", "b", "--mechanism", "pod-identity", "--session-policy", policy}, "needs --disable-session-tags"},
-		{[]string{"--bucket", "b", "--mechanism", "pod-identity", "--disable-session-tags", "--session-policy", long}, "may be at most 2048"},
-		{[]string{"--bucket", "b", "--disable-session-tags"}, "needs --mechanism pod-identity"},
+		{[]string{"--bucket", "sdc-bucket", "--target-role-arn", target}, "--target-role-arn"},
+		{[]string{"--bucket", "sdc-bucket", "--mechanism", "pod-identity", "--target-role-arn", "arn:aws:iam::210987654321:user/x"}, "--target-role-arn"},
+		{[]string{"--bucket", "sdc-bucket", "--mechanism", "pod-identity", "--target-role-arn", target, "--assume-role-arn", target}, "pick one"},
+		{[]string{"--bucket", "sdc-bucket", "--mechanism", "pod-identity", "--session-policy", policy}, "needs --disable-session-tags"},
+		{[]string{"--bucket", "sdc-bucket", "--mechanism", "pod-identity", "--disable-session-tags", "--session-policy", long}, "may be at most 2048"},
+		{[]string{"--bucket", "sdc-bucket", "--disable-session-tags"}, "needs --mechanism pod-identity"},
+		// The SDK rule holds on the chain: the target's credentials come through Pod Identity too.
+		{[]string{"--bucket", "sdc-bucket", "--mechanism", "pod-identity", "--target-role-arn", target, "--deployment", "sdc", "--create-deployment",
+			"--image", "streamsets/datacollector:3.19.0"}, "refusing EKS Pod Identity, nothing was changed"},
 	} {
 		r := kubectl(t, append([]string{"sdc", "bind", "-n", ns, "--yes"}, tc.args...)...)
 		if r.Code != 1 || !strings.Contains(r.Stderr, tc.want) {
