@@ -180,7 +180,11 @@ func patternAdmits(f *Facts, pattern, roleARN string) (unbound, all []string) {
 func patternScopeFix(t *Target, role, pattern, unbound string) string {
 	ns, name, _ := strings.Cut(unbound, "/")
 	words := append([]string{"kubectl", "sdc", "bind", "-n", ns, "--service-account", name, "--role-name", role}, permissionWords(t)...)
-	return command(words...) +
+	line := command(words...)
+	if t.Selection == nil {
+		line += " --stage <STAGE> [--set KEY=VALUE ...]"
+	}
+	return line +
 		"   # bind it on purpose; or narrow " + pattern + " (aws iam update-assume-role-policy --role-name " + role + ")"
 }
 
