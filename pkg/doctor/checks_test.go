@@ -195,8 +195,8 @@ func TestChecks(t *testing.T) {
 			detail: "StringLike " + fxHost + ":sub = system:serviceaccount:ns1:* also admits other ServiceAccounts, e.g. system:serviceaccount:ns1:kubectl-sdc-doctor-other"},
 		{name: "a pattern on a role shared on purpose lists the unbound ServiceAccounts it admits", id: "iam.trust-scope", status: Warn,
 			break_: func(t *testing.T, f *Facts) {
-				setTrust(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"` + fxProvider + `"},
-				"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringLike":{"` + fxHost + `:sub":"system:serviceaccount:ns*:sdc"},"StringEquals":{"` + fxHost + `:aud":"sts.amazonaws.com"}}}]}`)(t, f)
+				setTrust(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"`+fxProvider+`"},
+				"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringLike":{"`+fxHost+`:sub":"system:serviceaccount:ns*:sdc"},"StringEquals":{"`+fxHost+`:aud":"sts.amazonaws.com"}}}]}`)(t, f)
 				role(f).Tags = map[string]string{vocab.TagStages + "/0123abcd": "v1 s3 bucket=ingest"}
 				f.AllServiceAccounts = map[string]string{"ns1/sdc": fxRole, "ns2/sdc": "", "ns3/sdc": "arn:aws:iam::123456789012:role/other", "ns2/web": "", "other/sdc": ""}
 			},
@@ -204,8 +204,8 @@ func TestChecks(t *testing.T) {
 			fix:    "kubectl sdc bind -n ns2 --service-account sdc --role-name " + fxRoleName + " --stage <STAGE> [--set KEY=VALUE ...]   # bind it on purpose; or narrow system:serviceaccount:ns*:sdc (aws iam update-assume-role-policy --role-name " + fxRoleName + ")"},
 		{name: "a pattern whose every match is bound passes", id: "iam.trust-scope", status: Pass,
 			break_: func(t *testing.T, f *Facts) {
-				setTrust(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"` + fxProvider + `"},
-				"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringLike":{"` + fxHost + `:sub":"system:serviceaccount:ns*:sdc"},"StringEquals":{"` + fxHost + `:aud":"sts.amazonaws.com"}}}]}`)(t, f)
+				setTrust(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"`+fxProvider+`"},
+				"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringLike":{"`+fxHost+`:sub":"system:serviceaccount:ns*:sdc"},"StringEquals":{"`+fxHost+`:aud":"sts.amazonaws.com"}}}]}`)(t, f)
 				role(f).Tags = map[string]string{vocab.TagStages + "/0123abcd": "v1 s3 bucket=ingest"}
 				f.AllServiceAccounts = map[string]string{"ns1/sdc": fxRole, "ns2/sdc": fxRole, "other/sdc": ""}
 			},

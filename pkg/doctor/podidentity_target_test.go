@@ -10,9 +10,9 @@ import (
 )
 
 const (
-	fxChainTarget       = "arn:aws:iam::210987654321:role/data"
+	fxChainTarget = "arn:aws:iam::210987654321:role/data"
 	fxChainPolicy = "arn:aws:iam::210987654321:policy/data"
-	fxExternalID   = "us-west-2/123456789012/demo/ns1/sdc"
+	fxExternalID  = "us-west-2/123456789012/demo/ns1/sdc"
 )
 
 // chainFixture is podFixture with EKS Pod Identity's own chain healthy: the association's target role in
