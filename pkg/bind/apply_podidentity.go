@@ -54,7 +54,8 @@ func (op createAssociation) apply(ctx context.Context, a *applier) error {
 		a.chain.set(existing.ExternalID)
 		return nil
 	}
-	return updateAssociation{Cluster: op.Cluster, ID: existing.ID, RoleARN: op.RoleARN, Chain: op.Chain}.apply(ctx, a)
+	from := associationChain{TargetRoleARN: existing.TargetRoleARN, DisableSessionTags: existing.DisableSessionTags, Policy: existing.Policy}
+	return updateAssociation{Cluster: op.Cluster, ID: existing.ID, RoleARN: op.RoleARN, Chain: op.Chain, From: from}.apply(ctx, a)
 }
 
 // roleNotSeenYet is EKS refusing a role IAM has not shown it yet: missing, or its trust not yet naming the
@@ -72,12 +73,17 @@ func (op updateAssociation) apply(ctx context.Context, a *applier) error {
 		return fmt.Errorf("internal: no EKS client for cluster %s", op.Cluster)
 	}
 	return sdcaws.RetryEventual(ctx, func(ctx context.Context) error {
-		// The whole chain is sent, so that the association is what the plan says (EKS keeps what is left out).
-		out, err := a.eks.UpdatePodIdentityAssociation(ctx, &eks.UpdatePodIdentityAssociationInput{
-			ClusterName: aws.String(op.Cluster), AssociationId: aws.String(op.ID), RoleArn: aws.String(op.RoleARN),
-			TargetRoleArn: aws.String(op.Chain.TargetRoleARN), DisableSessionTags: aws.Bool(op.Chain.DisableSessionTags),
-			Policy: aws.String(op.Chain.Policy),
-		})
+		in := &eks.UpdatePodIdentityAssociationInput{ClusterName: aws.String(op.Cluster), AssociationId: aws.String(op.ID), RoleArn: aws.String(op.RoleARN)}
+		if op.Chain.TargetRoleARN != op.From.TargetRoleARN {
+			in.TargetRoleArn = aws.String(op.Chain.TargetRoleARN) // "" takes the target off
+		}
+		if op.Chain.DisableSessionTags != op.From.DisableSessionTags {
+			in.DisableSessionTags = aws.Bool(op.Chain.DisableSessionTags)
+		}
+		if !samePolicy(op.Chain.Policy, op.From.Policy) {
+			in.Policy = aws.String(op.Chain.Policy) // "" takes the policy off
+		}
+		out, err := a.eks.UpdatePodIdentityAssociation(ctx, in)
 		if err == nil && out.Association != nil {
 			a.chain.set(aws.ToString(out.Association.ExternalId))
 		}

@@ -143,9 +143,11 @@ type associationChain struct {
 }
 
 // updateAssociation makes an association name another role, target, session tags setting or policy.
+// From says what the association said when planned: only what differs from it is sent (EKS keeps what an
+// update leaves out).
 type updateAssociation struct {
 	Cluster, ID, RoleARN string
-	Chain                associationChain
+	Chain, From          associationChain
 }
 
 // withExternalID writes a target's trust that needs the external ID EKS made for the association in this

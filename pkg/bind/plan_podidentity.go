@@ -202,7 +202,7 @@ func associationChange(res *Result) *plan.Change {
 		c.Notes = append(c.Notes, "the session policy: "+map[bool]string{true: "removed (no --session-policy)", false: "--session-policy's"}[want.Policy == ""])
 	}
 	c.Notes = append(c.Notes, "pods that hold credentials get the change when the Pod Identity agent refreshes them (up to 6 hours; 59 minutes with a target role), or when they restart")
-	c.Op = updateAssociation{Cluster: cl, ID: a.ID, RoleARN: n.RoleARN, Chain: want}
+	c.Op = updateAssociation{Cluster: cl, ID: a.ID, RoleARN: n.RoleARN, Chain: want, From: have}
 	return c
 }
 
