@@ -123,7 +123,11 @@ func guardrailFacts(res *bind.Result) []render.Fact {
 		} else {
 			v += "not changed by bind (no --target-profile)"
 		}
-		out = append(out, render.Fact{Label: "Assumes", Value: v})
+		label := "Assumes"
+		if res.Request.TargetRoleARN != "" {
+			label, v = "Target", v+"; EKS Pod Identity assumes it after the binding's role, and the pods get its credentials"
+		}
+		out = append(out, render.Fact{Label: label, Value: v})
 	}
 	return out
 }
