@@ -53,6 +53,11 @@ func targetChanges(res *Result, stages *iampolicy.Policy) ([]*plan.Change, error
 		res.Warnings = append(res.Warnings, fmt.Sprintf(
 			"bind changes nothing in account %s (no --target-profile): for %s, its owners must add the trust statement below to that role's trust policy%s, or run bind again with --target-profile PROFILE (credentials of account %s)",
 			t.Parsed.Account, who, map[bool]string{true: " and attach the policy below to it", false: ""}[stages != nil], t.Parsed.Account))
+		if e, ok := targetEdit(res).(AdmitPodIdentityTarget); ok && e.ExternalID == externalIDPlaceholder {
+			res.Warnings = append(res.Warnings, fmt.Sprintf(
+				"the statement's sts:ExternalId is the association's externalId, which EKS makes when the association gets its target: once bind has applied, read it with aws eks describe-pod-identity-association --cluster-name %s --association-id ID --query association.externalId (the ID: aws eks list-pod-identity-associations --cluster-name %s --namespace %s --service-account %s)",
+				res.Cluster.Name, res.Cluster.Name, res.Request.Namespace, res.Request.ServiceAccount))
+		}
 		return nil, nil
 	}
 	where := fmt.Sprintf("in account %s (the target account, --target-profile %s)", t.Parsed.Account, t.Profile)
