@@ -108,6 +108,13 @@ func chainTarget(f *Facts, t *Target, r *Role, set policySet) Result {
 		return fail(fmt.Sprintf("association %s has session tags disabled and no external ID", a.ID),
 			"EKS passes the association's externalId as sts:ExternalId to the target role when session tags are disabled; this one has none", fix)
 	}
+	if t.Selection != nil {
+		if needed, res := stagesNeed(f, t, accountOfRole(target)); res == nil {
+			if res := sessionPolicyRefuses(f, t, needed); res != nil {
+				return *res
+			}
+		}
+	}
 	tags := "with EKS Pod Identity's session tags"
 	if a.DisableSessionTags {
 		tags = "without session tags, with sts:ExternalId " + a.ExternalID

@@ -48,6 +48,11 @@ var iamPermissions = Check{
 			stages = fmt.Sprintf("stages %s (from %s)", strings.Join(t.Selection.Stages, ", "), t.SelectionFrom)
 		}
 		set := rolePolicies(f, r)
+		if !t.Chain {
+			if res := sessionPolicyRefuses(f, t, needed); res != nil {
+				return *res
+			}
+		}
 		missing, total, byBoundary := set.lacks(needed.requests)
 		held := set.describe()
 		if len(missing) > 0 {
@@ -391,4 +396,32 @@ func wildcardGrants(f *Facts, t *Target, r *Role, set policySet, needed *iampoli
 		}
 	}
 	return issues, fixes
+}
+
+// sessionPolicyRefuses fails when the EKS Pod Identity association's session policy (its policy, which
+// narrows the credentials the pods get) refuses calls the stages need; nil when there is none, or it allows
+// them all.
+func sessionPolicyRefuses(f *Facts, t *Target, needed *stageNeed) *Result {
+	a := t.Association
+	if a == nil || a.Policy == "" || !t.UsesPodIdentity() || t.UsesIRSA() || needed == nil {
+		return nil
+	}
+	p, err := iampolicy.Parse([]byte(a.Policy))
+	if err != nil {
+		r := fail(fmt.Sprintf("the session policy of association %s does not parse", a.ID), err.Error(), podIdentityBindFix(f, t))
+		return &r
+	}
+	var missing []string
+	for _, req := range needed.requests {
+		if !iampolicy.Evaluate(req, p).Allowed() {
+			missing = append(missing, req.Action+" on "+req.Resource)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	r := fail(fmt.Sprintf("the session policy of association %s refuses %d of the %d calls the stages make", a.ID, len(missing), len(needed.requests)),
+		"the association's policy narrows the pods' credentials (the intersection with the role's own permissions); missing: "+strings.Join(missing, ", "),
+		podIdentityBindFix(f, t)+" --disable-session-tags --session-policy <FILE that allows them>")
+	return &r
 }

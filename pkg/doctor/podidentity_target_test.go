@@ -76,6 +76,9 @@ func TestChainChecks(t *testing.T) {
 		}, status: Fail, want: "may not assume the association's target role"},
 		{name: "tags off and no external ID", tagsOff: true, break_: func(_ *Facts, a *eksread.Association) { a.ExternalID = "" }, status: Fail,
 			want: "session tags disabled and no external ID"},
+		{name: "a session policy that refuses a stage's call", tagsOff: true, break_: func(_ *Facts, a *eksread.Association) {
+			a.Policy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:ListBucket"],"Resource":"*"}]}`
+		}, status: Fail, want: "refuses 1 of the 3 calls the stages make"},
 		{name: "the target's account unreadable", break_: func(f *Facts, _ *eksread.Association) {
 			f.AssumedRoles[fxChainTarget] = &AssumedRole{ARN: fxChainTarget, Account: "210987654321", Why: "pass --target-profile"}
 		}, status: Skip, want: "its trust and policies are unchecked"},

@@ -177,10 +177,15 @@ func TestPodIdentityTargetRole(t *testing.T) {
 	if again := mustBind(t, narrowed...); !strings.Contains(again.Stdout, "No changes") {
 		t.Errorf("second run with session tags disabled:\n%s", again.Stdout)
 	}
+	// doctor: the hops pass (the probe reads), and the session policy is named for the write it refuses.
 	rep, _ = doctorJSON(t, "-n", ns, "--probe", "--target-profile", sb.Target.Profile)
-	passes(t, rep, "iam.assume-role-target", "probe.assume-role", "probe.access")
-	if c := rep.check(t, "iam.assume-role-target"); !strings.Contains(c.Detail, "sts:ExternalId us-west-2/"+sb.AccountID+"/sandbox/"+ns+"/sdc") {
-		t.Errorf("iam.assume-role-target with session tags disabled: %s", c.Detail)
+	for _, id := range []string{"iam.trust", "iam.permissions", "probe.assume-role", "probe.assume-role-target", "probe.access"} {
+		if c := rep.check(t, id); c.Status != "pass" {
+			t.Errorf("%s = %s: %s | %s", id, c.Status, c.Title, c.Detail)
+		}
+	}
+	if c := rep.check(t, "iam.assume-role-target"); c.Status != "fail" || !strings.Contains(c.Title, "refuses 1 of the 3 calls the stages make") || !strings.Contains(c.Detail, "s3:PutObject") {
+		t.Errorf("iam.assume-role-target with a read-only session policy = %s: %s | %s", c.Status, c.Title, c.Detail)
 	}
 
 	// unbind --target-profile takes away what bind made on both sides: the association, the binding's role
