@@ -24,8 +24,12 @@ type AuditEvent struct {
 	} `json:"responseStatus"`
 }
 
-// Mutating reports whether the request could have changed anything.
+// Mutating reports whether the request could have changed anything. A create of a review
+// (SelfSubjectAccessReview, TokenReview, ...) only asks a question: nothing is stored.
 func (e AuditEvent) Mutating() bool {
+	if e.ObjectRef != nil && strings.HasSuffix(e.ObjectRef.Resource, "reviews") {
+		return false
+	}
 	switch e.Verb {
 	case "create", "update", "patch", "delete", "deletecollection":
 		return true

@@ -82,7 +82,7 @@ func (b *Binder) apply(ctx context.Context, c *cluster.Cluster, target *sdcaws.C
 		name := c.Kind + " " + c.Name
 		switch {
 		case o.Err != nil:
-			bad = append(bad, fmt.Sprintf("%s: %v", name, o.Err))
+			bad = append(bad, fmt.Sprintf("%s: %v%s", name, o.Err, grantHint(o.Err)))
 		case o.Skipped:
 			skipped = append(skipped, name)
 		case c.Action != plan.Unchanged:

@@ -8,6 +8,7 @@ import (
 
 	applyappsv1 "k8s.io/client-go/applyconfigurations/apps/v1"
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
+	authorizationv1client "k8s.io/client-go/kubernetes/typed/authorization/v1"
 	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
@@ -28,6 +29,8 @@ type Binder struct {
 	// in LockNamespace (DefaultLockNamespace when ""); nil: not serialised.
 	Leases        coordinationv1client.CoordinationV1Interface
 	LockNamespace string
+	// Authz answers the preflight's SelfSubjectAccessReviews (preflight.go); nil: Kubernetes writes are not checked.
+	Authz authorizationv1client.AuthorizationV1Interface
 	// Warn tells the user something while a plan is applied (once each); nil: nothing is said.
 	Warn     func(string)
 	warnOnce sync.Once
@@ -115,6 +118,8 @@ type ChangeOutput struct {
 	Action  string `json:"action"`
 	Error   string `json:"error,omitempty"`
 	Skipped bool   `json:"skipped,omitempty"`
+	// Denied is what the caller may not do that the change needs (the check before writing).
+	Denied []string `json:"denied,omitempty"`
 }
 
 // Output summarizes the result; applied may be nil (dry run, or nothing applied yet).
@@ -150,7 +155,7 @@ func changeOutputs(p *plan.Plan, applied *plan.Result) []ChangeOutput {
 
 // changeOutput is one change for -o json|yaml; o is how it went (nil: not applied).
 func changeOutput(c *plan.Change, o *plan.Outcome) ChangeOutput {
-	co := ChangeOutput{Kind: c.Kind, Name: c.Name, Action: string(c.Action)}
+	co := ChangeOutput{Kind: c.Kind, Name: c.Name, Action: string(c.Action), Denied: c.Denied}
 	if o != nil {
 		co.Skipped = o.Skipped
 		if o.Err != nil {

@@ -18,6 +18,8 @@ import (
 // Apply runs them: planning stays pure and the tests of the planner read the operations as values.
 type operation interface {
 	apply(ctx context.Context, a *applier) error
+	// needs are the permissions the write needs (needs.go), which the preflight checks before any write.
+	needs(f *permFacts) []need
 }
 
 // checkOps holds a plan to the plan-to-apply contract: every change that writes carries an operation.

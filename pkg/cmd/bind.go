@@ -323,6 +323,11 @@ func (o *BindOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	pf := b.Preflight(ctx, res)
+	if o.Verbose > 0 {
+		explainPreflight(o.ErrOut, pf)
+	}
+	res.Notes = append(res.Notes, uncheckedNotes(pf)...)
 	if o.Verbose > 0 {
 		explainCluster(o.ErrOut, res.Cluster)
 	}
@@ -353,6 +358,12 @@ func (o *BindOptions) Run(ctx context.Context) error {
 		}
 		return nil
 	}
+	if err := pf.Refusal("bind", res.Plan); err != nil {
+		if perr := o.printResult(res, nil); perr != nil {
+			return perr
+		}
+		return err
+	}
 	if !o.Yes {
 		if err := o.confirm(res); err != nil {
 			return err
@@ -363,7 +374,7 @@ func (o *BindOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if applyErr != nil {
-		return applyErr
+		return rerun(applyErr)
 	}
 	if prose {
 		created, updated, _ := res.Plan.Counts()

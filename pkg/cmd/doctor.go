@@ -10,6 +10,7 @@ import (
 
 	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/cluster"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/doctor"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/fleet"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
@@ -202,7 +203,7 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 		return &ExitError{Code: ExitCannotRun, Err: err}
 	}
 	d := &doctor.Doctor{Core: s.Core, Apps: s.Apps, Admission: admission, AWS: s.AWS, Resolver: s.Resolver,
-		Catalog: o.catalog, Options: o.opts}
+		Catalog: o.catalog, Options: o.opts, Operator: operatorRights(s)}
 	if o.TargetProfile != "" {
 		// A profile that does not load is a reason to skip what it would read, not to stop the run.
 		d.TargetAWS, d.TargetAWSErr = sdcaws.Load(ctx, sdcaws.Options{Profile: o.TargetProfile, Region: s.AWS.Region})
@@ -282,4 +283,13 @@ func (o *DoctorOptions) print(rep *doctor.Report) error {
 		return o.Output.print(o.Out, rep)
 	}
 	return render.Report(o.Out, o.Theme(), rep, o.Verbose > 0)
+}
+
+// operatorRights answers doctor's aws.operator check with bind's own check before writing.
+func operatorRights(s *session) func(ctx context.Context, c *cluster.Cluster, id sdcaws.Identity, namespace, serviceAccount, boundary string) *doctor.OperatorRights {
+	return func(ctx context.Context, c *cluster.Cluster, id sdcaws.Identity, namespace, serviceAccount, boundary string) *doctor.OperatorRights {
+		r := s.binder(lockFlag{}).OperatorRights(ctx, c, id, namespace, serviceAccount, boundary)
+		return &doctor.OperatorRights{Principal: r.Principal, Bind: r.Bind, BindWithBoundary: r.BindWithBoundary, PodIdentity: r.PodIdentity, Unbind: r.Unbind,
+			Boundary: r.Boundary, Unchecked: r.Unchecked}
+	}
 }

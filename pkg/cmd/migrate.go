@@ -138,6 +138,8 @@ func (o *MigrateOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	pf := b.PreflightMigration(ctx, mg)
+	mg.Notes = append(mg.Notes, uncheckedNotes(pf)...)
 	prose := !o.Output.structured()
 	out, th := o.Out, o.Theme()
 	if prose {
@@ -158,6 +160,12 @@ func (o *MigrateOptions) Run(ctx context.Context) error {
 		}
 		return nil
 	}
+	if err := pf.Refusal("migrate", mg.Plan); err != nil {
+		if perr := o.printResult(mg, nil); perr != nil {
+			return perr
+		}
+		return err
+	}
 	if !o.Yes {
 		if !render.IsTerminal(o.In) {
 			return errors.New("refusing to change anything without confirmation: standard input is not a terminal; re-run with --yes to apply, or --dry-run to only see the plan")
@@ -174,7 +182,7 @@ func (o *MigrateOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if applyErr != nil {
-		return applyErr
+		return rerun(applyErr)
 	}
 	if prose {
 		created, updated, _ := mg.Plan.Counts()

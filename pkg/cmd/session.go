@@ -3,13 +3,18 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"unicode"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
+	authorizationv1client "k8s.io/client-go/kubernetes/typed/authorization/v1"
 	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
@@ -106,6 +111,7 @@ type session struct {
 	Core     corev1client.CoreV1Interface
 	Apps     appsv1client.AppsV1Interface
 	Leases   coordinationv1client.CoordinationV1Interface
+	Authz    authorizationv1client.AuthorizationV1Interface
 	AWS      *sdcaws.Clients
 	Resolver *cluster.Resolver
 	// Namespace and ReadWith are set for a fleet's contexts: the context's namespace (-n, else the
@@ -139,11 +145,15 @@ func newSession(ctx context.Context, flags *genericclioptions.ConfigFlags, ao sd
 	if err != nil {
 		return nil, err
 	}
+	authz, err := authorizationv1client.NewForConfig(restCfg)
+	if err != nil {
+		return nil, err
+	}
 	clients, err := sdcaws.Load(ctx, ao)
 	if err != nil {
 		return nil, err
 	}
-	s := &session{REST: restCfg, Core: core, Apps: apps, Leases: leases, AWS: clients}
+	s := &session{REST: restCfg, Core: core, Apps: apps, Leases: leases, Authz: authz, AWS: clients}
 	s.Resolver = &cluster.Resolver{
 		Kubeconfig: kubeconfig,
 		REST:       restCfg,
@@ -157,7 +167,7 @@ func newSession(ctx context.Context, flags *genericclioptions.ConfigFlags, ao sd
 // binder is a Binder of the session's cluster and account, whose edits of shared IAM documents hold
 // Leases in lock's namespace.
 func (s *session) binder(lock lockFlag) *bind.Binder {
-	return &bind.Binder{AWS: s.AWS, Core: s.Core, Apps: s.Apps, Resolver: s.Resolver, Leases: s.Leases, LockNamespace: lock.Namespace}
+	return &bind.Binder{AWS: s.AWS, Core: s.Core, Apps: s.Apps, Resolver: s.Resolver, Leases: s.Leases, LockNamespace: lock.Namespace, Authz: s.Authz}
 }
 
 // lockFlag is --lock-namespace, of the commands that edit shared IAM documents.
@@ -177,4 +187,39 @@ func (g *Globals) warner() func(string) {
 		defer mu.Unlock()
 		render.Warnings(g.ErrOut, g.ErrTheme(), []string{w})
 	}
+}
+
+// explainPreflight says, for -v, what the check before writing asked (on standard error).
+func explainPreflight(w io.Writer, pf bind.Preflight) {
+	for _, a := range pf.Asked {
+		fmt.Fprintf(w, "checked before writing: %s\n", a)
+	}
+}
+
+// uncheckedNotes are the notes of what the check before writing could not check; the writes go ahead as
+// without the check.
+func uncheckedNotes(pf bind.Preflight) []string {
+	var out []string
+	for _, u := range pf.Unchecked {
+		out = append(out, "Not checked before writing, so any refusal will come from the write itself: "+u)
+	}
+	return out
+}
+
+// rerun adds to the error of a command that stopped part way the command line that finishes the job: the
+// same command, as it was run (kubectl's plugin name, kubectl-sdc, stands for kubectl sdc).
+func rerun(err error) error {
+	if err == nil || !strings.HasPrefix(filepath.Base(os.Args[0]), "kubectl-sdc") {
+		return err
+	}
+	words := []string{"kubectl", "sdc"}
+	for _, a := range os.Args[1:] {
+		if a == "" || strings.ContainsFunc(a, func(r rune) bool {
+			return !(unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("-_=./:,+@%", r))
+		}) {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		words = append(words, a)
+	}
+	return fmt.Errorf("%w:\n  %s", err, strings.Join(words, " "))
 }

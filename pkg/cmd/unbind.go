@@ -156,6 +156,11 @@ func (o *UnbindOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	pf := b.PreflightUnbind(ctx, res)
+	if o.Verbose > 0 {
+		explainPreflight(o.ErrOut, pf)
+	}
+	res.Notes = append(res.Notes, uncheckedNotes(pf)...)
 	if o.Verbose > 0 {
 		explainCluster(o.ErrOut, res.Cluster)
 	}
@@ -176,6 +181,12 @@ func (o *UnbindOptions) Run(ctx context.Context) error {
 		}
 		return nil
 	}
+	if err := pf.Refusal("unbind", res.Plan); err != nil {
+		if perr := o.Output.print(o.Out, res.Output(false, nil)); perr != nil {
+			return perr
+		}
+		return err
+	}
 	if !o.Yes {
 		if err := o.confirm(res, prose); err != nil {
 			return err
@@ -186,7 +197,7 @@ func (o *UnbindOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if applyErr != nil {
-		return applyErr
+		return rerun(applyErr)
 	}
 	if prose {
 		t := res.Plan.Tally()

@@ -48,6 +48,18 @@ type Doctor struct {
 	// Catalog renders the permissions the stages need; the built-in one or --catalog's.
 	Catalog *catalog.Catalog
 	Options Options
+	// Operator asks what the caller may do with bind and unbind in the cluster, for a binding of the
+	// namespace and ServiceAccount given (the aws.operator check); nil: not asked (list, fleets).
+	Operator func(ctx context.Context, c *cluster.Cluster, id sdcaws.Identity, namespace, serviceAccount, boundary string) *OperatorRights
+}
+
+// OperatorRights is what the caller may do with bind and unbind here: what each misses (see
+// bind.OperatorRights, which answers it).
+type OperatorRights struct {
+	Principal                                   string
+	Bind, BindWithBoundary, PodIdentity, Unbind []string
+	Boundary                                    string
+	Unchecked                                   string
 }
 
 // Options are what the user asked doctor to look at.
@@ -178,6 +190,10 @@ type Facts struct {
 
 	Identity    *sdcaws.Identity
 	IdentityErr error
+	// Operator is what the caller may do with bind and unbind here; nil when not asked (Doctor.Operator),
+	// and OperatorNotAsked says why.
+	Operator         *OperatorRights
+	OperatorNotAsked string
 	// Region is where STS and S3 calls of the probes go: the cluster's, else the AWS configuration's.
 	Region string
 
@@ -346,6 +362,10 @@ func (d *Doctor) gather(ctx context.Context) (*Facts, error) {
 	}
 	f.Targets = buildTargets(f)
 
+	// The operator's rights are asked while the rest is read.
+	operator := make(chan struct{})
+	go func() { defer close(operator); d.gatherOperator(ctx, f) }()
+	defer func() { <-operator }()
 	d.gatherPodIdentity(ctx, f, batch)
 	d.gatherIAM(ctx, f, batch)
 	d.gatherEnvSources(ctx, f)

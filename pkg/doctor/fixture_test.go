@@ -83,6 +83,7 @@ func fixture(t *testing.T) *Facts {
 		Cluster: &cluster.Cluster{Name: "demo", Region: "us-west-2", Partition: "aws", AccountID: fxAccount,
 			Issuer: fxIssuer, Source: cluster.SourceEKSEndpoint},
 		Identity:        &sdcaws.Identity{Account: fxAccount, ARN: "arn:aws:iam::123456789012:user/admin", Partition: "aws"},
+		Operator:        &OperatorRights{Principal: "arn:aws:iam::123456789012:user/admin"},
 		Region:          "us-west-2",
 		ServiceAccounts: []corev1.ServiceAccount{sa},
 		Deployments:     []appsv1.Deployment{deploy},

@@ -7,6 +7,7 @@ func Checks() []Check {
 		kubeContext,
 		clusterIssuer,
 		awsIdentity,
+		awsOperator,
 		iamOIDCProvider,
 		iamOIDCAudience,
 		kubeWebhook,

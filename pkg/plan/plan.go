@@ -31,6 +31,9 @@ type Change struct {
 	Before, After, Format string
 	Notes                 []string // one line each, e.g. "adds client ID sts.amazonaws.com"
 	Deps                  []string // IDs of changes that must be applied first
+	// Denied says, one line each, what the caller may not do that applying the change needs (the
+	// preflight's findings); empty when allowed or not checked.
+	Denied []string
 	// Op is the write that applying the change performs, as data (its type is the planner's business);
 	// Apply is what carries it out. A planner that must stay pure sets Op and leaves Apply to its applier.
 	Op    any

@@ -69,6 +69,9 @@ func writeChange(b *strings.Builder, th *Theme, c *plan.Change) {
 	for _, n := range c.Notes {
 		fmt.Fprintf(b, "    %s\n", th.Dim.Render(n))
 	}
+	for _, d := range c.Denied {
+		fmt.Fprintf(b, "    %s\n", th.Delete.Render("! not allowed: "+d))
+	}
 	if c.Action == plan.Unchanged || c.Before == c.After {
 		return
 	}

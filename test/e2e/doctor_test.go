@@ -174,7 +174,7 @@ func TestDoctorHealthyPassesEverything(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"Cluster\n", "AWS\n", "IAM\n", "Kubernetes\n", "Probe\n",
-		"ServiceAccount " + b.ns + "/sdc · Deployment sdc · role " + b.role, "✓ pass  probe.access", "Summary: 22 pass, 0 warn, 0 fail, 0 skip."} {
+		"ServiceAccount " + b.ns + "/sdc · Deployment sdc · role " + b.role, "✓ pass  probe.access", "✓ pass  aws.operator", "Summary: 23 pass, 0 warn, 0 fail, 0 skip."} {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("text report lacks %q:\n%s", want, r.Stdout)
 		}
@@ -209,7 +209,7 @@ func TestDoctorHealthyPassesEverything(t *testing.T) {
 	if err := yaml.UnmarshalStrict([]byte(y.Stdout), &fromYAML); err != nil || y.Code != 0 {
 		t.Fatalf("doctor -o yaml: %v\n%s", err, y)
 	}
-	if len(fromYAML.all()) != 19 || fromYAML.Summary.Pass != 19 {
+	if len(fromYAML.all()) != 20 || fromYAML.Summary.Pass != 20 {
 		t.Errorf("yaml report: %d checks, summary %+v", len(fromYAML.all()), fromYAML.Summary)
 	}
 }

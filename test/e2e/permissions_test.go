@@ -36,6 +36,9 @@ func representative(action string) (resource string, context map[string][]string
 	case action == "iam:PassRole":
 		// EKS asks it of whoever creates or updates an association, with the service it is passed to.
 		return role, map[string][]string{"iam:PassedToService": {"pods.eks.amazonaws.com"}}
+	case action == "iam:SimulatePrincipalPolicy":
+		// The check before writing asks about the caller: a user, or the role of a role session.
+		return "arn:aws:iam::" + acct + ":user/operator", nil
 	case action == "iam:AttachRolePolicy":
 		return role, map[string][]string{"iam:PolicyARN": {policy}}
 	case strings.Contains(action, "OpenIDConnectProvider") && action != "iam:ListOpenIDConnectProviders":
@@ -141,30 +144,42 @@ func TestBindWithOnlyTheDocumentedRBAC(t *testing.T) {
 	if r := kubectl(t, append(shared, "--as", user)...); r.Code != 0 || strings.Contains(r.Stderr, "without the lock") {
 		t.Errorf("a shared role's trust edited as %s: %s", user, r)
 	}
+	noLease := userWithoutTheLease(t, user+"-no-lease")
+	third := append([]string{}, shared...)
+	third[5] = "third"
+	if r := kubectl(t, append(third, "--as", noLease)...); r.Code != 0 || !strings.Contains(r.Stderr, "warning: running without the lock") ||
+		!admits(t, roleName(ns, "sdc"), ns, "third") {
+		t.Errorf("a shared role's trust edited without the Lease verbs: %s", r)
+	}
+}
+
+// userWithoutTheLease is a Kubernetes user (for kubectl's --as) holding docs/permissions/bind-rbac.yaml's
+// ClusterRole but for its Lease verbs: kubectl-sdc binds as it without the lock. The ClusterRole
+// kubectl-sdc-bind must exist (kubectl apply -f docs/permissions/bind-rbac.yaml).
+func userWithoutTheLease(t *testing.T, name string) string {
+	t.Helper()
 	role, err := kube(t).RbacV1().ClusterRoles().Get(context.Background(), "kubectl-sdc-bind", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	noLease := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: user + "-no-lease"}}
+	noLease := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}}
 	for _, rule := range role.Rules {
 		if !slices.Contains(rule.Resources, "leases") {
 			noLease.Rules = append(noLease.Rules, rule)
 		}
 	}
+	if len(noLease.Rules) == len(role.Rules) {
+		t.Fatalf("ClusterRole kubectl-sdc-bind has no rule for leases: %+v", role.Rules)
+	}
 	if _, err := kube(t).RbacV1().ClusterRoles().Create(context.Background(), noLease, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { kubectl(t, "delete", "clusterrole", noLease.Name) })
-	if r := kubectl(t, "create", "clusterrolebinding", noLease.Name, "--clusterrole="+noLease.Name, "--user="+noLease.Name); r.Code != 0 {
+	t.Cleanup(func() { kubectl(t, "delete", "clusterrole", name) })
+	if r := kubectl(t, "create", "clusterrolebinding", name, "--clusterrole="+name, "--user="+name); r.Code != 0 {
 		t.Fatal(r)
 	}
-	t.Cleanup(func() { kubectl(t, "delete", "clusterrolebinding", noLease.Name) })
-	third := append([]string{}, shared...)
-	third[5] = "third"
-	if r := kubectl(t, append(third, "--as", noLease.Name)...); r.Code != 0 || !strings.Contains(r.Stderr, "warning: running without the lock") ||
-		!admits(t, roleName(ns, "sdc"), ns, "third") {
-		t.Errorf("a shared role's trust edited without the Lease verbs: %s", r)
-	}
+	t.Cleanup(func() { kubectl(t, "delete", "clusterrolebinding", name) })
+	return name
 }
 
 // Every AWS action doctor calls (with --probe) is a read allowed by docs/permissions/doctor-policy.json, and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -445,4 +446,99 @@ func sharedRoleWithLease(t *testing.T, prefix string) (ns, role string, bindSA f
 		t.Fatal(r)
 	}
 	return ns, role, bindSA, kube(t).CoordinationV1().Leases(bind.DefaultLockNamespace), bind.LeaseName(bind.TrustDocKey(role))
+}
+
+// Why the lock: IAM's reads may lag its updates (stale reads after updates, 5 s here), so without the
+// lock a bind can read a shared trust as it was before another bind's write, write its own edit over it,
+// read its write back and exit 0, after the other bind had exited 0 too: that one's ServiceAccount is no
+// longer admitted. Pairs of binds into roles shared on purpose (A, and as soon as A exits, B), as a user
+// without the Lease verbs, lose such an edit within a few pairs; the same pairs as a user with them lose
+// none, because B waits until IAM shows what A wrote. Not parallel: it sets the sandbox's faults.
+func TestStaleReadsLoseEditsOnlyWithoutTheLock(t *testing.T) {
+	sb := sandboxtest.Get(t)
+	root, err := sandboxtest.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := kubectl(t, "apply", "-f", filepath.Join(root, "docs", "permissions", "bind-rbac.yaml")); r.Code != 0 {
+		t.Fatal(r)
+	}
+	locked := "stale-locked"
+	if r := kubectl(t, "create", "clusterrolebinding", locked, "--clusterrole=kubectl-sdc-bind", "--user="+locked); r.Code != 0 {
+		t.Fatal(r)
+	}
+	t.Cleanup(func() { kubectl(t, "delete", "clusterrolebinding", locked) })
+	unlocked := userWithoutTheLease(t, "stale-unlocked")
+	ns := newNamespace(t)
+	bucket := newBucket(t)
+	bindArgs := func(role, sa, user string) []string {
+		args := []string{"sdc", "bind", "-n", ns, "--service-account", sa, "--bucket", bucket, "--role-name", role, "--yes"}
+		if user != "" {
+			args = append(args, "--as", user)
+		}
+		return args
+	}
+	next := 0
+	// batch prepares n roles, each with a first binding, with IAM consistent; then, with stale reads on,
+	// runs one pair per role, four at a time, and returns how many pairs lost A's edit after both exited 0.
+	batch := func(n int, user string) (lost int) {
+		t.Helper()
+		roles := make([]string, n)
+		for i := range roles {
+			roles[i] = fmt.Sprintf("sdc-pair-%02d-%s", next, ns)
+			next++
+		}
+		each := func(f func(role string)) {
+			var wg sync.WaitGroup
+			sem := make(chan struct{}, 4)
+			for _, role := range roles {
+				wg.Add(1)
+				sem <- struct{}{}
+				go func() { defer wg.Done(); defer func() { <-sem }(); f(role) }()
+			}
+			wg.Wait()
+		}
+		each(func(role string) {
+			if r := kubectl(t, bindArgs(role, "first", "")...); r.Code != 0 {
+				t.Error(r)
+			}
+		})
+		sb.Front.SetFaults(awsfront.Faults{ConsistencyDelayMS: 5000})
+		t.Cleanup(func() { sb.Front.SetFaults(awsfront.Faults{}) })
+		both := make(chan string, n)
+		each(func(role string) {
+			a := kubectl(t, bindArgs(role, "a", user)...)
+			b := kubectl(t, bindArgs(role, "b", user)...)
+			if warned := strings.Contains(b.Stderr, "running without the lock"); warned != (user == unlocked) {
+				t.Errorf("bind as %s warned of running without the lock: %v\n%s", user, warned, b)
+			}
+			if a.Code == 0 && b.Code == 0 {
+				both <- role
+			}
+		})
+		close(both)
+		sb.Front.SetFaults(awsfront.Faults{}) // the checks read at once
+		for role := range both {
+			if !admits(t, role, ns, "b") {
+				t.Errorf("B exited 0 but %s does not admit it:\n%s", role, trustOf(t, role).Canonical())
+			}
+			if !admits(t, role, ns, "a") {
+				lost++
+			}
+		}
+		return lost
+	}
+
+	lost, pairs := 0, 0
+	for lost == 0 && pairs < 40 {
+		lost += batch(8, unlocked)
+		pairs += 8
+	}
+	if lost == 0 {
+		t.Errorf("without the lock, %d pairs of binds under stale reads lost nothing: the sandbox no longer shows the loss the lock prevents", pairs)
+	}
+	t.Logf("without the lock: %d of %d pairs lost A's edit after both binds exited 0", lost, pairs)
+	if lost := batch(16, locked); lost > 0 {
+		t.Errorf("with the lock, %d of 16 pairs lost A's edit after both binds exited 0", lost)
+	}
 }

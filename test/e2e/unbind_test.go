@@ -258,8 +258,9 @@ func TestUnbindConvergesAfterACutAndUnderFaults(t *testing.T) {
 	}
 	t.Run("throttling and a consistency window", func(t *testing.T) {
 		ns := newNamespace(t)
+		bucket := newBucket(t) // made before the faults: the test's own calls are not the ones under test
 		sb.Front.SetFaults(awsfront.Faults{ThrottleRate: 0.3, ConsistencyDelayMS: 1500})
-		mustBind(t, "-n", ns, "--bucket", newBucket(t), "--yes")
+		mustBind(t, "-n", ns, "--bucket", bucket, "--yes")
 		mustUnbind(t, "-n", ns, "--yes")
 		sb.Front.SetFaults(awsfront.Faults{})
 		if roleExists(t, roleName(ns, "sdc")) || policyDocument(t, policyARN(t, ns, "sdc")) != nil || roleAnnotation(t, ns, "sdc") != "" {

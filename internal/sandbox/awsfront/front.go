@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -83,6 +84,9 @@ type CallCounts struct {
 	Reads    int            `json:"reads"`
 	Writes   int            `json:"writes"`
 	ByAction map[string]int `json:"by_action"`
+	// WritesByKey counts the write calls of each access key by action ("iam:CreateRole"), whatever their
+	// outcome, so that a test can tell what one caller wrote while others ran.
+	WritesByKey map[string]map[string]int `json:"writes_by_key"`
 }
 
 // Credentials are the sandbox account's admin keys.
@@ -222,6 +226,10 @@ func (f *Front) Calls() CallCounts {
 	for k, v := range f.calls.ByAction {
 		c.ByAction[k] = v
 	}
+	c.WritesByKey = make(map[string]map[string]int, len(f.calls.WritesByKey))
+	for k, v := range f.calls.WritesByKey {
+		c.WritesByKey[k] = maps.Clone(v)
+	}
 	return c
 }
 
@@ -229,7 +237,7 @@ func (f *Front) Calls() CallCounts {
 func (f *Front) ResetCalls() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = CallCounts{ByAction: map[string]int{}}
+	f.calls = CallCounts{ByAction: map[string]int{}, WritesByKey: map[string]map[string]int{}}
 }
 
 // decoded is a request body as its sender wrote it before compression: SDKs gzip larger CloudWatch
@@ -326,6 +334,15 @@ func (f *Front) count(c *call) {
 	f.calls.Total++
 	if c.Write {
 		f.calls.Writes++
+		if c.AccessKeyID != "" {
+			if f.calls.WritesByKey == nil {
+				f.calls.WritesByKey = map[string]map[string]int{}
+			}
+			if f.calls.WritesByKey[c.AccessKeyID] == nil {
+				f.calls.WritesByKey[c.AccessKeyID] = map[string]int{}
+			}
+			f.calls.WritesByKey[c.AccessKeyID][c.Key()]++
+		}
 	} else {
 		f.calls.Reads++
 	}
