@@ -23,7 +23,7 @@ type OperatorRights struct {
 	// --mechanism pod-identity misses besides (nil on a cluster that is not EKS's); Unbind what an unbind of
 	// what bind made misses.
 	Bind, BindWithBoundary, PodIdentity, Unbind []string
-	Boundary                       string
+	Boundary                                    string
 	// Unchecked says why nothing could be asked ("" when it was).
 	Unchecked string
 	Calls     int
