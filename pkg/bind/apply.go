@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/cluster"
@@ -18,6 +19,26 @@ type applier struct {
 	b   *Binder
 	// target writes in the account of the role the stages assume (--target-profile); nil without one.
 	target *applier
+	// chain is what the association's write learned, shared by the appliers of both accounts.
+	chain *chainState
+}
+
+// chainState is the external ID EKS returned for the association this apply wrote.
+type chainState struct {
+	mu         sync.Mutex
+	externalID string
+}
+
+func (c *chainState) set(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.externalID = id
+}
+
+func (c *chainState) get() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.externalID
 }
 
 // Apply applies the plan and, when something failed, returns an error that says what was done and that
@@ -38,9 +59,9 @@ func (b *Binder) Apply(ctx context.Context, res *Result) (plan.Result, error) {
 // target's account through target (nil: none); verb names the command in the account of a partial failure.
 func (b *Binder) apply(ctx context.Context, c *cluster.Cluster, target *sdcaws.Clients, p *plan.Plan, verb string) (plan.Result, error) {
 	clients, eks := b.clientsFor(c)
-	a := &applier{aws: clients, eks: eks, b: b}
+	a := &applier{aws: clients, eks: eks, b: b, chain: &chainState{}}
 	if target != nil {
-		a.target = &applier{aws: target, b: b}
+		a.target = &applier{aws: target, b: b, chain: a.chain}
 	}
 	for _, c := range p.Changes {
 		if op, ok := c.Op.(operation); ok {

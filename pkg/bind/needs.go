@@ -332,3 +332,5 @@ func factsOf(c *cluster.Cluster, partition, account, region string, roles []*iam
 	}
 	return f
 }
+
+func (op withExternalID) needs(f *permFacts) []need { return op.Op.needs(f) }

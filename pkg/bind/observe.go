@@ -21,6 +21,7 @@ import (
 	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/cluster"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/eksread"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iamread"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
@@ -28,9 +29,11 @@ import (
 // Observed is everything bind read: the cluster and the caller, and the current state of everything bind
 // manages (nil fields do not exist). Plan is a function of it and the Request alone.
 type Observed struct {
-	Cluster  *cluster.Cluster
-	Identity sdcaws.Identity
-	Names    Names
+	// PatternAdmits are the cluster's ServiceAccounts ("namespace/name") that --subject-pattern admits.
+	PatternAdmits []string
+	Cluster       *cluster.Cluster
+	Identity      sdcaws.Identity
+	Names         Names
 	// Now is when the observation was made (restart decisions compare pod ages with it).
 	Now time.Time
 
@@ -79,8 +82,8 @@ type Workload struct {
 func (b *Binder) Observe(ctx context.Context, r *Request) (*Observed, error) {
 	o := &Observed{Now: b.now()}
 	reads := []func(context.Context) error{func(ctx context.Context) error { return b.observeKube(ctx, r, o) }}
-	if r.AssumeRoleARN != "" {
-		reads = append(reads, func(ctx context.Context) error { return b.observeTarget(ctx, r, o) })
+	if r.target() != "" {
+		reads = append(reads, func(ctx context.Context) error { return b.observeTarget(ctx, r, &o.Target) })
 	}
 	w, err := b.where(ctx, reads...)
 	if err != nil {
@@ -196,6 +199,20 @@ func (b *Binder) where(ctx context.Context, reads ...func(context.Context) error
 // observeKube reads the namespace, ServiceAccount and Deployment (and the Deployment's pods) in parallel.
 func (b *Binder) observeKube(ctx context.Context, r *Request, o *Observed) error {
 	g, ctx := errgroup.WithContext(ctx)
+	if r.SubjectPattern != "" {
+		g.Go(func() error {
+			list, err := b.Core.ServiceAccounts(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return fmt.Errorf("listing the cluster's ServiceAccounts (to say which ones --subject-pattern admits): %w", err)
+			}
+			for _, sa := range list.Items {
+				if iampolicy.PatternAdmits(r.SubjectPattern, vocab.Subject(sa.Namespace, sa.Name)) {
+					o.PatternAdmits = append(o.PatternAdmits, sa.Namespace+"/"+sa.Name)
+				}
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
 		ns, err := b.Core.Namespaces().Get(ctx, r.Namespace, metav1.GetOptions{})
 		o.Namespace, err = found(ns, err)

@@ -27,10 +27,10 @@ type TargetObserved struct {
 
 // observeTarget reads the target role and its policy with --target-profile's credentials, and who those
 // are, all at once (one round trip, beside the reads of the binding's own account).
-func (b *Binder) observeTarget(ctx context.Context, r *Request, o *Observed) error {
+func (b *Binder) observeTarget(ctx context.Context, r *Request, into **TargetObserved) error {
 	t := targetNames(r)
 	p := t.Parsed
-	o.Target = t
+	*into = t
 	if b.TargetAWS == nil {
 		return nil
 	}
@@ -44,7 +44,7 @@ func (b *Binder) observeTarget(ctx context.Context, r *Request, o *Observed) err
 	go func() { defer wg.Done(); t.Identity, idErr = c.Identity(ctx) }()
 	go func() {
 		defer wg.Done()
-		t.Role, roleErr = iamread.ReadRole(ctx, c.IAM, p.Name, iamread.RoleOptions{Concurrent: true})
+		t.Role, roleErr = iamread.ReadRole(ctx, c.IAM, p.Name, iamread.RoleOptions{Concurrent: true, InlineNames: true})
 	}()
 	go func() { defer wg.Done(); t.Policy, polErr = iamread.ReadPolicy(ctx, c.IAM, t.PolicyARN) }()
 	wg.Wait()
@@ -53,8 +53,8 @@ func (b *Binder) observeTarget(ctx context.Context, r *Request, o *Observed) err
 	}
 	if t.Identity.Account != p.Account {
 		return &FlagError{Flag: "--target-profile", Value: r.TargetProfile, Rule: fmt.Sprintf(
-			"its credentials are for account %s (%s), and --assume-role-arn names a role in account %s: use a profile of account %s",
-			t.Identity.Account, t.Identity.ARN, p.Account, p.Account)}
+			"its credentials are for account %s (%s), and %s names a role in account %s: use a profile of account %s",
+			t.Identity.Account, t.Identity.ARN, r.targetFlag(), p.Account, p.Account)}
 	}
 	if roleErr != nil {
 		return fmt.Errorf("in account %s (--target-profile %s): %w", p.Account, r.TargetProfile, roleErr)
@@ -70,7 +70,7 @@ func (b *Binder) observeTarget(ctx context.Context, r *Request, o *Observed) err
 
 // targetNames is what bind knows of the target role before reading anything.
 func targetNames(r *Request) *TargetObserved {
-	p, _ := vocab.ParseRoleARN(r.AssumeRoleARN)
-	return &TargetObserved{ARN: r.AssumeRoleARN, Parsed: p, Profile: r.TargetProfile,
+	p, _ := vocab.ParseRoleARN(r.target())
+	return &TargetObserved{ARN: r.target(), Parsed: p, Profile: r.TargetProfile,
 		PolicyARN: vocab.PolicyARNAt(p.Partition, p.Account, p.Path, p.Name)}
 }

@@ -113,6 +113,11 @@ func (b *Binder) ObserveUnbind(ctx context.Context, r *UnbindRequest) (*UnbindOb
 			return nil, err
 		}
 	}
+	if a := o.Association; a != nil && a.TargetRoleARN != "" && r.TargetProfile != "" && r.removes(vocab.MechanismPodIdentity) {
+		if err := b.observeTarget(ctx, &Request{TargetRoleARN: a.TargetRoleARN, TargetProfile: r.TargetProfile}, &o.Target); err != nil {
+			return nil, err
+		}
+	}
 	n := o.Names
 	if o.Role == nil {
 		o.Policies[n.PolicyARN] = named

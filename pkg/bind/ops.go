@@ -133,10 +133,28 @@ type inTarget struct{ Op operation }
 type createAssociation struct {
 	Cluster, Namespace, ServiceAccount, RoleARN string
 	Tags                                        map[string]string
+	Chain                                       associationChain
 }
 
-// updateAssociation makes an association name another role.
-type updateAssociation struct{ Cluster, ID, RoleARN string }
+// associationChain is what an association says beyond its role: its target role ("" for none), whether
+// session tags are disabled, and its session policy (compact JSON, "" for none).
+type associationChain struct {
+	TargetRoleARN      string
+	DisableSessionTags bool
+	Policy             string
+}
+
+// updateAssociation makes an association name another role, target, session tags setting or policy.
+// From says what the association said when planned: only what differs from it is sent (EKS keeps what an
+// update leaves out).
+type updateAssociation struct {
+	Cluster, ID, RoleARN string
+	Chain, From          associationChain
+}
+
+// withExternalID writes a target's trust that needs the external ID EKS made for the association in this
+// apply: it takes it from the association's write (which the change depends on), then writes.
+type withExternalID struct{ Op writeTrust }
 
 // trustGuard checks, right before a role is taken apart, that its trust still admits nobody once this
 // binding's subject is removed: another bind may have joined the role since the plan was made, while the

@@ -75,8 +75,8 @@ func planAll(r *Request, o *Observed) (*Result, error) {
 			return nil, err
 		}
 		res.Selection = sel
-		if r.AssumeRoleARN != "" {
-			targetPolicy, desired = desired, assumeRolePolicy(r.AssumeRoleARN)
+		if r.target() != "" {
+			targetPolicy, desired = desired, chainPolicy(r)
 		}
 		c, err := policyChange(res, desired)
 		if err != nil {
@@ -96,7 +96,7 @@ func planAll(r *Request, o *Observed) (*Result, error) {
 	for _, c := range attachments {
 		add(c)
 	}
-	if r.AssumeRoleARN != "" {
+	if r.target() != "" {
 		targets, err := targetChanges(res, targetPolicy)
 		if err != nil {
 			return nil, err
@@ -182,7 +182,7 @@ func desiredPolicy(r *Request, o *Observed) (*iampolicy.Policy, catalog.Selectio
 		region = o.Region
 	}
 	account := o.Names.Account
-	if p, ok := vocab.ParseRoleARN(r.AssumeRoleARN); ok {
+	if p, ok := vocab.ParseRoleARN(r.target()); ok {
 		account = p.Account
 	}
 	doc, sel, err := r.Catalog.Render(r.Selection, catalog.Target{Partition: o.Names.Partition, Region: region, Account: account})

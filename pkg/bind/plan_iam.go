@@ -296,8 +296,17 @@ func wantTrust(res *Result, existing *iampolicy.Policy) (trustWant, error) {
 	}
 	n, r := res.Names, res.Request
 	subject := vocab.Subject(r.Namespace, r.ServiceAccount)
-	trust, changed := iampolicy.AdmitSubject(existing, n.ProviderARN, n.IssuerHostPath, subject, res.Audience)
 	req := iampolicy.WebIdentityRequest(n.ProviderARN, n.IssuerHostPath, subject, res.Audience)
+	if r.SubjectPattern != "" {
+		return patternTrust(res, existing)
+	}
+	if pat := iampolicy.MatchingPattern(iampolicy.SubjectPatterns(existing, n.ProviderARN, n.IssuerHostPath), subject); pat != "" && iampolicy.Evaluate(req, existing).Allowed() {
+		// A role for many ServiceAccounts: its pattern admits this one already, and naming it too would
+		// only grow the trust.
+		return trustWant{trust: existing.Clone(), edit: AdmitWebIdentity{Provider: n.ProviderARN, Host: n.IssuerHostPath, Subject: subject, Audience: res.Audience},
+			size: fmt.Sprintf("trust policy: %d of %d characters; admits %s through the pattern %s", existing.Size(), r.trustLimit(), subject, pat)}, nil
+	}
+	trust, changed := iampolicy.AdmitSubject(existing, n.ProviderARN, n.IssuerHostPath, subject, res.Audience)
 	if d := iampolicy.Evaluate(req, trust); !d.Allowed() {
 		return trustWant{}, fmt.Errorf("IAM role %s's trust policy would still not admit ServiceAccount %s/%s: %s; bind adds Allow statements but never removes or changes another statement, so change that one by hand (aws iam update-assume-role-policy) or use another role",
 			n.RoleName, r.Namespace, r.ServiceAccount, d)
@@ -311,6 +320,30 @@ func wantTrust(res *Result, existing *iampolicy.Policy) (trustWant, error) {
 		trusts: "trusts " + n.ProviderARN + " for " + subject,
 		admits: "admits " + subject + "; every other statement and subject stays",
 		size:   fmt.Sprintf("trust policy: %d of %d characters; admits %d ServiceAccount(s) of this cluster by name", trust.Size(), r.trustLimit(), len(subjects)),
+	}, nil
+}
+
+// patternTrust is the trust with --subject-pattern's statement merged in (every other statement stays).
+func patternTrust(res *Result, existing *iampolicy.Policy) (trustWant, error) {
+	n, r := res.Names, res.Request
+	subject := vocab.Subject(r.Namespace, r.ServiceAccount)
+	trust, changed := iampolicy.AdmitSubjectPattern(existing, n.ProviderARN, n.IssuerHostPath, r.SubjectPattern, res.Audience)
+	if d := iampolicy.Evaluate(iampolicy.WebIdentityRequest(n.ProviderARN, n.IssuerHostPath, subject, res.Audience), trust); !d.Allowed() {
+		return trustWant{}, fmt.Errorf("IAM role %s's trust policy would still not admit ServiceAccount %s/%s: %s; bind adds Allow statements but never removes or changes another statement, so change that one by hand (aws iam update-assume-role-policy) or use another role",
+			n.RoleName, r.Namespace, r.ServiceAccount, d)
+	}
+	if size, limit := trust.Size(), r.trustLimit(); size > limit {
+		return trustWant{}, &FlagError{Flag: "--subject-pattern", Value: r.SubjectPattern, Rule: fmt.Sprintf("its statement would make role %s's trust policy %d characters long, over the account's quota of %d", n.RoleName, size, limit)}
+	}
+	admitted := fmt.Sprintf("admits %d existing ServiceAccount(s) today", len(res.Observed.PatternAdmits))
+	if len(res.Observed.PatternAdmits) > 0 {
+		admitted += ": " + strings.Join(res.Observed.PatternAdmits, ", ")
+	}
+	return trustWant{trust: trust, changed: changed,
+		edit:   AdmitWebIdentityPattern{Provider: n.ProviderARN, Host: n.IssuerHostPath, Pattern: r.SubjectPattern, Audience: res.Audience},
+		trusts: "trusts " + n.ProviderARN + " for every ServiceAccount matching " + r.SubjectPattern + " (StringLike on :sub)",
+		admits: "admits every ServiceAccount matching " + r.SubjectPattern + " (StringLike on :sub); every other statement and subject stays",
+		size:   fmt.Sprintf("trust policy: %d of %d characters; the pattern %s", trust.Size(), r.trustLimit(), admitted),
 	}, nil
 }
 

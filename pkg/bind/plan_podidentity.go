@@ -29,10 +29,21 @@ const (
 func session(res *Result) iampolicy.PodIdentitySession {
 	s := iampolicy.PodIdentitySession{ClusterARN: res.Cluster.ARN, ClusterName: res.Cluster.Name,
 		Namespace: res.Request.Namespace, ServiceAccount: res.Request.ServiceAccount}
+	var observed *bool
 	if a := res.Observed.Association; a != nil {
-		s.DisableSessionTags = a.DisableSessionTags
+		observed = &a.DisableSessionTags
 	}
+	s.DisableSessionTags = res.Request.sessionTagsDisabled(observed)
 	return s
+}
+
+// wantChain is what the association must say beyond its role.
+func wantChain(res *Result) associationChain {
+	c := associationChain{TargetRoleARN: res.Request.TargetRoleARN, DisableSessionTags: session(res).DisableSessionTags}
+	if p := res.Request.SessionPolicy; p != nil {
+		c.Policy = string(p.Compact())
+	}
+	return c
 }
 
 // checkAgent refuses, before anything is written, a cluster whose nodes do not run the Pod Identity agent:
@@ -133,33 +144,80 @@ func podIdentityServiceAccountChange(res *Result) *plan.Change {
 }
 
 // associationView is how the plan shows an association.
-func associationView(cluster, namespace, serviceAccount, role string) string {
-	return toYAML(map[string]any{"clusterName": cluster, "namespace": namespace, "serviceAccount": serviceAccount, "roleArn": role})
+func associationView(cluster, namespace, serviceAccount, role string, chain associationChain) string {
+	m := map[string]any{"clusterName": cluster, "namespace": namespace, "serviceAccount": serviceAccount, "roleArn": role}
+	if chain.TargetRoleARN != "" {
+		m["targetRoleArn"] = chain.TargetRoleARN
+	}
+	if chain.DisableSessionTags {
+		m["disableSessionTags"] = true
+	}
+	if chain.Policy != "" {
+		m["policy"] = chain.Policy
+	}
+	return toYAML(m)
 }
 
-// associationChange: the ServiceAccount's association names the role; made when missing, changed when it
-// names another role (an association names exactly one).
+// associationChange: the ServiceAccount's association names the role, and the target role, session tags
+// setting and session policy asked for; made when missing, changed when it says otherwise (an association
+// names exactly one role and at most one target).
 func associationChange(res *Result) *plan.Change {
 	r, n, a := res.Request, res.Names, res.Observed.Association
 	cl := res.Cluster.Name
+	want := wantChain(res)
 	c := &plan.Change{ID: idAssociation, Kind: KindAssociation, Name: vocab.AssociationName(cl, r.Namespace, r.ServiceAccount),
-		Format: "yaml", Deps: []string{"role"}, After: associationView(cl, r.Namespace, r.ServiceAccount, n.RoleARN)}
+		Format: "yaml", Deps: []string{"role"}, After: associationView(cl, r.Namespace, r.ServiceAccount, n.RoleARN, want)}
 	if a == nil {
 		c.Action = plan.Create
 		c.Notes = []string{"eks:CreatePodIdentityAssociation once the role's trust names " + vocab.PodIdentityService}
+		if want.TargetRoleARN != "" {
+			c.Notes = append(c.Notes, "EKS assumes role "+n.RoleARN+", then target role "+want.TargetRoleARN+", and hands the pods the target's credentials")
+		}
 		c.Op = createAssociation{Cluster: cl, Namespace: r.Namespace, ServiceAccount: r.ServiceAccount, RoleARN: n.RoleARN,
-			Tags: managedTags(res, bindingTags(res))}
+			Tags: managedTags(res, bindingTags(res)), Chain: want}
 		return c
 	}
-	c.Before = associationView(cl, a.Namespace, a.ServiceAccount, a.RoleARN)
-	if a.RoleARN == n.RoleARN {
+	have := associationChain{TargetRoleARN: a.TargetRoleARN, DisableSessionTags: a.DisableSessionTags, Policy: a.Policy}
+	c.Before = associationView(cl, a.Namespace, a.ServiceAccount, a.RoleARN, have)
+	if a.RoleARN == n.RoleARN && samePolicy(have.Policy, want.Policy) && have.TargetRoleARN == want.TargetRoleARN && have.DisableSessionTags == want.DisableSessionTags {
 		c.Action = plan.Unchanged
 		return c
 	}
 	c.Action = plan.Update
-	c.Notes = []string{fmt.Sprintf("association %s names role %s: it will name %s (found by %s)", a.ID, a.RoleARN, n.RoleARN, n.RoleSource)}
-	c.Op = updateAssociation{Cluster: cl, ID: a.ID, RoleARN: n.RoleARN}
+	if a.RoleARN != n.RoleARN {
+		c.Notes = append(c.Notes, fmt.Sprintf("association %s names role %s: it will name %s (found by %s)", a.ID, a.RoleARN, n.RoleARN, n.RoleSource))
+	}
+	if have.TargetRoleARN != want.TargetRoleARN {
+		switch {
+		case want.TargetRoleARN == "":
+			c.Notes = append(c.Notes, fmt.Sprintf("association %s has target role %s: it will have none (no --target-role-arn)", a.ID, have.TargetRoleARN))
+		default:
+			c.Notes = append(c.Notes, fmt.Sprintf("association %s: target role %s", a.ID, want.TargetRoleARN))
+		}
+	}
+	if have.DisableSessionTags != want.DisableSessionTags {
+		c.Notes = append(c.Notes, fmt.Sprintf("session tags: %s", map[bool]string{true: "disabled", false: "enabled"}[want.DisableSessionTags]))
+	}
+	if !samePolicy(have.Policy, want.Policy) {
+		c.Notes = append(c.Notes, "the session policy: "+map[bool]string{true: "removed (no --session-policy)", false: "--session-policy's"}[want.Policy == ""])
+	}
+	c.Notes = append(c.Notes, "pods that hold credentials get the change when the Pod Identity agent refreshes them (up to 6 hours; 59 minutes with a target role), or when they restart")
+	c.Op = updateAssociation{Cluster: cl, ID: a.ID, RoleARN: n.RoleARN, Chain: want, From: have}
 	return c
+}
+
+// samePolicy reports whether two session policies say the same (EKS may return the document as given,
+// bind sends it compact).
+func samePolicy(a, b string) bool {
+	if a == "" || b == "" {
+		return a == b
+	}
+	pa, errA := iampolicy.Parse([]byte(a))
+	pb, errB := iampolicy.Parse([]byte(b))
+	if errA != nil || errB != nil {
+		return a == b
+	}
+	return string(pa.Canonical()) == string(pb.Canonical())
 }
 
 // revokeIRSAChange: with --remove-irsa, the ServiceAccount leaves the :sub list of the role's web identity

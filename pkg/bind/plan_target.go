@@ -42,13 +42,22 @@ func assumeRoleTagKey(res *Result) string {
 func targetChanges(res *Result, stages *iampolicy.Policy) ([]*plan.Change, error) {
 	n, t := res.Names, res.Observed.Target
 	if n.RoleARN == t.ARN {
-		return nil, &FlagError{Flag: "--assume-role-arn", Value: t.ARN, Rule: "names the binding's own role: give the role in the other account that the stages assume"}
+		return nil, &FlagError{Flag: res.Request.targetFlag(), Value: t.ARN, Rule: "names the binding's own role: give the role in the other account that the stages assume"}
 	}
 	if !t.Managed {
 		res.Handoff = handoff(res, stages)
+		who := "the stages to assume " + t.ARN
+		if res.Request.chain() {
+			who = "EKS Pod Identity to assume " + t.ARN + " with role " + n.RoleARN
+		}
 		res.Warnings = append(res.Warnings, fmt.Sprintf(
-			"bind changes nothing in account %s (no --target-profile): for the stages to assume %s, its owners must add the trust statement below to that role's trust policy%s, or run bind again with --target-profile PROFILE (credentials of account %s)",
-			t.Parsed.Account, t.ARN, map[bool]string{true: " and attach the policy below to it", false: ""}[stages != nil], t.Parsed.Account))
+			"bind changes nothing in account %s (no --target-profile): for %s, its owners must add the trust statement below to that role's trust policy%s, or run bind again with --target-profile PROFILE (credentials of account %s)",
+			t.Parsed.Account, who, map[bool]string{true: " and attach the policy below to it", false: ""}[stages != nil], t.Parsed.Account))
+		if e, ok := targetEdit(res).(AdmitPodIdentityTarget); ok && e.ExternalID == externalIDPlaceholder {
+			res.Warnings = append(res.Warnings, fmt.Sprintf(
+				"the statement's sts:ExternalId is the association's externalId, which EKS makes when the association gets its target: once bind has applied, read it with aws eks describe-pod-identity-association --cluster-name %s --association-id ID --query association.externalId (the ID: aws eks list-pod-identity-associations --cluster-name %s --namespace %s --service-account %s)",
+				res.Cluster.Name, res.Cluster.Name, res.Request.Namespace, res.Request.ServiceAccount))
+		}
 		return nil, nil
 	}
 	where := fmt.Sprintf("in account %s (the target account, --target-profile %s)", t.Parsed.Account, t.Profile)
@@ -85,8 +94,11 @@ func targetChanges(res *Result, stages *iampolicy.Policy) ([]*plan.Change, error
 // statement staying (the same read-edit-write-verify loop as the binding's own trust).
 func targetRoleChange(res *Result, where string) (*plan.Change, error) {
 	n, t := res.Names, res.Observed.Target
-	edit := AdmitRole{RoleARN: n.RoleARN}
+	edit := targetEdit(res)
 	c := &plan.Change{ID: idTargetRole, Kind: KindRole, Name: t.ARN, Format: "json", Deps: []string{"role"}}
+	if res.Request.chain() {
+		c.Deps = append(c.Deps, idAssociation) // the external ID is EKS's answer to the association's write
+	}
 	op := writeTrust{Role: t.Parsed.Name, Edit: edit}
 	var existing *iampolicy.Policy
 	if t.Role != nil {
@@ -97,8 +109,8 @@ func targetRoleChange(res *Result, where string) (*plan.Change, error) {
 		trust, changed = edit.Apply(existing)
 	}
 	if !edit.Holds(trust) {
-		return nil, fmt.Errorf("IAM role %s's trust policy would still not let role %s assume it with SDC's session tag (%s): %s; bind adds Allow statements but never removes or changes another statement, so its owners must change that one",
-			t.ARN, n.RoleARN, vocab.SDCSessionTagKey, edit.refusal(trust))
+		return nil, fmt.Errorf("IAM role %s's trust policy would still not let role %s assume it %s: %s; bind adds Allow statements but never removes or changes another statement, so its owners must change that one",
+			t.ARN, n.RoleARN, edit.how(), edit.refusal(trust))
 	}
 	if err := trust.Validate(iampolicy.Trust); err != nil {
 		return nil, fmt.Errorf("admitting role %s to the trust policy of IAM role %s would break IAM's rules: %v", n.RoleARN, t.ARN, err)
@@ -107,14 +119,18 @@ func targetRoleChange(res *Result, where string) (*plan.Change, error) {
 	if t.Role == nil {
 		c.Action = plan.Create
 		tags := managedTags(res, nil)
+		how := "assume (Assume Another Role)"
+		if res.Request.chain() {
+			how = "get through EKS Pod Identity's target role"
+		}
 		op.Create = &createRole{Name: t.Parsed.Name, Trust: string(trust.Compact()), Tags: tags,
-			Description: fmt.Sprintf("Role the SDC stages of ServiceAccount %s/%s on cluster %s assume (Assume Another Role), made by kubectl-sdc",
-				res.Request.Namespace, res.Request.ServiceAccount, res.Cluster.Name)}
+			Description: fmt.Sprintf("Role the SDC stages of ServiceAccount %s/%s on cluster %s %s, made by kubectl-sdc",
+				res.Request.Namespace, res.Request.ServiceAccount, res.Cluster.Name, how)}
 		if t.Parsed.Path != "/" {
 			op.Create.Path = t.Parsed.Path
 		}
-		c.Notes = append([]string{where, "trusts role " + n.RoleARN + " (sts:AssumeRole, sts:TagSession)"}, createNotes(op.Create)...)
-		c.Op = inTarget{op}
+		c.Notes = append([]string{where, "trusts role " + n.RoleARN + " (sts:AssumeRole, sts:TagSession" + edit.conditions() + ")"}, createNotes(op.Create)...)
+		c.Op = targetTrustOp(res, op)
 		return c, nil
 	}
 	c.Before = string(existing.Canonical())
@@ -131,11 +147,15 @@ func targetRoleChange(res *Result, where string) (*plan.Change, error) {
 	c.Action = plan.Update
 	if changed {
 		op.Update = true
-		c.Notes = append(c.Notes, "admits role "+n.RoleARN+" (sts:AssumeRole, sts:TagSession: SDC tags its sessions); every other statement stays")
+		why := "SDC tags its sessions"
+		if res.Request.chain() {
+			why = "EKS Pod Identity's second hop" + edit.conditions()
+		}
+		c.Notes = append(c.Notes, "admits role "+n.RoleARN+" (sts:AssumeRole, sts:TagSession: "+why+"); every other statement stays")
 	}
 	c.Notes = append(c.Notes, tagNotes(t.Role.Tags, retag)...)
 	op.Tags = retag
-	c.Op = inTarget{op}
+	c.Op = targetTrustOp(res, op)
 	return c, nil
 }
 
@@ -173,6 +193,9 @@ func handoff(res *Result, stages *iampolicy.Policy) *Handoff {
 	t := res.Observed.Target
 	h := &Handoff{Account: t.Parsed.Account, RoleARN: t.ARN,
 		TrustStatement: iampolicy.AssumeRoleStatement(res.Names.RoleARN).Canonical()}
+	if e, ok := targetEdit(res).(AdmitPodIdentityTarget); ok {
+		h.TrustStatement = iampolicy.PodIdentityTargetStatement(e.RoleARN, e.Session, e.ExternalID).Canonical()
+	}
 	if stages != nil {
 		h.Policy = stages.Canonical()
 	}
@@ -190,6 +213,50 @@ func accountNotes(res *Result, changes []*plan.Change) {
 	}
 }
 
-// assumeRolePolicy is what the binding's role is allowed with --assume-role-arn: sts:AssumeRole on exactly
-// that role, and sts:TagSession on it for SDC's session tag only.
-func assumeRolePolicy(target string) *iampolicy.Policy { return iampolicy.SDCAssumeRolePolicy(target) }
+// chainPolicy is what the binding's role is allowed toward the target: with --assume-role-arn,
+// sts:AssumeRole on exactly that role and sts:TagSession on it for SDC's session tag only; with
+// --target-role-arn, the same for EKS Pod Identity's session tags.
+func chainPolicy(r *Request) *iampolicy.Policy {
+	if r.chain() {
+		return iampolicy.PodIdentityTargetPolicy(r.TargetRoleARN)
+	}
+	return iampolicy.SDCAssumeRolePolicy(r.AssumeRoleARN)
+}
+
+// externalIDPlaceholder stands, in a plan's documents, for the external ID EKS makes for an association
+// that gets its target role in this plan: bind reads it from EKS's answer and writes the target's trust
+// with it.
+const externalIDPlaceholder = "<the externalId EKS returns for the association>"
+
+// chainExternalID is the association's external ID, when it exists with this target already; "" when EKS
+// makes it during the apply.
+func chainExternalID(res *Result) string {
+	if a := res.Observed.Association; a != nil && a.TargetRoleARN == res.Request.TargetRoleARN && a.ExternalID != "" {
+		return a.ExternalID
+	}
+	return ""
+}
+
+// targetEdit is the change the target's trust needs: the binding's role admitted as SDC assumes it, or as
+// EKS Auth's second hop does.
+func targetEdit(res *Result) targetTrustEdit {
+	n := res.Names
+	if !res.Request.chain() {
+		return AdmitRole{RoleARN: n.RoleARN}
+	}
+	ext := chainExternalID(res)
+	s := session(res)
+	if ext == "" && s.DisableSessionTags {
+		ext = externalIDPlaceholder
+	}
+	return AdmitPodIdentityTarget{RoleARN: n.RoleARN, TargetARN: res.Request.TargetRoleARN, Session: s, ExternalID: ext}
+}
+
+// targetTrustOp is the target trust's write, in the target account; one whose trust waits for the external
+// ID EKS makes takes it from the association's write first.
+func targetTrustOp(res *Result, op writeTrust) operation {
+	if e, ok := op.Edit.(AdmitPodIdentityTarget); ok && e.ExternalID == externalIDPlaceholder {
+		return inTarget{withExternalID{Op: op}}
+	}
+	return inTarget{op}
+}

@@ -56,7 +56,7 @@ func fresh(r *Request) *Observed {
 	c := &cluster.Cluster{Name: "demo", Region: "us-west-2", Partition: "aws", Issuer: tIssuer, ARN: tCluster, Source: cluster.SourceEKSClusterFlag}
 	id := sdcaws.Identity{Account: tAccount, Partition: "aws", ARN: "arn:aws:iam::123456789012:user/admin"}
 	o := &Observed{Cluster: c, Identity: id, Names: NamesFor(r, c, id, nil), Now: tNow, Thumbprint: tThumb}
-	if r.AssumeRoleARN != "" {
+	if r.target() != "" {
 		// The planner's convention: a --target-profile means its credentials are of the target's account.
 		o.Target = targetNames(r)
 		if r.TargetProfile != "" {

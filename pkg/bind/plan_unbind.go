@@ -131,7 +131,13 @@ func (u *unbinding) role() {
 	revoked, listed := edits.Apply(role.Trust)
 	u.trustAfter = revoked
 	if r.removes(vocab.MechanismIRSA) {
-		if d := iampolicy.Evaluate(iampolicy.WebIdentityRequest(n.ProviderARN, n.IssuerHostPath, u.subject, audienceOfSA(o.ServiceAccount)), revoked); d.Allowed() {
+		if d := iampolicy.Evaluate(iampolicy.WebIdentityRequest(n.ProviderARN, n.IssuerHostPath, u.subject, audienceOfSA(o.ServiceAccount)), revoked); d.Allowed() &&
+			d.StatementIndex >= 0 && d.StatementIndex < len(revoked.Statements) &&
+			iampolicy.MatchingPattern(iampolicy.SubjectPatterns(iampolicy.NewPolicy(revoked.Statements[d.StatementIndex]), n.ProviderARN, n.IssuerHostPath), u.subject) != "" {
+			pat := iampolicy.MatchingPattern(iampolicy.SubjectPatterns(iampolicy.NewPolicy(revoked.Statements[d.StatementIndex]), n.ProviderARN, n.IssuerHostPath), u.subject)
+			u.warn("IAM role %s's trust admits every ServiceAccount matching %s (bind --subject-pattern), and so still ServiceAccount %s/%s: without the annotation its pods get no role environment, but any token of the ServiceAccount can still assume the role. To take that away, narrow the pattern so it no longer matches (aws iam update-assume-role-policy --role-name %s), or delete or rename the ServiceAccount; unbind does not change a pattern other ServiceAccounts are bound through",
+				n.RoleName, pat, r.Namespace, r.ServiceAccount, n.RoleName)
+		} else if d.Allowed() {
 			u.warn("IAM role %s's trust still admits ServiceAccount %s/%s through %s, which is not a statement bind writes (a wildcard or another condition): unbind leaves it alone (taking one ServiceAccount out of it would need a Deny, which is not unbind's to add); change it by hand if the ServiceAccount must lose the role (aws iam update-assume-role-policy --role-name %s)",
 				n.RoleName, r.Namespace, r.ServiceAccount, statementName(revoked, d.StatementIndex), n.RoleName)
 		}

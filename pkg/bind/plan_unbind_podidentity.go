@@ -2,6 +2,9 @@ package bind
 
 import (
 	"fmt"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/eksread"
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/grant"
+	"slices"
 	"strings"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iampolicy"
@@ -60,7 +63,8 @@ func (u *unbinding) association() {
 		return
 	}
 	u.add(c)
-	c.Before = associationView(cl, a.Namespace, a.ServiceAccount, a.RoleARN)
+	c.Before = associationView(cl, a.Namespace, a.ServiceAccount, a.RoleARN,
+		associationChain{TargetRoleARN: a.TargetRoleARN, DisableSessionTags: a.DisableSessionTags, Policy: a.Policy})
 	if !namesRole(a.RoleARN, n) {
 		c.Notes = []string{"names role " + a.RoleARN + ", not " + n.RoleARN + ": it stays as it is"}
 		u.warn("ServiceAccount %s/%s's EKS Pod Identity association %s names role %s, not the role unbound (%s), so it stays; to remove it: kubectl sdc unbind -n %s --service-account %s --mechanism pod-identity --role-name %s",
@@ -77,6 +81,95 @@ func (u *unbinding) association() {
 	}
 	c.Action = plan.Delete
 	c.Notes = []string{fmt.Sprintf("eks:DeletePodIdentityAssociation %s: EKS Auth hands the ServiceAccount's pods no more credentials (those already handed out stay valid until they expire), and pods created from now on get no EKS Pod Identity environment", a.ID)}
+	if a.TargetRoleARN != "" {
+		u.targetSide(a)
+	}
 	c.Op = deleteAssociation{Cluster: cl, ID: a.ID}
 	u.associationGoes = true
+}
+
+// targetSide: what bind put in the account of the association's target role for this binding goes with the
+// association, with --target-profile: the statement of the target's trust that admits the association's
+// role, and this binding's statements of the policy bind keeps there; the policy goes when none is left
+// and nothing else has it attached, the role when kubectl-sdc made it and its trust then admits nobody.
+// Without --target-profile, nothing there changes and unbind says what stays.
+func (u *unbinding) targetSide(a *eksread.Association) {
+	o, r, n := u.o, u.r, u.res.Names
+	tp, _ := vocab.ParseRoleARN(a.TargetRoleARN)
+	sess := iampolicy.PodIdentitySession{ClusterARN: o.Cluster.ARN, ClusterName: o.Cluster.Name, Namespace: r.Namespace, ServiceAccount: r.ServiceAccount,
+		DisableSessionTags: a.DisableSessionTags}
+	edit := RevokePodIdentityTarget{RoleARN: a.RoleARN, Session: sess, ExternalID: a.ExternalID}
+	t := o.Target
+	if t == nil || !t.Managed || t.ARN != a.TargetRoleARN {
+		stmt := iampolicy.PodIdentityTargetStatement(a.RoleARN, sess, a.ExternalID).Canonical()
+		u.warn("the association's target role %s (account %s) stays, and so does what bind put there: the statement of its trust that admits role %s (%s) and this binding's statements of policy %s; unbind takes them out with --target-profile PROFILE (credentials of account %s), but once the association is gone it no longer knows the target: remove them with that account's credentials if nothing else needs them (aws iam get-role --role-name %s)",
+			a.TargetRoleARN, tp.Account, a.RoleARN, strings.Join(strings.Fields(string(stmt)), " "), vocab.PolicyARNAt(tp.Partition, tp.Account, tp.Path, tp.Name), tp.Account, tp.Name)
+		return
+	}
+	where := fmt.Sprintf("in account %s (the target account, --target-profile %s)", t.Parsed.Account, t.Profile)
+	c := &plan.Change{ID: idTargetRole, Kind: KindRole, Name: t.ARN, Format: "json", Action: plan.Unchanged, Deps: []string{idAssociation}, Notes: []string{where}}
+	u.add(c)
+	if t.Role == nil {
+		c.Notes = append(c.Notes, "does not exist")
+		return
+	}
+	after, revoked := edit.Apply(t.Role.Trust)
+	policyGoes := false
+	if p := t.Policy; p != nil && managedByBind(p.Tags) && p.Document != nil && slices.Contains(grant.Bindings(p.Document), n.BindingID) {
+		pc := &plan.Change{ID: idTargetPolicy, Kind: KindPolicy, Name: t.PolicyARN, Format: "json", Before: string(p.Document.Canonical()), Deps: []string{idAssociation}, Notes: []string{where}}
+		u.add(pc)
+		attached := slices.Contains(t.Role.Attached, t.PolicyARN)
+		removed, _ := grant.Remove(p.Document, n.BindingID)
+		others := p.AttachmentCount
+		if attached {
+			others--
+		}
+		switch {
+		case len(removed.Statements) > 0:
+			pc.Action, pc.After = plan.Update, string(removed.Canonical())
+			pc.Notes = append(pc.Notes, fmt.Sprintf("a new default version without this binding's statements; %d other binding(s) keep theirs", len(grant.Bindings(removed))))
+			pc.Op = inTarget{removeGrant{ARN: t.PolicyARN, Binding: n.BindingID}}
+		case others > 0:
+			pc.Action = plan.Unchanged
+			pc.Notes = append(pc.Notes, fmt.Sprintf("holds only this binding's statements, but is attached to %d other entities: it stays", others))
+		default:
+			policyGoes = true
+			pc.Action = plan.Delete
+			pc.Notes = append(pc.Notes, "holds only this binding's statements and nothing else has it attached")
+			pc.Op = inTarget{deletePolicy{ARN: t.PolicyARN, OnlyVersion: p.DefaultVersion == "v1"}}
+			if attached {
+				d := &plan.Change{ID: "target-detach", Kind: KindAttachment, Name: t.ARN + " <- " + t.PolicyARN, Action: plan.Delete,
+					Deps: []string{idAssociation}, Notes: []string{where}, Op: inTarget{detachPolicy{Role: t.Parsed.Name, PolicyARN: t.PolicyARN}}}
+				u.add(d)
+				pc.Deps = []string{d.ID}
+			}
+		}
+	}
+	if !revoked {
+		c.Notes = append(c.Notes, "its trust has no statement bind wrote for this binding")
+		return
+	}
+	c.Before = string(t.Role.Trust.Canonical())
+	if len(after.Statements) > 0 {
+		c.Action, c.After = plan.Update, string(after.Canonical())
+		c.Notes = append(c.Notes, "the statement that admits role "+a.RoleARN+" for this ServiceAccount goes; every other statement stays")
+		c.Op = inTarget{writeTrust{Role: t.Parsed.Name, Edit: edit, Update: true}}
+		return
+	}
+	attached := len(t.Role.Attached)
+	if policyGoes && slices.Contains(t.Role.Attached, t.PolicyARN) {
+		attached--
+	}
+	if !managedByBind(t.Role.Tags) || attached > 0 || len(t.Role.InlineNames) > 0 {
+		c.Notes = append(c.Notes, "its trust admits nobody else, but it has policies or was not made by kubectl-sdc: it stays as it is")
+		u.warn("IAM role %s (account %s) admits only this binding's role, and unbind leaves it (IAM cannot remove the last statement of a trust; it has policies bind did not put there, or kubectl-sdc did not make it): delete it with that account's credentials if nothing needs it",
+			t.ARN, t.Parsed.Account)
+		return
+	}
+	c.Action, c.After = plan.Delete, ""
+	c.Notes = append(c.Notes, "admits nobody once this binding's statement goes, and kubectl-sdc made it")
+	c.Op = inTarget{deleteRole{Name: t.Parsed.Name}}
+	if policyGoes && slices.Contains(t.Role.Attached, t.PolicyARN) {
+		c.Deps = append(c.Deps, "target-detach")
+	}
 }

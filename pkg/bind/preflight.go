@@ -415,7 +415,19 @@ func (b *Binder) PreflightUnbind(ctx context.Context, res *UnbindResult) Preflig
 		policies = append(policies, p)
 	}
 	f := factsOf(o.Cluster, res.Names.Partition, res.Names.Account, "", []*iamread.Role{o.Role}, policies, o.Provider, []*eksread.Association{o.Association})
-	return b.preflight(ctx, res.Plan, f, principalOf(res.Identity, b.AWS), nil)
+	var target *principal
+	if t := o.Target; t != nil {
+		// unbind --target-profile: what bind put in the account of the association's target role.
+		f.Target = factsOf(nil, t.Parsed.Partition, t.Parsed.Account, "", []*iamread.Role{t.Role}, []*iamread.Policy{t.Policy}, nil, nil)
+		if t.Role == nil {
+			f.Target.RoleARNs[t.Parsed.Name] = t.ARN
+		}
+		if t.Managed && b.TargetAWS != nil {
+			p := principalOf(t.Identity, b.TargetAWS)
+			target = &p
+		}
+	}
+	return b.preflight(ctx, res.Plan, f, principalOf(res.Identity, b.AWS), target)
 }
 
 // PreflightMigration is Preflight for migrate's plan: the facts of every ServiceAccount's observation.

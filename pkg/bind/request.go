@@ -53,9 +53,22 @@ type Request struct {
 	// AssumeRoleARN is the role in another account that the SDC stages assume ("Assume Another Role"); the
 	// stages' permissions then live there and this binding's role may only assume it (see target.go).
 	AssumeRoleARN string
-	// TargetProfile names the AWS profile whose credentials bind uses in AssumeRoleARN's account; without
-	// it bind changes nothing there and prints what its owners must add.
+	// TargetProfile names the AWS profile whose credentials bind uses in the target's account (AssumeRoleARN
+	// or TargetRoleARN); without it bind changes nothing there and prints what its owners must add.
 	TargetProfile string
+	// TargetRoleARN (Pod Identity only) is the association's target role: EKS Pod Identity's own chain, in
+	// which EKS assumes the binding's role, then this one, and hands the pods its credentials. The stages'
+	// permissions then live there and the binding's role may only assume it.
+	TargetRoleARN string
+	// DisableSessionTags (Pod Identity only) sets the association's disableSessionTags; nil leaves an
+	// existing association's setting as it is (a new one has session tags).
+	DisableSessionTags *bool
+	// SubjectPattern (IRSA only, with RoleName) admits every ServiceAccount whose subject matches it (IAM's
+	// StringLike on <issuer>:sub), e.g. system:serviceaccount:sdc-*:sdc: a role meant for many.
+	SubjectPattern string
+	// SessionPolicy (Pod Identity only) is the association's policy, which narrows the credentials the pods
+	// get; EKS requires session tags disabled for it. nil: the association has none.
+	SessionPolicy *iampolicy.Policy
 
 	// Via is how the pods get the role: vocab.MechanismIRSA (also "") or vocab.MechanismPodIdentity.
 	Via vocab.Mechanism
@@ -134,6 +147,9 @@ func (r *Request) Validate() error {
 	if err := r.validateTarget(); err != nil {
 		return err
 	}
+	if err := r.validatePattern(); err != nil {
+		return err
+	}
 	hasStages := len(r.Selection.Stages) > 0
 	switch {
 	case r.KeepPermissions && (hasStages || r.PolicyDocument != nil || len(r.AttachPolicyARNs) > 0):
@@ -143,8 +159,8 @@ func (r *Request) Validate() error {
 		return &FlagError{Flag: "--policy-file", Rule: "cannot be combined with --stage/--bucket: give the permissions one way"}
 	case !hasStages && len(r.Selection.Params) > 0:
 		return &FlagError{Flag: "--set", Rule: "parameters need a --stage (see `kubectl sdc stages`)"}
-	case !hasStages && r.PolicyDocument == nil && len(r.AttachPolicyARNs) == 0 && r.AssumeRoleARN == "":
-		return errors.New("no permissions given: use --stage NAME (see `kubectl sdc stages`), --bucket BUCKET, --policy-file FILE, --attach-policy-arn ARN or --assume-role-arn ARN")
+	case !hasStages && r.PolicyDocument == nil && len(r.AttachPolicyARNs) == 0 && r.target() == "":
+		return errors.New("no permissions given: use --stage NAME (see `kubectl sdc stages`), --bucket BUCKET, --policy-file FILE, --attach-policy-arn ARN, --assume-role-arn ARN or --target-role-arn ARN")
 	case r.PolicyName != "" && !r.ownPolicy():
 		return &FlagError{Flag: "--policy-name", Value: r.PolicyName, Rule: "names the policy made from --stage, --policy-file or --assume-role-arn, and there is none"}
 	}
@@ -207,8 +223,47 @@ func (r *Request) validateMechanism() error {
 		return &FlagError{Flag: "--remove-irsa", Rule: "removes IRSA once EKS Pod Identity serves the ServiceAccount: it needs --mechanism pod-identity (or kubectl sdc migrate --remove-irsa)"}
 	case r.Force:
 		return &FlagError{Flag: "--force", Rule: "binds an SDC image that cannot use EKS Pod Identity anyway: it is for --mechanism pod-identity only"}
+	case r.TargetRoleARN != "":
+		return &FlagError{Flag: "--target-role-arn", Value: r.TargetRoleARN, Rule: "is the target role of an EKS Pod Identity association: it needs --mechanism pod-identity (with IRSA, --assume-role-arn has SDC assume the role)"}
+	case r.DisableSessionTags != nil:
+		return &FlagError{Flag: "--disable-session-tags", Rule: "sets an EKS Pod Identity association's setting: it needs --mechanism pod-identity"}
+	case r.SessionPolicy != nil:
+		return &FlagError{Flag: "--session-policy", Rule: "is an EKS Pod Identity association's policy: it needs --mechanism pod-identity"}
 	}
 	return nil
+}
+
+// validatePattern checks --subject-pattern: IRSA's, on a role shared on purpose, well formed, and admitting
+// the ServiceAccount bound now.
+func (r *Request) validatePattern() error {
+	if r.SubjectPattern == "" {
+		return nil
+	}
+	if r.podIdentityMode() {
+		return &FlagError{Flag: "--subject-pattern", Value: r.SubjectPattern, Rule: "is a condition of IRSA's trust; EKS Pod Identity admits ServiceAccounts by association: leave it out, or use --mechanism irsa"}
+	}
+	if err := vocab.ValidateSubjectPattern("--subject-pattern", r.SubjectPattern); err != nil {
+		return err
+	}
+	if r.RoleName == "" {
+		return &FlagError{Flag: "--subject-pattern", Value: r.SubjectPattern, Rule: "makes a role for many ServiceAccounts, which is shared on purpose: name it with --role-name"}
+	}
+	if own := vocab.Subject(r.Namespace, r.ServiceAccount); !iampolicy.PatternAdmits(r.SubjectPattern, own) {
+		return &FlagError{Flag: "--subject-pattern", Value: r.SubjectPattern, Rule: "does not admit the ServiceAccount being bound (" + own + "): bind annotates it, so the pattern must match it"}
+	}
+	return nil
+}
+
+// sessionTagsDisabled is whether the association ends up with session tags disabled: as asked, else as it
+// is (observed; nil for none).
+func (r *Request) sessionTagsDisabled(observed *bool) bool {
+	switch {
+	case r.DisableSessionTags != nil:
+		return *r.DisableSessionTags
+	case observed != nil:
+		return *observed
+	}
+	return false
 }
 
 // podIdentity is what the Deployment's pod spec needs for the binding: the ServiceAccount, the fsGroup and
@@ -219,10 +274,31 @@ func (r *Request) podIdentity() manifest.Options {
 }
 
 // ownPolicy reports whether bind makes a customer managed policy for the role: from stages or a policy
-// file, or to let it assume AssumeRoleARN.
+// file, or to let it assume the target (AssumeRoleARN or TargetRoleARN).
 func (r *Request) ownPolicy() bool {
-	return r.grants() || r.AssumeRoleARN != ""
+	return r.grants() || r.target() != ""
 }
+
+// target is the role in which the stages' permissions live: SDC's Assume Another Role's, or the Pod
+// Identity association's target role ("" for neither).
+func (r *Request) target() string {
+	if r.TargetRoleARN != "" {
+		return r.TargetRoleARN
+	}
+	return r.AssumeRoleARN
+}
+
+// targetFlag is the flag that named the target.
+func (r *Request) targetFlag() string {
+	if r.TargetRoleARN != "" {
+		return "--target-role-arn"
+	}
+	return "--assume-role-arn"
+}
+
+// chain reports whether the target is reached through EKS Pod Identity's own chain (EKS assumes it),
+// rather than by SDC's Assume Another Role.
+func (r *Request) chain() bool { return r.TargetRoleARN != "" }
 
 // grants reports whether the request gives permissions of its own (stages or a policy file), which go to
 // the role, or with AssumeRoleARN to the target role.
@@ -230,19 +306,35 @@ func (r *Request) grants() bool {
 	return len(r.Selection.Stages) > 0 || r.PolicyDocument != nil
 }
 
-// validateTarget checks --assume-role-arn and --target-profile before anything is read.
+// validateTarget checks --assume-role-arn, --target-role-arn, --target-profile, --disable-session-tags and
+// --session-policy before anything is read.
 func (r *Request) validateTarget() error {
-	if r.AssumeRoleARN == "" {
+	if r.SessionPolicy != nil {
+		if r.DisableSessionTags == nil || !*r.DisableSessionTags {
+			return &FlagError{Flag: "--session-policy", Rule: "needs --disable-session-tags: EKS accepts an association's session policy only with its session tags disabled"}
+		}
+		if err := r.SessionPolicy.Validate(iampolicy.Identity); err != nil {
+			return &FlagError{Flag: "--session-policy", Rule: "is not a valid IAM policy: " + err.Error()}
+		}
+		if n := len(r.SessionPolicy.Compact()); n > vocab.MaxSessionPolicy {
+			return &FlagError{Flag: "--session-policy", Rule: fmt.Sprintf("is %d characters long (compact), and a session policy may be at most %d", n, vocab.MaxSessionPolicy)}
+		}
+	}
+	if r.AssumeRoleARN != "" && r.TargetRoleARN != "" {
+		return &FlagError{Flag: "--target-role-arn", Value: r.TargetRoleARN, Rule: "and --assume-role-arn are two ways to reach a role in another account: EKS's own chain (--target-role-arn: no SDC configuration, an SDC whose AWS SDK reads Pod Identity credentials) or SDC's Assume Another Role (--assume-role-arn); pick one"}
+	}
+	target := r.target()
+	if target == "" {
 		if r.TargetProfile != "" {
-			return &FlagError{Flag: "--target-profile", Value: r.TargetProfile, Rule: "needs --assume-role-arn (the role in that account the stages assume)"}
+			return &FlagError{Flag: "--target-profile", Value: r.TargetProfile, Rule: "needs --assume-role-arn or --target-role-arn (the role in that account)"}
 		}
 		return nil
 	}
-	if err := vocab.ValidateRoleARN("--assume-role-arn", r.AssumeRoleARN); err != nil {
+	if err := vocab.ValidateRoleARN(r.targetFlag(), target); err != nil {
 		return err
 	}
-	if !vocab.ValidTagValue(r.AssumeRoleARN) {
-		return &FlagError{Flag: "--assume-role-arn", Value: r.AssumeRoleARN, Rule: fmt.Sprintf(
+	if !r.chain() && !vocab.ValidTagValue(target) {
+		return &FlagError{Flag: "--assume-role-arn", Value: target, Rule: fmt.Sprintf(
 			"bind records the target on the role in tag %s, and IAM tag values hold at most %d characters without commas", vocab.TagAssumeRoleARN, vocab.MaxTagValue)}
 	}
 	return nil

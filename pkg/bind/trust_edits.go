@@ -206,3 +206,114 @@ func (es TrustEdits) one() TrustEdit {
 	}
 	return es
 }
+
+// targetTrustEdit is an edit of the target's trust: it also says what it wants, for messages.
+type targetTrustEdit interface {
+	TrustEdit
+	refusal(p *iampolicy.Policy) string
+	how() string        // how the binding's role assumes the target, e.g. "with SDC's session tag (...)"
+	conditions() string // the statement's conditions, ", ..." ("" for none)
+}
+
+func (e AdmitRole) how() string {
+	return "with SDC's session tag (" + vocab.SDCSessionTagKey + ")"
+}
+
+func (e AdmitRole) conditions() string { return "" }
+
+// AdmitPodIdentityTarget lets EKS Pod Identity's second hop through the target's trust: the sessions of
+// RoleARN (the association's role) assume TargetARN, with the session tags of Session or, with them
+// disabled, the association's ExternalID (iampolicy.AdmitPodIdentityTarget: the EKS user guide's statement).
+type AdmitPodIdentityTarget struct {
+	RoleARN, TargetARN string
+	Session            iampolicy.PodIdentitySession
+	ExternalID         string
+}
+
+// Apply adds the EKS user guide's statement, unless the trust already admits the second hop.
+func (e AdmitPodIdentityTarget) Apply(p *iampolicy.Policy) (*iampolicy.Policy, bool) {
+	return iampolicy.AdmitPodIdentityTarget(p, e.RoleARN, e.TargetARN, e.Session, e.ExternalID)
+}
+
+// Holds reports whether STS would let EKS Auth's second hop through the trust.
+func (e AdmitPodIdentityTarget) Holds(p *iampolicy.Policy) bool { return e.refusal(p) == "" }
+
+func (e AdmitPodIdentityTarget) refusal(p *iampolicy.Policy) string {
+	if d, action := iampolicy.AdmitsPodIdentityTarget(p, e.Session, e.RoleARN, e.TargetARN, e.ExternalID); !d.Allowed() {
+		return action + ": " + d.String()
+	}
+	return ""
+}
+
+// Subjects are the roles the trust lists in statements of bind's shape.
+func (e AdmitPodIdentityTarget) Subjects(p *iampolicy.Policy) []string {
+	return iampolicy.AWSPrincipals(p)
+}
+
+func (e AdmitPodIdentityTarget) String() string {
+	return "admit role " + e.RoleARN + " for EKS Pod Identity"
+}
+
+func (e AdmitPodIdentityTarget) how() string {
+	if e.Session.DisableSessionTags {
+		return "for EKS Pod Identity without session tags (sts:ExternalId " + e.ExternalID + ")"
+	}
+	return "for EKS Pod Identity with its session tags"
+}
+
+func (e AdmitPodIdentityTarget) conditions() string {
+	if e.Session.DisableSessionTags {
+		return ", if sts:ExternalId is " + e.ExternalID
+	}
+	return fmt.Sprintf(", if the session tags name cluster %s and ServiceAccount %s/%s", e.Session.ClusterARN, e.Session.Namespace, e.Session.ServiceAccount)
+}
+
+// RevokePodIdentityTarget removes the statements bind wrote into the target's trust for the binding
+// (iampolicy.RevokePodIdentityTarget); others stay.
+type RevokePodIdentityTarget struct {
+	RoleARN    string
+	Session    iampolicy.PodIdentitySession
+	ExternalID string
+}
+
+// Apply removes them.
+func (e RevokePodIdentityTarget) Apply(p *iampolicy.Policy) (*iampolicy.Policy, bool) {
+	return iampolicy.RevokePodIdentityTarget(p, e.RoleARN, e.Session, e.ExternalID)
+}
+
+// Holds reports whether none is left.
+func (e RevokePodIdentityTarget) Holds(p *iampolicy.Policy) bool {
+	_, left := e.Apply(p)
+	return !left
+}
+
+// Subjects are the roles the trust lists in statements of bind's shape.
+func (e RevokePodIdentityTarget) Subjects(p *iampolicy.Policy) []string {
+	return iampolicy.AWSPrincipals(p)
+}
+
+func (e RevokePodIdentityTarget) String() string {
+	return "remove role " + e.RoleARN + "'s EKS Pod Identity statements"
+}
+
+// AdmitWebIdentityPattern admits the tokens of every ServiceAccount whose subject matches Pattern, with
+// Audience, through the OIDC provider Provider (iampolicy.AdmitSubjectPattern).
+type AdmitWebIdentityPattern struct{ Provider, Host, Pattern, Audience string }
+
+// Apply adds the pattern's statement.
+func (e AdmitWebIdentityPattern) Apply(p *iampolicy.Policy) (*iampolicy.Policy, bool) {
+	return iampolicy.AdmitSubjectPattern(p, e.Provider, e.Host, e.Pattern, e.Audience)
+}
+
+// Holds reports whether the trust has the pattern's statement.
+func (e AdmitWebIdentityPattern) Holds(p *iampolicy.Policy) bool {
+	_, changed := e.Apply(p)
+	return p != nil && !changed
+}
+
+// Subjects are the ServiceAccounts the trust lists for the provider.
+func (e AdmitWebIdentityPattern) Subjects(p *iampolicy.Policy) []string {
+	return iampolicy.WebIdentitySubjects(p, e.Provider, e.Host)
+}
+
+func (e AdmitWebIdentityPattern) String() string { return "admit " + e.Pattern }

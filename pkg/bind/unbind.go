@@ -34,6 +34,9 @@ type UnbindRequest struct {
 	Restart bool
 	// Mechanism removes only IRSA or only EKS Pod Identity; "" removes every mechanism the binding has.
 	Mechanism vocab.Mechanism
+	// TargetProfile names the AWS profile of the account of the association's target role: unbind then
+	// also takes out what bind put there for the binding; without it, it says what stays.
+	TargetProfile string
 }
 
 // removes reports whether this unbind removes mechanism m.
@@ -94,8 +97,11 @@ type UnbindObserved struct {
 	// Association is the ServiceAccount's (nil when it has none). OtherAssociations are the other
 	// associations of the cluster that name the role ("namespace/name"), read only when the role's Pod
 	// Identity statement could otherwise go (OtherAssociationsRead).
-	AssociationRead       bool
-	Association           *eksread.Association
+	AssociationRead bool
+	Association     *eksread.Association
+	// Target is the association's target role and the policy bind keeps on it, read with --target-profile
+	// (nil when the association has no target, or without --target-profile).
+	Target                *TargetObserved
 	OtherAssociationsRead bool
 	OtherAssociations     []string
 }
@@ -129,7 +135,11 @@ func (b *Binder) PlanUnbind(ctx context.Context, r *UnbindRequest) (*UnbindResul
 // ApplyUnbind applies the plan; when something failed, the error says what was done and that the same
 // command finishes the job.
 func (b *Binder) ApplyUnbind(ctx context.Context, res *UnbindResult) (plan.Result, error) {
-	return b.apply(ctx, res.Observed.Cluster, nil, res.Plan, "unbind")
+	var target *sdcaws.Clients
+	if t := res.Observed.Target; t != nil && t.Managed {
+		target = b.TargetAWS
+	}
+	return b.apply(ctx, res.Observed.Cluster, target, res.Plan, "unbind")
 }
 
 // Output is unbind's `-o json|yaml` object: bind's, with actions delete, update and unchanged; mechanism

@@ -33,6 +33,11 @@ type Binding struct {
 	ServiceAccount string          `json:"serviceAccount"`
 	Mechanism      vocab.Mechanism `json:"mechanism"`
 	RoleARN        string          `json:"roleArn"`
+	// TargetRoleARN is the EKS Pod Identity association's target role (EKS's own chain), "" for none.
+	TargetRoleARN string `json:"targetRoleArn,omitempty"`
+	// SubjectPattern is the pattern of the role's trust that admits the ServiceAccount, when the trust
+	// does not name it (bind --subject-pattern: a role for many ServiceAccounts).
+	SubjectPattern string `json:"subjectPattern,omitempty"`
 	// Stages are the stages bind recorded on the role for this binding (tag kubectl-sdc/stages).
 	Stages []string `json:"stages"`
 	// Deployments are those whose pods run under the ServiceAccount.
@@ -75,6 +80,10 @@ func FromReport(f *doctor.Facts, rep *doctor.Report) List {
 			// does not exist); RoleARN is the annotation's, else the association's.
 			b := Binding{Namespace: t.Namespace, ServiceAccount: t.ServiceAccount, Mechanism: mechanismOf(t),
 				RoleARN: t.RoleARN, Stages: []string{}, Deployments: []string{}, Problems: []string{}}
+			if t.Chain {
+				b.TargetRoleARN = t.AssumeRoleARN
+			}
+			b.SubjectPattern = patternOf(f, t)
 			if t.Selection != nil && t.SelectionFrom == doctor.SelectionFromTag {
 				b.Stages = append(b.Stages, t.Selection.Stages...)
 			}
@@ -241,4 +250,18 @@ func AssociationsUnread(f *doctor.Facts) error {
 		}
 	}
 	return nil
+}
+
+// patternOf is the subject pattern through which the role's trust admits the target's ServiceAccount, ""
+// when the trust names it (or has no pattern for it).
+func patternOf(f *doctor.Facts, t *doctor.Target) string {
+	r := f.Roles[t.RoleARN]
+	if r == nil || r.Trust == nil || f.Cluster == nil || !t.UsesIRSA() {
+		return ""
+	}
+	subject := vocab.Subject(t.Namespace, t.ServiceAccount)
+	if slices.Contains(iampolicy.WebIdentitySubjects(r.Trust, f.ProviderARN, f.Cluster.Issuer), subject) {
+		return ""
+	}
+	return iampolicy.MatchingPattern(iampolicy.SubjectPatterns(r.Trust, f.ProviderARN, f.Cluster.Issuer), subject)
 }

@@ -51,6 +51,18 @@ Identity credentials only from 1.12.746, which no open-source SDC bundles: bind 
 to be older (--force binds anyway) and warns about versions not documented either way. An IRSA annotation
 on the ServiceAccount stays (its environment wins in the SDK's chain) unless --remove-irsa.
 
+Two ways reach a role in another account. --assume-role-arn is SDC's "Assume Another Role" (either
+mechanism): SDC's stages assume the role themselves, so each stage must be configured for it, from SDC
+3.19.0. --target-role-arn (Pod Identity only) is EKS's own chain: the association names the target role, EKS
+assumes the binding's role and then the target, and the pods get the target's credentials with no SDC
+configuration at all, but only an SDC whose AWS SDK reads Pod Identity credentials can use them. Pick
+--target-role-arn when your SDC can use Pod Identity, --assume-role-arn otherwise. With either, the binding's
+role may only assume the target, the stages' permissions go there, and --target-profile makes the target's
+trust (for --target-role-arn the EKS user guide's: conditioned on the session tags, or with
+--disable-session-tags on the association's external ID) and policy; without it bind prints what to add
+there. --session-policy narrows the pods' credentials (the association's policy; EKS requires
+--disable-session-tags).
+
 It always shows the plan first: + create, ~ update or = unchanged for each resource, with a diff of every
 IAM document and Kubernetes object it would change. Then it asks (on a terminal), or applies with --yes.
 A second run on an unchanged system changes nothing.`
@@ -74,6 +86,10 @@ const bindExample = `  # The original guide: namespace ns1, ServiceAccount sdc, 
   # Inside an organization's guardrails: a permissions boundary, a role path and tags
   kubectl sdc bind -n ns1 --bucket sdc-ingest-bucket --permissions-boundary arn:aws:iam::123456789012:policy/sdc-boundary \
       --role-path /sdc/ --tag cost-center=data-platform
+
+  # The data in another account through EKS Pod Identity's own chain (a target role)
+  kubectl sdc bind -n ns1 --bucket data-bucket --mechanism pod-identity --deployment sdc \
+      --target-role-arn arn:aws:iam::210987654321:role/sdc-data --target-profile data-account
 
   # The data in another account: the stages assume a role there ("Assume Another Role")
   kubectl sdc bind -n ns1 --bucket data-bucket --assume-role-arn arn:aws:iam::210987654321:role/sdc-data \
@@ -114,6 +130,12 @@ type BindOptions struct {
 	Mechanism  string
 	RemoveIRSA bool
 	Force      bool
+	// TargetRoleARN, DisableSessionTags and SessionPolicyFile are the association's target role, session
+	// tags setting and session policy (Pod Identity's).
+	TargetRoleARN      string
+	SubjectPattern     string
+	DisableSessionTags bool
+	SessionPolicyFile  string
 
 	req      *bind.Request
 	manifest manifest.Options
@@ -169,6 +191,12 @@ func bindCmd(o *BindOptions) *cobra.Command {
 	f.StringVar(&o.Mechanism, "mechanism", string(vocab.MechanismIRSA), "How the pods get the role (`MECHANISM`): irsa (an IAM OIDC provider and the role-arn annotation, the original guide's way) or pod-identity (an EKS Pod Identity association)")
 	f.BoolVar(&o.RemoveIRSA, "remove-irsa", false, "With --mechanism pod-identity: remove the ServiceAccount's IRSA (the role-arn annotation, if bind set it, and its web identity trust)")
 	f.BoolVar(&o.Force, "force", false, "With --mechanism pod-identity: bind even an SDC version known to bundle an AWS SDK for Java that cannot read Pod Identity credentials")
+	f.StringVar(&o.SubjectPattern, "subject-pattern", "", "With IRSA and --role-name: admit every ServiceAccount whose subject matches this `PATTERN` (IAM's StringLike on :sub; '*' any run, '?' one character), e.g. system:serviceaccount:sdc-*:sdc; the ServiceAccount bound now must match it")
+	_ = c.RegisterFlagCompletionFunc("subject-pattern", cobra.NoFileCompletions)
+	f.StringVar(&o.TargetRoleARN, "target-role-arn", "", "With --mechanism pod-identity: the association's target role `ARN` (any account): EKS assumes the binding's role, then this one, and the pods get its credentials (EKS's own chain; the stages' permissions go there). Unlike --assume-role-arn it needs no SDC configuration, but an SDC whose AWS SDK reads Pod Identity credentials")
+	f.BoolVar(&o.DisableSessionTags, "disable-session-tags", false, "With --mechanism pod-identity: disable the association's session tags (a target role's trust then conditions on the association's external ID); default: leave the association's setting")
+	f.StringVar(&o.SessionPolicyFile, "session-policy", "", "With --mechanism pod-identity and --disable-session-tags: IAM policy document (JSON) `FILE` that narrows the pods' credentials (the association's policy, at most 2048 characters)")
+	_ = c.RegisterFlagCompletionFunc("target-role-arn", cobra.NoFileCompletions)
 	_ = c.RegisterFlagCompletionFunc("mechanism", cobra.FixedCompletions(mechanismNames(), cobra.ShellCompDirectiveNoFileComp))
 	o.aws.add(f)
 	o.perms.add(c, g)
@@ -204,7 +232,20 @@ func (o *BindOptions) Complete(c *cobra.Command) error {
 		RoleName: o.RoleName, PolicyName: o.PolicyName, RegionalSTS: o.RegionalSTS, TrustPolicyLimit: o.TrustPolicyLimit,
 		Selection: sel, AttachPolicyARNs: o.AttachPolicyARNs,
 		Via: vocab.Mechanism(o.Mechanism), RegionalSTSSet: c.Flags().Changed("sts-regional-endpoints"),
-		RemoveIRSA: o.RemoveIRSA, Force: o.Force,
+		RemoveIRSA: o.RemoveIRSA, Force: o.Force, TargetRoleARN: o.TargetRoleARN,
+		SubjectPattern: o.SubjectPattern,
+	}
+	if c.Flags().Changed("disable-session-tags") {
+		r.DisableSessionTags = &o.DisableSessionTags
+	}
+	if o.SessionPolicyFile != "" {
+		data, err := os.ReadFile(o.SessionPolicyFile)
+		if err != nil {
+			return fmt.Errorf("--session-policy: %w", err)
+		}
+		if r.SessionPolicy, err = iampolicy.Parse(data); err != nil {
+			return fmt.Errorf("--session-policy %s: not a valid IAM policy document: %w", o.SessionPolicyFile, err)
+		}
 	}
 	if err := o.guard.complete(c, r); err != nil {
 		return err

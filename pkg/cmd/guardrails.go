@@ -35,7 +35,7 @@ func (f *guardrailFlags) add(c *cobra.Command) {
 	fs.StringVar(&f.MaxSessionDuration, "max-session-duration", "", "The role's maximum session `DURATION`, 1h to 12h (e.g. 4h, or seconds)")
 	fs.StringVar(&f.Description, "description", "", "The role's `TEXT` description (default: says which ServiceAccount and cluster it serves)")
 	fs.StringVar(&f.AssumeRoleARN, "assume-role-arn", "", "Role `ARN` (in another account) the SDC stages assume, \"Assume Another Role\": the stages' permissions go there, and this role may only assume it")
-	fs.StringVar(&f.TargetProfile, "target-profile", "", "AWS `PROFILE` of --assume-role-arn's account: bind also creates or updates that role's trust and policy (without it, it prints what to add there)")
+	fs.StringVar(&f.TargetProfile, "target-profile", "", "AWS `PROFILE` of --assume-role-arn's or --target-role-arn's account: bind also creates or updates that role's trust and policy (without it, it prints what to add there)")
 	noFileCompletions(c, "permissions-boundary", "role-path", "tag", "max-session-duration", "description", "assume-role-arn", "target-profile")
 }
 
@@ -123,7 +123,11 @@ func guardrailFacts(res *bind.Result) []render.Fact {
 		} else {
 			v += "not changed by bind (no --target-profile)"
 		}
-		out = append(out, render.Fact{Label: "Assumes", Value: v})
+		label := "Assumes"
+		if res.Request.TargetRoleARN != "" {
+			label, v = "Target", v+"; EKS Pod Identity assumes it after the binding's role, and the pods get its credentials"
+		}
+		out = append(out, render.Fact{Label: label, Value: v})
 	}
 	return out
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/bind"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/render"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
@@ -63,6 +64,7 @@ type UnbindOptions struct {
 	PruneProvider        bool
 	Restart              bool
 	Mechanism            string
+	TargetProfile        string
 	DryRun               bool
 	ExitCode             bool
 	Yes                  bool
@@ -105,6 +107,7 @@ func newUnbindCmd(g *Globals) *cobra.Command {
 	f.BoolVar(&o.ExitCode, "exit-code", false, "With --dry-run: exit 2 when there are changes, 0 when none (as terraform plan -detailed-exitcode; kubectl diff exits 1 on changes)")
 	f.BoolVarP(&o.Yes, "yes", "y", false, "Apply without asking")
 	o.Output.add(c, "the result object", "the plan in prose")
+	f.StringVar(&o.TargetProfile, "target-profile", "", "AWS `PROFILE` of the account of the EKS Pod Identity association's target role: also take out what bind put there for this binding (its trust statement, its statements of the target's policy, and the role and policy when bind made them and nothing else uses them); without it, unbind says what stays")
 	f.CountVarP(&o.Verbose, "verbose", "v", "Say more: how the cluster's issuer was found")
 	o.aws.add(f)
 	o.saving.add(c)
@@ -122,7 +125,7 @@ func (o *UnbindOptions) Complete() error {
 	}
 	o.req = &bind.UnbindRequest{Namespace: ns, ServiceAccount: o.ServiceAccount, RoleName: o.RoleName,
 		DeleteServiceAccount: o.DeleteServiceAccount, PruneProvider: o.PruneProvider, Restart: o.Restart,
-		Mechanism: vocab.Mechanism(o.Mechanism)}
+		Mechanism: vocab.Mechanism(o.Mechanism), TargetProfile: o.TargetProfile}
 	return nil
 }
 
@@ -151,6 +154,11 @@ func (o *UnbindOptions) Run(ctx context.Context) error {
 	}
 	b := s.binder(o.lock)
 	b.Warn = o.warner()
+	if o.TargetProfile != "" {
+		if b.TargetAWS, err = sdcaws.Load(ctx, sdcaws.Options{Profile: o.TargetProfile, Region: s.AWS.Region}); err != nil {
+			return fmt.Errorf("--target-profile: %w", err)
+		}
+	}
 	res, err := b.PlanUnbind(ctx, o.req)
 	if err != nil {
 		return err

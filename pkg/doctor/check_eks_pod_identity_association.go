@@ -44,7 +44,7 @@ var eksPodIdentityAssociation = Check{
 		}
 		detail := fmt.Sprintf("%s (%s), created %s", a.ARN, name, a.Created.UTC().Format("2006-01-02T15:04:05Z"))
 		if a.TargetRoleARN != "" {
-			detail += "; it then assumes target role " + a.TargetRoleARN + " (not checked by doctor)"
+			detail += "; it then assumes target role " + a.TargetRoleARN + " (see iam.assume-role-target)"
 		}
 		if a.DisableSessionTags {
 			detail += "; session tags disabled"

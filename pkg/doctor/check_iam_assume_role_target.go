@@ -26,6 +26,9 @@ var iamAssumeRoleTarget = Check{
 		r, target := f.Roles[t.RoleARN], t.AssumeRoleARN
 		fix := bindFix(f, t)
 		set := rolePolicies(f, r)
+		if t.Chain {
+			return chainTarget(f, t, r, set)
+		}
 		if missing, _, _ := set.lacks(assumeRoleNeed(target).requests); len(missing) > 0 {
 			return fail(fmt.Sprintf("role %s may not make SDC's Assume Another Role call on %s", r.Name, target),
 				fmt.Sprintf("the stages assume %s (from %s); missing: %s; %s", target, t.AssumeRoleFrom, strings.Join(missing, ", "), set.describe()), fix)
@@ -60,6 +63,14 @@ var iamAssumeRoleTarget = Check{
 			}
 		}
 		trusted := fmt.Sprintf("%s; the trust of %s admits it (read with %s)", own, target, ar.Via)
+		return targetPermissions(f, t, r, ar, trusted)
+	},
+}
+
+// targetPermissions: the target role's policies (within its boundary) allow what the stages need.
+func targetPermissions(f *Facts, t *Target, r *Role, ar *AssumedRole, trusted string) Result {
+	target, fix, tr := t.AssumeRoleARN, bindFix(f, t), ar.Role
+	{
 		if t.Selection == nil {
 			return pass(fmt.Sprintf("role %s may assume %s, whose trust admits it", r.Name, target), trusted+"; no stages known, so its permissions are unchecked")
 		}
@@ -79,7 +90,62 @@ var iamAssumeRoleTarget = Check{
 		}
 		return pass(fmt.Sprintf("role %s may assume %s, whose trust admits it and whose policies allow all %d calls the stages make", r.Name, target, total),
 			fmt.Sprintf("%s; stages %s (from %s); %s", trusted, strings.Join(t.Selection.Stages, ", "), t.SelectionFrom, strings.Replace(tset.describe(), "the role's", "its", 1)))
-	},
+	}
+}
+
+// chainTarget is iam.assume-role-target for EKS Pod Identity's own chain: the association's role may
+// assume the target as EKS does it (sts:AssumeRole, and sts:TagSession with the session tags unless they
+// are disabled, when the association must carry an external ID); where doctor can read the target's
+// account, its trust admits EKS's second hop and its policies allow what the stages need.
+func chainTarget(f *Facts, t *Target, r *Role, set policySet) Result {
+	target, fix := t.AssumeRoleARN, bindFix(f, t)
+	a := t.Association
+	if missing, _, _ := set.lacks(chainNeed(f, t).requests); len(missing) > 0 {
+		return fail(fmt.Sprintf("role %s may not assume the association's target role %s", r.Name, target),
+			fmt.Sprintf("EKS Auth assumes %s with the session of %s and is refused (AccessDeniedException); missing: %s; %s", target, r.Name, strings.Join(missing, ", "), set.describe()), fix)
+	}
+	if a.DisableSessionTags && a.ExternalID == "" {
+		return fail(fmt.Sprintf("association %s has session tags disabled and no external ID", a.ID),
+			"EKS passes the association's externalId as sts:ExternalId to the target role when session tags are disabled; this one has none", fix)
+	}
+	if t.Selection != nil {
+		if needed, res := stagesNeed(f, t, accountOfRole(target)); res == nil {
+			if res := sessionPolicyRefuses(f, t, needed); res != nil {
+				return *res
+			}
+		}
+	}
+	tags := "with EKS Pod Identity's session tags"
+	if a.DisableSessionTags {
+		tags = "without session tags, with sts:ExternalId " + a.ExternalID
+	}
+	own := fmt.Sprintf("EKS Pod Identity assumes it after %s (from %s), %s; role %s may do so", r.Name, t.AssumeRoleFrom, tags, r.Name)
+	ar := f.AssumedRoles[target]
+	if ar == nil || !ar.Readable {
+		why := "not read"
+		if ar != nil {
+			why = ar.Why
+		}
+		return skip(fmt.Sprintf("skipped: account %s of %s is not readable", accountOfRole(target), target),
+			fmt.Sprintf("%s; %s, but its trust and policies are unchecked", why, own))
+	}
+	tr := ar.Role
+	switch {
+	case !tr.Exists:
+		return fail(fmt.Sprintf("the association's target role %s does not exist", target),
+			fmt.Sprintf("account %s has no role %s (read with %s): EKS Auth refuses the pods (AccessDeniedException)", ar.Account, tr.Name, ar.Via), fix)
+	case tr.TrustErr != nil:
+		return fail(fmt.Sprintf("the trust policy of role %s does not parse", target), tr.TrustErr.Error(), fix)
+	}
+	first := r.ActualARNOr(t.RoleARN)
+	s := podIdentitySession(f, t)
+	if d, action := iampolicy.AdmitsPodIdentityTarget(tr.Trust, s, first, target, a.ExternalID); !d.Allowed() {
+		stmt := iampolicy.NewPolicy(iampolicy.PodIdentityTargetStatement(first, s, a.ExternalID)).Statements[0].Canonical()
+		return fail(fmt.Sprintf("the trust of role %s does not let EKS Pod Identity assume it with role %s (%s)", target, r.Name, action),
+			fmt.Sprintf("EKS Auth refuses the pods of %s/%s (AccessDeniedException): %s is %s for a session of %s %s; bind adds this statement (or add it by hand): %s",
+				t.Namespace, t.ServiceAccount, action, d, first, tags, strings.Join(strings.Fields(string(stmt)), " ")), trustFix(f, t, ar))
+	}
+	return targetPermissions(f, t, r, ar, fmt.Sprintf("%s; the trust of %s admits it (read with %s)", own, target, ar.Via))
 }
 
 // ActualARNOr is the role's ARN as IAM has it, else arn.
@@ -108,4 +174,12 @@ func trustFix(f *Facts, t *Target, ar *AssumedRole) string {
 // trustStatementFor is the statement bind adds to a target's trust, for owners who edit it by hand.
 func trustStatementFor(roleARN string) string {
 	return string(iampolicy.NewPolicy(iampolicy.AssumeRoleStatement(roleARN)).Statements[0].Canonical())
+}
+
+// trustFixFor is trustFix for a target whose assumed role was read (or not).
+func trustFixFor(f *Facts, t *Target) string {
+	if ar := f.AssumedRoles[t.AssumeRoleARN]; ar != nil {
+		return trustFix(f, t, ar)
+	}
+	return bindFix(f, t)
 }

@@ -26,6 +26,10 @@ var iamPermissions = Check{
 		var needed *stageNeed
 		var stages string
 		switch {
+		case t.Chain:
+			needed = chainNeed(f, t)
+			stages = fmt.Sprintf("EKS Pod Identity's target role: %s on %s (from %s; the stages' own permissions are that role's, see iam.assume-role-target)",
+				strings.Join(actionsOf(needed.requests), " and "), t.AssumeRoleARN, t.AssumeRoleFrom)
 		case t.AssumeRoleARN != "":
 			needed = assumeRoleNeed(t.AssumeRoleARN)
 			stages = fmt.Sprintf("Assume Another Role: %s and %s (SDC's session tag %s) on %s (from %s; the stages' own permissions are that role's, see iam.assume-role-target)",
@@ -44,6 +48,11 @@ var iamPermissions = Check{
 			stages = fmt.Sprintf("stages %s (from %s)", strings.Join(t.Selection.Stages, ", "), t.SelectionFrom)
 		}
 		set := rolePolicies(f, r)
+		if !t.Chain {
+			if res := sessionPolicyRefuses(f, t, needed); res != nil {
+				return *res
+			}
+		}
 		missing, total, byBoundary := set.lacks(needed.requests)
 		held := set.describe()
 		if len(missing) > 0 {
@@ -182,6 +191,31 @@ func assumeRoleNeed(target string) *stageNeed {
 	}
 }
 
+// chainNeed is what the association's role needs for EKS to assume the target with its session: the
+// second hop's requests (sts:AssumeRole, and sts:TagSession with the session tags unless they are
+// disabled), without a Principal.
+func chainNeed(f *Facts, t *Target) *stageNeed {
+	s := podIdentitySession(f, t)
+	ext := ""
+	if t.Association != nil {
+		ext = t.Association.ExternalID
+	}
+	var reqs []iampolicy.Request
+	for _, r := range iampolicy.PodIdentityTargetRequests(s, t.RoleARN, t.AssumeRoleARN, ext) {
+		r.Principal = nil
+		reqs = append(reqs, r)
+	}
+	return &stageNeed{policy: iampolicy.PodIdentityTargetPolicy(t.AssumeRoleARN), requests: reqs}
+}
+
+func actionsOf(reqs []iampolicy.Request) []string {
+	var out []string
+	for _, r := range reqs {
+		out = append(out, r.Action)
+	}
+	return out
+}
+
 // lacks evaluates every request against the role's policies and boundary, as IAM does: the requests not
 // allowed, described, how many were asked, and how many of the refusals only the boundary makes.
 func (s policySet) lacks(requests []iampolicy.Request) (missing []string, total, byBoundary int) {
@@ -192,7 +226,9 @@ func (s policySet) lacks(requests []iampolicy.Request) (missing []string, total,
 			continue
 		}
 		m := req.Action + " on " + req.Resource
-		if req.Action == vocab.ActionTagSession {
+		if req.Action == vocab.ActionTagSession && len(req.Context["aws:TagKeys"]) > 1 {
+			m += " (with EKS Pod Identity's session tags)"
+		} else if req.Action == vocab.ActionTagSession {
 			m += " (with session tag " + vocab.SDCSessionTagKey + ", which SDC sets by default)"
 		} else {
 			keys := slices.Sorted(maps.Keys(req.Context))
@@ -360,4 +396,32 @@ func wildcardGrants(f *Facts, t *Target, r *Role, set policySet, needed *iampoli
 		}
 	}
 	return issues, fixes
+}
+
+// sessionPolicyRefuses fails when the EKS Pod Identity association's session policy (its policy, which
+// narrows the credentials the pods get) refuses calls the stages need; nil when there is none, or it allows
+// them all.
+func sessionPolicyRefuses(f *Facts, t *Target, needed *stageNeed) *Result {
+	a := t.Association
+	if a == nil || a.Policy == "" || !t.UsesPodIdentity() || t.UsesIRSA() || needed == nil {
+		return nil
+	}
+	p, err := iampolicy.Parse([]byte(a.Policy))
+	if err != nil {
+		r := fail(fmt.Sprintf("the session policy of association %s does not parse", a.ID), err.Error(), podIdentityBindFix(f, t))
+		return &r
+	}
+	var missing []string
+	for _, req := range needed.requests {
+		if !iampolicy.Evaluate(req, p).Allowed() {
+			missing = append(missing, req.Action+" on "+req.Resource)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	r := fail(fmt.Sprintf("the session policy of association %s refuses %d of the %d calls the stages make", a.ID, len(missing), len(needed.requests)),
+		"the association's policy narrows the pods' credentials (the intersection with the role's own permissions); missing: "+strings.Join(missing, ", "),
+		podIdentityBindFix(f, t)+" --disable-session-tags --session-policy <FILE that allows them>")
+	return &r
 }

@@ -35,6 +35,9 @@ var iamTrustScope = Check{
 		}
 		var issues []string
 		broad := map[int]bool{}
+		patterns := iampolicy.SubjectPatterns(r.Trust, f.ProviderARN, f.Cluster.Issuer)
+		var patternNotes []string
+		patternFix := ""
 		for i := range r.Trust.Statements {
 			p := only(r.Trust, i)
 			if !iampolicy.Evaluate(req, p).Allowed() {
@@ -42,7 +45,24 @@ var iamTrustScope = Check{
 			}
 			label := statementLabel(r.Trust, i)
 			sub, aud := conditionOn(r.Trust.Statements[i], host+":sub"), conditionOn(r.Trust.Statements[i], host+":aud")
+			pats := iampolicy.SubjectPatterns(p, f.ProviderARN, f.Cluster.Issuer)
 			switch {
+			case len(pats) > 0 && len(patterns) > 0 && sharedOnPurpose(r.Tags) && (f.AllServiceAccounts != nil || f.AllServiceAccountsErr != nil):
+				// A role for many ServiceAccounts on purpose (bind --subject-pattern): what matters is which
+				// ServiceAccounts of the cluster the pattern admits without being bound to the role.
+				unbound, all := patternAdmits(f, pats[0], t.RoleARN)
+				switch {
+				case f.AllServiceAccountsErr != nil:
+					issues = append(issues, fmt.Sprintf("%s admits every ServiceAccount matching %s, and the cluster's ServiceAccounts could not be listed to say which: %v", label, pats[0], f.AllServiceAccountsErr))
+					broad[i] = true
+				case len(unbound) > 0:
+					patternFix = patternScopeFix(t, r.Name, pats[0], unbound[0])
+					issues = append(issues, fmt.Sprintf("%s admits every ServiceAccount matching %s: %d of the cluster's are not bound to role %s on purpose (no role annotation naming it): %s",
+						label, pats[0], len(unbound), r.Name, strings.Join(unbound, ", ")))
+					broad[i] = true
+				default:
+					patternNotes = append(patternNotes, fmt.Sprintf("%s admits every ServiceAccount matching %s: today %s, each bound to the role", label, pats[0], strings.Join(all, ", ")))
+				}
 			case sub == "":
 				issues = append(issues, fmt.Sprintf("%s has no %s:sub condition: every ServiceAccount of the cluster can assume the role", label, host))
 				broad[i] = true
@@ -59,6 +79,9 @@ var iamTrustScope = Check{
 				broad[i] = true
 			}
 		}
+		if len(issues) == 0 && len(patternNotes) > 0 {
+			return pass("the trust's pattern admits only ServiceAccounts bound to the role", strings.Join(patternNotes, "; "))
+		}
 		if len(issues) == 0 {
 			// A role shared on purpose lists its ServiceAccounts by name: that is a scope, not a warning.
 			named := slices.DeleteFunc(iampolicy.WebIdentitySubjects(r.Trust, f.ProviderARN, host), func(s string) bool { return s == t.Subject() })
@@ -68,8 +91,12 @@ var iamTrustScope = Check{
 			return pass(fmt.Sprintf("the trust admits this ServiceAccount and %d other(s), each by name (a role shared on purpose)", len(named)),
 				fmt.Sprintf("sub=%s, aud=%s; also admitted: %s", t.Subject(), t.Audience(), namedList(named)))
 		}
+		fix := narrowTrustFix(f, t, r, broad)
+		if patternFix != "" && len(broad) == 1 {
+			fix = patternFix
+		}
 		return warn(fmt.Sprintf("role %s's trust admits more than ServiceAccount %s/%s", r.Name, t.Namespace, t.ServiceAccount),
-			strings.Join(issues, "; "), narrowTrustFix(f, t, r, broad))
+			strings.Join(issues, "; "), fix)
 	},
 }
 
@@ -127,4 +154,48 @@ func namedList(subjects []string) string {
 		out = append(out, s)
 	}
 	return strings.Join(out, ", ")
+}
+
+// patternAdmits are the cluster's ServiceAccounts ("namespace/name") that pattern admits and whose role
+// annotation does not name roleARN (unbound), and all it admits, sorted.
+func patternAdmits(f *Facts, pattern, roleARN string) (unbound, all []string) {
+	for key, annotation := range f.AllServiceAccounts {
+		ns, name, _ := strings.Cut(key, "/")
+		if !iampolicy.PatternAdmits(pattern, vocab.Subject(ns, name)) {
+			continue
+		}
+		all = append(all, key)
+		if annotation != roleARN {
+			unbound = append(unbound, key)
+		}
+	}
+	slices.Sort(unbound)
+	slices.Sort(all)
+	return unbound, all
+}
+
+// patternScopeFix: a ServiceAccount a pattern admits without being bound is either to be bound on purpose
+// (bind with the role's name: the pattern admits it, so its trust does not change), or the pattern is too
+// broad.
+func patternScopeFix(t *Target, role, pattern, unbound string) string {
+	ns, name, _ := strings.Cut(unbound, "/")
+	words := append([]string{"kubectl", "sdc", "bind", "-n", ns, "--service-account", name, "--role-name", role}, permissionWords(t)...)
+	line := command(words...)
+	if t.Selection == nil {
+		line += " --stage <STAGE> [--set KEY=VALUE ...]"
+	}
+	return line +
+		"   # bind it on purpose; or narrow " + pattern + " (aws iam update-assume-role-policy --role-name " + role + ")"
+}
+
+// sharedOnPurpose reports whether bind made the role for several bindings (--role-name): it records each
+// binding's stages under a key of its own. Only then is a subject pattern of its trust bind's, meant to
+// admit many; a pattern on a role made for one binding is a wildcard like any other.
+func sharedOnPurpose(tags map[string]string) bool {
+	for k := range tags {
+		if strings.HasPrefix(k, vocab.TagStages+"/") {
+			return true
+		}
+	}
+	return false
 }

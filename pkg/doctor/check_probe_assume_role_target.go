@@ -41,6 +41,15 @@ var probeAssumeRoleTarget = Check{
 		if t.AssumeRoleARN == "" {
 			return pass("the stages assume no other role", "probe.access uses the role's own credentials")
 		}
+		if t.Chain {
+			if t.probePodCreds == nil {
+				return skip("skipped: EKS Auth gave no credentials to go on with", "see probe.assume-role")
+			}
+			// EKS Auth already made the second hop: its credentials are the target's.
+			t.targetCreds = t.probePodCreds
+			return pass(fmt.Sprintf("EKS Auth assumed the association's target role %s", t.AssumeRoleARN),
+				fmt.Sprintf("EKS Pod Identity's own chain: role %s, then %s; probe.access uses the target's credentials", vocab.RoleNameOf(t.RoleARN), t.AssumeRoleARN))
+		}
 		c := t.probeCreds
 		if c == nil {
 			c = t.probePodCreds // Pod Identity alone

@@ -193,6 +193,23 @@ func TestChecks(t *testing.T) {
 			break_: setTrust(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"` + fxProvider + `"},
 				"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringLike":{"` + fxHost + `:sub":"system:serviceaccount:ns1:*"},"StringEquals":{"` + fxHost + `:aud":"sts.amazonaws.com"}}}]}`),
 			detail: "StringLike " + fxHost + ":sub = system:serviceaccount:ns1:* also admits other ServiceAccounts, e.g. system:serviceaccount:ns1:kubectl-sdc-doctor-other"},
+		{name: "a pattern on a role shared on purpose lists the unbound ServiceAccounts it admits", id: "iam.trust-scope", status: Warn,
+			break_: func(t *testing.T, f *Facts) {
+				setTrust(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"`+fxProvider+`"},
+				"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringLike":{"`+fxHost+`:sub":"system:serviceaccount:ns*:sdc"},"StringEquals":{"`+fxHost+`:aud":"sts.amazonaws.com"}}}]}`)(t, f)
+				role(f).Tags = map[string]string{vocab.TagStages + "/0123abcd": "v1 s3 bucket=ingest"}
+				f.AllServiceAccounts = map[string]string{"ns1/sdc": fxRole, "ns2/sdc": "", "ns3/sdc": "arn:aws:iam::123456789012:role/other", "ns2/web": "", "other/sdc": ""}
+			},
+			detail: "admits every ServiceAccount matching system:serviceaccount:ns*:sdc: 2 of the cluster's are not bound to role " + fxRoleName + " on purpose (no role annotation naming it): ns2/sdc, ns3/sdc",
+			fix:    "kubectl sdc bind -n ns2 --service-account sdc --role-name " + fxRoleName + " --stage <STAGE> [--set KEY=VALUE ...]   # bind it on purpose; or narrow system:serviceaccount:ns*:sdc (aws iam update-assume-role-policy --role-name " + fxRoleName + ")"},
+		{name: "a pattern whose every match is bound passes", id: "iam.trust-scope", status: Pass,
+			break_: func(t *testing.T, f *Facts) {
+				setTrust(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"`+fxProvider+`"},
+				"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringLike":{"`+fxHost+`:sub":"system:serviceaccount:ns*:sdc"},"StringEquals":{"`+fxHost+`:aud":"sts.amazonaws.com"}}}]}`)(t, f)
+				role(f).Tags = map[string]string{vocab.TagStages + "/0123abcd": "v1 s3 bucket=ingest"}
+				f.AllServiceAccounts = map[string]string{"ns1/sdc": fxRole, "ns2/sdc": fxRole, "other/sdc": ""}
+			},
+			title: "the trust's pattern admits only ServiceAccounts bound to the role", detail: "today ns1/sdc, ns2/sdc, each bound to the role"},
 		{name: "a role shared by name is a scope, not a warning", id: "iam.trust-scope", status: Pass,
 			break_: setTrust(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"` + fxProvider + `"},
 				"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"` + fxHost + `:aud":"sts.amazonaws.com","` + fxHost + `:sub":["system:serviceaccount:ns1:sdc","system:serviceaccount:a:x","system:serviceaccount:b:y"]}}}]}`),

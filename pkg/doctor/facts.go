@@ -199,12 +199,17 @@ type Facts struct {
 
 	ServiceAccounts    []corev1.ServiceAccount
 	ServiceAccountsErr error
-	Deployments        []appsv1.Deployment
-	DeploymentsErr     error
-	Pods               []corev1.Pod
-	PodsErr            error
-	Webhooks           []admissionv1.MutatingWebhookConfiguration
-	WebhooksErr        error
+	// AllServiceAccounts are the whole cluster's ServiceAccounts ("namespace/name" with the role annotation's
+	// value), read only when a target's trust admits ServiceAccounts by a pattern (iam.trust-scope lists
+	// those it admits); ServiceAccounts when doctor reads every namespace anyway.
+	AllServiceAccounts    map[string]string
+	AllServiceAccountsErr error
+	Deployments           []appsv1.Deployment
+	DeploymentsErr        error
+	Pods                  []corev1.Pod
+	PodsErr               error
+	Webhooks              []admissionv1.MutatingWebhookConfiguration
+	WebhooksErr           error
 	// EnvSources are keyed "Secret/<ns>/<name>" and "ConfigMap/<ns>/<name>"; EnvSourcesErr by kind.
 	EnvSources    map[string]*EnvSource
 	EnvSourcesErr map[string]error
@@ -369,7 +374,40 @@ func (d *Doctor) gather(ctx context.Context) (*Facts, error) {
 		t.resolveAssumeRole(f)
 	}
 	d.gatherAssumedRoles(ctx, f)
+	d.gatherPatternScope(ctx, f, ns)
 	return f, nil
+}
+
+// gatherPatternScope reads the cluster's ServiceAccounts when a target's role admits ServiceAccounts by a
+// subject pattern: iam.trust-scope names those the pattern admits, in every namespace.
+func (d *Doctor) gatherPatternScope(ctx context.Context, f *Facts, ns string) {
+	if f.Cluster == nil {
+		return
+	}
+	patterned := false
+	for _, t := range f.Targets {
+		if r := f.Roles[t.RoleARN]; r != nil && r.Trust != nil && sharedOnPurpose(r.Tags) && len(iampolicy.SubjectPatterns(r.Trust, f.ProviderARN, f.Cluster.Issuer)) > 0 {
+			patterned = true
+			break
+		}
+	}
+	if !patterned {
+		return
+	}
+	f.AllServiceAccounts = map[string]string{}
+	list := f.ServiceAccounts
+	if ns != metav1.NamespaceAll {
+		list, f.AllServiceAccountsErr = listAll(ctx, func(ctx context.Context, o metav1.ListOptions) ([]corev1.ServiceAccount, string, error) {
+			l, err := d.Core.ServiceAccounts(metav1.NamespaceAll).List(ctx, o)
+			if err != nil {
+				return nil, "", err
+			}
+			return l.Items, l.Continue, nil
+		})
+	}
+	for _, sa := range list {
+		f.AllServiceAccounts[sa.Namespace+"/"+sa.Name] = sa.Annotations[vocab.RoleARNAnnotation]
+	}
 }
 
 // dropManagedFields forgets the managed fields of listed objects as each page arrives: no check reads

@@ -17,6 +17,8 @@ import (
 const (
 	AssumeRoleFromFlag = "--assume-role-arn"
 	AssumeRoleFromTag  = "role tag " + vocab.TagAssumeRoleARN
+	// AssumeRoleFromAssociation is EKS Pod Identity's own chain: the association's target role.
+	AssumeRoleFromAssociation = "the association's targetRoleArn"
 )
 
 // AssumedRole is a role the stages of a target assume (SDC's "Assume Another Role"), as read in its own
@@ -35,6 +37,11 @@ type AssumedRole struct {
 // resolveAssumeRole decides which role the target's stages assume: --assume-role-arn's, else the one bind
 // recorded on the target's role (its binding's own key on a shared role first).
 func (t *Target) resolveAssumeRole(f *Facts) {
+	if a := t.Association; a != nil && a.TargetRoleARN != "" && t.Annotation == "" {
+		// The pods get the target's credentials from EKS Auth: that is where the stages' permissions live.
+		t.AssumeRoleARN, t.AssumeRoleFrom, t.Chain = a.TargetRoleARN, AssumeRoleFromAssociation, true
+		return
+	}
 	if f.Options.AssumeRoleARN != "" {
 		t.AssumeRoleARN, t.AssumeRoleFrom = f.Options.AssumeRoleARN, AssumeRoleFromFlag
 		return

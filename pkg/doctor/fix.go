@@ -51,7 +51,17 @@ func bindFixWith(f *Facts, t *Target, extra ...string) string {
 		words = append(words, "--deployment", t.Deployment)
 	}
 	words = append(words, permissionWords(t)...)
-	if t.AssumeRoleARN != "" {
+	toIRSA := slices.Contains(extra, string(vocab.MechanismIRSA))
+	if t.Chain && !toIRSA {
+		words = append(words, "--target-role-arn", t.AssumeRoleARN)
+		if t.Association != nil && t.Association.DisableSessionTags {
+			words = append(words, "--disable-session-tags")
+		}
+		if f.Options.TargetProfile != "" {
+			words = append(words, "--target-profile", f.Options.TargetProfile)
+		}
+	} else if t.AssumeRoleARN != "" {
+		// Without Pod Identity, the stages reach a chain's target with SDC's Assume Another Role.
 		words = append(words, "--assume-role-arn", t.AssumeRoleARN)
 		if f.Options.TargetProfile != "" {
 			words = append(words, "--target-profile", f.Options.TargetProfile)

@@ -136,6 +136,8 @@ func assumedRoleName(session string, t *Target) string {
 func eksAuthHint(f *Facts, t *Target, err error) (hint, fix string) {
 	msg := awsMessage(err)
 	switch code := sdcaws.ErrorCode(err); {
+	case code == "AccessDeniedException" && strings.Contains(msg, "EKS does not have permissions to assume the target role"):
+		return " (the target role's trust does not admit EKS's second hop, or the association's role may not assume it: see iam.assume-role-target)", trustFixFor(f, t)
 	case code == "AccessDeniedException" && strings.Contains(msg, "EKS does not have permissions to assume the associated role"):
 		return " (the role's trust does not let pods.eks.amazonaws.com assume it with sts:AssumeRole and sts:TagSession, or the role is gone: see iam.trust and eks.pod-identity-association)", podIdentityBindFix(f, t)
 	case code == "AccessDeniedException" || code == "AccessDenied" || strings.Contains(msg, "not authorized"):

@@ -59,6 +59,9 @@ type Target struct {
 	// AssumeRoleARN is the role the stages assume (SDC's "Assume Another Role"), "" for none;
 	// AssumeRoleFrom says where it was learned.
 	AssumeRoleARN, AssumeRoleFrom string
+	// Chain is true when AssumeRoleARN is the Pod Identity association's target role: EKS assumes it (EKS's
+	// own chain), not the stages.
+	Chain bool
 
 	// probeCreds are the temporary credentials probe.assume-role obtained through web identity,
 	// probePodCreds those EKS Auth handed out for Pod Identity, and targetCreds those of the role the

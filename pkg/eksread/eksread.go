@@ -38,9 +38,12 @@ func (s Summary) Key() string { return s.Namespace + "/" + s.ServiceAccount }
 // Association is one association, described.
 type Association struct {
 	Summary
-	Cluster            string
-	RoleARN            string
-	TargetRoleARN      string
+	Cluster       string
+	RoleARN       string
+	TargetRoleARN string
+	// ExternalID is what EKS passes as sts:ExternalId when it assumes the target role with session tags
+	// disabled; Policy is the association's session policy ("" for none).
+	ExternalID, Policy string
 	DisableSessionTags bool
 	Tags               map[string]string
 	Created, Modified  time.Time
@@ -101,6 +104,7 @@ func FromEKS(a *ekstypes.PodIdentityAssociation) *Association {
 		Summary: Summary{ID: aws.ToString(a.AssociationId), ARN: aws.ToString(a.AssociationArn),
 			Namespace: aws.ToString(a.Namespace), ServiceAccount: aws.ToString(a.ServiceAccount)},
 		Cluster: aws.ToString(a.ClusterName), RoleARN: aws.ToString(a.RoleArn), TargetRoleARN: aws.ToString(a.TargetRoleArn),
+		ExternalID: aws.ToString(a.ExternalId), Policy: aws.ToString(a.Policy),
 		DisableSessionTags: aws.ToBool(a.DisableSessionTags), Tags: a.Tags,
 		Created: aws.ToTime(a.CreatedAt), Modified: aws.ToTime(a.ModifiedAt),
 	}

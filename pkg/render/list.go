@@ -38,11 +38,20 @@ func Bindings(th *Theme, items []bindings.Binding, l ListLayout) string {
 	}
 	var rows [][]string
 	for _, b := range items {
-		role := b.RoleARN
+		role, target := b.RoleARN, b.TargetRoleARN
 		if !l.Wide {
 			if name := vocab.RoleNameOf(b.RoleARN); name != "" {
 				role = name
 			}
+			if name := vocab.RoleNameOf(target); name != "" {
+				target = name
+			}
+		}
+		if target != "" {
+			role += " -> " + target // EKS Pod Identity's own chain: the pods get the target's credentials
+		}
+		if b.SubjectPattern != "" {
+			role += " (pattern " + strings.TrimPrefix(b.SubjectPattern, "system:serviceaccount:") + ")"
 		}
 		row := []string{b.ServiceAccount, string(b.Mechanism), orNone(role), orNone(strings.Join(b.Stages, ",")),
 			orNone(strings.Join(b.Deployments, ",")), fmt.Sprintf("%d/%d", b.Pods.WithIdentity, b.Pods.Total), string(b.Status)}

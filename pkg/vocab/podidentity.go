@@ -127,3 +127,7 @@ func InstallAgentCommand(cluster, region string) string {
 func AssociationName(cluster, namespace, serviceAccount string) string {
 	return cluster + "/" + namespace + "/" + serviceAccount
 }
+
+// MaxSessionPolicy is STS's limit on the plain text of an inline session policy, which an EKS Pod Identity
+// association's policy becomes.
+const MaxSessionPolicy = 2048

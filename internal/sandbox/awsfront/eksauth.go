@@ -112,19 +112,6 @@ func (f *Front) assumeRoleForPodIdentity(ctx context.Context, info eksClusterInf
 	}
 
 	sessionName := podSessionName(info.Key.Name, k.Pod.Name)
-	in := &sts.AssumeRoleInput{RoleArn: aws.String(a.RoleARN), RoleSessionName: aws.String(sessionName), DurationSeconds: aws.Int32(podIdentitySessionSeconds)}
-	for _, key := range podIdentityTagKeys {
-		if v, ok := tags[key]; ok {
-			in.Tags = append(in.Tags, ststypes.Tag{Key: aws.String(key), Value: aws.String(v)})
-		}
-	}
-	res, err := f.motoSTS(info.Key.Region).AssumeRole(ctx, in)
-	if err != nil {
-		e := serverError("eks-auth")
-		e.Message = fmt.Sprintf("sandbox could not assume role %s in moto: %v", a.RoleARN, err)
-		return nil, e, false
-	}
-	cred, user := res.Credentials, res.AssumedRoleUser
 	// EKS Pod Identity's session tags are all transitive (EKS user guide, pod-id-abac): a role the pod's
 	// code assumes from this session carries them on.
 	var transitive []string
@@ -133,16 +120,32 @@ func (f *Front) assumeRoleForPodIdentity(ctx context.Context, info eksClusterInf
 			transitive = append(transitive, key)
 		}
 	}
-	f.mu.Lock()
-	f.sessions[aws.ToString(cred.AccessKeyId)] = session{
-		RoleName: roleNameOf(a.RoleARN), RoleARN: a.RoleARN, AssumedRoleARN: aws.ToString(user.Arn), Tags: tags, TransitiveKeys: transitive,
+	var sessionPolicy *iampolicy.Policy
+	if a.Policy != "" {
+		var err error
+		if sessionPolicy, err = iampolicy.Parse([]byte(a.Policy)); err != nil {
+			return nil, podIdentityDenied(), false
+		}
 	}
-	f.mu.Unlock()
-	f.rememberKey(aws.ToString(cred.AccessKeyId), &principal{
-		Account: accountOf(a.RoleARN), ARN: aws.ToString(user.Arn), RoleName: roleNameOf(a.RoleARN), RoleARN: a.RoleARN,
-		Secret: aws.ToString(cred.SecretAccessKey), SessionToken: aws.ToString(cred.SessionToken), Expires: aws.ToTime(cred.Expiration), Tags: tags,
-		TransitiveKeys: transitive,
-	})
+	first := &principal{Account: accountOf(a.RoleARN), RoleName: roleNameOf(a.RoleARN), RoleARN: a.RoleARN, Tags: tags, TransitiveKeys: transitive}
+	if a.TargetRoleARN == "" {
+		// The association's policy narrows the credentials the pods get: those of the role itself here.
+		first.SessionPolicy = sessionPolicy
+	}
+	cred, user, e, ok := f.mintPodSession(ctx, info, first, sessionName, tags)
+	if !ok {
+		return nil, e, false
+	}
+	if a.TargetRoleARN != "" {
+		if e, ok := f.checkTargetHop(ctx, a, first, sessionName, tags); !ok {
+			return nil, e, false
+		}
+		target := &principal{Account: accountOf(a.TargetRoleARN), RoleName: roleNameOf(a.TargetRoleARN), RoleARN: a.TargetRoleARN,
+			Tags: tags, TransitiveKeys: transitive, SessionPolicy: sessionPolicy}
+		if cred, user, e, ok = f.mintPodSession(ctx, info, target, sessionName, tags); !ok {
+			return nil, e, false
+		}
+	}
 	return map[string]any{
 		"subject":                map[string]string{"namespace": k.Namespace, "serviceAccount": k.ServiceAccount.Name},
 		"audience":               PodIdentityService,
@@ -153,6 +156,95 @@ func (f *Front) assumeRoleForPodIdentity(ctx context.Context, info eksClusterInf
 			"accessKeyId": aws.ToString(cred.AccessKeyId), "expiration": epoch(aws.ToTime(cred.Expiration)),
 		},
 	}, awsError{}, true
+}
+
+// mintPodSession has moto mint credentials of p's role for EKS Auth, and records the session (p, filled
+// in with the keys and its ARN) for the authorization of the calls made with them.
+func (f *Front) mintPodSession(ctx context.Context, info eksClusterInfo, p *principal, sessionName string, tags map[string]string) (*ststypes.Credentials, *ststypes.AssumedRoleUser, awsError, bool) {
+	in := &sts.AssumeRoleInput{RoleArn: aws.String(p.RoleARN), RoleSessionName: aws.String(sessionName), DurationSeconds: aws.Int32(podIdentitySessionSeconds)}
+	for _, key := range podIdentityTagKeys {
+		if v, ok := tags[key]; ok {
+			in.Tags = append(in.Tags, ststypes.Tag{Key: aws.String(key), Value: aws.String(v)})
+		}
+	}
+	res, err := f.motoSTS(info.Key.Region).AssumeRole(ctx, in)
+	if err != nil {
+		e := serverError("eks-auth")
+		e.Message = fmt.Sprintf("sandbox could not assume role %s in moto: %v", p.RoleARN, err)
+		return nil, nil, e, false
+	}
+	cred, user := res.Credentials, res.AssumedRoleUser
+	p.ARN, p.Secret, p.SessionToken, p.Expires = aws.ToString(user.Arn), aws.ToString(cred.SecretAccessKey), aws.ToString(cred.SessionToken), aws.ToTime(cred.Expiration)
+	f.mu.Lock()
+	f.sessions[aws.ToString(cred.AccessKeyId)] = session{
+		RoleName: p.RoleName, RoleARN: p.RoleARN, AssumedRoleARN: p.ARN, Tags: p.Tags, TransitiveKeys: p.TransitiveKeys,
+	}
+	f.mu.Unlock()
+	f.rememberKey(aws.ToString(cred.AccessKeyId), p)
+	return cred, user, awsError{}, true
+}
+
+// targetDenied is EKS Auth's refusal when STS would not let the association's role assume its target role.
+func targetDenied() awsError {
+	return eksError(http.StatusBadRequest, "AccessDeniedException", "Unauthorized Exception! EKS does not have permissions to assume the target role with the associated role.")
+}
+
+// checkTargetHop decides the second hop of an association with a target role as STS decides an AssumeRole
+// of the first role's session (the caller): the target's trust must admit it and, the target being in
+// another account or trusting only the account, the first role's own permissions must allow it too;
+// sts:AssumeRole, and sts:TagSession with the session tags (aws:RequestTag/<key>, aws:TagKeys); with
+// session tags disabled EKS passes the association's external ID as sts:ExternalId instead.
+func (f *Front) checkTargetHop(ctx context.Context, a association, caller *principal, sessionName string, tags map[string]string) (awsError, bool) {
+	account := accountOf(a.TargetRoleARN)
+	role, err := f.visibleRole(ctx, f.iamIn(account), a.TargetRoleARN)
+	switch {
+	case err != nil:
+		e := serverError("eks-auth")
+		e.Message = fmt.Sprintf("sandbox could not read target role %s from IAM: %v", a.TargetRoleARN, err)
+		return e, false
+	case role == nil:
+		return targetDenied(), false
+	}
+	trust, err := iampolicy.Parse([]byte(aws.ToString(role.AssumeRolePolicyDocument)))
+	if err != nil {
+		return targetDenied(), false
+	}
+	keys := map[string][]string{
+		"aws:PrincipalArn":     {caller.RoleARN},
+		"aws:PrincipalAccount": {caller.Account},
+		"aws:PrincipalType":    {"AssumedRole"},
+		"sts:RoleSessionName":  {sessionName},
+	}
+	for k, v := range caller.Tags {
+		keys["aws:PrincipalTag/"+k] = []string{v}
+	}
+	actions := []string{"sts:AssumeRole"}
+	if len(tags) > 0 {
+		var tagKeys []string
+		for _, k := range podIdentityTagKeys {
+			keys["aws:RequestTag/"+k] = []string{tags[k]}
+			tagKeys = append(tagKeys, k)
+		}
+		keys["aws:TagKeys"] = tagKeys
+		actions = append(actions, "sts:TagSession")
+	} else if a.ExternalID != "" {
+		keys["sts:ExternalId"] = []string{a.ExternalID}
+	}
+	perms, err := f.permissionsOf(ctx, caller)
+	if err != nil {
+		e := serverError("eks-auth")
+		e.Message = fmt.Sprintf("sandbox could not read the policies of role %s: %v", caller.RoleARN, err)
+		return e, false
+	}
+	for _, act := range actions {
+		if !admits(trust, perms, caller, account, iampolicy.Request{
+			Principal: &iampolicy.RequestPrincipal{Type: "AWS", ID: caller.ARN},
+			Action:    act, Resource: a.TargetRoleARN, Context: keys,
+		}) {
+			return targetDenied(), false
+		}
+	}
+	return awsError{}, true
 }
 
 // podSessionName is the role session name EKS Auth uses: eks-<cluster>-<pod>-<random id>, cut to STS's

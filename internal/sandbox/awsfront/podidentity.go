@@ -28,8 +28,12 @@ type association struct {
 	ID, ARN, Cluster, Namespace, ServiceAccount string
 	RoleARN                                     string
 	DisableSessionTags                          bool
-	Tags                                        map[string]string
-	Created, Modified                           time.Time
+	// TargetRoleARN is the role EKS Auth assumes with RoleARN's session (any account), "" for none;
+	// ExternalID is what it passes as sts:ExternalId then, when session tags are disabled; Policy is the
+	// session policy of the credentials the pods get.
+	TargetRoleARN, ExternalID, Policy string
+	Tags                              map[string]string
+	Created, Modified                 time.Time
 	// visibleAt is when the last change leaves the consistency window that was set when it was made.
 	visibleAt time.Time
 	// previous is the version before the last change, which EKS Auth and the webhook still see while that
@@ -39,7 +43,7 @@ type association struct {
 
 // doc is the association in the shape of EKS's PodIdentityAssociation structure.
 func (a *association) doc() map[string]any {
-	return map[string]any{
+	d := map[string]any{
 		"clusterName":        a.Cluster,
 		"namespace":          a.Namespace,
 		"serviceAccount":     a.ServiceAccount,
@@ -51,6 +55,13 @@ func (a *association) doc() map[string]any {
 		"modifiedAt":         epoch(a.Modified),
 		"disableSessionTags": a.DisableSessionTags,
 	}
+	if a.TargetRoleARN != "" {
+		d["targetRoleArn"], d["externalId"] = a.TargetRoleARN, a.ExternalID
+	}
+	if a.Policy != "" {
+		d["policy"] = a.Policy
+	}
+	return d
 }
 
 // summary is the association as ListPodIdentityAssociations returns it: without the role, the times and
@@ -144,16 +155,46 @@ type associationInput struct {
 	Policy             *string           `json:"policy"`
 }
 
-// unimplemented refuses the association features the sandbox does not model, so that a test relying on
-// them fails loudly instead of passing against something that is not AWS.
-func (in associationInput) unimplemented() (awsError, bool) {
-	if in.TargetRoleArn != nil && *in.TargetRoleArn != "" {
-		return invalidParameter("targetRoleArn (role chaining into a target role) is not implemented by the sandbox's EKS; associate the role the pods should use directly with roleArn."), true
+// maxSessionPolicy is STS's limit on the plain text of an inline session policy, which the association's
+// policy becomes.
+const maxSessionPolicy = 2048
+
+// checkTarget applies EKS's checks to an association's target role: an IAM role ARN, in any account (EKS
+// cannot read another account's roles; STS decides per pod, in EKS Auth).
+func checkTarget(target string) (awsError, bool) {
+	if target != "" && !roleARNPattern.MatchString(target) {
+		return invalidParameter("Target role ARN " + strconv.Quote(target) + " is not a valid IAM role ARN; give one like arn:aws:iam::111122223333:role/my-target-role."), false
 	}
-	if in.Policy != nil && *in.Policy != "" {
-		return invalidParameter("policy (a session policy on the association) is not implemented by the sandbox's EKS; put the restrictions in the role's own policies."), true
+	return awsError{}, true
+}
+
+// checkSessionPolicy applies EKS's checks to an association's policy, given whether session tags end up
+// disabled: a session policy needs them disabled, is at most STS's 2,048 characters, and is a valid IAM
+// policy.
+func checkSessionPolicy(policy string, tagsDisabled bool) (awsError, bool) {
+	if policy == "" {
+		return awsError{}, true
 	}
-	return awsError{}, false
+	if !tagsDisabled {
+		return invalidParameter("A policy can only be given to an association whose session tags are disabled: set disableSessionTags to true."), false
+	}
+	if n := len(policy); n > maxSessionPolicy {
+		return invalidParameter(fmt.Sprintf("The policy is %d characters long; a session policy may be at most %d.", n, maxSessionPolicy)), false
+	}
+	p, err := iampolicy.Parse([]byte(policy))
+	if err != nil {
+		return invalidParameter("The policy is not a valid IAM policy document: " + err.Error()), false
+	}
+	if err := p.Validate(iampolicy.Identity); err != nil {
+		return invalidParameter("The policy is not a valid IAM policy document: " + err.Error()), false
+	}
+	return awsError{}, true
+}
+
+// externalIDFor is the external ID EKS passes for an association's target role, in the form the EKS user
+// guide gives it (pod-id-assign-target-role): region/account/cluster/namespace/service account.
+func externalIDFor(info eksClusterInfo, namespace, serviceAccount string) string {
+	return strings.Join([]string{info.Key.Region, info.Account, info.Key.Name, namespace, serviceAccount}, "/")
 }
 
 var (
@@ -245,7 +286,11 @@ func (f *Front) createAssociation(w http.ResponseWriter, r *http.Request, c *cal
 		invalidParameter("Service account "+strconv.Quote(in.ServiceAccount)+" is not a valid Kubernetes service account name.").write(w, r, c.Service)
 		return
 	}
-	if e, bad := in.unimplemented(); bad {
+	if e, ok := checkTarget(aws.ToString(in.TargetRoleArn)); !ok {
+		e.write(w, r, c.Service)
+		return
+	}
+	if e, ok := checkSessionPolicy(aws.ToString(in.Policy), aws.ToBool(in.DisableSessionTags)); !ok {
 		e.write(w, r, c.Service)
 		return
 	}
@@ -262,7 +307,8 @@ func (f *Front) createAssociation(w http.ResponseWriter, r *http.Request, c *cal
 	cs := f.clusterStateLocked(info)
 	if id, ok := cs.tokens[in.ClientRequestToken]; ok && in.ClientRequestToken != "" {
 		// A retried create: the same answer, if the request is the same.
-		if a, ok := cs.byID[id]; ok && a.Namespace == in.Namespace && a.ServiceAccount == in.ServiceAccount && a.RoleARN == *in.RoleArn {
+		if a, ok := cs.byID[id]; ok && a.Namespace == in.Namespace && a.ServiceAccount == in.ServiceAccount && a.RoleARN == *in.RoleArn &&
+			a.TargetRoleARN == aws.ToString(in.TargetRoleArn) && a.Policy == aws.ToString(in.Policy) {
 			d := a.doc()
 			f.eksx.mu.Unlock()
 			writeEKSJSON(w, map[string]any{"association": d})
@@ -289,7 +335,11 @@ func (f *Front) createAssociation(w http.ResponseWriter, r *http.Request, c *cal
 		ID: id, ARN: "arn:aws:eks:" + info.Key.Region + ":" + info.Account + ":podidentityassociation/" + info.Key.Name + "/" + id,
 		Cluster: info.Key.Name, Namespace: in.Namespace, ServiceAccount: in.ServiceAccount, RoleARN: *in.RoleArn,
 		DisableSessionTags: in.DisableSessionTags != nil && *in.DisableSessionTags,
-		Tags:               map[string]string{}, Created: now, Modified: now, visibleAt: f.visibleAfter(now),
+		TargetRoleARN:      aws.ToString(in.TargetRoleArn), Policy: aws.ToString(in.Policy),
+		Tags: map[string]string{}, Created: now, Modified: now, visibleAt: f.visibleAfter(now),
+	}
+	if a.TargetRoleARN != "" {
+		a.ExternalID = externalIDFor(info, a.Namespace, a.ServiceAccount)
 	}
 	for k, v := range in.Tags {
 		a.Tags[k] = v
@@ -310,7 +360,7 @@ func (f *Front) updateAssociation(w http.ResponseWriter, r *http.Request, c *cal
 		invalidParameter("The request body is not valid JSON: "+err.Error()).write(w, r, c.Service)
 		return
 	}
-	if e, bad := in.unimplemented(); bad {
+	if e, ok := checkTarget(aws.ToString(in.TargetRoleArn)); !ok {
 		e.write(w, r, c.Service)
 		return
 	}
@@ -319,10 +369,25 @@ func (f *Front) updateAssociation(w http.ResponseWriter, r *http.Request, c *cal
 		return
 	}
 	f.eksx.mu.Lock()
-	_, exists := f.clusterStateLocked(info).byID[id]
+	cur, exists := f.clusterStateLocked(info).byID[id]
+	var disabled bool
+	var policy string
+	if exists {
+		disabled, policy = cur.DisableSessionTags, cur.Policy
+	}
 	f.eksx.mu.Unlock()
 	if !exists {
 		noAssociation(id).write(w, r, c.Service)
+		return
+	}
+	if in.DisableSessionTags != nil {
+		disabled = *in.DisableSessionTags
+	}
+	if in.Policy != nil {
+		policy = *in.Policy
+	}
+	if e, ok := checkSessionPolicy(policy, disabled); !ok {
+		e.write(w, r, c.Service)
 		return
 	}
 	if in.RoleArn != nil {
@@ -348,6 +413,23 @@ func (f *Front) updateAssociation(w http.ResponseWriter, r *http.Request, c *cal
 	}
 	if in.DisableSessionTags != nil {
 		a.DisableSessionTags = *in.DisableSessionTags
+	}
+	if in.TargetRoleArn != nil { // "" removes the target
+		a.TargetRoleARN = *in.TargetRoleArn
+		a.ExternalID = ""
+		if a.TargetRoleARN != "" {
+			a.ExternalID = externalIDFor(info, a.Namespace, a.ServiceAccount)
+		}
+	}
+	if in.Policy != nil { // "" removes the policy
+		a.Policy = *in.Policy
+	}
+	if a.Policy != "" && !a.DisableSessionTags { // another update enabled the tags meanwhile
+		*a = before
+		f.eksx.mu.Unlock()
+		e, _ := checkSessionPolicy(a.Policy, false)
+		e.write(w, r, c.Service)
+		return
 	}
 	a.Modified = time.Now()
 	a.visibleAt = f.visibleAfter(a.Modified)

@@ -224,9 +224,12 @@ func TestPodIdentityAssociationRefusals(t *testing.T) {
 		{"trust without the service principal", "sandbox", ns, "sa", irsaOnly, nil, "InvalidParameterException", 400, "Trust policy of the role provided is invalid"},
 		{"bad namespace", "sandbox", "Not_A_Namespace", "sa", good, nil, "InvalidParameterException", 400, "not a valid Kubernetes namespace"},
 		{"reserved tag", "sandbox", ns, "sa", good, func(in *eks.CreatePodIdentityAssociationInput) { in.Tags = map[string]string{"aws:x": "y"} }, "InvalidParameterException", 400, "reserved prefix"},
-		{"targetRoleArn", "sandbox", ns, "sa", good, func(in *eks.CreatePodIdentityAssociationInput) {
-			in.TargetRoleArn = aws.String("arn:aws:iam::210987654321:role/target")
-		}, "InvalidParameterException", 400, "targetRoleArn (role chaining into a target role) is not implemented by the sandbox"},
+		{"target not a role ARN", "sandbox", ns, "sa", good, func(in *eks.CreatePodIdentityAssociationInput) {
+			in.TargetRoleArn = aws.String("arn:aws:iam::210987654321:user/target")
+		}, "InvalidParameterException", 400, "is not a valid IAM role ARN"},
+		{"policy with session tags", "sandbox", ns, "sa", good, func(in *eks.CreatePodIdentityAssociationInput) {
+			in.Policy = aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`)
+		}, "InvalidParameterException", 400, "set disableSessionTags to true"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
