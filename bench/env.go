@@ -10,8 +10,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/kubectl-sdc/kubectl-sdc/bench/internal/rusage"
 	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox"
 )
 
@@ -24,6 +26,7 @@ type toolbox struct {
 	binDir      string // the sandbox binaries (bin/)
 	home        string // HOME of every command: kubectl's discovery cache and the aws CLI's files start empty
 	baselineDir string // bench/baseline
+	seq         atomic.Int64 // names the rusage helpers' result files
 }
 
 // requiredTools are what the baselines and the plugin's dispatch need on PATH.
@@ -89,7 +92,9 @@ type cmdResult struct {
 	// CPU is the user and system time of the process and the children it waited for (kubectl's includes
 	// the plugin's): how much of the wall time was the tools' own work.
 	CPU time.Duration
-	// PeakRSS is the largest resident set of the process in bytes (see peakRSS).
+	// PeakRSS is the largest resident set in bytes of the process and the children it waited for: for
+	// `kubectl sdc ...`, the largest of kubectl's (which execs the plugin in its own process), the
+	// plugin's and the exec credential plugin's (see package rusage).
 	PeakRSS int64
 }
 
@@ -119,25 +124,27 @@ func (t *toolbox) run(ctx context.Context, sb *sandbox.Sandbox, name string, arg
 		}
 		path = p
 	}
-	cmd := exec.CommandContext(ctx, path, args...)
-	cmd.Env = t.env(sb)
+	self, err := os.Executable()
+	if err != nil {
+		return cmdResult{}, fmt.Errorf("finding this program to run commands through: %w", err)
+	}
+	// Through the rusage helper, so that the peak resident set is the command's own (see package rusage).
+	result := filepath.Join(t.home, fmt.Sprintf(".rusage-%d", t.seq.Add(1)))
+	cmd := rusage.Command(ctx, self, result, t.env(sb), path, args...)
 	cmd.Dir = t.home
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	r := cmdResult{Args: append([]string{name}, args...), Wall: time.Since(start), Stdout: stdout.String(), Stderr: stderr.String()}
-	if ps := cmd.ProcessState; ps != nil {
-		r.CPU = ps.UserTime() + ps.SystemTime()
-		r.PeakRSS = peakRSS(ps)
-	}
+	err = cmd.Run()
+	r := cmdResult{Args: append([]string{name}, args...), Stdout: stdout.String(), Stderr: stderr.String()}
 	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		r.Code = ee.ExitCode()
-	case err != nil:
+	if err != nil && !errors.As(err, &ee) {
 		return r, fmt.Errorf("running %s: %w", strings.Join(r.Args, " "), err)
 	}
+	u, err := rusage.Read(result)
+	if err != nil {
+		return r, fmt.Errorf("running %s: %w", strings.Join(r.Args, " "), err)
+	}
+	r.Wall, r.CPU, r.PeakRSS, r.Code = u.Wall, u.CPU, u.MaxRSS, u.Code
 	return r, nil
 }
 
