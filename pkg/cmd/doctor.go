@@ -202,7 +202,7 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return &ExitError{Code: ExitCannotRun, Err: err}
 	}
-	d := &doctor.Doctor{Core: s.Core, Apps: s.Apps, Admission: admission, AWS: s.AWS, Resolver: s.Resolver,
+	d := &doctor.Doctor{Core: s.Core, Apps: s.Apps, Admission: admission, Metadata: s.Metadata, AWS: s.AWS, Resolver: s.Resolver,
 		Catalog: o.catalog, Options: o.opts, Operator: operatorRights(s)}
 	if o.TargetProfile != "" {
 		// A profile that does not load is a reason to skip what it would read, not to stop the run.
@@ -265,7 +265,7 @@ func (o *DoctorOptions) examine(ctx context.Context, c fleet.Context) (*doctor.R
 		return nil, id, &fleet.Unreachable{Reason: "bad namespace", Err: fmt.Errorf("kube context %q: %w", c.Name, err),
 			Fix: "pass -n NAMESPACE, or fix the context's namespace: kubectl config set-context " + c.Name + " --namespace NAME"}
 	}
-	d := &doctor.Doctor{Core: s.Core, Apps: s.Apps, Admission: admission, AWS: s.AWS, Resolver: s.Resolver,
+	d := &doctor.Doctor{Core: s.Core, Apps: s.Apps, Admission: admission, Metadata: s.Metadata, AWS: s.AWS, Resolver: s.Resolver,
 		Catalog: o.catalog, Options: opts}
 	rep, err := d.Run(ctx)
 	if err != nil {

@@ -161,7 +161,7 @@ func (o *ListOptions) gather(ctx context.Context, s *session, ns string) (*docto
 		// Whether any ServiceAccount points at a role is a question about the whole cluster.
 		opts.AllNamespaces, opts.ReadAccount = true, true
 	}
-	d := &doctor.Doctor{Core: s.Core, Apps: s.Apps, Admission: admission, AWS: s.AWS, Resolver: s.Resolver, Catalog: cat, Options: opts}
+	d := &doctor.Doctor{Core: s.Core, Apps: s.Apps, Admission: admission, Metadata: s.Metadata, AWS: s.AWS, Resolver: s.Resolver, Catalog: cat, Options: opts}
 	f, err := d.Gather(ctx)
 	if err != nil {
 		return nil, nil, err

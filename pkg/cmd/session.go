@@ -17,6 +17,7 @@ import (
 	authorizationv1client "k8s.io/client-go/kubernetes/typed/authorization/v1"
 	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 
 	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
@@ -112,6 +113,7 @@ type session struct {
 	Apps     appsv1client.AppsV1Interface
 	Leases   coordinationv1client.CoordinationV1Interface
 	Authz    authorizationv1client.AuthorizationV1Interface
+	Metadata metadata.Interface
 	AWS      *sdcaws.Clients
 	Resolver *cluster.Resolver
 	// Namespace and ReadWith are set for a fleet's contexts: the context's namespace (-n, else the
@@ -149,11 +151,15 @@ func newSession(ctx context.Context, flags *genericclioptions.ConfigFlags, ao sd
 	if err != nil {
 		return nil, err
 	}
+	meta, err := metadata.NewForConfig(restCfg)
+	if err != nil {
+		return nil, err
+	}
 	clients, err := sdcaws.Load(ctx, ao)
 	if err != nil {
 		return nil, err
 	}
-	s := &session{REST: restCfg, Core: core, Apps: apps, Leases: leases, Authz: authz, AWS: clients}
+	s := &session{REST: restCfg, Core: core, Apps: apps, Leases: leases, Authz: authz, Metadata: meta, AWS: clients}
 	s.Resolver = &cluster.Resolver{
 		Kubeconfig: kubeconfig,
 		REST:       restCfg,

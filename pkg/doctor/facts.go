@@ -16,6 +16,7 @@ import (
 	admissionv1client "k8s.io/client-go/kubernetes/typed/admissionregistration/v1"
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/metadata"
 
 	sdcaws "github.com/kubectl-sdc/kubectl-sdc/pkg/aws"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/catalog"
@@ -38,7 +39,9 @@ type Doctor struct {
 	Core      corev1client.CoreV1Interface
 	Apps      appsv1client.AppsV1Interface
 	Admission admissionv1client.AdmissionregistrationV1Interface
-	AWS       *sdcaws.Clients
+	// Metadata lists ServiceAccounts as metadata only; nil lists them whole through Core.
+	Metadata metadata.Interface
+	AWS      *sdcaws.Clients
 	// TargetAWS are the clients of --target-profile, which read the roles the stages assume in their
 	// account; nil without it.
 	TargetAWS *sdcaws.Clients
@@ -306,48 +309,21 @@ func (d *Doctor) gather(ctx context.Context) (*Facts, error) {
 	})
 	batch := &accountRead{done: make(chan struct{})}
 	goDo(func() {
-		f.ServiceAccounts, f.ServiceAccountsErr = listAll(ctx, func(ctx context.Context, o metav1.ListOptions) ([]corev1.ServiceAccount, string, error) {
-			l, err := d.Core.ServiceAccounts(ns).List(ctx, o)
-			if err != nil {
-				return nil, "", err
+		// The batch read of the account does not need the other lists, nor the rest of this one: started
+		// as soon as the ServiceAccounts seen so far name enough roles, it runs while the lists page in.
+		roles := roleCounter{}
+		f.ServiceAccounts, f.ServiceAccountsErr = d.listServiceAccounts(ctx, ns, func(sa *corev1.ServiceAccount) {
+			if d.Options.ReadAccount || d.Options.everyAnnotated() && roles.add(sa) >= batchRoles {
+				batch.start(ctx, d.AWS.IAM)
 			}
-			return l.Items, l.Continue, nil
 		})
-		// The batch read of the account does not need the other lists: started now, it runs while they
-		// page in (at 10,000 pods, seconds).
-		if f.ServiceAccountsErr == nil && (d.Options.ReadAccount || d.Options.everyAnnotated() && annotatedRoles(f.ServiceAccounts) >= batchRoles) {
+		if f.ServiceAccountsErr == nil && d.Options.ReadAccount {
 			batch.start(ctx, d.AWS.IAM)
 		}
 	})
-	goDo(func() {
-		f.Deployments, f.DeploymentsErr = listAll(ctx, func(ctx context.Context, o metav1.ListOptions) ([]appsv1.Deployment, string, error) {
-			l, err := d.Apps.Deployments(ns).List(ctx, o)
-			if err != nil {
-				return nil, "", err
-			}
-			dropManagedFields(l.Items)
-			return l.Items, l.Continue, nil
-		})
-	})
-	goDo(func() {
-		f.Pods, f.PodsErr = listAll(ctx, func(ctx context.Context, o metav1.ListOptions) ([]corev1.Pod, string, error) {
-			l, err := d.Core.Pods(ns).List(ctx, o)
-			if err != nil {
-				return nil, "", err
-			}
-			dropManagedFields(l.Items)
-			return l.Items, l.Continue, nil
-		})
-	})
-	goDo(func() {
-		f.Webhooks, f.WebhooksErr = listAll(ctx, func(ctx context.Context, o metav1.ListOptions) ([]admissionv1.MutatingWebhookConfiguration, string, error) {
-			l, err := d.Admission.MutatingWebhookConfigurations().List(ctx, o)
-			if err != nil {
-				return nil, "", err
-			}
-			return l.Items, l.Continue, nil
-		})
-	})
+	goDo(func() { f.Deployments, f.DeploymentsErr = d.listDeployments(ctx, ns) })
+	goDo(func() { f.Pods, f.PodsErr = d.listPods(ctx, ns) })
+	goDo(func() { f.Webhooks, f.WebhooksErr = d.listWebhooks(ctx) })
 	wg.Wait()
 
 	f.Region = d.AWS.Region
@@ -397,28 +373,10 @@ func (d *Doctor) gatherPatternScope(ctx context.Context, f *Facts, ns string) {
 	f.AllServiceAccounts = map[string]string{}
 	list := f.ServiceAccounts
 	if ns != metav1.NamespaceAll {
-		list, f.AllServiceAccountsErr = listAll(ctx, func(ctx context.Context, o metav1.ListOptions) ([]corev1.ServiceAccount, string, error) {
-			l, err := d.Core.ServiceAccounts(metav1.NamespaceAll).List(ctx, o)
-			if err != nil {
-				return nil, "", err
-			}
-			return l.Items, l.Continue, nil
-		})
+		list, f.AllServiceAccountsErr = d.listServiceAccounts(ctx, metav1.NamespaceAll, func(*corev1.ServiceAccount) {})
 	}
 	for _, sa := range list {
 		f.AllServiceAccounts[sa.Namespace+"/"+sa.Name] = sa.Annotations[vocab.RoleARNAnnotation]
-	}
-}
-
-// dropManagedFields forgets the managed fields of listed objects as each page arrives: no check reads
-// those of Deployments or pods (only the ServiceAccounts' say when the role annotation was set), and with
-// ten thousand of each they are much of what doctor -A holds in memory.
-func dropManagedFields[T any, P interface {
-	*T
-	SetManagedFields([]metav1.ManagedFieldsEntry)
-}](items []T) {
-	for i := range items {
-		P(&items[i]).SetManagedFields(nil)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"golang.org/x/sync/errgroup"
-	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/iamread"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
@@ -46,17 +45,6 @@ func (a *accountRead) result(ctx context.Context, c iamread.API) (*iamread.Accou
 	a.start(ctx, c)
 	<-a.done
 	return a.account, a.err
-}
-
-// annotatedRoles is how many distinct roles the ServiceAccounts' annotations name.
-func annotatedRoles(sas []corev1.ServiceAccount) int {
-	seen := map[string]bool{}
-	for i := range sas {
-		if a := sas[i].Annotations[vocab.RoleARNAnnotation]; a != "" {
-			seen[a] = true
-		}
-	}
-	return len(seen)
 }
 
 // gatherIAM reads the provider and each distinct role in parallel, then each distinct attached policy; with
