@@ -1,12 +1,15 @@
 package cmd
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/doctor"
 )
 
 // outputFlag is -o/--output, handled here once for every command: json or yaml instead of the command's
@@ -49,6 +52,9 @@ func (f outputFlag) wide() bool { return f == "wide" }
 
 // print writes v in the -o format; it does nothing without -o.
 func (f outputFlag) print(w io.Writer, v any) error {
+	if rep, ok := v.(*doctor.Report); ok && f == "json" {
+		return writeReportJSON(w, rep)
+	}
 	var b []byte
 	var err error
 	switch f {
@@ -66,4 +72,49 @@ func (f outputFlag) print(w io.Writer, v any) error {
 	}
 	_, err = w.Write(b)
 	return err
+}
+
+// writeReportJSON writes doctor's report byte for byte as json.MarshalIndent(rep, "", "  ") would, a
+// target at a time: doctor -A's report on ten thousand ServiceAccounts is tens of MB of JSON, which
+// marshalling whole held two and three times over at the end of the run.
+func writeReportJSON(w io.Writer, rep *doctor.Report) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	put := func(prefix string, v any) error {
+		b, err := json.MarshalIndent(v, prefix, "  ")
+		if err != nil {
+			return err
+		}
+		_, err = bw.Write(b)
+		return err
+	}
+	_, _ = bw.WriteString("{\n  \"checks\": ")
+	if err := put("  ", rep.Checks); err != nil {
+		return err
+	}
+	_, _ = bw.WriteString(",\n  \"targets\": ")
+	switch {
+	case rep.Targets == nil:
+		_, _ = bw.WriteString("null")
+	case len(rep.Targets) == 0:
+		_, _ = bw.WriteString("[]")
+	default:
+		_, _ = bw.WriteString("[\n")
+		for i := range rep.Targets {
+			_, _ = bw.WriteString("    ")
+			if err := put("    ", &rep.Targets[i]); err != nil {
+				return err
+			}
+			if i < len(rep.Targets)-1 {
+				_, _ = bw.WriteString(",")
+			}
+			_, _ = bw.WriteString("\n")
+		}
+		_, _ = bw.WriteString("  ]")
+	}
+	_, _ = bw.WriteString(",\n  \"summary\": ")
+	if err := put("  ", rep.Summary); err != nil {
+		return err
+	}
+	_, _ = bw.WriteString("\n}\n")
+	return bw.Flush()
 }
