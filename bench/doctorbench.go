@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox"
+	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/credential"
 )
 
 // doctorOutput is the part of `doctor -o json` the bench checks.
@@ -141,6 +142,25 @@ type doctorAllSamples struct {
 	// benchAssociations) also have an EKS Pod Identity association (associations of them).
 	pod          map[int][]sample
 	associations int
+	// floor is the floor's parts measured beside each run of doctor and list (see floor.go), by size and
+	// latency; podFloor beside each run with associations, by latency.
+	floor    map[doctorAllKey][]floorRun
+	podFloor map[int][]floorRun
+	// rss is the peak resident sets of the processes other than the plugin that a run involves.
+	rss rssParts
+}
+
+// rssParts are the peaks of the processes around the plugin, each measured alone once per run, so that a
+// command's peak (the largest of its processes') can be told apart.
+type rssParts struct {
+	// Kubectl is `kubectl sdc version` through kubectl: kubectl's own peak as it finds and execs the plugin
+	// (the plugin's `version` is smaller).
+	Kubectl int64 `json:"kubectl_sdc_version_bytes"`
+	// ExecCredential is the sandbox's exec credential plugin (this program, answering before its main) run
+	// alone, as kubectl and the plugin run it for a token.
+	ExecCredential int64 `json:"exec_credential_plugin_bytes"`
+	// Helper is `true` run through the rusage helper: the least any command can report.
+	Helper int64 `json:"helper_floor_bytes"`
 }
 
 type doctorAllKey struct {
@@ -158,7 +178,14 @@ type seededSize struct {
 // is measured once per latency on a subset of the smallest size (it costs seconds per ServiceAccount).
 func benchDoctorAll(ctx context.Context, h *harness, cfg config, workDir string) (*doctorAllSamples, error) {
 	out := &doctorAllSamples{doctor: map[doctorAllKey][]sample{}, list: map[doctorAllKey][]sample{}, fixed: map[int]naiveRun{}, subset: map[int]naiveRun{},
-		pluginRSS: map[string]map[int]int64{"doctor": {}, "list": {}}, pod: map[int][]sample{}}
+		pluginRSS: map[string]map[int]int64{"doctor": {}, "list": {}}, pod: map[int][]sample{},
+		floor: map[doctorAllKey][]floorRun{}, podFloor: map[int][]floorRun{}}
+	var err error
+	if out.rss, err = measureRSSParts(ctx, h); err != nil {
+		return nil, err
+	}
+	progress(cfg.Log, "peak RSS of kubectl sdc version %s, of the exec credential plugin %s, of true through the helper %s",
+		fmtBytes(out.rss.Kubectl), fmtBytes(out.rss.ExecCredential), fmtBytes(out.rss.Helper))
 	sd := newSeeder(h, cfg.Sizes)
 	logf := func(f string, a ...any) { progress(cfg.Log, f, a...) }
 	for i, z := range cfg.Sizes {
@@ -203,6 +230,11 @@ func benchDoctorAll(ctx context.Context, h *harness, cfg config, workDir string)
 		for _, lat := range cfg.DoctorLatencies {
 			for run := range cfg.Runs {
 				h.setLatency(lat)
+				fl, err := h.measureFloor(ctx, false)
+				if err != nil {
+					h.setLatency(0)
+					return nil, err
+				}
 				d, err := h.measure(ctx, "kubectl-sdc/", "kubectl", "sdc", "doctor", "-A", "-o", "json")
 				if err != nil {
 					h.setLatency(0)
@@ -222,9 +254,10 @@ func benchDoctorAll(ctx context.Context, h *harness, cfg config, workDir string)
 				k := doctorAllKey{z.SAs, lat}
 				out.doctor[k] = append(out.doctor[k], d)
 				out.list[k] = append(out.list[k], l)
-				progress(cfg.Log, "doctor -A on %s at %d ms, run %d/%d: %s, %d AWS calls, %d Kubernetes requests; list -A: %s, %d AWS calls, %d Kubernetes requests",
+				out.floor[k] = append(out.floor[k], fl)
+				progress(cfg.Log, "doctor -A on %s at %d ms, run %d/%d: %s, %d AWS calls, %d Kubernetes requests; list -A: %s, %d AWS calls, %d Kubernetes requests; floor %s (lists %s, IAM pages %s)",
 					z, lat, run+1, cfg.Runs, fmtDuration(ms(d.cmd.Wall)), d.aws.Total, d.kube.Requests,
-					fmtDuration(ms(l.cmd.Wall)), l.aws.Total, l.kube.Requests)
+					fmtDuration(ms(l.cmd.Wall)), l.aws.Total, l.kube.Requests, fmtDuration(ms(fl.floor())), fmtDuration(ms(fl.Kube)), fmtDuration(ms(fl.IAM)))
 			}
 		}
 		for _, command := range []string{"doctor", "list"} {
@@ -257,6 +290,11 @@ func benchDoctorAll(ctx context.Context, h *harness, cfg config, workDir string)
 	for _, lat := range cfg.DoctorLatencies {
 		for run := range cfg.Runs {
 			h.setLatency(lat)
+			fl, err := h.measureFloor(ctx, true)
+			if err != nil {
+				h.setLatency(0)
+				return nil, err
+			}
 			d, err := h.measure(ctx, "kubectl-sdc/", "kubectl", "sdc", "doctor", "-A", "-o", "json")
 			h.setLatency(0)
 			if err != nil {
@@ -266,8 +304,10 @@ func benchDoctorAll(ctx context.Context, h *harness, cfg config, workDir string)
 				return nil, err
 			}
 			out.pod[lat] = append(out.pod[lat], d)
-			progress(cfg.Log, "doctor -A on %s with %d Pod Identity associations at %d ms, run %d/%d: %s, %d AWS calls (%d describes), %d Kubernetes requests",
-				largest, n, lat, run+1, cfg.Runs, fmtDuration(ms(d.cmd.Wall)), d.aws.Total, d.aws.ByAction["eks:DescribePodIdentityAssociation"], d.kube.Requests)
+			out.podFloor[lat] = append(out.podFloor[lat], fl)
+			progress(cfg.Log, "doctor -A on %s with %d Pod Identity associations at %d ms, run %d/%d: %s, %d AWS calls (%d describes), %d Kubernetes requests; floor %s (describes %s)",
+				largest, n, lat, run+1, cfg.Runs, fmtDuration(ms(d.cmd.Wall)), d.aws.Total, d.aws.ByAction["eks:DescribePodIdentityAssociation"], d.kube.Requests,
+				fmtDuration(ms(fl.floor())), fmtDuration(ms(fl.Associations)))
 		}
 	}
 	return out, nil
@@ -287,4 +327,27 @@ func (d *doctorAllSamples) extrapolated(lat, n int) (wallMS float64, awsCalls, k
 	awsCalls = fixed.s.aws.Total + int(per(float64(fixed.s.aws.Total), float64(sub.s.aws.Total))*float64(n)+0.5)
 	kubeRequests = fixed.s.kube.Requests + int(per(float64(fixed.s.kube.Requests), float64(sub.s.kube.Requests))*float64(n)+0.5)
 	return wallMS, awsCalls, kubeRequests
+}
+
+// measureRSSParts measures the peaks of kubectl's dispatch, the exec credential plugin and the helper alone.
+func measureRSSParts(ctx context.Context, h *harness) (rssParts, error) {
+	var p rssParts
+	k, err := h.tb.run(ctx, h.sb, "kubectl", "sdc", "version")
+	if err != nil || k.Code != 0 {
+		return p, fmt.Errorf("kubectl sdc version: %v %s", err, k)
+	}
+	c := h.sb.Clusters[0]
+	self, err := os.Executable()
+	if err != nil {
+		return p, err
+	}
+	e, err := h.tb.runWith(ctx, h.sb, []string{credential.Env + "=1", "AWS_PROFILE=" + c.Profile}, self, "credential", "--cluster-name", c.Name, "--region", c.Region)
+	if err != nil || e.Code != 0 {
+		return p, fmt.Errorf("the exec credential plugin: %v %s", err, e)
+	}
+	t, err := h.tb.run(ctx, nil, "true")
+	if err != nil || t.Code != 0 {
+		return p, fmt.Errorf("true: %v %s", err, t)
+	}
+	return rssParts{Kubectl: k.PeakRSS, ExecCredential: e.PeakRSS, Helper: t.PeakRSS}, nil
 }

@@ -20,12 +20,13 @@ import (
 // toolbox is where the commands a user would type come from: the plugin's directory first on PATH, then
 // the caller's PATH (kubectl, aws, openssl, jq), then bin/ for a kubectl that `make sandbox-bin` built.
 type toolbox struct {
-	root        string // the module root
-	pluginDir   string // holds kubectl-sdc
-	plugin      string // pluginDir/kubectl-sdc
-	binDir      string // the sandbox binaries (bin/)
-	home        string // HOME of every command: kubectl's discovery cache and the aws CLI's files start empty
-	baselineDir string // bench/baseline
+	root        string       // the module root
+	pluginDir   string       // holds kubectl-sdc
+	plugin      string       // pluginDir/kubectl-sdc
+	binDir      string       // the sandbox binaries (bin/)
+	home        string       // HOME of every command: kubectl's discovery cache and the aws CLI's files start empty
+	baselineDir string       // bench/baseline
+	helper      string       // the rusage helper every command runs through
 	seq         atomic.Int64 // names the rusage helpers' result files
 }
 
@@ -112,6 +113,11 @@ func tail(s string, n int) string {
 // run runs name with args in the sandbox environment (sb nil: without one) and times it. A command that
 // cannot start is an error; one that exits non-zero is a result with its code.
 func (t *toolbox) run(ctx context.Context, sb *sandbox.Sandbox, name string, args ...string) (cmdResult, error) {
+	return t.runWith(ctx, sb, nil, name, args...)
+}
+
+// runWith is run with extra variables in the environment.
+func (t *toolbox) runWith(ctx context.Context, sb *sandbox.Sandbox, extra []string, name string, args ...string) (cmdResult, error) {
 	// A bound against a hung command; the naive walk over 100 ServiceAccounts with the aws CLI takes minutes
 	// on a quiet machine and more than ten on a loaded one.
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
@@ -124,17 +130,13 @@ func (t *toolbox) run(ctx context.Context, sb *sandbox.Sandbox, name string, arg
 		}
 		path = p
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return cmdResult{}, fmt.Errorf("finding this program to run commands through: %w", err)
-	}
 	// Through the rusage helper, so that the peak resident set is the command's own (see package rusage).
 	result := filepath.Join(t.home, fmt.Sprintf(".rusage-%d", t.seq.Add(1)))
-	cmd := rusage.Command(ctx, self, result, t.env(sb), path, args...)
+	cmd := rusage.Command(ctx, t.helper, result, append(t.env(sb), extra...), path, args...)
 	cmd.Dir = t.home
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
+	err := cmd.Run()
 	r := cmdResult{Args: append([]string{name}, args...), Stdout: stdout.String(), Stderr: stderr.String()}
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {

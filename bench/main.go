@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kubectl-sdc/kubectl-sdc/bench/internal/rusage"
 	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox"
 	"github.com/kubectl-sdc/kubectl-sdc/internal/sandbox/sandboxtest"
 )
@@ -49,10 +50,11 @@ func fullConfig() config {
 		Runs:            3,
 		BindLatencies:   []int{0, 50, 100},
 		DoctorLatencies: []int{0, 50},
-		Sizes:           []clusterSize{{100, 50, 30}, {300, 100, 100}, {1000, 200, 300}, {10000, 1000, 3000}},
-		FleetSizes:      []int{2, 4},
-		NaiveSubset:     100, // the subset; each ServiceAccount costs the walk seconds of aws CLI calls
-		StartupReps:     20,
+		// 5,000 roles at 30,000: IAM allows at most that many per account (after a quota increase from 1,000).
+		Sizes:       []clusterSize{{1000, 200, 300}, {10000, 1000, 3000}, {30000, 3000, 5000}},
+		FleetSizes:  []int{2, 4},
+		NaiveSubset: 100, // the subset; each ServiceAccount costs the walk seconds of aws CLI calls
+		StartupReps: 20,
 	}
 }
 
@@ -328,6 +330,10 @@ func prepare(ctx context.Context, cfg config) (tb *toolbox, work string, err err
 		}
 	}
 	if err := tb.check(); err != nil {
+		return nil, "", err
+	}
+	tb.helper = filepath.Join(work, "rusage-helper")
+	if err := rusage.Build(ctx, root, tb.helper); err != nil {
 		return nil, "", err
 	}
 	progress(cfg.Log, "building the plugin for linux/amd64, stripped and with symbols")

@@ -4,9 +4,9 @@
 // Go starts a child with clone(CLONE_VM|CLONE_VFORK): until it execs, the child runs in its parent's
 // memory, and at exec Linux records that memory's high-water mark as the child's peak resident set
 // (ru_maxrss). A command the bench starts directly therefore reports at least the bench's own peak: with
-// the bench holding ten thousand seeded pods, /bin/true "peaks" at the bench's size. Started through this
-// package, the command inherits the high-water mark of the helper (a fresh run of the same program that
-// answers in this package's init, before the rest of it starts), a few MiB, which Floor measures.
+// the bench holding ten thousand seeded pods, /bin/true "peaks" at the bench's size. Started through the
+// helper (./helper, a program that imports little and does nothing else), the command inherits the
+// helper's high-water mark instead, a few MiB; a run of true through it measures that least figure.
 package rusage
 
 import (
@@ -19,14 +19,8 @@ import (
 	"time"
 )
 
-// Env carries the file the helper writes its result to; set, it makes a run of the program the helper.
+// Env carries the file the helper writes its result to.
 const Env = "SDC_BENCH_RUSAGE_OUT"
-
-func init() {
-	if out := os.Getenv(Env); out != "" {
-		os.Exit(helper(out, os.Args[1:]))
-	}
-}
 
 // Usage is what one command cost, as the kernel counts it.
 type Usage struct {
@@ -43,10 +37,15 @@ type Usage struct {
 	Err string `json:"error,omitempty"`
 }
 
-// helper runs args[0] with the rest as its arguments, with this process's standard streams and environment
-// (without Env: the command may be this same program, as the sandbox's exec credential plugin is), and
-// writes its Usage to out as JSON. It exits as the command did.
-func helper(out string, args []string) int {
+// Helper is the helper program: it runs args[0] with the rest as its arguments, with this process's
+// standard streams and environment (without Env), writes its Usage as JSON to the file Env names, and
+// returns the exit code to exit with, the command's.
+func Helper(args []string) int {
+	out := os.Getenv(Env)
+	if out == "" {
+		fmt.Fprintf(os.Stderr, "rusage: %s is not set: run through rusage.Command\n", Env)
+		return 127
+	}
 	_ = os.Unsetenv(Env)
 	u := Usage{Code: 127}
 	if len(args) == 0 {
@@ -80,10 +79,10 @@ func helper(out string, args []string) int {
 	return max(u.Code, 0)
 }
 
-// Command is name with args run through a helper in the environment env: self is the program to run as
-// the helper (this one), resultFile where it writes the Usage that Read reads after the command ends.
-func Command(ctx context.Context, self, resultFile string, env []string, name string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, self, append([]string{name}, args...)...)
+// Command is name with args run through the helper program in the environment env, the Usage written to
+// resultFile, which Read reads after the command ends.
+func Command(ctx context.Context, helper, resultFile string, env []string, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, helper, append([]string{name}, args...)...)
 	cmd.Env = append(append([]string(nil), env...), Env+"="+resultFile)
 	return cmd
 }
@@ -103,4 +102,15 @@ func Read(resultFile string) (Usage, error) {
 		return u, fmt.Errorf("starting the command: %s", u.Err)
 	}
 	return u, nil
+}
+
+// Build builds the helper program into out.
+func Build(ctx context.Context, moduleRoot, out string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, "./bench/internal/rusage/helper")
+	cmd.Dir = moduleRoot
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building the rusage helper: %v\n%s", err, b)
+	}
+	return nil
 }
