@@ -236,52 +236,76 @@ type Account struct {
 // ReadAccount reads every role (trust, tags, attached and inline policies) and every customer managed policy
 // (default version) with iam:GetAccountAuthorizationDetails: a page of up to 1,000 entities per call,
 // instead of three to five calls per role. Worth it when many roles are wanted: it reads the whole account.
+// The pages follow one another by marker; each page's documents are parsed while the next page is asked
+// for, and the page is dropped once parsed.
 func ReadAccount(ctx context.Context, c API) (*Account, error) {
 	a := &Account{Roles: map[string]*Role{}, Policies: map[string]*Policy{}}
 	pages := iam.NewGetAccountAuthorizationDetailsPaginator(c, &iam.GetAccountAuthorizationDetailsInput{
 		Filter:   []iamtypes.EntityType{iamtypes.EntityTypeRole, iamtypes.EntityTypeLocalManagedPolicy},
 		MaxItems: aws.Int32(1000),
 	})
+	parsed := make(chan error, 1)
+	parsing := false
+	wait := func() error {
+		if !parsing {
+			return nil
+		}
+		parsing = false
+		return <-parsed
+	}
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
+		if perr := wait(); perr != nil {
+			return nil, perr
+		}
 		if err != nil {
 			return nil, fmt.Errorf("reading the account's roles and policies (iam:GetAccountAuthorizationDetails): %w", err)
 		}
-		for _, d := range page.RoleDetailList {
-			name := aws.ToString(d.RoleName)
-			r := &Role{ARN: aws.ToString(d.Arn), Name: name, Tags: TagMap(d.Tags), Inline: map[string]*iampolicy.Policy{},
-				BoundaryARN: boundaryARN(d.PermissionsBoundary)}
-			r.Trust, r.TrustErr = iampolicy.Parse([]byte(aws.ToString(d.AssumeRolePolicyDocument)))
-			for _, p := range d.AttachedManagedPolicies {
-				r.Attached = append(r.Attached, aws.ToString(p.PolicyArn))
-			}
-			for _, p := range d.RolePolicyList {
-				n := aws.ToString(p.PolicyName)
-				doc, err := iampolicy.Parse([]byte(aws.ToString(p.PolicyDocument)))
-				if err != nil {
-					return nil, fmt.Errorf("inline policy %s of IAM role %s does not parse: %w", n, name, err)
-				}
-				r.InlineNames = append(r.InlineNames, n)
-				r.Inline[n] = doc
-			}
-			a.Roles[name] = r
-		}
-		for _, d := range page.Policies {
-			p := &Policy{ARN: aws.ToString(d.Arn), DefaultVersion: aws.ToString(d.DefaultVersionId)}
-			for _, v := range d.PolicyVersionList {
-				if !v.IsDefaultVersion {
-					continue
-				}
-				doc, err := iampolicy.Parse([]byte(aws.ToString(v.Document)))
-				if err != nil {
-					return nil, fmt.Errorf("version %s of IAM policy %s does not parse: %w", p.DefaultVersion, p.ARN, err)
-				}
-				p.Document = doc
-			}
-			a.Policies[p.ARN] = p
-		}
+		parsing = true
+		go func() { parsed <- a.add(page) }()
+	}
+	if err := wait(); err != nil {
+		return nil, err
 	}
 	return a, nil
+}
+
+// add parses one page of the account's authorization details into a.
+func (a *Account) add(page *iam.GetAccountAuthorizationDetailsOutput) error {
+	for _, d := range page.RoleDetailList {
+		name := aws.ToString(d.RoleName)
+		r := &Role{ARN: aws.ToString(d.Arn), Name: name, Tags: TagMap(d.Tags), Inline: map[string]*iampolicy.Policy{},
+			BoundaryARN: boundaryARN(d.PermissionsBoundary)}
+		r.Trust, r.TrustErr = iampolicy.Parse([]byte(aws.ToString(d.AssumeRolePolicyDocument)))
+		for _, p := range d.AttachedManagedPolicies {
+			r.Attached = append(r.Attached, aws.ToString(p.PolicyArn))
+		}
+		for _, p := range d.RolePolicyList {
+			n := aws.ToString(p.PolicyName)
+			doc, err := iampolicy.Parse([]byte(aws.ToString(p.PolicyDocument)))
+			if err != nil {
+				return fmt.Errorf("inline policy %s of IAM role %s does not parse: %w", n, name, err)
+			}
+			r.InlineNames = append(r.InlineNames, n)
+			r.Inline[n] = doc
+		}
+		a.Roles[name] = r
+	}
+	for _, d := range page.Policies {
+		p := &Policy{ARN: aws.ToString(d.Arn), DefaultVersion: aws.ToString(d.DefaultVersionId)}
+		for _, v := range d.PolicyVersionList {
+			if !v.IsDefaultVersion {
+				continue
+			}
+			doc, err := iampolicy.Parse([]byte(aws.ToString(v.Document)))
+			if err != nil {
+				return fmt.Errorf("version %s of IAM policy %s does not parse: %w", p.DefaultVersion, p.ARN, err)
+			}
+			p.Document = doc
+		}
+		a.Policies[p.ARN] = p
+	}
+	return nil
 }
 
 // ReadTrusts reads the trust policy of every role of the account with iam:ListRoles (a page of up to 1,000
