@@ -88,6 +88,10 @@ func TestSmoke(t *testing.T) {
 		if runtime.GOOS == "linux" && (d.PeakRSS == 0 || d.Scope == "-A" && d.PluginPeakRSS == 0) {
 			t.Errorf("%s %s on %d SAs: no peak RSS measured", d.Command, d.Scope, d.ServiceAccounts)
 		}
+		if d.Scope != "one target" && (d.Floor == nil || d.Floor.KubeListsMS == 0 || d.Floor.IAMPagesMS == 0 || d.Floor.TogetherMS == 0 ||
+			d.Scope == scopePodIdentity && d.Floor.AssociationsMS == 0) {
+			t.Errorf("%s %s on %d SAs: the floor was not measured: %+v", d.Command, d.Scope, d.ServiceAccounts, d.Floor)
+		}
 	}
 	if len(res.Startup) != len(startupCases)+1 || res.Binary.StrippedBytes == 0 || len(res.Binary.TopPackages) == 0 {
 		t.Errorf("start-up or binary figures missing: %+v %+v", res.Startup, res.Binary)

@@ -255,9 +255,9 @@ func benchDoctorAll(ctx context.Context, h *harness, cfg config, workDir string)
 				out.doctor[k] = append(out.doctor[k], d)
 				out.list[k] = append(out.list[k], l)
 				out.floor[k] = append(out.floor[k], fl)
-				progress(cfg.Log, "doctor -A on %s at %d ms, run %d/%d: %s, %d AWS calls, %d Kubernetes requests; list -A: %s, %d AWS calls, %d Kubernetes requests; floor %s (lists %s, IAM pages %s)",
+				progress(cfg.Log, "doctor -A on %s at %d ms, run %d/%d: %s, %d AWS calls, %d Kubernetes requests; list -A: %s, %d AWS calls, %d Kubernetes requests; floor %s (lists %s, IAM pages %s; together %s)",
 					z, lat, run+1, cfg.Runs, fmtDuration(ms(d.cmd.Wall)), d.aws.Total, d.kube.Requests,
-					fmtDuration(ms(l.cmd.Wall)), l.aws.Total, l.kube.Requests, fmtDuration(ms(fl.floor())), fmtDuration(ms(fl.Kube)), fmtDuration(ms(fl.IAM)))
+					fmtDuration(ms(l.cmd.Wall)), l.aws.Total, l.kube.Requests, fmtDuration(ms(fl.floor())), fmtDuration(ms(fl.Kube)), fmtDuration(ms(fl.IAM)), fmtDuration(ms(fl.Together)))
 			}
 		}
 		for _, command := range []string{"doctor", "list"} {

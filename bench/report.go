@@ -263,18 +263,22 @@ type floorRow struct {
 	KubeListsMS    float64   `json:"kube_lists_ms"`
 	IAMPagesMS     float64   `json:"iam_pages_ms"`
 	AssociationsMS float64   `json:"association_describes_ms,omitempty"`
+	// TogetherMS is the parts started at once (see floor.go): what overlapping them reaches on a machine
+	// whose cores the servers share with the client.
+	TogetherMS float64 `json:"together_ms"`
 }
 
 func summarizeFloor(runs []floorRun) *floorRow {
 	if len(runs) == 0 {
 		return nil
 	}
-	var floors, kube, iamp, assoc []time.Duration
+	var floors, kube, iamp, assoc, together []time.Duration
 	for _, r := range runs {
 		floors, kube, iamp, assoc = append(floors, r.floor()), append(kube, r.Kube), append(iamp, r.IAM), append(assoc, r.Associations)
+		together = append(together, r.Together)
 	}
 	return &floorRow{WallMS: ms(median(floors)), SamplesMS: msAll(floors), KubeListsMS: ms(median(kube)), IAMPagesMS: ms(median(iamp)),
-		AssociationsMS: ms(median(assoc))}
+		AssociationsMS: ms(median(assoc)), TogetherMS: ms(median(together))}
 }
 
 func floorCell(r doctorRow) string {
@@ -285,7 +289,7 @@ func floorCell(r doctorRow) string {
 	if r.Floor.AssociationsMS > 0 {
 		parts += "/" + fmtDuration(r.Floor.AssociationsMS)
 	}
-	return fmt.Sprintf("%s (%s) %s", fmtDuration(r.Floor.WallMS), parts, fmtRatio(r.RatioToFloor))
+	return fmt.Sprintf("%s (%s; together %s) %s", fmtDuration(r.Floor.WallMS), parts, fmtDuration(r.Floor.TogetherMS), fmtRatio(r.RatioToFloor))
 }
 
 // targetCheck is one target of the issue, met or not. Correctness marks the count properties that are
@@ -627,7 +631,7 @@ func printTable(w io.Writer, res *results) {
 		res.Date, res.PluginVersion, m.CPU, m.Cores, m.OS, res.Mode, m.LoadBefore, m.LoadAfter)
 	fmt.Fprintf(w, "times are medians of %d runs; AWS latency is added by the sandbox's AWS front to every call\n\n", res.Settings.Runs)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "MEASUREMENT\tAWS LATENCY\tAWS CALLS (R/W)\tKUBE REQ\tSEQ. AWS ROUND TRIPS\tTIME\tFLOOR (LISTS/IAM/EKS)\tPEAK RSS\tBASELINE\tBASELINE TIME\tRATIO\tTARGETS")
+	fmt.Fprintln(tw, "MEASUREMENT\tAWS LATENCY\tAWS CALLS (R/W)\tKUBE REQ\tSEQ. AWS ROUND TRIPS\tTIME\tFLOOR (LISTS/IAM/EKS; TOGETHER)\tPEAK RSS\tBASELINE\tBASELINE TIME\tRATIO\tTARGETS")
 	targets := map[string][]targetCheck{}
 	for _, t := range res.Targets {
 		targets[t.What] = append(targets[t.What], t)
