@@ -34,14 +34,9 @@ var iamAssumeRoleTarget = Check{
 				fmt.Sprintf("the stages assume %s (from %s); missing: %s; %s", target, t.AssumeRoleFrom, strings.Join(missing, ", "), set.describe()), fix)
 		}
 		own := fmt.Sprintf("the stages assume it (from %s); role %s may call sts:AssumeRole on it with SDC's session tag %s (sts:TagSession)", t.AssumeRoleFrom, r.Name, vocab.SDCSessionTagKey)
-		ar := f.AssumedRoles[target]
-		if ar == nil || !ar.Readable {
-			why := "not read"
-			if ar != nil {
-				why = ar.Why
-			}
-			return skip(fmt.Sprintf("skipped: account %s of %s is not readable", accountOfRole(target), target),
-				fmt.Sprintf("%s; %s, but its trust and policies are unchecked", why, own))
+		ar, unread := readTarget(f, target, own)
+		if ar == nil {
+			return unread
 		}
 		tr := ar.Role
 		switch {
@@ -120,14 +115,9 @@ func chainTarget(f *Facts, t *Target, r *Role, set policySet) Result {
 		tags = "without session tags, with sts:ExternalId " + a.ExternalID
 	}
 	own := fmt.Sprintf("EKS Pod Identity assumes it after %s (from %s), %s; role %s may do so", r.Name, t.AssumeRoleFrom, tags, r.Name)
-	ar := f.AssumedRoles[target]
-	if ar == nil || !ar.Readable {
-		why := "not read"
-		if ar != nil {
-			why = ar.Why
-		}
-		return skip(fmt.Sprintf("skipped: account %s of %s is not readable", accountOfRole(target), target),
-			fmt.Sprintf("%s; %s, but its trust and policies are unchecked", why, own))
+	ar, unread := readTarget(f, target, own)
+	if ar == nil {
+		return unread
 	}
 	tr := ar.Role
 	switch {
@@ -182,4 +172,19 @@ func trustFixFor(f *Facts, t *Target) string {
 		return trustFix(f, t, ar)
 	}
 	return bindFix(f, t)
+}
+
+// readTarget is the read of the role the stages (or EKS) assume; nil with the skip that says its account
+// could not be read, own saying what is known without it.
+func readTarget(f *Facts, target, own string) (*AssumedRole, Result) {
+	ar := f.AssumedRoles[target]
+	if ar != nil && ar.Readable {
+		return ar, Result{}
+	}
+	why := "not read"
+	if ar != nil {
+		why = ar.Why
+	}
+	return nil, skip(fmt.Sprintf("skipped: account %s of %s is not readable", accountOfRole(target), target),
+		fmt.Sprintf("%s; %s, but its trust and policies are unchecked", why, own))
 }

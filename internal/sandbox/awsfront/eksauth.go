@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/go-jose/go-jose/v4"
@@ -196,18 +197,9 @@ func targetDenied() awsError {
 // session tags disabled EKS passes the association's external ID as sts:ExternalId instead.
 func (f *Front) checkTargetHop(ctx context.Context, a association, caller *principal, sessionName string, tags map[string]string) (awsError, bool) {
 	account := accountOf(a.TargetRoleARN)
-	role, err := f.visibleRole(ctx, f.iamIn(account), a.TargetRoleARN)
-	switch {
-	case err != nil:
-		e := serverError("eks-auth")
-		e.Message = fmt.Sprintf("sandbox could not read target role %s from IAM: %v", a.TargetRoleARN, err)
+	trust, e, ok := f.roleTrust(ctx, f.iamIn(account), a.TargetRoleARN, "target role "+a.TargetRoleARN, targetDenied)
+	if !ok {
 		return e, false
-	case role == nil:
-		return targetDenied(), false
-	}
-	trust, err := iampolicy.Parse([]byte(aws.ToString(role.AssumeRolePolicyDocument)))
-	if err != nil {
-		return targetDenied(), false
 	}
 	keys := map[string][]string{
 		"aws:PrincipalArn":     {caller.RoleARN},
@@ -328,6 +320,25 @@ func (f *Front) verifyPodToken(ctx context.Context, info eksClusterInfo, token s
 	return claims, awsError{}, true
 }
 
+// roleTrust reads the trust policy of the role EKS Auth assumes (what names it in a failure to read IAM);
+// a role IAM does not show, or whose trust does not parse, is EKS Auth's refusal denied.
+func (f *Front) roleTrust(ctx context.Context, client *iam.Client, roleARN, what string, denied func() awsError) (*iampolicy.Policy, awsError, bool) {
+	role, err := f.visibleRole(ctx, client, roleARN)
+	switch {
+	case err != nil:
+		e := serverError("eks-auth")
+		e.Message = fmt.Sprintf("sandbox could not read %s from IAM: %v", what, err)
+		return nil, e, false
+	case role == nil:
+		return nil, denied(), false
+	}
+	trust, err := iampolicy.Parse([]byte(aws.ToString(role.AssumeRolePolicyDocument)))
+	if err != nil {
+		return nil, denied(), false
+	}
+	return trust, awsError{}, true
+}
+
 // checkPodIdentityTrust evaluates the role's trust policy as STS does for EKS Auth: the service principal
 // pods.eks.amazonaws.com must be allowed sts:AssumeRole and, when the session is tagged, sts:TagSession,
 // with the tags as aws:RequestTag/<key> and aws:TagKeys.
@@ -336,18 +347,9 @@ func (f *Front) checkPodIdentityTrust(ctx context.Context, info eksClusterInfo, 
 	if name == "" {
 		return podIdentityDenied(), false
 	}
-	role, err := f.visibleRole(ctx, f.iam, a.RoleARN)
-	switch {
-	case err != nil:
-		e := serverError("eks-auth")
-		e.Message = fmt.Sprintf("sandbox could not read role %s from IAM: %v", name, err)
+	trust, e, ok := f.roleTrust(ctx, f.iam, a.RoleARN, "role "+name, podIdentityDenied)
+	if !ok {
 		return e, false
-	case role == nil:
-		return podIdentityDenied(), false
-	}
-	trust, err := iampolicy.Parse([]byte(aws.ToString(role.AssumeRolePolicyDocument)))
-	if err != nil {
-		return podIdentityDenied(), false
 	}
 	keys := map[string][]string{
 		"aws:SourceAccount": {info.Account},
