@@ -168,6 +168,8 @@ type ListItem struct {
 	ServiceAccount string   `json:"serviceAccount"`
 	Mechanism      string   `json:"mechanism"`
 	RoleARN        string   `json:"roleArn"`
+	TargetRoleARN  string   `json:"targetRoleArn,omitempty"`
+	SubjectPattern string   `json:"subjectPattern,omitempty"`
 	Stages         []string `json:"stages"`
 	Deployments    []string `json:"deployments"`
 	Pods           struct {
