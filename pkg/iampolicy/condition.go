@@ -215,6 +215,15 @@ func (ev *evaluation) holds(o operator, ctxValues []string, policyValues Values)
 func (ev *evaluation) match(o operator, v, pv string) (matched, resolved bool) {
 	switch o.fam {
 	case famString:
+		if ev.literal(pv) {
+			switch o.test {
+			case testEqualsIgnoreCase:
+				return strings.EqualFold(v, pv), true
+			case testLike:
+				return matchString(pv, v, false), true
+			}
+			return v == pv, true
+		}
 		pat, ok := ev.pattern(pv)
 		if !ok {
 			return false, false
@@ -235,6 +244,9 @@ func (ev *evaluation) match(o operator, v, pv string) (matched, resolved bool) {
 	case famBool:
 		// The Boolean operator takes policy variables, as the string and
 		// ARN operators do (IAM's condition operator reference).
+		if ev.literal(pv) {
+			return strings.EqualFold(v, pv), true
+		}
 		pat, ok := ev.pattern(pv)
 		if !ok {
 			return false, false

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // RequestPrincipal is who makes a request, for resource-based (trust)
@@ -146,7 +147,7 @@ func (ev *evaluation) applies(s *Statement) bool {
 
 func (ev *evaluation) anyAction(patterns Values) bool {
 	for _, p := range patterns {
-		if matchPattern(literalPattern(p), ev.req.Action, true) {
+		if matchString(p, ev.req.Action, true) {
 			return true
 		}
 	}
@@ -157,6 +158,12 @@ func (ev *evaluation) anyAction(patterns Values) bool {
 // whether a pattern names a policy variable without a value.
 func (ev *evaluation) anyResource(patterns Values) (matched, unresolved bool) {
 	for _, p := range patterns {
+		if ev.literal(p) {
+			if matchString(p, ev.req.Resource, false) {
+				matched = true
+			}
+			continue
+		}
 		pat, ok := ev.pattern(p)
 		if !ok {
 			unresolved = true
@@ -182,6 +189,11 @@ func literalPattern(s string) []pchar {
 		out = append(out, pchar{r: r, wild: r == '*' || r == '?'})
 	}
 	return out
+}
+
+// literal reports whether s names no policy variable: it is then its own pattern (matchString).
+func (ev *evaluation) literal(s string) bool {
+	return !ev.variables || !strings.Contains(s, "${")
 }
 
 // pattern compiles a Resource or condition value. In version 2012-10-17
@@ -272,6 +284,40 @@ func matchPattern(p []pchar, s string, fold bool) bool {
 		pi, si = star+1, mark
 	}
 	for pi < len(p) && p[pi].wild && p[pi].r == '*' {
+		pi++
+	}
+	return pi == len(p)
+}
+
+// matchString is matchPattern(literalPattern(p), s, fold) without compiling p: '*' and '?' of p are its
+// wildcards. Most of what a policy names has no variable, and an evaluation matches many of them.
+func matchString(p, s string, fold bool) bool {
+	pi, si := 0, 0
+	star, mark := -1, 0
+	for si < len(s) {
+		if pi < len(p) {
+			pc, pn := utf8.DecodeRuneInString(p[pi:])
+			if pc == '*' {
+				star, mark = pi, si
+				pi += pn
+				continue
+			}
+			sc, sn := utf8.DecodeRuneInString(s[si:])
+			if pc == '?' || runeEqual(pc, sc, fold) {
+				pi += pn
+				si += sn
+				continue
+			}
+		}
+		if star < 0 {
+			return false
+		}
+		// Let the last '*' swallow one more character and retry from there.
+		_, mn := utf8.DecodeRuneInString(s[mark:])
+		mark += mn
+		pi, si = star+1, mark
+	}
+	for pi < len(p) && p[pi] == '*' {
 		pi++
 	}
 	return pi == len(p)

@@ -60,3 +60,17 @@ func FuzzParse(f *testing.F) {
 		Evaluate(Request{Principal: &RequestPrincipal{Type: "AWS", ID: "arn:aws:iam::111122223333:role/r"}, Action: "sts:AssumeRole", Context: ctx}, p)
 	})
 }
+
+// FuzzMatchString holds the uncompiled matcher of patterns without variables to the compiled one.
+func FuzzMatchString(f *testing.F) {
+	for _, c := range [][2]string{{"s3:Get*", "s3:GetObject"}, {"arn:aws:s3:::b/*", "arn:aws:s3:::b/a/b"}, {"a?c", "abc"}, {"*a*b*", "xxaybz"},
+		{"é*", "É"}, {"\xff*", "\xff\xfe"}, {"", ""}, {"**", "x"}, {"?", "ſ"}} {
+		f.Add(c[0], c[1], true)
+		f.Add(c[0], c[1], false)
+	}
+	f.Fuzz(func(t *testing.T, p, s string, fold bool) {
+		if got, want := matchString(p, s, fold), matchPattern(literalPattern(p), s, fold); got != want {
+			t.Errorf("matchString(%q, %q, %v) = %v, matchPattern: %v", p, s, fold, got, want)
+		}
+	})
+}
