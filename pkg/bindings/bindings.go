@@ -7,7 +7,6 @@ package bindings
 
 import (
 	"slices"
-	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -65,78 +64,115 @@ type List struct {
 // namespace and name), judged by rep, which Judge made of the same facts. A ServiceAccount with several
 // Deployments is one binding: its status is the worst of its targets' and of the cluster-wide checks.
 func FromReport(f *doctor.Facts, rep *doctor.Report) List {
-	order := map[string]int{}
-	for i, c := range doctor.Checks() {
-		order[c.ID] = i
-	}
-	l := List{Items: []Binding{}}
-	index := map[string]int{}
-	worst := map[string]map[string]doctor.Status{}
-	for i, t := range f.Targets {
-		key := t.Namespace + "/" + t.ServiceAccount
-		at, seen := index[key]
-		if !seen {
-			// doctor's targets are the annotated ServiceAccounts and those with an association (even one that
-			// does not exist); RoleARN is the annotation's, else the association's.
-			b := Binding{Namespace: t.Namespace, ServiceAccount: t.ServiceAccount, Mechanism: mechanismOf(t),
-				RoleARN: t.RoleARN, Stages: []string{}, Deployments: []string{}, Problems: []string{}}
-			if t.Chain {
-				b.TargetRoleARN = t.AssumeRoleARN
-			}
-			b.SubjectPattern = patternOf(f, t)
-			if t.Selection != nil && t.SelectionFrom == doctor.SelectionFromTag {
-				b.Stages = append(b.Stages, t.Selection.Stages...)
-			}
-			b.Pods = podsOf(f.PodsIn(t.Namespace), t)
-			at = len(l.Items)
-			index[key] = at
-			l.Items = append(l.Items, b)
-			worst[key] = map[string]doctor.Status{}
-			for _, r := range rep.Checks {
-				note(worst[key], r)
-			}
-		}
-		if t.Deployment != "" {
-			l.Items[at].Deployments = append(l.Items[at].Deployments, t.Deployment)
-		}
+	b := NewBuilder(f)
+	for i := range f.Targets {
+		var tr *doctor.TargetReport
 		if i < len(rep.Targets) {
-			for _, r := range rep.Targets[i].Checks {
-				note(worst[key], r)
-			}
+			tr = &rep.Targets[i]
 		}
+		b.Add(i, tr)
+	}
+	return b.List(rep.Checks)
+}
+
+// Builder makes the bindings of the facts one target's report at a time, as doctor.JudgeEach hands them
+// over, keeping of each report only which checks failed and warned: what FromReport makes of a whole
+// report, without holding one.
+type Builder struct {
+	f     *doctor.Facts
+	order map[string]int // a check's place in doctor.Checks()
+	ids   []string       // the checks by place
+	items []Binding
+	index map[string]int // "namespace/name" to its item
+	// fail and warn are, by item, the places of the checks that failed and (only) warned.
+	fail, warn []uint64
+}
+
+// NewBuilder starts the bindings of f.
+func NewBuilder(f *doctor.Facts) *Builder {
+	b := &Builder{f: f, order: map[string]int{}, index: map[string]int{}}
+	for i, c := range doctor.Checks() {
+		b.order[c.ID] = i
+		b.ids = append(b.ids, c.ID)
+	}
+	if len(b.ids) > 64 {
+		panic("bindings.Builder keeps a check's place in a 64-bit mask: doctor has more checks")
+	}
+	return b
+}
+
+// Add takes the i-th target of the facts and its report (nil: not judged).
+func (b *Builder) Add(i int, tr *doctor.TargetReport) {
+	f, t := b.f, b.f.Targets[i]
+	key := t.Namespace + "/" + t.ServiceAccount
+	at, seen := b.index[key]
+	if !seen {
+		// doctor's targets are the annotated ServiceAccounts and those with an association (even one that
+		// does not exist); RoleARN is the annotation's, else the association's.
+		item := Binding{Namespace: t.Namespace, ServiceAccount: t.ServiceAccount, Mechanism: mechanismOf(t),
+			RoleARN: t.RoleARN, Stages: []string{}, Deployments: []string{}, Problems: []string{}}
+		if t.Chain {
+			item.TargetRoleARN = t.AssumeRoleARN
+		}
+		item.SubjectPattern = patternOf(f, t)
+		if t.Selection != nil && t.SelectionFrom == doctor.SelectionFromTag {
+			item.Stages = append(item.Stages, t.Selection.Stages...)
+		}
+		item.Pods = podsOf(f.PodsIn(t.Namespace), t)
+		at = len(b.items)
+		b.index[key] = at
+		b.items = append(b.items, item)
+		b.fail, b.warn = append(b.fail, 0), append(b.warn, 0)
+	}
+	if t.Deployment != "" {
+		b.items[at].Deployments = append(b.items[at].Deployments, t.Deployment)
+	}
+	if tr != nil {
+		b.fail[at], b.warn[at] = b.note(b.fail[at], b.warn[at], tr.Checks)
+	}
+}
+
+// note adds the failed and warned checks of rs to the masks.
+func (b *Builder) note(fail, warn uint64, rs []doctor.Result) (uint64, uint64) {
+	for _, r := range rs {
+		switch r.Status {
+		case doctor.Fail:
+			fail |= 1 << b.order[r.ID]
+		case doctor.Warn:
+			warn |= 1 << b.order[r.ID]
+		}
+	}
+	return fail, warn
+}
+
+// List is the bindings, each judged by its targets' checks and the cluster-wide ones.
+func (b *Builder) List(cluster []doctor.Result) List {
+	cf, cw := b.note(0, 0, cluster)
+	l := List{Items: b.items}
+	if l.Items == nil {
+		l.Items = []Binding{}
 	}
 	for i := range l.Items {
-		b := &l.Items[i]
-		w := worst[b.Namespace+"/"+b.ServiceAccount]
-		for _, s := range []doctor.Status{doctor.Fail, doctor.Warn} {
-			var ids []string
-			for id, st := range w {
-				if st == s {
-					ids = append(ids, id)
+		item := &l.Items[i]
+		fail := b.fail[i] | cf
+		warn := (b.warn[i] | cw) &^ fail
+		for _, mask := range []uint64{fail, warn} {
+			for p, id := range b.ids {
+				if mask&(1<<p) != 0 {
+					item.Problems = append(item.Problems, id)
 				}
 			}
-			sort.Slice(ids, func(x, y int) bool { return order[ids[x]] < order[ids[y]] })
-			b.Problems = append(b.Problems, ids...)
 		}
-		b.Status = OK
-		if len(b.Problems) > 0 {
-			b.Status = Warn
-			if w[b.Problems[0]] == doctor.Fail {
-				b.Status = Fail
-			}
+		switch {
+		case fail != 0:
+			item.Status = Fail
+		case warn != 0:
+			item.Status = Warn
+		default:
+			item.Status = OK
 		}
 	}
 	return l
-}
-
-// note keeps the worst status of a check seen so far (fail over warn over anything else).
-func note(w map[string]doctor.Status, r doctor.Result) {
-	switch {
-	case r.Status == doctor.Fail:
-		w[r.ID] = doctor.Fail
-	case r.Status == doctor.Warn && w[r.ID] != doctor.Fail:
-		w[r.ID] = doctor.Warn
-	}
 }
 
 // mechanismOf is what serves the target: the annotation (IRSA), the association (EKS Pod Identity) or

@@ -208,11 +208,24 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 		// A profile that does not load is a reason to skip what it would read, not to stop the run.
 		d.TargetAWS, d.TargetAWSErr = sdcaws.Load(ctx, sdcaws.Options{Profile: o.TargetProfile, Region: s.AWS.Region})
 	}
-	rep, err := d.Run(ctx)
-	if err != nil {
-		return &ExitError{Code: ExitCannotRun, Err: err}
+	var rep *doctor.Report
+	if o.Output == "json" {
+		// Each target's report is written as soon as it is judged, and not kept.
+		rw := newReportWriter(o.Out)
+		rep, err = d.RunStream(ctx, doctor.Stream{Begin: rw.begin, Target: rw.target})
+		if err == nil {
+			err = rw.end(rep.Summary)
+		}
+		if err != nil && rep == nil {
+			return &ExitError{Code: ExitCannotRun, Err: err}
+		}
+	} else {
+		if rep, err = d.Run(ctx); err != nil {
+			return &ExitError{Code: ExitCannotRun, Err: err}
+		}
+		err = o.print(rep)
 	}
-	if err := o.print(rep); err != nil {
+	if err != nil {
 		return err
 	}
 	if rep.Failed(o.Strict) {

@@ -134,27 +134,27 @@ func (o *ListOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	f, rep, err := o.gather(ctx, s, o.namespace)
+	f, _, items, err := o.gather(ctx, s, o.namespace)
 	if err != nil {
 		return err
 	}
 	if o.Orphans {
 		return o.printOrphans(f)
 	}
-	return o.printBindings(bindings.FromReport(f, rep).Items)
+	return o.printBindings(items)
 }
 
 // gather reads one context's facts as doctor -A reads them (for ns, unless -A) and judges them without
-// probes. An error is a context list cannot look at: doctor's reasons (its API server, AWS credentials or
+// probes, into the bindings it shows (none with --orphans). An error is a context list cannot look at: doctor's reasons (its API server, AWS credentials or
 // OIDC issuer; a *fleet.Unreachable), or ServiceAccounts it could not list.
-func (o *ListOptions) gather(ctx context.Context, s *session, ns string) (*doctor.Facts, *doctor.Report, error) {
+func (o *ListOptions) gather(ctx context.Context, s *session, ns string) (*doctor.Facts, *doctor.Report, []bindings.Binding, error) {
 	admission, err := admissionv1client.NewForConfig(s.REST)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	cat, err := catalog.Default()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	opts := doctor.Options{Namespace: ns, AllNamespaces: o.AllNamespaces, Annotated: true}
 	if o.Orphans {
@@ -164,24 +164,34 @@ func (o *ListOptions) gather(ctx context.Context, s *session, ns string) (*docto
 	d := &doctor.Doctor{Core: s.Core, Apps: s.Apps, Admission: admission, Metadata: s.Metadata, AWS: s.AWS, Resolver: s.Resolver, Catalog: cat, Options: opts}
 	f, err := d.Gather(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	rep := doctor.Judge(ctx, f)
+	// Each target's report is folded into its binding as it is judged, and not kept.
+	b := bindings.NewBuilder(f)
+	each := b.Add
+	if o.Orphans {
+		each = func(int, *doctor.TargetReport) {}
+	}
+	rep := doctor.JudgeEach(ctx, f, each)
+	var items []bindings.Binding
+	if !o.Orphans {
+		items = b.List(rep.Checks).Items
+	}
 	if err := rep.Unreachable(); err != nil {
-		return f, rep, err
+		return f, rep, items, err
 	}
 	if f.ServiceAccountsErr != nil {
-		return f, rep, &fleet.Unreachable{Reason: "ServiceAccounts not listed",
+		return f, rep, items, &fleet.Unreachable{Reason: "ServiceAccounts not listed",
 			Err: fmt.Errorf("listing the ServiceAccounts: %w", f.ServiceAccountsErr),
 			Fix: "docs/permissions/doctor-rbac.yaml's ClusterRole kubectl-sdc-doctor lets list read them"}
 	}
 	if o.Orphans && f.Account == nil {
-		return f, rep, fmt.Errorf("--orphans reads the account's roles with iam:GetAccountAuthorizationDetails, which failed: %v (docs/permissions/doctor-policy.json allows it)", f.AccountErr)
+		return f, rep, items, fmt.Errorf("--orphans reads the account's roles with iam:GetAccountAuthorizationDetails, which failed: %v (docs/permissions/doctor-policy.json allows it)", f.AccountErr)
 	}
 	if err := bindings.AssociationsUnread(f); o.Orphans && err != nil {
-		return f, rep, fmt.Errorf("--orphans needs the role of every EKS Pod Identity association of the cluster (a role one names is not an orphan), and reading them failed: %v (docs/permissions/doctor-policy.json allows eks:ListPodIdentityAssociations and eks:DescribePodIdentityAssociation)", err)
+		return f, rep, items, fmt.Errorf("--orphans needs the role of every EKS Pod Identity association of the cluster (a role one names is not an orphan), and reading them failed: %v (docs/permissions/doctor-policy.json allows eks:ListPodIdentityAssociations and eks:DescribePodIdentityAssociation)", err)
 	}
-	return f, rep, nil
+	return f, rep, items, nil
 }
 
 // scope is the namespace whose rows list shows ("" for the cluster).
@@ -265,11 +275,11 @@ func (o *ListOptions) printFleet(doc any, text func(*render.Theme) error) error 
 // examineBindings lists the bindings of one context of a fleet: list's fleet.Func.
 func (o *ListOptions) examineBindings(ctx context.Context, c fleet.Context) (bindings.Report[bindings.Binding], fleet.Identity, error) {
 	var out bindings.Report[bindings.Binding]
-	f, rep, id, err := o.examine(ctx, c, &out.Namespace)
+	_, items, id, err := o.examine(ctx, c, &out.Namespace)
 	if err != nil {
 		return out, id, err
 	}
-	out.Items = bindings.FromReport(f, rep).Items
+	out.Items = items
 	return out, id, nil
 }
 
@@ -286,7 +296,7 @@ func (o *ListOptions) examineOrphans(ctx context.Context, c fleet.Context) (bind
 
 // examine gathers one context of a fleet as Run gathers its own, with the context's clients and
 // namespace (-n, else the context's; scope gets the namespace listed, "" for the cluster).
-func (o *ListOptions) examine(ctx context.Context, c fleet.Context, scope *string) (*doctor.Facts, *doctor.Report, fleet.Identity, error) {
+func (o *ListOptions) examine(ctx context.Context, c fleet.Context, scope *string) (*doctor.Facts, []bindings.Binding, fleet.Identity, error) {
 	id := fleet.Identity{Region: c.Region}
 	s, err := o.contextSession(ctx, c)
 	if err != nil {
@@ -301,12 +311,12 @@ func (o *ListOptions) examine(ctx context.Context, c fleet.Context, scope *strin
 		}
 	}
 	*scope = o.scope(ns)
-	f, rep, err := o.gather(ctx, s, ns)
+	f, rep, items, err := o.gather(ctx, s, ns)
 	if rep != nil {
 		id.Cluster, id.Account = rep.Cluster, rep.Account
 		if rep.Region != "" {
 			id.Region = rep.Region
 		}
 	}
-	return f, rep, id, err
+	return f, items, id, err
 }

@@ -28,6 +28,7 @@ func TestReportJSONIsMarshalIndent(t *testing.T) {
 				{Namespace: "a", ServiceAccount: "sdc", Deployment: "d", RoleARN: "arn:aws:iam::1:role/r", Checks: []doctor.Result{res("iam.role")}},
 				{Namespace: "b", ServiceAccount: "sdc", PodIdentityAssociation: "arn:aws:eks:us-west-2:1:podidentityassociation/c/a-1"},
 				{Namespace: "c", ServiceAccount: "x", Checks: []doctor.Result{}},
+				{Namespace: "d", ServiceAccount: "\u2028\x01\xff<é>", Checks: []doctor.Result{{Title: "\b\f\r\t\\"}}},
 			},
 			Summary: doctor.Summary{Pass: 1, Warn: 2, Fail: 3, Skip: 4}}},
 	} {
@@ -49,17 +50,42 @@ func TestReportJSONIsMarshalIndent(t *testing.T) {
 	}
 }
 
-// TestReportJSONFields fails when Report gains a JSON field writeReportJSON does not write.
+// TestReportJSONFields fails when the report's types gain a JSON field reportWriter does not write.
 func TestReportJSONFields(t *testing.T) {
 	t.Parallel()
-	var names []string
-	rt := reflect.TypeFor[doctor.Report]()
-	for i := range rt.NumField() {
-		if tag := rt.Field(i).Tag.Get("json"); tag != "-" {
-			names = append(names, strings.Split(tag, ",")[0])
+	for _, tc := range []struct {
+		rt   reflect.Type
+		want string
+	}{
+		{reflect.TypeFor[doctor.Report](), "checks,targets,summary"},
+		{reflect.TypeFor[doctor.TargetReport](), "namespace,serviceAccount,deployment,roleArn,podIdentityAssociation,checks"},
+		{reflect.TypeFor[doctor.Result](), "id,layer,status,title,detail,fix"},
+		{reflect.TypeFor[doctor.Summary](), "pass,warn,fail,skip"},
+	} {
+		var names []string
+		for i := range tc.rt.NumField() {
+			if tag := tc.rt.Field(i).Tag.Get("json"); tag != "-" {
+				names = append(names, strings.Split(tag, ",")[0])
+			}
+		}
+		if got := strings.Join(names, ","); got != tc.want {
+			t.Errorf("doctor.%s's JSON fields are %s: teach reportWriter the new ones", tc.rt.Name(), got)
 		}
 	}
-	if got := strings.Join(names, ","); got != "checks,targets,summary" {
-		t.Errorf("doctor.Report's JSON fields are %s: teach writeReportJSON the new ones", got)
+}
+
+// FuzzJSONString holds appendJSONString to json.Marshal's quoting of every string.
+func FuzzJSONString(f *testing.F) {
+	for _, s := range []string{"", "plain", "<a href=\"x\">&amp;</a>", "\x00\x1f\x7f", "\u2028\u2029", "\xff\xfe", "é\u00e9\U0001F600", "\b\f\n\r\t\\"} {
+		f.Add(s)
 	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendJSONString(nil, s); string(got) != string(want) {
+			t.Errorf("appendJSONString(%q) = %s, json.Marshal: %s", s, got, want)
+		}
+	})
 }

@@ -35,7 +35,7 @@ var kubePodEnv = Check{
 		if r.Status == Pass && t.UsesPodIdentity() {
 			n := 0
 			for i := range t.Pods {
-				if ok, _ := podIdentityEnvOf(&t.Pods[i]); ok {
+				if ok, _ := podIdentityEnvOf(t.Pods[i]); ok {
 					n++
 				}
 			}
@@ -56,7 +56,7 @@ func irsaPodEnv(f *Facts, t *Target) Result {
 	var stale, skipped, wrong, elsewhere []string
 	pending := 0
 	for i := range t.Pods {
-		p := &t.Pods[i]
+		p := t.Pods[i]
 		if serviceAccountOf(&p.Spec) != t.ServiceAccount {
 			// Left over from an older template whose rollout has not finished: not this identity's pods.
 			elsewhere = append(elsewhere, p.Name)
@@ -133,7 +133,7 @@ func podIdentityPodEnv(f *Facts, t *Target) Result {
 	}
 	var stale, skipped, elsewhere []string
 	for i := range t.Pods {
-		p := &t.Pods[i]
+		p := t.Pods[i]
 		if serviceAccountOf(&p.Spec) != t.ServiceAccount {
 			elsewhere = append(elsewhere, p.Name)
 			continue

@@ -145,7 +145,7 @@ func irsaEnvThatWins(t *Target) (wins, fixes []string, note string) {
 	}
 	var stale, names []string
 	for i := range t.Pods {
-		p := &t.Pods[i]
+		p := t.Pods[i]
 		if serviceAccountOf(&p.Spec) != t.ServiceAccount {
 			continue
 		}

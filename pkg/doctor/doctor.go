@@ -180,7 +180,30 @@ func (d *Doctor) Run(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return runChecks(ctx, f, d.checks()), nil
+	return runChecks(ctx, f, d.checks(), nil), nil
+}
+
+// Stream receives a run's report as it is made, for a caller that writes it out rather than keeping it:
+// Begin gets the report of the cluster-wide checks before any target is judged, then Target each target's
+// report in the order of the targets, as soon as it and those before it are judged. The report Run returns
+// then keeps no target (Targets is empty) but counts their results in Summary. Begin and Target are called
+// from one goroutine; an error from either stops the run and is returned.
+type Stream struct {
+	Begin  func(*Report) error
+	Target func(i int, tr *TargetReport) error
+}
+
+// RunStream is Run handing each target's report to s instead of keeping it: with ten thousand targets the
+// reports were most of what a run held at its end.
+func (d *Doctor) RunStream(ctx context.Context, s Stream) (*Report, error) {
+	if err := d.Options.validate(); err != nil {
+		return nil, err
+	}
+	f, err := d.gather(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return runChecksErr(ctx, f, d.checks(), &s)
 }
 
 // Gather reads the facts of a run, as Run does, and runs no check: for commands that show the same
@@ -195,7 +218,17 @@ func (d *Doctor) Gather(ctx context.Context) (*Facts, error) {
 // Judge runs every check but the probes over gathered facts: the verdict doctor would give without
 // --probe. Targets are reported in the order of f.Targets.
 func Judge(ctx context.Context, f *Facts) *Report {
-	return runChecks(ctx, f, slices.DeleteFunc(Checks(), func(c Check) bool { return c.Probe }))
+	return runChecks(ctx, f, judgeChecks(), nil)
+}
+
+// JudgeEach is Judge handing each target's report to each, in the order of f.Targets, as Stream.Target
+// gets them; the report keeps no target but counts their results.
+func JudgeEach(ctx context.Context, f *Facts, each func(i int, tr *TargetReport)) *Report {
+	return runChecks(ctx, f, judgeChecks(), &Stream{Target: func(i int, tr *TargetReport) error { each(i, tr); return nil }})
+}
+
+func judgeChecks() []Check {
+	return slices.DeleteFunc(Checks(), func(c Check) bool { return c.Probe })
 }
 
 func (d *Doctor) checks() []Check {
@@ -206,8 +239,16 @@ func (d *Doctor) checks() []Check {
 	return slices.DeleteFunc(all, func(c Check) bool { return c.Probe })
 }
 
-// runChecks runs the checks over gathered facts.
-func runChecks(ctx context.Context, f *Facts, checks []Check) *Report {
+// runChecks runs the checks over gathered facts; a stream's errors are dropped (Judge's never fail).
+func runChecks(ctx context.Context, f *Facts, checks []Check, s *Stream) *Report {
+	rep, _ := runChecksErr(ctx, f, checks, s)
+	return rep
+}
+
+// runChecksErr runs the checks over gathered facts: the cluster-wide ones, then the targets in parallel,
+// each target's checks in order. Without a stream the report keeps every target's; with one, each is
+// handed over in order and dropped.
+func runChecksErr(ctx context.Context, f *Facts, checks []Check, s *Stream) (*Report, error) {
 	rep := &Report{Checks: []Result{}, Targets: []TargetReport{}, AllNamespaces: f.Options.AllNamespaces}
 	done := map[string]Result{}
 	for _, c := range checks {
@@ -222,44 +263,98 @@ func runChecks(ctx context.Context, f *Facts, checks []Check) *Report {
 		done[c.ID] = r
 		rep.Checks = append(rep.Checks, r)
 	}
-	rep.Targets = make([]TargetReport, len(f.Targets))
-	var pool errgroup.Group
-	pool.SetLimit(f.parallelism())
-	for i, t := range f.Targets {
-		pool.Go(func() error {
-			seen := make(map[string]Result, len(done)+len(checks))
-			for k, v := range done {
-				seen[k] = v
-			}
-			tr := TargetReport{Namespace: t.Namespace, ServiceAccount: t.ServiceAccount, Deployment: t.Deployment,
-				RoleARN: t.RoleARN, Checks: []Result{}}
-			if t.Association != nil {
-				tr.PodIdentityAssociation = t.Association.ARN
-			}
-			for _, c := range checks {
-				if c.Scope != TargetScope {
-					continue
-				}
-				if !c.applies(f, t) {
-					seen[c.ID] = notApplicable
-					continue
-				}
-				r := runOne(ctx, c, f, t, seen)
-				seen[c.ID] = r
-				tr.Checks = append(tr.Checks, r)
-			}
-			rep.Targets[i] = tr
-			return nil
-		})
-	}
-	_ = pool.Wait()
 	rep.Summary.add(rep.Checks)
-	for _, t := range rep.Targets {
-		rep.Summary.add(t.Checks)
-	}
 	rep.identify(f)
 	rep.Blocked = blocked(f, done)
-	return rep
+	judge := func(t *Target) TargetReport {
+		seen := make(map[string]Result, len(done)+len(checks))
+		for k, v := range done {
+			seen[k] = v
+		}
+		tr := TargetReport{Namespace: t.Namespace, ServiceAccount: t.ServiceAccount, Deployment: t.Deployment,
+			RoleARN: t.RoleARN, Checks: []Result{}}
+		if t.Association != nil {
+			tr.PodIdentityAssociation = t.Association.ARN
+		}
+		for _, c := range checks {
+			if c.Scope != TargetScope {
+				continue
+			}
+			if !c.applies(f, t) {
+				seen[c.ID] = notApplicable
+				continue
+			}
+			r := runOne(ctx, c, f, t, seen)
+			seen[c.ID] = r
+			tr.Checks = append(tr.Checks, r)
+		}
+		return tr
+	}
+	if s == nil {
+		rep.Targets = make([]TargetReport, len(f.Targets))
+		var pool errgroup.Group
+		pool.SetLimit(f.parallelism())
+		for i, t := range f.Targets {
+			pool.Go(func() error { rep.Targets[i] = judge(t); return nil })
+		}
+		_ = pool.Wait()
+		for _, t := range rep.Targets {
+			rep.Summary.add(t.Checks)
+		}
+		return rep, nil
+	}
+	if s.Begin != nil {
+		if err := s.Begin(rep); err != nil {
+			return rep, err
+		}
+	}
+	err := inOrder(f.parallelism(), f.Targets, judge, func(i int, tr *TargetReport) error {
+		rep.Summary.add(tr.Checks)
+		return s.Target(i, tr)
+	})
+	return rep, err
+}
+
+// inOrder judges the targets with up to n at once and hands each report to each in the targets' order,
+// no more than 4n judged ahead of the one each waits for, so that what is held stays bounded however many
+// targets there are. After an error from each, no target is started and the error is returned.
+func inOrder(n int, targets []*Target, judge func(*Target) TargetReport, each func(int, *TargetReport) error) error {
+	pending := make(chan chan TargetReport, 4*n)
+	stop := make(chan struct{})
+	go func() {
+		defer close(pending)
+		sem := make(chan struct{}, n)
+		for _, t := range targets {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			slot := make(chan TargetReport, 1)
+			select {
+			case pending <- slot:
+			case <-stop:
+				return
+			}
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem }()
+				slot <- judge(t)
+			}()
+		}
+	}()
+	var err error
+	i := 0
+	for slot := range pending {
+		tr := <-slot
+		if err == nil {
+			if err = each(i, &tr); err != nil {
+				close(stop)
+			}
+		}
+		i++
+	}
+	return err
 }
 
 func (r *Report) identify(f *Facts) {

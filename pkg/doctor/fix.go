@@ -142,7 +142,7 @@ func replaceFix(t *Target, pods []string) string {
 		return rolloutFix(t)
 	}
 	for i := range t.Pods {
-		p := &t.Pods[i]
+		p := t.Pods[i]
 		if slices.Contains(pods, p.Name) && !p.CreationTimestamp.Time.Before(restarted) {
 			return rolloutFix(t)
 		}

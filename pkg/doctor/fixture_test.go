@@ -120,7 +120,7 @@ func run(f *Facts) *Report {
 			checks = append(checks, c)
 		}
 	}
-	return runChecks(context.Background(), f, checks)
+	return runChecks(context.Background(), f, checks, nil)
 }
 
 // find returns the result of check id: cluster-wide, else of the first target.

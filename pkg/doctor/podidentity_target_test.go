@@ -51,7 +51,7 @@ func runChain(f *Facts, a *eksread.Association) *Report {
 			checks = append(checks, c)
 		}
 	}
-	return runChecks(context.Background(), f, checks)
+	return runChecks(context.Background(), f, checks, nil)
 }
 
 func TestChainChecks(t *testing.T) {

@@ -63,7 +63,7 @@ func runPod(f *Facts, described map[string]*eksread.Association) *Report {
 			checks = append(checks, c)
 		}
 	}
-	return runChecks(context.Background(), f, checks)
+	return runChecks(context.Background(), f, checks, nil)
 }
 
 func ids(rep *Report) map[string]Status {

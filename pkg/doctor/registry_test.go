@@ -61,7 +61,7 @@ func TestNeedsSkipWithTheReason(t *testing.T) {
 	}
 	rep := runChecks(context.Background(), &Facts{}, []Check{
 		mk("a", Fail), mk("b", Warn), mk("c", Pass, "a"), mk("d", Pass, "b"), mk("e", Pass, "c"), mk("f", Pass, "missing"), mk("g", Pass),
-	})
+	}, nil)
 	want := map[string]struct {
 		status Status
 		title  string

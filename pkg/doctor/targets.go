@@ -32,7 +32,7 @@ type Target struct {
 	Deploy *appsv1.Deployment     // nil when none
 	// Pods are the Deployment's pods that have not terminated: the ones running, or (on a cluster without
 	// room) waiting to run, with whatever the webhook gave them at creation.
-	Pods []corev1.Pod
+	Pods []*corev1.Pod
 
 	// RoleARN is the value of the role annotation, as written (it may be malformed or empty); for a
 	// ServiceAccount served by EKS Pod Identity alone, the role its association names.
@@ -293,7 +293,7 @@ func buildTargets(f *Facts) []*Target {
 }
 
 // podsOf are the Deployment's pods that have not terminated (pods: those of its namespace).
-func podsOf(pods []*corev1.Pod, d *appsv1.Deployment) []corev1.Pod {
+func podsOf(pods []*corev1.Pod, d *appsv1.Deployment) []*corev1.Pod {
 	if d.Spec.Selector == nil {
 		return nil
 	}
@@ -301,7 +301,7 @@ func podsOf(pods []*corev1.Pod, d *appsv1.Deployment) []corev1.Pod {
 	if err != nil || sel.Empty() {
 		return nil
 	}
-	var out []corev1.Pod
+	var out []*corev1.Pod
 	for _, p := range pods {
 		if p.Namespace != d.Namespace || !sel.Matches(labels.Set(p.Labels)) {
 			continue
@@ -309,7 +309,7 @@ func podsOf(pods []*corev1.Pod, d *appsv1.Deployment) []corev1.Pod {
 		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			continue
 		}
-		out = append(out, *p)
+		out = append(out, p)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out

@@ -29,7 +29,7 @@ func podIdentitySession(f *Facts, t *Target) iampolicy.PodIdentitySession {
 func podOf(t *Target) *corev1.Pod {
 	for i := range t.Pods {
 		if serviceAccountOf(&t.Pods[i].Spec) == t.ServiceAccount {
-			return &t.Pods[i]
+			return t.Pods[i]
 		}
 	}
 	return nil
