@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -199,6 +200,21 @@ func benchDoctorAll(ctx context.Context, h *harness, cfg config, workDir string)
 		}
 		ns, roles := sd.layout(z.SAs)
 		out.sizes = append(out.sizes, seededSize{clusterSize{z.SAs, ns, roles}, objs})
+		if cfg.Hold {
+			if i == len(cfg.Sizes)-1 {
+				for range cfg.Runs {
+					fl, err := h.measureFloor(ctx, false)
+					if err != nil {
+						return nil, err
+					}
+					progress(cfg.Log, "floor %s (lists %s, IAM pages %s; together %s)", fmtDuration(ms(fl.floor())), fmtDuration(ms(fl.Kube)), fmtDuration(ms(fl.IAM)), fmtDuration(ms(fl.Together)))
+				}
+				progress(cfg.Log, "holding the seeded sandbox (%s) until interrupted; to use it: . %s", z, filepath.Join(h.sb.Dir, "env"))
+				<-ctx.Done()
+				return nil, errors.New("interrupted while holding the sandbox")
+			}
+			continue
+		}
 
 		if i == 0 {
 			out.subsetN = min(cfg.NaiveSubset, z.SAs)

@@ -42,6 +42,7 @@ type config struct {
 	Plugin          string    // a built plugin to measure; "" builds one
 	Out             string    // results.json; "" writes none
 	Keep            bool      // keep the work directory (sandboxes, logs)
+	Hold            bool      // seed the doctor part's sizes, measure nothing, and keep the sandbox up until interrupted
 	Log             io.Writer // progress; nil for none
 }
 
@@ -144,6 +145,7 @@ func mainCode() int {
 	plugin := fs.String("plugin", "", "the kubectl-sdc binary to measure (default: build one)")
 	out := fs.String("out", "", "write the results as JSON to this file")
 	keep := fs.Bool("keep", false, "keep the work directory (sandboxes and their logs)")
+	hold := fs.Bool("hold", false, "seed the doctor part's cluster through -sizes, measure nothing, and keep its sandbox up until interrupted (for profiling by hand)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return 2
 	}
@@ -176,7 +178,10 @@ func mainCode() int {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 2
 	}
-	cfg.Plugin, cfg.Out, cfg.Keep, cfg.Log = *plugin, *out, *keep, os.Stderr
+	cfg.Plugin, cfg.Out, cfg.Keep, cfg.Hold, cfg.Log = *plugin, *out, *keep, *hold, os.Stderr
+	if cfg.Hold {
+		cfg.Parts = []string{"doctor"}
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

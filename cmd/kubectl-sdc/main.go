@@ -10,7 +10,14 @@ import (
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/cmd"
 )
 
+// atExit runs before the process exits (profiles of a -tags pprof build).
+var atExit []func()
+
 func main() {
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
-	os.Exit(cmd.Execute(streams, os.Args[1:]))
+	code := cmd.Execute(streams, os.Args[1:])
+	for _, f := range atExit {
+		f()
+	}
+	os.Exit(code)
 }
