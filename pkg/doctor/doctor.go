@@ -267,6 +267,8 @@ func runChecksErr(ctx context.Context, f *Facts, checks []Check, s *Stream) (*Re
 	rep.identify(f)
 	rep.Blocked = blocked(f, done)
 	judge := func(t *Target) TargetReport {
+		f.load(t)
+		defer t.unload()
 		seen := make(map[string]Result, len(done)+len(checks))
 		for k, v := range done {
 			seen[k] = v

@@ -207,12 +207,13 @@ type Facts struct {
 	// those it admits); ServiceAccounts when doctor reads every namespace anyway.
 	AllServiceAccounts    map[string]string
 	AllServiceAccountsErr error
-	Deployments           []appsv1.Deployment
-	DeploymentsErr        error
-	Pods                  []corev1.Pod
-	PodsErr               error
-	Webhooks              []admissionv1.MutatingWebhookConfiguration
-	WebhooksErr           error
+	// Deployments and Pods are the lists of facts made by hand (tests); gather keeps what it lists in kube.
+	Deployments    []appsv1.Deployment
+	DeploymentsErr error
+	Pods           []corev1.Pod
+	PodsErr        error
+	Webhooks       []admissionv1.MutatingWebhookConfiguration
+	WebhooksErr    error
 	// EnvSources are keyed "Secret/<ns>/<name>" and "ConfigMap/<ns>/<name>"; EnvSourcesErr by kind.
 	EnvSources    map[string]*EnvSource
 	EnvSourcesErr map[string]error
@@ -242,6 +243,10 @@ type Facts struct {
 	Targets []*Target
 
 	idx index
+	// kube is the Deployments and pods gather listed, kept encoded (Deployments and Pods stay nil then);
+	// made from Deployments and Pods on first use when the facts were made otherwise.
+	kube      *kubeStore
+	storeOnce sync.Once
 	// renderings are the catalog's policies by selection (see neededPolicy); the checks share them.
 	renderings sync.Map
 
@@ -321,8 +326,9 @@ func (d *Doctor) gather(ctx context.Context) (*Facts, error) {
 			batch.start(ctx, d.AWS.IAM)
 		}
 	})
-	goDo(func() { f.Deployments, f.DeploymentsErr = d.listDeployments(ctx, ns) })
-	goDo(func() { f.Pods, f.PodsErr = d.listPods(ctx, ns) })
+	f.kube = newKubeStore()
+	goDo(func() { f.DeploymentsErr = d.listDeployments(ctx, ns, f.kube) })
+	goDo(func() { f.PodsErr = d.listPods(ctx, ns, f.kube) })
 	goDo(func() { f.Webhooks, f.WebhooksErr = d.listWebhooks(ctx) })
 	wg.Wait()
 
@@ -416,18 +422,9 @@ func listAll[T any](ctx context.Context, list func(context.Context, metav1.ListO
 func (d *Doctor) gatherEnvSources(ctx context.Context, f *Facts) {
 	need := map[string]bool{}
 	for _, t := range f.Targets {
-		if t.Deploy == nil {
-			continue
-		}
-		for _, c := range allContainers(&t.Deploy.Spec.Template.Spec) {
-			for _, ef := range c.EnvFrom {
-				switch {
-				case ef.SecretRef != nil:
-					need["Secret"] = true
-				case ef.ConfigMapRef != nil:
-					need["ConfigMap"] = true
-				}
-			}
+		if d := f.storedDeployment(t); d != nil {
+			need["Secret"] = need["Secret"] || d.envFromSecret
+			need["ConfigMap"] = need["ConfigMap"] || d.envFromConfigMap
 		}
 	}
 	ns := f.Options.scope()

@@ -64,35 +64,24 @@ func (d *Doctor) listServiceAccounts(ctx context.Context, ns string, seen func(*
 	return out, nil
 }
 
-// listDeployments lists the Deployments of ns, without their status and managed fields (no check reads
-// them).
-func (d *Doctor) listDeployments(ctx context.Context, ns string) ([]appsv1.Deployment, error) {
-	var out []appsv1.Deployment
-	err := listPages(ctx, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+// listDeployments lists the Deployments of ns into the store, each without what no check reads.
+func (d *Doctor) listDeployments(ctx context.Context, ns string, s *kubeStore) error {
+	return listPages(ctx, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 		return d.Apps.Deployments(ns).List(ctx, o)
 	}, func(obj runtime.Object) error {
-		out = append(out, reduceDeployment(obj.(*appsv1.Deployment)))
-		return nil
+		r := reduceDeployment(obj.(*appsv1.Deployment))
+		return s.addDeployment(&r)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
-// listPods lists the pods of ns, each reduced to what the checks read (reducePod).
-func (d *Doctor) listPods(ctx context.Context, ns string) ([]corev1.Pod, error) {
-	var out []corev1.Pod
-	err := listPages(ctx, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+// listPods lists the pods of ns into the store, each reduced to what the checks read (reducePod).
+func (d *Doctor) listPods(ctx context.Context, ns string, s *kubeStore) error {
+	return listPages(ctx, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 		return d.Core.Pods(ns).List(ctx, o)
 	}, func(obj runtime.Object) error {
-		out = append(out, reducePod(obj.(*corev1.Pod)))
-		return nil
+		r := reducePod(obj.(*corev1.Pod))
+		return s.addPod(&r)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // listWebhooks lists the cluster's mutating webhook configurations.

@@ -208,23 +208,22 @@ func buildTargets(f *Facts) []*Target {
 		assoc[a.Key()] = a.ID
 	}
 	var targets []*Target
-	add := func(ns, sa string, d *appsv1.Deployment, name string, given bool) {
-		t := &Target{Namespace: ns, ServiceAccount: sa, SA: f.ServiceAccount(ns, sa), Deploy: d, Deployment: name, DeploymentGiven: given}
+	// A target's Deployment and pods are decoded when it is judged (Facts.load); here only the names of
+	// the Deployments and the ServiceAccounts they run under are read.
+	add := func(ns, sa string, deployment string, given bool) {
+		t := &Target{Namespace: ns, ServiceAccount: sa, SA: f.ServiceAccount(ns, sa), Deployment: deployment, DeploymentGiven: given}
 		if t.SA != nil {
 			t.Annotation = t.SA.Annotations[vocab.RoleARNAnnotation]
 			t.RoleARN = t.Annotation
 		}
 		t.associationID, t.Associated = assoc[ns+"/"+sa], assoc[ns+"/"+sa] != ""
-		if d != nil {
-			t.Pods = podsOf(f.PodsIn(ns), d)
-		}
 		targets = append(targets, t)
 	}
-	deploymentsUsing := func(ns, sa string) []*appsv1.Deployment {
-		var out []*appsv1.Deployment
-		for _, d := range f.DeploymentsIn(ns) {
-			if serviceAccountOf(&d.Spec.Template.Spec) == sa {
-				out = append(out, d)
+	deploymentsUsing := func(ns, sa string) []string {
+		var out []string
+		for _, d := range f.store().deploymentsOf(ns) {
+			if d.serviceAccount == sa {
+				out = append(out, d.name)
 			}
 		}
 		return out
@@ -233,24 +232,22 @@ func buildTargets(f *Facts) []*Target {
 	if !o.everyAnnotated() {
 		ns, sa := o.Namespace, o.ServiceAccount
 		if o.Deployment != "" {
-			var d *appsv1.Deployment
-			for _, x := range f.DeploymentsIn(ns) {
-				if x.Name == o.Deployment {
-					d = x
+			if !o.ServiceAccountSet {
+				for _, d := range f.store().deploymentsOf(ns) {
+					if d.name == o.Deployment {
+						sa = d.serviceAccount
+					}
 				}
 			}
-			if d != nil && !o.ServiceAccountSet {
-				sa = serviceAccountOf(&d.Spec.Template.Spec)
-			}
-			add(ns, sa, d, o.Deployment, true)
+			add(ns, sa, o.Deployment, true)
 			return targets
 		}
 		ds := deploymentsUsing(ns, sa)
 		if len(ds) == 0 {
-			add(ns, sa, nil, "", false)
+			add(ns, sa, "", false)
 		}
 		for _, d := range ds {
-			add(ns, sa, d, d.Name, false)
+			add(ns, sa, d, false)
 		}
 		return targets
 	}
@@ -281,12 +278,12 @@ func buildTargets(f *Facts) []*Target {
 	})
 	for _, sa := range annotated {
 		ds := deploymentsUsing(sa.Namespace, sa.Name)
-		sort.Slice(ds, func(i, j int) bool { return ds[i].Name < ds[j].Name })
+		sort.Strings(ds)
 		if len(ds) == 0 {
-			add(sa.Namespace, sa.Name, nil, "", false)
+			add(sa.Namespace, sa.Name, "", false)
 		}
 		for _, d := range ds {
-			add(sa.Namespace, sa.Name, d, d.Name, false)
+			add(sa.Namespace, sa.Name, d, false)
 		}
 	}
 	return targets
