@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/bindings"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/doctor"
 )
 
@@ -57,6 +58,9 @@ func (f outputFlag) print(w io.Writer, v any) error {
 	if rep, ok := v.(*doctor.Report); ok && f == "json" {
 		return writeReportJSON(w, rep)
 	}
+	if l, ok := v.(bindings.List); ok && f == "json" {
+		return writeItemsJSON(w, l.Items)
+	}
 	var b []byte
 	var err error
 	switch f {
@@ -91,6 +95,35 @@ func writeReportJSON(w io.Writer, rep *doctor.Report) error {
 		}
 	}
 	return rw.end(rep.Summary)
+}
+
+// writeItemsJSON writes {"items": items} byte for byte as json.MarshalIndent would, an item at a time:
+// list -A's ten thousand bindings marshalled whole were held twice over at the end of the run.
+func writeItemsJSON[T any](w io.Writer, items []T) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	switch {
+	case items == nil:
+		_, _ = bw.WriteString("{\n  \"items\": null")
+	case len(items) == 0:
+		_, _ = bw.WriteString("{\n  \"items\": []")
+	default:
+		_, _ = bw.WriteString("{\n  \"items\": [\n")
+		for i := range items {
+			b, err := json.MarshalIndent(&items[i], "    ", "  ")
+			if err != nil {
+				return err
+			}
+			_, _ = bw.WriteString("    ")
+			_, _ = bw.Write(b)
+			if i < len(items)-1 {
+				_ = bw.WriteByte(',')
+			}
+			_ = bw.WriteByte('\n')
+		}
+		_, _ = bw.WriteString("  ]")
+	}
+	_, _ = bw.WriteString("\n}\n")
+	return bw.Flush()
 }
 
 // reportWriter writes doctor's JSON report a target at a time, byte for byte as json.MarshalIndent(rep,

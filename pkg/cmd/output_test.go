@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kubectl-sdc/kubectl-sdc/pkg/bindings"
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/doctor"
 )
 
@@ -50,6 +51,29 @@ func TestReportJSONIsMarshalIndent(t *testing.T) {
 	}
 }
 
+// TestListJSONIsMarshalIndent: list's items written one at a time are byte for byte what json.MarshalIndent
+// writes.
+func TestListJSONIsMarshalIndent(t *testing.T) {
+	t.Parallel()
+	for _, items := range [][]bindings.Binding{nil, {}, {
+		{Namespace: "a", ServiceAccount: "sdc", Mechanism: "irsa", RoleARN: "arn:aws:iam::1:role/r", Stages: []string{"s3"}, Deployments: []string{"d"},
+			Pods: bindings.Pods{Total: 2, WithIdentity: 1}, Status: bindings.Fail, Problems: []string{"kube.pod-env"}},
+		{Namespace: "b", ServiceAccount: "<x>", SubjectPattern: "system:serviceaccount:b-*:x", Status: bindings.OK},
+	}} {
+		want, err := json.MarshalIndent(bindings.List{Items: items}, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		if err := outputFlag("json").print(&got, bindings.List{Items: items}); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != string(want)+"\n" {
+			t.Errorf("streamed:\n%s\nMarshalIndent:\n%s", got.String(), want)
+		}
+	}
+}
+
 // TestReportJSONFields fails when the report's types gain a JSON field reportWriter does not write.
 func TestReportJSONFields(t *testing.T) {
 	t.Parallel()
@@ -61,6 +85,7 @@ func TestReportJSONFields(t *testing.T) {
 		{reflect.TypeFor[doctor.TargetReport](), "namespace,serviceAccount,deployment,roleArn,podIdentityAssociation,checks"},
 		{reflect.TypeFor[doctor.Result](), "id,layer,status,title,detail,fix"},
 		{reflect.TypeFor[doctor.Summary](), "pass,warn,fail,skip"},
+		{reflect.TypeFor[bindings.List](), "items"},
 	} {
 		var names []string
 		for i := range tc.rt.NumField() {
@@ -69,7 +94,7 @@ func TestReportJSONFields(t *testing.T) {
 			}
 		}
 		if got := strings.Join(names, ","); got != tc.want {
-			t.Errorf("doctor.%s's JSON fields are %s: teach reportWriter the new ones", tc.rt.Name(), got)
+			t.Errorf("%s's JSON fields are %s: teach reportWriter (or writeItemsJSON) the new ones", tc.rt, got)
 		}
 	}
 }

@@ -251,16 +251,17 @@ func runChecks(ctx context.Context, f *Facts, checks []Check, s *Stream) *Report
 func runChecksErr(ctx context.Context, f *Facts, checks []Check, s *Stream) (*Report, error) {
 	rep := &Report{Checks: []Result{}, Targets: []TargetReport{}, AllNamespaces: f.Options.AllNamespaces}
 	done := map[string]Result{}
+	clusterDone := map[string]Status{}
 	for _, c := range checks {
 		if c.Scope != ClusterScope {
 			continue
 		}
 		if !c.applies(f, nil) {
-			done[c.ID] = notApplicable
+			done[c.ID], clusterDone[c.ID] = notApplicable, notApplicable.Status
 			continue
 		}
-		r := runOne(ctx, c, f, nil, done)
-		done[c.ID] = r
+		r := runOne(ctx, c, f, nil, statuses{clusterDone})
+		done[c.ID], clusterDone[c.ID] = r, r.Status
 		rep.Checks = append(rep.Checks, r)
 	}
 	rep.Summary.add(rep.Checks)
@@ -269,12 +270,10 @@ func runChecksErr(ctx context.Context, f *Facts, checks []Check, s *Stream) (*Re
 	judge := func(t *Target) TargetReport {
 		f.load(t)
 		defer t.unload()
-		seen := make(map[string]Result, len(done)+len(checks))
-		for k, v := range done {
-			seen[k] = v
-		}
+		seen := make(map[string]Status, len(checks))
+		in := statuses{seen, clusterDone}
 		tr := TargetReport{Namespace: t.Namespace, ServiceAccount: t.ServiceAccount, Deployment: t.Deployment,
-			RoleARN: t.RoleARN, Checks: []Result{}}
+			RoleARN: t.RoleARN, Checks: make([]Result, 0, len(checks))}
 		if t.Association != nil {
 			tr.PodIdentityAssociation = t.Association.ARN
 		}
@@ -283,11 +282,11 @@ func runChecksErr(ctx context.Context, f *Facts, checks []Check, s *Stream) (*Re
 				continue
 			}
 			if !c.applies(f, t) {
-				seen[c.ID] = notApplicable
+				seen[c.ID] = notApplicable.Status
 				continue
 			}
-			r := runOne(ctx, c, f, t, seen)
-			seen[c.ID] = r
+			r := runOne(ctx, c, f, t, in)
+			seen[c.ID] = r.Status
 			tr.Checks = append(tr.Checks, r)
 		}
 		return tr
@@ -397,18 +396,30 @@ func blocked(f *Facts, done map[string]Result) *Blocked {
 // notApplicable marks, among the results a check's needs are looked up in, a check that did not apply.
 var notApplicable = Result{Status: "n/a"}
 
-func runOne(ctx context.Context, c Check, f *Facts, t *Target, done map[string]Result) Result {
+// statuses are how the checks of a run (or of a target, before the run's) ended, by ID.
+type statuses []map[string]Status
+
+func (s statuses) of(id string) (Status, bool) {
+	for _, m := range s {
+		if st, ok := m[id]; ok {
+			return st, true
+		}
+	}
+	return "", false
+}
+
+func runOne(ctx context.Context, c Check, f *Facts, t *Target, done statuses) Result {
 	for _, n := range c.Needs {
-		prev, ok := done[n]
+		st, ok := done.of(n)
 		switch {
-		case prev.Status == notApplicable.Status:
+		case st == notApplicable.Status:
 			continue
 		case !ok:
 			// A need that was not run (a probe without --probe) cannot be met.
 			return Result{ID: c.ID, Layer: c.Layer, Status: Skip, Title: fmt.Sprintf("skipped: %s did not run", n)}
-		case prev.Status == Fail:
+		case st == Fail:
 			return Result{ID: c.ID, Layer: c.Layer, Status: Skip, Title: fmt.Sprintf("skipped: %s failed", n)}
-		case prev.Status == Skip:
+		case st == Skip:
 			return Result{ID: c.ID, Layer: c.Layer, Status: Skip, Title: fmt.Sprintf("skipped: %s was skipped", n)}
 		}
 	}
