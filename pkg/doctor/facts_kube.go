@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -33,8 +34,8 @@ func listPages(ctx context.Context, list func(context.Context, metav1.ListOption
 // arrives.
 func (d *Doctor) listServiceAccounts(ctx context.Context, ns string, seen func(*corev1.ServiceAccount)) ([]corev1.ServiceAccount, error) {
 	var out []corev1.ServiceAccount
-	keep := func(sa corev1.ServiceAccount) {
-		out = append(out, sa)
+	keep := func(m *metav1.ObjectMeta) {
+		out = append(out, corev1.ServiceAccount{ObjectMeta: reduceServiceAccountMeta(m)})
 		seen(&out[len(out)-1])
 	}
 	var err error
@@ -47,14 +48,14 @@ func (d *Doctor) listServiceAccounts(ctx context.Context, ns string, seen func(*
 			if !ok {
 				return fmt.Errorf("listing ServiceAccounts: got a %T, not object metadata", obj)
 			}
-			keep(corev1.ServiceAccount{ObjectMeta: m.ObjectMeta})
+			keep(&m.ObjectMeta)
 			return nil
 		})
 	} else {
 		err = listPages(ctx, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			return d.Core.ServiceAccounts(ns).List(ctx, o)
 		}, func(obj runtime.Object) error {
-			keep(corev1.ServiceAccount{ObjectMeta: obj.(*corev1.ServiceAccount).ObjectMeta})
+			keep(&obj.(*corev1.ServiceAccount).ObjectMeta)
 			return nil
 		})
 	}
@@ -97,6 +98,23 @@ func (d *Doctor) listWebhooks(ctx context.Context) ([]admissionv1.MutatingWebhoo
 		return nil, err
 	}
 	return out, nil
+}
+
+// roleAnnotationField is how a managed fields entry names the role annotation.
+var roleAnnotationField = []byte(`"f:` + vocab.RoleARNAnnotation + `"`)
+
+// reduceServiceAccountMeta is what the checks read of a ServiceAccount: its name, namespace and
+// annotations (but kubectl apply's copy of the object), and when the role annotation was set (the managed
+// fields entries that own it, without the rest of what they own).
+func reduceServiceAccountMeta(m *metav1.ObjectMeta) metav1.ObjectMeta {
+	out := reduceMeta(&metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, Annotations: m.Annotations})
+	for _, e := range m.ManagedFields {
+		if e.Time != nil && e.FieldsV1 != nil && bytes.Contains(e.FieldsV1.Raw, roleAnnotationField) {
+			out.ManagedFields = append(out.ManagedFields, metav1.ManagedFieldsEntry{Manager: e.Manager, Operation: e.Operation,
+				Time: e.Time, FieldsV1: &metav1.FieldsV1{Raw: roleAnnotationField}})
+		}
+	}
+	return out
 }
 
 // lastApplied is the annotation kubectl apply keeps a whole copy of the object in.
