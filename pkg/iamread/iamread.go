@@ -270,9 +270,20 @@ func ReadAccount(ctx context.Context, c API) (*Account, error) {
 	return a, nil
 }
 
-// add parses one page of the account's authorization details into a.
+// add parses one page of the account's authorization details into a: its roles and its policies at once
+// (the last page's parsing is what doctor -A waits for).
 func (a *Account) add(page *iam.GetAccountAuthorizationDetailsOutput) error {
-	for _, d := range page.RoleDetailList {
+	policies := make(chan error, 1)
+	go func() { policies <- a.addPolicies(page.Policies) }()
+	err := a.addRoles(page.RoleDetailList)
+	if perr := <-policies; err == nil {
+		err = perr
+	}
+	return err
+}
+
+func (a *Account) addRoles(roles []iamtypes.RoleDetail) error {
+	for _, d := range roles {
 		name := aws.ToString(d.RoleName)
 		r := &Role{ARN: aws.ToString(d.Arn), Name: name, Tags: TagMap(d.Tags), Inline: map[string]*iampolicy.Policy{},
 			BoundaryARN: boundaryARN(d.PermissionsBoundary)}
@@ -291,7 +302,11 @@ func (a *Account) add(page *iam.GetAccountAuthorizationDetailsOutput) error {
 		}
 		a.Roles[name] = r
 	}
-	for _, d := range page.Policies {
+	return nil
+}
+
+func (a *Account) addPolicies(policies []iamtypes.ManagedPolicyDetail) error {
+	for _, d := range policies {
 		p := &Policy{ARN: aws.ToString(d.Arn), DefaultVersion: aws.ToString(d.DefaultVersionId)}
 		for _, v := range d.PolicyVersionList {
 			if !v.IsDefaultVersion {

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Subject is the token subject Kubernetes gives a ServiceAccount: system:serviceaccount:<namespace>:<name>.
@@ -77,13 +79,27 @@ type ParsedRoleARN struct {
 	Path, Name string
 }
 
+// parsedRoleARNs remembers ParseRoleARN's answers: doctor -A asks about the same few thousand ARNs for
+// each of tens of thousands of targets, and the expression costs microseconds a time.
+var parsedRoleARNs struct {
+	sync.Map
+	n atomic.Int64
+}
+
 // ParseRoleARN splits a role ARN; ok is false when s is not a well-formed one.
 func ParseRoleARN(s string) (ParsedRoleARN, bool) {
-	m := roleARNRE.FindStringSubmatch(s)
-	if m == nil {
-		return ParsedRoleARN{}, false
+	if v, ok := parsedRoleARNs.Load(s); ok {
+		p := v.(*ParsedRoleARN)
+		return *p, p.Name != ""
 	}
-	return ParsedRoleARN{Partition: m[1], Account: m[2], Path: m[3], Name: m[4]}, true
+	var p ParsedRoleARN
+	if m := roleARNRE.FindStringSubmatch(s); m != nil {
+		p = ParsedRoleARN{Partition: m[1], Account: m[2], Path: m[3], Name: m[4]}
+	}
+	if parsedRoleARNs.n.Add(1) <= 1<<16 {
+		parsedRoleARNs.Store(s, &p)
+	}
+	return p, p.Name != ""
 }
 
 // RoleNameOf is the name in a role ARN, "" when s is not a well-formed role ARN.
