@@ -209,12 +209,20 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 		d.TargetAWS, d.TargetAWSErr = sdcaws.Load(ctx, sdcaws.Options{Profile: o.TargetProfile, Region: s.AWS.Region})
 	}
 	var rep *doctor.Report
-	if o.Output == "json" {
+	if o.Output != "yaml" {
 		// Each target's report is written as soon as it is judged, and not kept.
-		rw := newReportWriter(o.Out)
-		rep, err = d.RunStream(ctx, doctor.Stream{Begin: rw.begin, Target: rw.target})
+		var s doctor.Stream
+		var end func(doctor.Summary) error
+		if o.Output == "json" {
+			rw := newReportWriter(o.Out)
+			s, end = doctor.Stream{Begin: rw.begin, Target: rw.target}, rw.end
+		} else {
+			rw := render.NewReportWriter(o.Out, o.Theme(), o.Verbose > 0)
+			s, end = doctor.Stream{Begin: rw.Begin, Target: rw.Target}, rw.End
+		}
+		rep, err = d.RunStream(ctx, s)
 		if err == nil {
-			err = rw.end(rep.Summary)
+			err = end(rep.Summary)
 		}
 		if err != nil && rep == nil {
 			return &ExitError{Code: ExitCannotRun, Err: err}

@@ -138,6 +138,10 @@ type Report struct {
 	Region  string `json:"-"`
 	// Blocked is why the context could not be examined at all; nil when it could.
 	Blocked *Blocked `json:"-"`
+	// TargetCheckIDs are the target checks that concern at least one target, in run order: what the
+	// targets' results may hold, known before any target is judged (a streamed report's text lines up by
+	// them).
+	TargetCheckIDs []string `json:"-"`
 }
 
 // Blocked is a kube context doctor could not examine: its API server did not answer (or refused the
@@ -267,6 +271,11 @@ func runChecksErr(ctx context.Context, f *Facts, checks []Check, s *Stream) (*Re
 	rep.Summary.add(rep.Checks)
 	rep.identify(f)
 	rep.Blocked = blocked(f, done)
+	for _, c := range checks {
+		if c.Scope == TargetScope && slices.ContainsFunc(f.Targets, func(t *Target) bool { return c.applies(f, t) }) {
+			rep.TargetCheckIDs = append(rep.TargetCheckIDs, c.ID)
+		}
+	}
 	judge := func(t *Target) TargetReport {
 		f.load(t)
 		defer t.unload()

@@ -47,6 +47,22 @@ func TestJudgeEachHandsOverWhatJudgeKeeps(t *testing.T) {
 	if streamed.Summary != whole.Summary || len(streamed.Targets) != 0 || !reflect.DeepEqual(streamed.Checks, whole.Checks) {
 		t.Errorf("JudgeEach's report: summary %+v, %d targets kept; Judge's: %+v", streamed.Summary, len(streamed.Targets), whole.Summary)
 	}
+	// What the report says its targets' checks are, before judging them, is what they turned out to be.
+	ran := map[string]bool{}
+	for _, tr := range whole.Targets {
+		for _, r := range tr.Checks {
+			ran[r.ID] = true
+		}
+	}
+	var want []string
+	for _, c := range judgeChecks() {
+		if ran[c.ID] {
+			want = append(want, c.ID)
+		}
+	}
+	if !reflect.DeepEqual(whole.TargetCheckIDs, want) || !reflect.DeepEqual(streamed.TargetCheckIDs, want) {
+		t.Errorf("TargetCheckIDs %v (streamed %v); the targets ran %v", whole.TargetCheckIDs, streamed.TargetCheckIDs, want)
+	}
 	if whole.Summary.Fail == 0 || whole.Summary.Pass == 0 {
 		t.Errorf("the fixture's targets should pass and fail: %+v", whole.Summary)
 	}

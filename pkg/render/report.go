@@ -1,6 +1,7 @@
 package render
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"strings"
@@ -17,32 +18,96 @@ const reportIndent = "          "
 // heading with its checks grouped by layer, then the summary. Every check line has a symbol and a status
 // word, so nothing depends on color. Details of passing checks are shown only when verbose.
 func Report(w io.Writer, th *Theme, rep *doctor.Report, verbose bool) error {
-	var b strings.Builder
-	writeReport(&b, th, rep.Checks, rep.Targets, rep.Summary, rep.AllNamespaces, verbose)
-	_, err := io.WriteString(w, b.String())
+	rw := NewReportWriter(w, th, verbose)
+	if err := rw.Begin(rep); err != nil {
+		return err
+	}
+	for i := range rep.Targets {
+		if err := rw.Target(i, &rep.Targets[i]); err != nil {
+			return err
+		}
+	}
+	return rw.End(rep.Summary)
+}
+
+// ReportWriter writes a doctor report as Report does, a target at a time as doctor.Stream hands them over:
+// doctor -A's report on ten thousand targets is not held whole. The check IDs line up as in Report, since
+// the report's TargetCheckIDs are known before any target is judged.
+type ReportWriter struct {
+	w             *bufio.Writer
+	th            *Theme
+	verbose       bool
+	width         int
+	allNamespaces bool
+	targets       int
+	b             strings.Builder
+}
+
+// NewReportWriter writes to w.
+func NewReportWriter(w io.Writer, th *Theme, verbose bool) *ReportWriter {
+	return &ReportWriter{w: bufio.NewWriterSize(w, 64<<10), th: th, verbose: verbose}
+}
+
+// Begin writes the cluster-wide checks.
+func (rw *ReportWriter) Begin(rep *doctor.Report) error {
+	rw.width = checkIDWidth(rep.Checks, rep.Targets, rep.TargetCheckIDs)
+	rw.allNamespaces = rep.AllNamespaces
+	writeLayers(&rw.b, rw.th, rep.Checks, rw.width, rw.verbose, "")
+	return rw.flush()
+}
+
+// Target writes one target's checks under its heading.
+func (rw *ReportWriter) Target(_ int, t *doctor.TargetReport) error {
+	rw.targets++
+	writeTarget(&rw.b, rw.th, t, rw.width, rw.verbose)
+	return rw.flush()
+}
+
+// End writes the summary and flushes.
+func (rw *ReportWriter) End(sum doctor.Summary) error {
+	writeEnd(&rw.b, rw.th, sum, rw.targets == 0 && rw.allNamespaces)
+	if err := rw.flush(); err != nil {
+		return err
+	}
+	return rw.w.Flush()
+}
+
+func (rw *ReportWriter) flush() error {
+	_, err := rw.w.WriteString(rw.b.String())
+	rw.b.Reset()
 	return err
 }
 
 func writeReport(b *strings.Builder, th *Theme, checks []doctor.Result, targets []doctor.TargetReport, sum doctor.Summary, allNamespaces, verbose bool) {
-	width := checkIDWidth(checks, targets)
+	width := checkIDWidth(checks, targets, nil)
 	writeLayers(b, th, checks, width, verbose, "")
-	if len(targets) == 0 && allNamespaces {
-		b.WriteString("\nNo ServiceAccount in any namespace carries the eks.amazonaws.com/role-arn annotation or has an EKS Pod Identity association.\n")
+	for i := range targets {
+		writeTarget(b, th, &targets[i], width, verbose)
 	}
-	for _, t := range targets {
-		b.WriteString("\n")
-		b.WriteString(th.Title.Render(targetHeading(t)))
-		b.WriteString("\n")
-		writeLayers(b, th, t.Checks, width, verbose, "  ")
+	writeEnd(b, th, sum, len(targets) == 0 && allNamespaces)
+}
+
+func writeTarget(b *strings.Builder, th *Theme, t *doctor.TargetReport, width int, verbose bool) {
+	b.WriteString("\n")
+	b.WriteString(th.Title.Render(targetHeading(*t)))
+	b.WriteString("\n")
+	writeLayers(b, th, t.Checks, width, verbose, "  ")
+}
+
+// writeEnd writes the summary, after saying that -A found no target when it did not.
+func writeEnd(b *strings.Builder, th *Theme, sum doctor.Summary, noTarget bool) {
+	if noTarget {
+		b.WriteString("\nNo ServiceAccount in any namespace carries the eks.amazonaws.com/role-arn annotation or has an EKS Pod Identity association.\n")
 	}
 	b.WriteString("\n")
 	b.WriteString(ReportSummary(th, sum))
 	b.WriteString("\n")
 }
 
-// checkIDWidth fits every check that always runs, and those of this report, so that every report's titles
-// line up: a report without EKS Pod Identity keeps the width it always had.
-func checkIDWidth(checks []doctor.Result, targets []doctor.TargetReport) int {
+// checkIDWidth fits every check that always runs, and those of this report (its results, and the target
+// checks it says concern a target), so that every report's titles line up: a report without EKS Pod
+// Identity keeps the width it always had.
+func checkIDWidth(checks []doctor.Result, targets []doctor.TargetReport, targetCheckIDs []string) int {
 	width := 0
 	for _, c := range doctor.Checks() {
 		if c.Applies == nil {
@@ -51,6 +116,9 @@ func checkIDWidth(checks []doctor.Result, targets []doctor.TargetReport) int {
 	}
 	for _, r := range checks {
 		width = max(width, len(r.ID))
+	}
+	for _, id := range targetCheckIDs {
+		width = max(width, len(id))
 	}
 	for _, t := range targets {
 		for _, r := range t.Checks {

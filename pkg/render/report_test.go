@@ -95,3 +95,36 @@ func TestReportAllNamespacesWithoutTargets(t *testing.T) {
 		t.Errorf("report:\n%s", b.String())
 	}
 }
+
+// TestReportWriterStreamsWhatReportWrites: a report written a target at a time, its targets never held,
+// is Report's text, also when a check only some targets have (EKS Pod Identity's, the longest ID) widens
+// the columns: the report's TargetCheckIDs say so before the first target.
+func TestReportWriterStreamsWhatReportWrites(t *testing.T) {
+	rep := sampleReport()
+	rep.Targets = append(rep.Targets, doctor.TargetReport{Namespace: "ns2", ServiceAccount: "pi", PodIdentityAssociation: "arn:aws:eks:us-west-2:1:podidentityassociation/demo/a-1",
+		Checks: []doctor.Result{{ID: "eks.pod-identity-association", Layer: doctor.LayerAWS, Status: doctor.Pass, Title: "association a-1"}}})
+	rep.TargetCheckIDs = []string{"kube.pod-env", "eks.pod-identity-association", "iam.trust", "iam.trust-scope"}
+	for _, verbose := range []bool{false, true} {
+		var whole, streamed bytes.Buffer
+		if err := Report(&whole, NewTheme(&whole, false), rep, verbose); err != nil {
+			t.Fatal(err)
+		}
+		head := *rep
+		head.Targets = nil
+		rw := NewReportWriter(&streamed, NewTheme(&streamed, false), verbose)
+		if err := rw.Begin(&head); err != nil {
+			t.Fatal(err)
+		}
+		for i := range rep.Targets {
+			if err := rw.Target(i, &rep.Targets[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := rw.End(rep.Summary); err != nil {
+			t.Fatal(err)
+		}
+		if streamed.String() != whole.String() || !strings.Contains(whole.String(), "eks.pod-identity-association  ") {
+			t.Errorf("verbose %v: streamed\n%s\nwhole\n%s", verbose, streamed.String(), whole.String())
+		}
+	}
+}
