@@ -422,7 +422,7 @@ func listAll[T any](ctx context.Context, list func(context.Context, metav1.ListO
 func (d *Doctor) gatherEnvSources(ctx context.Context, f *Facts) {
 	need := map[string]bool{}
 	for _, t := range f.Targets {
-		if d := f.storedDeployment(t); d != nil {
+		if d := f.keptDeployment(t); d != nil {
 			need["Secret"] = need["Secret"] || d.envFromSecret
 			need["ConfigMap"] = need["ConfigMap"] || d.envFromConfigMap
 		}

@@ -40,8 +40,8 @@ func (f *Facts) ServiceAccount(ns, name string) *corev1.ServiceAccount {
 	return f.lookup().serviceAccounts[ns+"/"+name]
 }
 
-// storedDeployment is the target's Deployment as kept, nil when it has none.
-func (f *Facts) storedDeployment(t *Target) *storedDeployment {
+// keptDeployment is the target's Deployment as kept, nil when it has none.
+func (f *Facts) keptDeployment(t *Target) *storedDeployment {
 	if t.Deployment == "" {
 		return nil
 	}
