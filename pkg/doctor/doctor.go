@@ -255,17 +255,16 @@ func runChecks(ctx context.Context, f *Facts, checks []Check, s *Stream) *Report
 func runChecksErr(ctx context.Context, f *Facts, checks []Check, s *Stream) (*Report, error) {
 	rep := &Report{Checks: []Result{}, Targets: []TargetReport{}, AllNamespaces: f.Options.AllNamespaces}
 	done := map[string]Result{}
-	clusterDone := map[string]Status{}
 	for _, c := range checks {
 		if c.Scope != ClusterScope {
 			continue
 		}
 		if !c.applies(f, nil) {
-			done[c.ID], clusterDone[c.ID] = notApplicable, notApplicable.Status
+			done[c.ID] = notApplicable
 			continue
 		}
-		r := runOne(ctx, c, f, nil, statuses{clusterDone})
-		done[c.ID], clusterDone[c.ID] = r, r.Status
+		r := runOne(ctx, c, f, nil, ended{run: done})
+		done[c.ID] = r
 		rep.Checks = append(rep.Checks, r)
 	}
 	rep.Summary.add(rep.Checks)
@@ -280,7 +279,7 @@ func runChecksErr(ctx context.Context, f *Facts, checks []Check, s *Stream) (*Re
 		f.load(t)
 		defer t.unload()
 		seen := make(map[string]Status, len(checks))
-		in := statuses{seen, clusterDone}
+		in := ended{target: seen, run: done}
 		tr := TargetReport{Namespace: t.Namespace, ServiceAccount: t.ServiceAccount, Deployment: t.Deployment,
 			RoleARN: t.RoleARN, Checks: make([]Result, 0, len(checks))}
 		if t.Association != nil {
@@ -405,19 +404,22 @@ func blocked(f *Facts, done map[string]Result) *Blocked {
 // notApplicable marks, among the results a check's needs are looked up in, a check that did not apply.
 var notApplicable = Result{Status: "n/a"}
 
-// statuses are how the checks of a run (or of a target, before the run's) ended, by ID.
-type statuses []map[string]Status
-
-func (s statuses) of(id string) (Status, bool) {
-	for _, m := range s {
-		if st, ok := m[id]; ok {
-			return st, true
-		}
-	}
-	return "", false
+// ended is how the checks so far ended, by ID: a target's own (nil for the cluster-wide checks), then the
+// run's cluster-wide ones, which every target reads without a copy of its own.
+type ended struct {
+	target map[string]Status
+	run    map[string]Result
 }
 
-func runOne(ctx context.Context, c Check, f *Facts, t *Target, done statuses) Result {
+func (e ended) of(id string) (Status, bool) {
+	if st, ok := e.target[id]; ok {
+		return st, true
+	}
+	r, ok := e.run[id]
+	return r.Status, ok
+}
+
+func runOne(ctx context.Context, c Check, f *Facts, t *Target, done ended) Result {
 	for _, n := range c.Needs {
 		st, ok := done.of(n)
 		switch {
