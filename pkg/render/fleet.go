@@ -22,7 +22,7 @@ func FleetReport(w io.Writer, th *Theme, fr *doctor.FleetReport, verbose bool) e
 		}
 		b.WriteString(contextHeading(th, c.Context, c.Cluster, c.Account, c.Region))
 		if verbose {
-			b.WriteString(th.Dim.Render(fmt.Sprintf("%s; took %s", c.ReadWith, c.Elapsed.Round(time.Millisecond))))
+			b.WriteString(th.Paint(th.Dim, fmt.Sprintf("%s; took %s", c.ReadWith, c.Elapsed.Round(time.Millisecond))))
 			b.WriteString("\n")
 		}
 		if c.Error != "" {
@@ -57,16 +57,16 @@ func ContextHeading(context, cluster, account, region string) string {
 
 // contextHeading is the line that opens a context's section of a fleet's text, for every command.
 func contextHeading(th *Theme, context, cluster, account, region string) string {
-	return th.Bold.Render("=== "+ContextHeading(context, cluster, account, region)) + "\n"
+	return th.Paint(th.Bold, "=== "+ContextHeading(context, cluster, account, region)) + "\n"
 }
 
 // writeContextError writes why a context could not be examined, in the shape of a failed check.
 func writeContextError(b *strings.Builder, th *Theme, reason, detail, fix string) {
-	fmt.Fprintf(b, "%s  %s\n", th.Fail.Render("✗ error"), reason)
+	fmt.Fprintf(b, "%s  %s\n", th.Paint(th.Fail, "✗ error"), reason)
 	const pre = "         " // under the reason, past "✗ error  "
-	b.WriteString(styleLines(detail, pre, th.Dim))
+	b.WriteString(styleLines(th, detail, pre, th.Dim))
 	if fix != "" {
-		fmt.Fprintf(b, "%s%s %s\n", pre, th.Bold.Render("fix:"), th.Fix.Render(fix))
+		fmt.Fprintf(b, "%s%s %s\n", pre, th.Paint(th.Bold, "fix:"), th.Paint(th.Fix, fix))
 	}
 }
 
@@ -85,9 +85,9 @@ func fleetTable(th *Theme, fr *doctor.FleetReport) string {
 	return Table(th, headers, rows, func(_, col int, cell string) string {
 		switch {
 		case col == 6 && cell != "0" && cell != "-":
-			return th.Warn.Render(cell)
+			return th.Paint(th.Warn, cell)
 		case col >= 7 && cell != "0" && cell != "-":
-			return th.Fail.Render(cell)
+			return th.Paint(th.Fail, cell)
 		}
 		return cell
 	})
@@ -103,11 +103,11 @@ func FleetSummary(th *Theme, s doctor.FleetSummary, contexts int) string {
 	line += fmt.Sprintf("; %d pass, %d warn, %d fail, %d skip.", s.Pass, s.Warn, s.Fail, s.Skip)
 	switch {
 	case s.Fail > 0 || s.Errors > 0:
-		return th.Fail.Render(line)
+		return th.Paint(th.Fail, line)
 	case s.Warn > 0:
-		return th.Warn.Render(line)
+		return th.Paint(th.Warn, line)
 	}
-	return th.Bold.Render(line)
+	return th.Paint(th.Bold, line)
 }
 
 func plural(n int, one, many string) string {

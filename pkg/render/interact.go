@@ -10,13 +10,13 @@ import (
 // Notes writes each note on its own line after a highlighted "note:".
 func Notes(w io.Writer, th *Theme, notes []string) {
 	for _, n := range notes {
-		fmt.Fprintf(w, "%s %s\n", th.Warn.Render("note:"), n)
+		fmt.Fprintf(w, "%s %s\n", th.Paint(th.Warn, "note:"), n)
 	}
 }
 
 // Applied writes the line that ends a successful apply, then next (what to run now), if any.
 func Applied(w io.Writer, th *Theme, created, updated int, next string) {
-	fmt.Fprintf(w, "%s %d created, %d updated.\n", th.Pass.Render("Applied:"), created, updated)
+	fmt.Fprintf(w, "%s %d created, %d updated.\n", th.Paint(th.Pass, "Applied:"), created, updated)
 	if next != "" {
 		fmt.Fprintln(w, next)
 	}
@@ -24,7 +24,7 @@ func Applied(w io.Writer, th *Theme, created, updated int, next string) {
 
 // Removed is Applied for a plan that deletes: "Applied: 1 updated, 3 deleted.", then next, if any.
 func Removed(w io.Writer, th *Theme, updated, deleted int, next string) {
-	fmt.Fprintf(w, "%s %d updated, %d deleted.\n", th.Pass.Render("Applied:"), updated, deleted)
+	fmt.Fprintf(w, "%s %d updated, %d deleted.\n", th.Paint(th.Pass, "Applied:"), updated, deleted)
 	if next != "" {
 		fmt.Fprintln(w, next)
 	}

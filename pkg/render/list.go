@@ -122,7 +122,7 @@ func FleetList[T any](w io.Writer, th *Theme, fl *bindings.Fleet[T], one, many s
 		case c.Error != "":
 			writeContextError(&b, th, c.Reason, strings.TrimSuffix(c.Error, " (fix: "+c.Fix+")"), c.Fix)
 		case len(c.Items) == 0:
-			b.WriteString(th.Dim.Render(NothingFound(many, c.Namespace)) + "\n")
+			b.WriteString(th.Paint(th.Dim, NothingFound(many, c.Namespace)) + "\n")
 		default:
 			b.WriteString(table(c.Items))
 		}
@@ -147,7 +147,7 @@ func listFleetSummary(th *Theme, s bindings.FleetSummary, contexts int, what str
 	}
 	line += "."
 	if s.Errors > 0 {
-		return th.Fail.Render(line)
+		return th.Paint(th.Fail, line)
 	}
-	return th.Bold.Render(line)
+	return th.Paint(th.Bold, line)
 }

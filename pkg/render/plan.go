@@ -28,7 +28,7 @@ func PlanEnding(w io.Writer, th *Theme, facts []Fact, p *plan.Plan, last string)
 		width = max(width, len(f.Label))
 	}
 	for _, f := range facts {
-		fmt.Fprintf(&b, "%s  %s\n", th.Bold.Render(pad(f.Label, width)), f.Value)
+		fmt.Fprintf(&b, "%s  %s\n", th.Paint(th.Bold, pad(f.Label, width)), f.Value)
 	}
 	if len(facts) > 0 {
 		b.WriteString("\n")
@@ -48,11 +48,11 @@ func Summary(th *Theme, p *plan.Plan) string {
 	t := p.Tally()
 	switch {
 	case t.Create+t.Update+t.Delete == 0:
-		return th.Bold.Render(fmt.Sprintf("No changes: %d unchanged.", t.Unchanged))
+		return th.Paint(th.Bold, fmt.Sprintf("No changes: %d unchanged.", t.Unchanged))
 	case t.Delete == 0:
-		return th.Bold.Render(fmt.Sprintf("Plan: %d to create, %d to update, %d unchanged.", t.Create, t.Update, t.Unchanged))
+		return th.Paint(th.Bold, fmt.Sprintf("Plan: %d to create, %d to update, %d unchanged.", t.Create, t.Update, t.Unchanged))
 	}
-	return th.Bold.Render(fmt.Sprintf("Plan: %d to create, %d to update, %d to delete, %d unchanged.", t.Create, t.Update, t.Delete, t.Unchanged))
+	return th.Paint(th.Bold, fmt.Sprintf("Plan: %d to create, %d to update, %d to delete, %d unchanged.", t.Create, t.Update, t.Delete, t.Unchanged))
 }
 
 func writeChange(b *strings.Builder, th *Theme, c *plan.Change) {
@@ -65,12 +65,12 @@ func writeChange(b *strings.Builder, th *Theme, c *plan.Change) {
 	case plan.Delete:
 		sym, style = "-", th.Delete
 	}
-	fmt.Fprintf(b, "%s %s\n", style.Render(sym+" "+pad(string(c.Action), 9)), th.Bold.Render(c.Kind)+" "+c.Name)
+	fmt.Fprintf(b, "%s %s\n", th.Paint(style, sym+" "+pad(string(c.Action), 9)), th.Paint(th.Bold, c.Kind)+" "+c.Name)
 	for _, n := range c.Notes {
-		fmt.Fprintf(b, "    %s\n", th.Dim.Render(n))
+		fmt.Fprintf(b, "    %s\n", th.Paint(th.Dim, n))
 	}
 	for _, d := range c.Denied {
-		fmt.Fprintf(b, "    %s\n", th.Delete.Render("! not allowed: "+d))
+		fmt.Fprintf(b, "    %s\n", th.Paint(th.Delete, "! not allowed: "+d))
 	}
 	if c.Action == plan.Unchanged || c.Before == c.After {
 		return
@@ -89,13 +89,13 @@ func Diff(th *Theme, fromLabel, toLabel, before, after, indent string) string {
 		text := strings.TrimRight(line, "\n")
 		switch {
 		case strings.HasPrefix(text, "---"), strings.HasPrefix(text, "+++"):
-			text = th.Bold.Render(text)
+			text = th.Paint(th.Bold, text)
 		case strings.HasPrefix(text, "@@"):
-			text = th.Hunk.Render(text)
+			text = th.Paint(th.Hunk, text)
 		case strings.HasPrefix(text, "+"):
-			text = th.Create.Render(text)
+			text = th.Paint(th.Create, text)
 		case strings.HasPrefix(text, "-"):
-			text = th.Delete.Render(text)
+			text = th.Paint(th.Delete, text)
 		}
 		b.WriteString(indent + text + "\n")
 	}

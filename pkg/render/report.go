@@ -89,7 +89,7 @@ func writeReport(b *strings.Builder, th *Theme, checks []doctor.Result, targets 
 
 func writeTarget(b *strings.Builder, th *Theme, t *doctor.TargetReport, width int, verbose bool) {
 	b.WriteString("\n")
-	b.WriteString(th.Title.Render(targetHeading(*t)))
+	b.WriteString(th.Paint(th.Title, targetHeading(*t)))
 	b.WriteString("\n")
 	writeLayers(b, th, t.Checks, width, verbose, "  ")
 }
@@ -148,11 +148,11 @@ func ReportSummary(th *Theme, s doctor.Summary) string {
 	line := fmt.Sprintf("Summary: %d pass, %d warn, %d fail, %d skip.", s.Pass, s.Warn, s.Fail, s.Skip)
 	switch {
 	case s.Fail > 0:
-		return th.Fail.Render(line)
+		return th.Paint(th.Fail, line)
 	case s.Warn > 0:
-		return th.Warn.Render(line)
+		return th.Paint(th.Warn, line)
 	}
-	return th.Bold.Render(line)
+	return th.Paint(th.Bold, line)
 }
 
 func writeLayers(b *strings.Builder, th *Theme, results []doctor.Result, width int, verbose bool, indent string) {
@@ -163,7 +163,7 @@ func writeLayers(b *strings.Builder, th *Theme, results []doctor.Result, width i
 				continue
 			}
 			if first {
-				b.WriteString(indent + th.Bold.Render(layer.Title()) + "\n")
+				b.WriteString(indent + th.Paint(th.Bold, layer.Title()) + "\n")
 				first = false
 			}
 			writeResult(b, th, r, width, verbose, indent)
@@ -173,6 +173,13 @@ func writeLayers(b *strings.Builder, th *Theme, results []doctor.Result, width i
 
 // StatusMark is a status's symbol and word, e.g. "✗ fail", styled.
 func StatusMark(th *Theme, s doctor.Status) string {
+	if m, ok := th.marks[s]; ok {
+		return m
+	}
+	return statusMark(th, s)
+}
+
+func statusMark(th *Theme, s doctor.Status) string {
 	sym, style := "?", th.Bold
 	switch s {
 	case doctor.Pass:
@@ -184,28 +191,28 @@ func StatusMark(th *Theme, s doctor.Status) string {
 	case doctor.Skip:
 		sym, style = "-", th.Skip
 	}
-	return style.Render(sym + " " + string(s))
+	return th.Paint(style, sym+" "+string(s))
 }
 
 func writeResult(b *strings.Builder, th *Theme, r doctor.Result, width int, verbose bool, indent string) {
 	fmt.Fprintf(b, "%s  %s  %s  %s\n", indent, StatusMark(th, r.Status), pad(r.ID, width), r.Title)
 	pre := indent + reportIndent
 	if r.Detail != "" && (r.Status != doctor.Pass || verbose) {
-		b.WriteString(styleLines(r.Detail, pre, th.Dim))
+		b.WriteString(styleLines(th, r.Detail, pre, th.Dim))
 	}
 	if r.Fix != "" {
 		lines := strings.Split(r.Fix, "\n")
-		fmt.Fprintf(b, "%s%s %s\n", pre, th.Bold.Render("fix:"), th.Fix.Render(lines[0]))
+		fmt.Fprintf(b, "%s%s %s\n", pre, th.Paint(th.Bold, "fix:"), th.Paint(th.Fix, lines[0]))
 		for _, l := range lines[1:] {
-			fmt.Fprintf(b, "%s     %s\n", pre, th.Fix.Render(l))
+			fmt.Fprintf(b, "%s     %s\n", pre, th.Paint(th.Fix, l))
 		}
 	}
 }
 
-func styleLines(s, prefix string, style lipgloss.Style) string {
+func styleLines(th *Theme, s, prefix string, style lipgloss.Style) string {
 	var b strings.Builder
 	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
-		b.WriteString(prefix + style.Render(l) + "\n")
+		b.WriteString(prefix + th.Paint(style, l) + "\n")
 	}
 	return b.String()
 }

@@ -47,7 +47,7 @@ func Table(th *Theme, headers []string, rows [][]string, style func(row, col int
 			}
 			switch {
 			case header:
-				cell = th.Bold.Render(cell)
+				cell = th.Paint(th.Bold, cell)
 			case style != nil:
 				cell = style(body, c, cell)
 			}
@@ -63,11 +63,11 @@ func Table(th *Theme, headers []string, rows [][]string, style func(row, col int
 func Verdict(th *Theme, word string) string {
 	switch word {
 	case "ok":
-		return th.Pass.Render(word)
+		return th.Paint(th.Pass, word)
 	case "warn":
-		return th.Warn.Render(word)
+		return th.Paint(th.Warn, word)
 	case "fail":
-		return th.Fail.Render(word)
+		return th.Paint(th.Fail, word)
 	}
 	return word
 }
