@@ -15,10 +15,13 @@ import (
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
 )
 
-// The Kubernetes lists of a run. Each is paged (listPageSize objects a page) with client-go's pager, and
-// each object is reduced to what the checks read as its page arrives: the page itself is garbage once the
-// next one is in, so a run holds the cluster's objects in their reduced form only. With ten thousand
-// ServiceAccounts, Deployments and pods, the whole objects were most of what doctor -A held.
+// The Kubernetes lists of a run. Each is paged (listPageSize objects a page), the next page asked for
+// while one is kept, and each object is reduced to what the checks read as its page arrives: the page
+// itself is garbage once the next one is in, so a run holds the cluster's objects in their reduced form
+// only. With ten thousand ServiceAccounts, Deployments and pods, the whole objects were most of what
+// doctor -A held. ServiceAccounts come as metadata; Deployments and pods are reduced in their protobuf
+// encoding (kubewire.go) to the objects reduceDeployment and reducePod make of them, which say what the
+// checks read.
 
 // listPages calls keep on every object of the list list pages through, one page fetched ahead of the one
 // being kept.
@@ -65,23 +68,27 @@ func (d *Doctor) listServiceAccounts(ctx context.Context, ns string, seen func(*
 	return out, nil
 }
 
-// listDeployments lists the Deployments of ns into the store, each without what no check reads.
+// listDeployments lists the Deployments of ns into the store, each without what no check reads, reduced in
+// its encoding (kubewire.go).
 func (d *Doctor) listDeployments(ctx context.Context, ns string, s *kubeStore) error {
-	return listPages(ctx, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-		return d.Apps.Deployments(ns).List(ctx, o)
-	}, func(obj runtime.Object) error {
-		r := reduceDeployment(obj.(*appsv1.Deployment))
-		return s.addDeployment(&r)
+	return listRaw(ctx, d.Apps.RESTClient(), ns, "deployments", func(item []byte) error {
+		r, err := reduceDeploymentEncoding(item)
+		if err != nil {
+			return fmt.Errorf("listing Deployments: %w", err)
+		}
+		return s.addDeploymentEncoding(r)
 	})
 }
 
-// listPods lists the pods of ns into the store, each reduced to what the checks read (reducePod).
+// listPods lists the pods of ns into the store, each reduced to what the checks read (reducePod) in its
+// encoding.
 func (d *Doctor) listPods(ctx context.Context, ns string, s *kubeStore) error {
-	return listPages(ctx, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-		return d.Core.Pods(ns).List(ctx, o)
-	}, func(obj runtime.Object) error {
-		r := reducePod(obj.(*corev1.Pod))
-		return s.addPod(&r)
+	return listRaw(ctx, d.Core.RESTClient(), ns, "pods", func(item []byte) error {
+		r, err := reducePodEncoding(item)
+		if err != nil {
+			return fmt.Errorf("listing pods: %w", err)
+		}
+		return s.addPodEncoding(r)
 	})
 }
 

@@ -67,6 +67,22 @@ func (s *kubeStore) addDeployment(d *appsv1.Deployment) error {
 	if err != nil {
 		return fmt.Errorf("keeping Deployment %s/%s: %w", d.Namespace, d.Name, err)
 	}
+	s.keepDeployment(d, raw)
+	return nil
+}
+
+// addDeploymentEncoding keeps a reduced Deployment's encoding (a list's, in list order).
+func (s *kubeStore) addDeploymentEncoding(raw []byte) error {
+	d := &appsv1.Deployment{}
+	if err := d.Unmarshal(raw); err != nil {
+		return fmt.Errorf("decoding a listed Deployment: %w", err)
+	}
+	s.keepDeployment(d, raw)
+	return nil
+}
+
+// keepDeployment keeps raw, the encoding of the reduced Deployment d, and what gathering reads of d.
+func (s *kubeStore) keepDeployment(d *appsv1.Deployment, raw []byte) {
 	sd := storedDeployment{name: d.Name, serviceAccount: serviceAccountOf(&d.Spec.Template.Spec), raw: raw}
 	for _, c := range allContainers(&d.Spec.Template.Spec) {
 		for _, ef := range c.EnvFrom {
@@ -78,7 +94,6 @@ func (s *kubeStore) addDeployment(d *appsv1.Deployment) error {
 	defer s.mu.Unlock()
 	n := s.namespace(d.Namespace)
 	n.deployments = append(n.deployments, sd)
-	return nil
 }
 
 // addPod keeps a reduced pod.
@@ -87,11 +102,25 @@ func (s *kubeStore) addPod(p *corev1.Pod) error {
 	if err != nil {
 		return fmt.Errorf("keeping pod %s/%s: %w", p.Namespace, p.Name, err)
 	}
+	s.keepPod(p.Namespace, raw)
+	return nil
+}
+
+// addPodEncoding keeps a reduced pod's encoding (a list's, in list order).
+func (s *kubeStore) addPodEncoding(raw []byte) error {
+	ns, err := encodedNamespace(raw)
+	if err != nil {
+		return fmt.Errorf("reading a listed pod: %w", err)
+	}
+	s.keepPod(ns, raw)
+	return nil
+}
+
+func (s *kubeStore) keepPod(ns string, raw []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := s.namespace(p.Namespace)
+	n := s.namespace(ns)
 	n.pods = append(n.pods, raw)
-	return nil
 }
 
 // deploymentsOf are the namespace's stored Deployments, undecoded.
