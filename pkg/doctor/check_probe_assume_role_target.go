@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"regexp"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -17,10 +16,6 @@ import (
 // DefaultProbePrincipal is the value of SDC's session tag in the probe's call when --probe-principal is not
 // given: the user SDC's own image starts with.
 const DefaultProbePrincipal = "admin"
-
-var sessionTagValueRE = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$`)
-
-func validSessionTagValue(v string) bool { return len(v) <= 256 && sessionTagValueRE.MatchString(v) }
 
 // sdcSessionName is what SDC names an Assume Another Role session when the stage names none: a random UUID.
 func sdcSessionName() string {

@@ -109,7 +109,7 @@ func (o *Options) validate() error {
 		return errors.New("--probe-write needs --probe (it writes with the credentials the probe obtains)")
 	case o.ProbePrincipal != "" && !o.Probe:
 		return errors.New("--probe-principal needs --probe (it is the session tag of the probe's Assume Another Role call)")
-	case o.ProbePrincipal != "" && !validSessionTagValue(o.ProbePrincipal):
+	case o.ProbePrincipal != "" && !vocab.ValidTagValue(o.ProbePrincipal):
 		return fmt.Errorf("--probe-principal %q: STS takes a session tag value of at most 256 letters, digits, spaces and _.:/=+-@", o.ProbePrincipal)
 	case o.Parallelism < 0:
 		return fmt.Errorf("parallelism %d: must be positive", o.Parallelism)
