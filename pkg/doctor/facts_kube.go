@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/pager"
 
 	"github.com/kubectl-sdc/kubectl-sdc/pkg/vocab"
@@ -68,27 +69,24 @@ func (d *Doctor) listServiceAccounts(ctx context.Context, ns string, seen func(*
 	return out, nil
 }
 
-// listDeployments lists the Deployments of ns into the store, each without what no check reads, reduced in
-// its encoding (kubewire.go).
+// listDeployments lists the Deployments of ns into the store, each without what no check reads.
 func (d *Doctor) listDeployments(ctx context.Context, ns string, s *kubeStore) error {
-	return listRaw(ctx, d.Apps.RESTClient(), ns, "deployments", func(item []byte) error {
-		r, err := reduceDeploymentEncoding(item)
-		if err != nil {
-			return fmt.Errorf("listing Deployments: %w", err)
-		}
-		return s.addDeploymentEncoding(r)
-	})
+	return listReduced(ctx, d.Apps.RESTClient(), ns, "deployments", reduceDeploymentEncoding, s.addDeploymentEncoding)
 }
 
-// listPods lists the pods of ns into the store, each reduced to what the checks read (reducePod) in its
-// encoding.
+// listPods lists the pods of ns into the store, each reduced to what the checks read (reducePod).
 func (d *Doctor) listPods(ctx context.Context, ns string, s *kubeStore) error {
-	return listRaw(ctx, d.Core.RESTClient(), ns, "pods", func(item []byte) error {
-		r, err := reducePodEncoding(item)
+	return listReduced(ctx, d.Core.RESTClient(), ns, "pods", reducePodEncoding, s.addPodEncoding)
+}
+
+// listReduced lists a resource of ns and hands add each item reduced in its encoding (kubewire.go).
+func listReduced(ctx context.Context, c rest.Interface, ns, resource string, reduce func([]byte) ([]byte, error), add func([]byte) error) error {
+	return listRaw(ctx, c, ns, resource, func(item []byte) error {
+		r, err := reduce(item)
 		if err != nil {
-			return fmt.Errorf("listing pods: %w", err)
+			return fmt.Errorf("listing %s: %w", resource, err)
 		}
-		return s.addPodEncoding(r)
+		return add(r)
 	})
 }
 

@@ -14,62 +14,44 @@ import (
 	"sigs.k8s.io/randfill"
 )
 
-// reducedByDecoding is what the store held before: the object decoded whole, reduced, encoded.
-func podReducedByDecoding(t *testing.T, p *corev1.Pod) *corev1.Pod {
-	t.Helper()
-	r := reducePod(p)
-	raw, err := r.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := &corev1.Pod{}
-	if err := out.Unmarshal(raw); err != nil {
-		t.Fatal(err)
-	}
-	return out
+// encoded is an API object with its protobuf encoding.
+type encoded[T any] interface {
+	*T
+	Marshal() ([]byte, error)
+	Unmarshal([]byte) error
 }
 
-func podReducedInEncoding(t *testing.T, p *corev1.Pod) *corev1.Pod {
+// bothReductions are obj reduced as the store held it before (decoded whole, reduced with reduce, encoded
+// and decoded again) and reduced in its encoding with reduceEncoding (then decoded).
+func bothReductions[T any, P encoded[T]](t *testing.T, obj P, reduce func(P) T, reduceEncoding func([]byte) ([]byte, error)) (byDecoding, inEncoding P) {
 	t.Helper()
-	raw, err := p.Marshal()
+	r := reduce(obj)
+	raw, err := P(&r).Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	red, err := reducePodEncoding(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := &corev1.Pod{}
-	if err := out.Unmarshal(red); err != nil {
-		t.Fatalf("the reduced encoding does not decode: %v", err)
-	}
-	return out
-}
-
-func deploymentsReduced(t *testing.T, d *appsv1.Deployment) (byDecoding, inEncoding *appsv1.Deployment) {
-	t.Helper()
-	r := reduceDeployment(d)
-	raw, err := r.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	byDecoding = &appsv1.Deployment{}
+	byDecoding = new(T)
 	if err := byDecoding.Unmarshal(raw); err != nil {
 		t.Fatal(err)
 	}
-	whole, err := d.Marshal()
+	whole, err := obj.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	red, err := reduceDeploymentEncoding(whole)
+	red, err := reduceEncoding(whole)
 	if err != nil {
 		t.Fatal(err)
 	}
-	inEncoding = &appsv1.Deployment{}
+	inEncoding = new(T)
 	if err := inEncoding.Unmarshal(red); err != nil {
 		t.Fatalf("the reduced encoding does not decode: %v", err)
 	}
 	return byDecoding, inEncoding
+}
+
+func podReductions(t *testing.T, p *corev1.Pod) (byDecoding, inEncoding *corev1.Pod) {
+	t.Helper()
+	return bothReductions(t, p, reducePod, reducePodEncoding)
 }
 
 // A pod reduced in its encoding is the pod reducePod makes: for the pod the webhook leaves and for random
@@ -77,10 +59,11 @@ func deploymentsReduced(t *testing.T, d *appsv1.Deployment) (byDecoding, inEncod
 func TestPodReducedInEncodingIsReducePod(t *testing.T) {
 	t.Parallel()
 	whole := webhookPod()
-	if got, want := podReducedInEncoding(t, whole), podReducedByDecoding(t, whole); !reflect.DeepEqual(got, want) {
+	want, got := podReductions(t, whole)
+	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("reduced in its encoding:\n%+v\nreducePod:\n%+v", got, want)
 	}
-	if got := podReducedInEncoding(t, whole); len(got.Spec.Volumes) != 2 || got.ManagedFields != nil || got.Annotations[lastApplied] != "" || got.Status.PodIP != "" {
+	if len(got.Spec.Volumes) != 2 || got.ManagedFields != nil || got.Annotations[lastApplied] != "" || got.Status.PodIP != "" {
 		t.Fatalf("the reduced pod kept what no check reads: %+v", got)
 	}
 	f := randomFiller(1)
@@ -90,7 +73,7 @@ func TestPodReducedInEncodingIsReducePod(t *testing.T) {
 		if i%3 == 0 {
 			p.Annotations[lastApplied] = "{}"
 		}
-		if got, want := podReducedInEncoding(t, p), podReducedByDecoding(t, p); !reflect.DeepEqual(got, want) {
+		if want, got := podReductions(t, p); !reflect.DeepEqual(got, want) {
 			t.Fatalf("random pod %d reduced in its encoding:\n%+v\nreducePod:\n%+v", i, got, want)
 		}
 	}
@@ -105,7 +88,7 @@ func TestDeploymentReducedInEncodingIsReduceDeployment(t *testing.T) {
 		if i%3 == 0 {
 			d.Annotations[lastApplied] = "{}"
 		}
-		if by, in := deploymentsReduced(t, d); !reflect.DeepEqual(by, in) {
+		if by, in := bothReductions(t, d, reduceDeployment, reduceDeploymentEncoding); !reflect.DeepEqual(by, in) {
 			t.Fatalf("random Deployment %d reduced in its encoding:\n%+v\nreduceDeployment:\n%+v", i, in, by)
 		}
 	}
