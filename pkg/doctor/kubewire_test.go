@@ -4,7 +4,6 @@ import (
 	"reflect"
 	"testing"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -66,30 +65,30 @@ func TestPodReducedInEncodingIsReducePod(t *testing.T) {
 	if len(got.Spec.Volumes) != 2 || got.ManagedFields != nil || got.Annotations[lastApplied] != "" || got.Status.PodIP != "" {
 		t.Fatalf("the reduced pod kept what no check reads: %+v", got)
 	}
-	f := randomFiller(1)
-	for i := 0; i < 1000; i++ {
-		p := &corev1.Pod{}
-		f.Fill(p)
-		if i%3 == 0 {
-			p.Annotations[lastApplied] = "{}"
-		}
-		if want, got := podReductions(t, p); !reflect.DeepEqual(got, want) {
-			t.Fatalf("random pod %d reduced in its encoding:\n%+v\nreducePod:\n%+v", i, got, want)
-		}
-	}
+	randomReductionsAgree(t, 1, 1000, reducePod, reducePodEncoding)
 }
 
 func TestDeploymentReducedInEncodingIsReduceDeployment(t *testing.T) {
 	t.Parallel()
-	f := randomFiller(2)
-	for i := 0; i < 500; i++ {
-		d := &appsv1.Deployment{}
-		f.Fill(d)
+	randomReductionsAgree(t, 2, 500, reduceDeployment, reduceDeploymentEncoding)
+}
+
+// randomReductionsAgree fills n objects at random (a third with kubectl apply's copy of themselves) and
+// fails on the first whose reduction in its encoding is not reduce's.
+func randomReductionsAgree[T any, P interface {
+	encoded[T]
+	metav1.Object
+}](t *testing.T, seed int64, n int, reduce func(P) T, reduceEncoding func([]byte) ([]byte, error)) {
+	t.Helper()
+	f := randomFiller(seed)
+	for i := 0; i < n; i++ {
+		obj := P(new(T))
+		f.Fill(obj)
 		if i%3 == 0 {
-			d.Annotations[lastApplied] = "{}"
+			obj.GetAnnotations()[lastApplied] = "{}"
 		}
-		if by, in := bothReductions(t, d, reduceDeployment, reduceDeploymentEncoding); !reflect.DeepEqual(by, in) {
-			t.Fatalf("random Deployment %d reduced in its encoding:\n%+v\nreduceDeployment:\n%+v", i, in, by)
+		if by, in := bothReductions(t, obj, reduce, reduceEncoding); !reflect.DeepEqual(by, in) {
+			t.Fatalf("random %T %d reduced in its encoding:\n%+v\nreduced decoded:\n%+v", obj, i, in, by)
 		}
 	}
 }
